@@ -1,0 +1,38 @@
+# nnspectra: spectra of neural networks during training, replicated end to end.
+# Table of contents: configuration -> validation -> stages -> `rule all`.
+# Usage: `snakemake --cores N` (everything), `snakemake --cores N <target>` (one figure or table);
+# the README lists every target.
+
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.21.1")
+
+try:
+    from nnspectra.config import validate_config
+    from nnspectra.errors import ConfigError
+    from nnspectra.provenance import code_version
+except ImportError as err:  # the package must be installed (pip install -e .)
+    sys.exit(f"nnspectra is not importable ({err}); install it first: pip install -e '.[test]'")
+
+
+configfile: "config/config.yaml"
+
+
+# Validate once, before any job starts; defaults from workflow/schemas/ are filled in.
+try:
+    config.update(validate_config(config, Path(workflow.basedir, "workflow", "schemas")))
+except ConfigError as err:
+    sys.exit(f"Config error: {err}")
+
+
+include: "workflow/rules/common.smk"
+#include: "workflow/rules/blobs.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

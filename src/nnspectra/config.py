@@ -1,0 +1,139 @@
+"""Load, merge and validate the pipeline configuration against its JSON schema.
+
+The schema lives in ``workflow/schemas/``: ``config.schema.yaml`` holds the global keys and every
+``sections/<name>.schema.yaml`` describes the top-level section ``<name>`` (one per experiment), so an
+experiment adds its settings without touching the others. Defaults from the schema are filled in;
+any problem becomes a single :class:`ConfigError` line naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import ValidationError
+
+from nnspectra.errors import ConfigError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
+
+
+def _extend_with_defaults(validator_class: type) -> type:
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema and name not in instance:
+                    instance[name] = copy.deepcopy(subschema["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": set_defaults})
+
+
+_DefaultFillingValidator = _extend_with_defaults(Draft202012Validator)
+
+
+def load_schema(schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
+    """Assemble the full schema: the global schema plus one property per section file."""
+    schema_dir = Path(schema_dir)
+    root_file = schema_dir / "config.schema.yaml"
+    if not root_file.exists():
+        raise ConfigError(f"schema file {root_file} is missing; the checkout is incomplete")
+    schema = yaml.safe_load(root_file.read_text())
+    schema.setdefault("properties", {})
+    for section_file in sorted((schema_dir / "sections").glob("*.schema.yaml")):
+        name = section_file.name.removesuffix(".schema.yaml")
+        section = yaml.safe_load(section_file.read_text())
+        section.setdefault("default", {})
+        schema["properties"][name] = section
+    return schema
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base`` (as Snakemake merges configfiles)."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_config_files(paths: Iterable[str | Path]) -> dict[str, Any]:
+    """Read and deep-merge YAML config files, later files overriding earlier ones."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise ConfigError(f"config file {path} not found; pass an existing file with --configfile")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            raise ConfigError(f"config file {path}{where} is not valid YAML: {getattr(err, 'problem', err)}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must contain a mapping of keys, not {type(data).__name__}")
+        config = deep_merge(config, data)
+    return config
+
+
+def _key_path(error: ValidationError) -> str:
+    return ".".join(str(p) for p in error.absolute_path) or "<top level>"
+
+
+def _schema_hint(error: ValidationError) -> str:
+    desc = error.schema.get("description") if isinstance(error.schema, dict) else None
+    return f" ({desc})" if desc else ""
+
+
+def _format_error(error: ValidationError) -> str:
+    key = _key_path(error)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        bad = unknown[0] if unknown else "?"
+        full = f"{key}.{bad}" if key != "<top level>" else bad
+        close = difflib.get_close_matches(bad, allowed, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        return f"config key '{full}' is not recognised{hint} Allowed keys here: {', '.join(allowed)}."
+    if error.validator == "enum":
+        return f"config key '{key}' = {error.instance!r} is not allowed; choose one of {error.validator_value}."
+    if error.validator == "type":
+        return (f"config key '{key}' = {error.instance!r} has the wrong type; expected {error.validator_value}"
+                f"{_schema_hint(error)}.")
+    if error.validator == "required":
+        return f"config key '{key}' is missing a required entry: {error.message}."
+    return f"config key '{key}' = {error.instance!r} is invalid: {error.message}{_schema_hint(error)}."
+
+
+def validate_config(config: Mapping[str, Any], schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
+    """Return a validated copy of ``config`` with schema defaults filled in.
+
+    Raises :class:`ConfigError` with one line naming the offending key and what is allowed.
+    """
+    schema = load_schema(schema_dir)
+    filled = copy.deepcopy(dict(config))
+    validator = _DefaultFillingValidator(schema)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
+    if errors:
+        raise ConfigError(_format_error(errors[0]))
+    return filled
+
+
+def section(config: Mapping[str, Any], dotted: str) -> Any:
+    """Return ``config['a']['b']`` for ``dotted='a.b'``, with a clear error if absent."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            raise ConfigError(f"config key '{dotted}' is missing; add it to your config file")
+        node = node[part]
+    return node

@@ -1,0 +1,74 @@
+"""Result files: arrays (.npz), records (.json) and tables (.csv + .md), written atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _tmp(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def save_arrays(path: str | Path, **arrays: Any) -> None:
+    """Save named numpy arrays to ``path`` (.npz, uncompressed for speed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    with open(tmp, "wb") as handle:
+        np.savez(handle, **{k: np.asarray(v) for k, v in arrays.items()})
+    os.replace(tmp, path)
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """Load every array of an .npz file into a dict."""
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
+
+
+def save_json(path: str | Path, record: Mapping[str, Any] | list[Any]) -> None:
+    """Write a JSON record (numpy scalars and arrays allowed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    tmp.write_text(json.dumps(record, indent=2, default=_json_default, allow_nan=True))
+    os.replace(tmp, path)
+
+
+def load_json(path: str | Path) -> Any:
+    """Read a JSON record."""
+    return json.loads(Path(path).read_text())
+
+
+def save_table(df: "pd.DataFrame", csv_path: str | Path, md_path: str | Path | None = None,
+               caption: str | None = None) -> None:
+    """Write a DataFrame as CSV and, optionally, as a Markdown table with a caption line."""
+    csv_path = Path(csv_path)
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(csv_path)
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, csv_path)
+    if md_path is not None:
+        md_path = Path(md_path)
+        text = (f"{caption}\n\n" if caption else "") + df.to_markdown(index=False) + "\n"
+        tmp = _tmp(md_path)
+        tmp.write_text(text)
+        os.replace(tmp, md_path)

@@ -1,0 +1,83 @@
+"""Process-level settings for a pipeline step: CPU threads, device and random seeds."""
+
+from __future__ import annotations
+
+import os
+import random
+from typing import TYPE_CHECKING
+
+from nnspectra.errors import NnspectraError
+
+if TYPE_CHECKING:
+    import torch
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+def configure_threads(threads: int = 1) -> None:
+    """Give torch (and BLAS) exactly ``threads`` threads that sleep when idle.
+
+    On shared machines busy-waiting OpenMP threads slow everything down, so OMP_WAIT_POLICY is
+    PASSIVE unless the user set it.
+    """
+    threads = max(1, int(threads))
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # numpy's BLAS reads the environment variables at import time instead
+        pass
+
+
+def resolve_device(requested: str = "auto") -> "torch.device":
+    """Turn the config's ``device`` (auto|cpu|cuda) into a torch device, failing clearly."""
+    import torch
+
+    if requested not in DEVICE_CHOICES:
+        raise NnspectraError(f"device '{requested}' is not one of {DEVICE_CHOICES}; fix 'device' in your config")
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise NnspectraError("config asks for device 'cuda' but torch sees no GPU; set 'device: auto' or 'cpu'")
+    return torch.device(requested)
+
+
+def describe_device(device: "torch.device") -> str:
+    """Human-readable device name recorded in provenance (e.g. 'cuda:0 NVIDIA H100')."""
+    import torch
+
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} {torch.cuda.get_device_name(index)}"
+    import platform
+
+    return f"cpu {platform.processor() or platform.machine()}"
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed python, numpy and torch; request deterministic kernels (CPU results are bit-exact)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def torch_generator(seed: int, device: "torch.device | str" = "cpu") -> "torch.Generator":
+    """A dedicated generator so that each random stream depends only on its own seed."""
+    import torch
+
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(seed))
+    return gen

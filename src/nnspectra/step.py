@@ -1,0 +1,162 @@
+"""Run one pipeline step: logging to the rule's log, threads, one-line errors, provenance sidecars.
+
+Workflow scripts stay thin::
+
+    from nnspectra.step import Step
+    with Step.from_namespace(snakemake) as step:   # any object with input/output/params/log/threads
+        result = some_library_function(**step.params["cfg"])
+        save(result, step.output["spectrum"])
+
+On success every output gets a ``.prov.json`` sidecar. A :class:`NnspectraError` (bad input,
+missing data, divergence, memory) ends the step with one readable line on stderr and in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nnspectra.errors import NnspectraError
+from nnspectra.provenance import build_record, write_sidecar
+
+log = logging.getLogger("nnspectra")
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    """Named entries of a Snakemake Namedlist (or a plain mapping/list)."""
+    if obj is None:
+        return {}
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if hasattr(obj, "_names") and hasattr(obj, "items"):
+        named = dict(obj.items())
+        if named:
+            return named
+    return {str(i): value for i, value in enumerate(obj)}
+
+
+@dataclass
+class Step:
+    """Inputs, outputs and settings of one pipeline step (one Snakemake job)."""
+
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    wildcards: dict[str, Any] = field(default_factory=dict)
+    log_file: str | None = None
+    threads: int = 1
+    device: str = "cpu"
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    _t0: float = 0.0
+    _c0: float = 0.0
+    _handler: logging.Handler | None = None
+    _stream: Any = None
+
+    @classmethod
+    def from_namespace(cls, ns: Any) -> "Step":
+        """Build from a Snakemake-like object (``snakemake`` inside a ``script:``)."""
+        logs = list(getattr(ns, "log", []) or [])
+        wildcards = _as_dict(getattr(ns, "wildcards", {}))
+        params = _as_dict(getattr(ns, "params", {}))
+        seed = params.get("seed", wildcards.get("seed"))
+        return cls(
+            name=str(getattr(ns, "rule", "step")),
+            input=_as_dict(getattr(ns, "input", {})),
+            output=_as_dict(getattr(ns, "output", {})),
+            params=params,
+            wildcards=wildcards,
+            log_file=str(logs[0]) if logs else None,
+            threads=int(getattr(ns, "threads", 1) or 1),
+            seed=int(seed) if seed is not None else None,
+        )
+
+    # -- context management -------------------------------------------------------------------
+    def __enter__(self) -> "Step":
+        from nnspectra.runtime import configure_threads
+
+        self._setup_logging()
+        configure_threads(self.threads)
+        for path in self.output.values():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._t0, self._c0 = time.perf_counter(), time.process_time()
+        log.info("step %s: threads=%d inputs=%s", self.name, self.threads, list(self.input))
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:  # type: ignore[no-untyped-def]
+        wall, cpu = time.perf_counter() - self._t0, time.process_time() - self._c0
+        if exc is None:
+            self._write_provenance(wall, cpu)
+            log.info("step %s done in %.1f s wall, %.1f s CPU", self.name, wall, cpu)
+            self._teardown_logging()
+            return False
+        if isinstance(exc, NnspectraError):
+            message = f"nnspectra error in step '{self.name}': {exc}"
+        else:
+            message = f"nnspectra internal error in step '{self.name}': {exc_type.__name__}: {exc}"
+            log.error("".join(traceback.format_exception(exc_type, exc, tb)))
+        log.error(message)
+        self._teardown_logging()
+        print(message, file=sys.__stderr__, flush=True)
+        self._remove_partial_outputs()
+        sys.exit(1)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def set_device(self, device: Any) -> None:
+        """Record the device the step computed on (goes into every sidecar)."""
+        from nnspectra.runtime import describe_device
+
+        self.device = describe_device(device) if hasattr(device, "type") else str(device)
+
+    def _setup_logging(self) -> None:
+        root = logging.getLogger()
+        root.setLevel(logging.INFO)
+        fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        if self.log_file:
+            Path(self.log_file).parent.mkdir(parents=True, exist_ok=True)
+            self._stream = open(self.log_file, "a", buffering=1)
+            # progress bars (tqdm writes to stderr) and prints land in the rule's log file
+            sys.stderr = self._stream
+            sys.stdout = self._stream
+            handler: logging.Handler = logging.StreamHandler(self._stream)
+        else:
+            handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+        self._handler = handler
+
+    def _teardown_logging(self) -> None:
+        if self._handler is not None:
+            logging.getLogger().removeHandler(self._handler)
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def _remove_partial_outputs(self) -> None:
+        for path in self.output.values():
+            for candidate in (Path(path), Path(str(path) + ".prov.json")):
+                if candidate.is_file():
+                    candidate.unlink()
+
+    def _write_provenance(self, wall: float, cpu: float) -> None:
+        code = self.params.get("code")
+        cfg = {k: v for k, v in self.params.items() if k != "code"}
+        inputs = {k: v for k, v in self.input.items() if isinstance(v, (str, os.PathLike))}
+        for key, path in self.output.items():
+            if not Path(path).is_file():
+                continue
+            record = build_record(
+                step=self.name, output=path, inputs=inputs, params=cfg, seed=self.seed, code=code,
+                device=self.device, threads=self.threads, wall_time_s=round(wall, 3),
+                cpu_time_s=round(cpu, 3), extra={"wildcards": self.wildcards, **self.extra},
+            )
+            write_sidecar(record, path)

@@ -1,0 +1,216 @@
+"""Training loops shared by every experiment: full-batch GD, mini-batch SGD and Adam.
+
+Batches follow the schedule of the paper's official code by default (cyclic, fixed order) or are
+shuffled each epoch / drawn with replacement. Training stops when the gradient norm of the current
+(mini-)batch falls to ``grad_norm_tol`` (as in the official code of Sagun et al.) or after
+``max_iterations``. A NaN or infinite loss stops with :class:`DivergenceError`. Long runs can save a
+checkpoint every ``checkpoint_every`` steps and resume from it with identical results.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from nnspectra.errors import DivergenceError, NnspectraError
+
+log = logging.getLogger(__name__)
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+EvalFn = Callable[[torch.nn.Module], dict[str, float]]
+
+SCHEDULES = ("cyclic", "shuffle", "replacement")
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass
+class TrainConfig:
+    """Optimiser settings. ``batch_size=None`` (or >= N) means full-batch gradient descent."""
+
+    lr: float = 0.1
+    optimizer: str = "sgd"
+    batch_size: int | None = None
+    schedule: str = "cyclic"
+    max_iterations: int = 1_000_000
+    grad_norm_tol: float | None = 1e-4
+    log_every: int = 100
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    seed: int = 0
+    checkpoint_every: int | None = None
+    checkpoint_path: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise NnspectraError(f"optimizer '{self.optimizer}' is not one of {OPTIMIZERS}")
+        if self.schedule not in SCHEDULES:
+            raise NnspectraError(f"batch schedule '{self.schedule}' is not one of {SCHEDULES}")
+        if not self.lr > 0:
+            raise NnspectraError(f"learning rate must be > 0, got {self.lr}")
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`: the history rows and why training stopped."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    iterations: int = 0
+    converged: bool = False
+    final_grad_norm: float = math.nan
+
+
+class BatchSampler:
+    """Index batches for cyclic (fixed order), shuffled-per-epoch or with-replacement schedules."""
+
+    def __init__(self, n: int, batch_size: int | None, schedule: str, generator: torch.Generator) -> None:
+        self.n = n
+        self.batch_size = n if batch_size is None or batch_size >= n else int(batch_size)
+        self.schedule = schedule
+        self.generator = generator
+        self._order = torch.arange(n)
+        self._cursor = 0
+
+    @property
+    def full_batch(self) -> bool:
+        return self.batch_size == self.n
+
+    def next(self) -> torch.Tensor | None:
+        """Indices of the next batch (None for full batch)."""
+        if self.full_batch:
+            return None
+        if self.schedule == "replacement":
+            return torch.randint(0, self.n, (self.batch_size,), generator=self.generator)
+        if self._cursor + self.batch_size > self.n:
+            self._cursor = 0
+        if self._cursor == 0 and self.schedule == "shuffle":
+            self._order = torch.randperm(self.n, generator=self.generator)
+        idx = self._order[self._cursor : self._cursor + self.batch_size]
+        self._cursor += self.batch_size
+        return idx
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"order": self._order.clone(), "cursor": self._cursor, "rng": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._order, self._cursor = state["order"], state["cursor"]
+        self.generator.set_state(state["rng"])
+
+
+def grad_norm(model: torch.nn.Module) -> float:
+    """Euclidean norm of the gradient over all parameters."""
+    total = torch.zeros((), dtype=torch.float64)
+    for p in model.parameters():
+        if p.grad is not None:
+            total += p.grad.detach().double().pow(2).sum().cpu()
+    return float(total.sqrt())
+
+
+def _make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def _save_checkpoint(path: Path, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                     sampler: BatchSampler, result: TrainResult) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                "sampler": sampler.state_dict(), "history": result.history}, tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    model: torch.nn.Module,
+    loss_fn: LossFn,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    cfg: TrainConfig,
+    evaluate: EvalFn | None = None,
+    on_log: Callable[[int, torch.nn.Module], None] | None = None,
+    desc: str = "train",
+) -> TrainResult:
+    """Train ``model`` in place on (inputs, targets) and return its history.
+
+    Every ``cfg.log_every`` steps (and at the end) a history row records the step, the loss and
+    gradient norm of the current batch, and whatever ``evaluate(model)`` returns (e.g. full-set
+    loss/accuracy); ``on_log(step, model)`` may save checkpoints of the trajectory.
+    """
+    gen = torch.Generator().manual_seed(int(cfg.seed))
+    sampler = BatchSampler(len(inputs), cfg.batch_size, cfg.schedule, gen)
+    opt = _make_optimizer(model, cfg)
+    result = TrainResult()
+    start = 0
+    ckpt = Path(cfg.checkpoint_path) if cfg.checkpoint_path else None
+    if ckpt is not None and ckpt.exists():
+        state = torch.load(ckpt, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sampler.load_state_dict(state["sampler"])
+        result.history = state["history"]
+        start = state["step"]
+        log.info("resumed from checkpoint %s at step %d", ckpt, start)
+
+    def record(step: int, loss: float, gnorm: float) -> None:
+        row = {"step": step, "batch_loss": loss, "batch_grad_norm": gnorm}
+        if evaluate is not None:
+            model.eval()
+            with torch.no_grad():
+                row.update(evaluate(model))
+            model.train()
+        result.history.append(row)
+        if on_log is not None:
+            on_log(step, model)
+
+    if start == 0 and cfg.log_every:
+        with torch.no_grad():
+            loss0 = float(loss_fn(model(inputs), targets))
+        record(0, loss0, math.nan)
+
+    model.train()
+    bar = tqdm(total=cfg.max_iterations, initial=start, desc=desc, mininterval=5.0, disable=not cfg.progress)
+    step, loss_value, gnorm = start, math.nan, math.nan
+    for step in range(start + 1, cfg.max_iterations + 1):
+        idx = sampler.next()
+        xb, yb = (inputs, targets) if idx is None else (inputs[idx], targets[idx])
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            bar.close()
+            raise DivergenceError(
+                f"training diverged at step {step}: loss is {loss_value} (lr={cfg.lr}, batch={sampler.batch_size}); "
+                "lower the learning rate in the config")
+        gnorm = grad_norm(model)
+        converged = cfg.grad_norm_tol is not None and gnorm <= cfg.grad_norm_tol
+        if converged:
+            # stop at a point whose gradient norm satisfies the criterion (no further update)
+            result.converged = True
+            break
+        opt.step()
+        if cfg.log_every and step % cfg.log_every == 0:
+            record(step, loss_value, gnorm)
+            bar.update(cfg.log_every)
+            bar.set_postfix(loss=f"{loss_value:.3g}", grad=f"{gnorm:.2g}", refresh=False)
+        if ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
+            _save_checkpoint(ckpt, step, model, opt, sampler, result)
+    bar.close()
+    result.iterations = step - 1 if result.converged else step
+    result.final_grad_norm = gnorm
+    if not result.history or result.history[-1]["step"] != step:
+        record(step, loss_value, gnorm)
+    log.info("%s stopped after %d steps (converged=%s, grad norm %.3g, batch loss %.4g)",
+             desc, step, result.converged, gnorm, loss_value)
+    if ckpt is not None and ckpt.exists():
+        ckpt.unlink()
+    return result
