@@ -26,3 +26,6 @@ def benchfile(rule_name: str, pattern: str = "") -> str:
 
 
 JOB_THREADS = config["threads"]
+
+# Each experiment appends its results/metrics/<section>.json here; the scorecard reads them all.
+METRICS: list[str] = []

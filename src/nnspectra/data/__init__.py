@@ -1,0 +1,1 @@
+"""Datasets: synthetic generators (blobs, mixtures, teachers) and torchvision loaders."""

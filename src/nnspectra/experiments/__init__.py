@@ -1,0 +1,1 @@
+"""Experiment runners: one module per experiment, called by the workflow scripts."""

@@ -1,0 +1,1 @@
+"""Models: MLPs, convnets and the small networks of each paper."""

@@ -1,0 +1,1 @@
+"""Spectral analysis: outlier counting, random-matrix laws, tails and alignment."""
