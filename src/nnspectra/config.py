@@ -137,3 +137,13 @@ def section(config: Mapping[str, Any], dotted: str) -> Any:
             raise ConfigError(f"config key '{dotted}' is missing; add it to your config file")
         node = node[part]
     return node
+
+
+def config_subset(config: Mapping[str, Any], *dotted_keys: str) -> dict[str, Any]:
+    """The config entries a step uses, keyed by dotted path (``{"blobs.train": {...}}``).
+
+    Rules pass this as ``params: cfg=config_subset(config, "blobs.train", ...)``: Snakemake reruns
+    the step when any of these values changes, and the provenance sidecar records them under their
+    dotted paths so ``nnspectra audit`` can compare them with the current config.
+    """
+    return {key: copy.deepcopy(section(config, key)) for key in dotted_keys}
