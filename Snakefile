@@ -11,9 +11,8 @@ from snakemake.utils import min_version
 min_version("9.21.1")
 
 try:
-    from nnspectra.config import validate_config
+    from nnspectra.config import config_subset, validate_config
     from nnspectra.errors import ConfigError
-    from nnspectra.config import config_subset
     from nnspectra.provenance import code_version
 except ImportError as err:  # the package must be installed (pip install -e .)
     sys.exit(f"nnspectra is not importable ({err}); install it first: pip install -e '.[test]'")

@@ -45,10 +45,11 @@ def _module_file(name: str) -> Path | None:
     """Source file of an ``nnspectra`` module name, without importing it."""
     if name != "nnspectra" and not name.startswith("nnspectra."):
         return None
-    rel = Path(*name.split(".")[1:])
-    candidates = [PACKAGE_DIR / rel / "__init__.py", PACKAGE_DIR / rel.with_suffix(".py")]
     if name == "nnspectra":
         candidates = [PACKAGE_DIR / "__init__.py"]
+    else:
+        rel = Path(*name.split(".")[1:])
+        candidates = [PACKAGE_DIR / rel / "__init__.py", PACKAGE_DIR / rel.with_suffix(".py")]
     for candidate in candidates:
         if candidate.is_file():
             return candidate

@@ -14,6 +14,14 @@ if TYPE_CHECKING:
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
+def gpu_present() -> bool:
+    """Cheap check for an NVIDIA GPU without importing torch (the Snakefile calls it while parsing)."""
+    import shutil
+    from pathlib import Path
+
+    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
+
+
 def configure_threads(threads: int = 1) -> None:
     """Give torch (and BLAS) exactly ``threads`` threads that sleep when idle.
 
