@@ -43,3 +43,14 @@ def test_ci_runs_the_readme_test_line(repo_root: Path) -> None:
     assert "snakemake" in install_run and "pip install" in install_run
     assert "pytest" in test_line and "pip install" in test_line
     assert test_line in (repo_root / ".ci" / "run").read_text()
+
+
+def test_rule_environment_matches_environment_yml(repo_root: Path) -> None:
+    """`snakemake --use-conda` installs the same packages as the user environment."""
+    user = yaml.safe_load((repo_root / "environment.yml").read_text())["dependencies"]
+    rules = yaml.safe_load((repo_root / "workflow" / "envs" / "nnspectra.yaml").read_text())["dependencies"]
+    assert [d for d in user if isinstance(d, str)] == [d for d in rules if isinstance(d, str)]
+    for smk in sorted((repo_root / "workflow" / "rules").glob("*.smk")):
+        for line in smk.read_text().splitlines():
+            if line.strip().startswith('"../') and line.strip().endswith('.yaml"'):
+                assert line.strip() == '"../envs/nnspectra.yaml"', f"{smk.name}: {line.strip()}"

@@ -49,11 +49,13 @@ def resolve_device(requested: str = "auto") -> "torch.device":
 
     if requested not in DEVICE_CHOICES:
         raise NnspectraError(f"device '{requested}' is not one of {DEVICE_CHOICES}; fix 'device' in your config")
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
+    if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
         raise NnspectraError("config asks for device 'cuda' but torch sees no GPU; set 'device: auto' or 'cpu'")
-    return torch.device(requested)
+    # several GPUs visible: take the one with the most free memory (jobs sharing a machine spread out)
+    free = [torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count())]
+    return torch.device("cuda", int(max(range(len(free)), key=free.__getitem__)))
 
 
 def describe_device(device: "torch.device") -> str:

@@ -150,7 +150,12 @@ class Step:
     def _write_provenance(self, wall: float, cpu: float) -> None:
         code = self.params.get("code")
         cfg = {k: v for k, v in self.params.items() if k != "code"}
-        inputs = {k: v for k, v in self.input.items() if isinstance(v, (str, os.PathLike))}
+        inputs: dict[str, Any] = {}
+        for key, value in self.input.items():
+            if isinstance(value, (str, os.PathLike)):
+                inputs[key] = value
+            elif isinstance(value, (list, tuple)):  # aggregation rules take lists of files
+                inputs.update({f"{key}[{i}]": v for i, v in enumerate(value) if isinstance(v, (str, os.PathLike))})
         for key, path in self.output.items():
             if not Path(path).is_file():
                 continue

@@ -45,12 +45,13 @@ def load_claims(directory: str | Path = CLAIMS_DIR, files: Iterable[str | Path] 
     """
     paths = [Path(f) for f in files] if files is not None else claim_files(directory)
     claims: list[Claim] = []
-    seen: dict[int, str] = {}
+    seen: dict[str, str] = {}
     for path in paths:
         for claim in load_claim_file(path):
-            if claim.id in seen:
-                raise ClaimError(f"claim file {path.name}, claim {claim.id}: id already used in {seen[claim.id]}; "
+            key = str(claim.id)
+            if key in seen:
+                raise ClaimError(f"claim file {path.name}, claim {claim.id}: id already used in {seen[key]}; "
                                  "ids are the SPEC §4 claim numbers and must be unique")
-            seen[claim.id] = path.name
+            seen[key] = path.name
             claims.append(claim)
-    return sorted(claims, key=lambda c: c.id)
+    return sorted(claims, key=lambda c: c.sort_key)

@@ -30,7 +30,8 @@ CLAIM_SCHEMA: dict[str, Any] = {
     "required": ["id", "paper", "figure", "target", "statement", "measure", "tolerance",
                  "paper_value", "paper_value_source", "metric", "check"],
     "properties": {
-        "id": {"type": "integer", "minimum": 1, "description": "SPEC §4 claim number"},
+        "id": {"description": "SPEC §4 claim number; a letter suffix (21a, 21b) splits a claim with several checks",
+               "oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^[1-9][0-9]*[a-z]$"}]},
         "paper": {"enum": list(PAPERS)},
         "figure": {"type": "string", "minLength": 1, "description": "the paper's figure or table"},
         "target": {"type": "string", "minLength": 1, "description": "snakemake target that produces the metric"},
@@ -102,7 +103,7 @@ class Check:
 class Claim:
     """One checkable claim of ``SPEC.md`` §4 (fields as in ``claims/README.md``)."""
 
-    id: int
+    id: int | str
     paper: str
     figure: str
     target: str
@@ -116,6 +117,13 @@ class Claim:
     seed_fraction: float = DEFAULT_SEED_FRACTION
     notes: str = ""
     source_file: str = ""
+
+    @property
+    def sort_key(self) -> tuple[int, str]:
+        """Order by claim number, then suffix: 20 < 21a < 21b < 22."""
+        text = str(self.id)
+        digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+        return int(digits), text[len(digits):]
 
     @property
     def section(self) -> str:
@@ -172,7 +180,7 @@ def parse_claims(entries: Any, source: str) -> list[Claim]:
             value = float(raw)
         paper_value = entry["paper_value"]
         claims.append(Claim(
-            id=int(entry["id"]), paper=entry["paper"], figure=entry["figure"], target=entry["target"],
+            id=entry["id"], paper=entry["paper"], figure=entry["figure"], target=entry["target"],
             statement=" ".join(entry["statement"].split()), measure=" ".join(entry["measure"].split()),
             tolerance=" ".join(entry["tolerance"].split()),
             paper_value=None if paper_value is None else str(paper_value),

@@ -1,18 +1,51 @@
-"""Exact curvature of a model's mean training loss: Hessian, Gauss-Newton part and residual.
+"""Exact curvature of a model's mean training loss: Hessian, Gauss-Newton part, residual, G-matrix.
 
-Public API (stable; the implementation behind it is chosen by benchmark, see benchmarks/):
+Public API (stable; the implementation behind it is chosen by benchmark, see benchmarks/ and
+docs/performance.md):
 
 * :func:`hessian` -- dense P x P Hessian of the mean loss over all parameters.
 * :func:`gauss_newton` -- its Gauss-Newton part J^T H_out J (positive semi-definite).
 * :func:`hessian_decomposition` -- (H, G, R) with R = H - G.
+* :func:`gradient_moment` -- G-matrix, second moment of the per-sample gradients.
+* :class:`HessianOperator`, :class:`GaussNewtonOperator`, :class:`GradientMomentOperator` --
+  matrix-free scipy LinearOperators; :func:`top_eigenpairs` / :func:`bottom_eigenpairs` -- Lanczos edges.
+* :func:`eigvalsh_dense` / :func:`eigh_dense` -- dense spectra with the measured-fastest LAPACK route.
+* :func:`check_dense_fits` -- memory guard (raises MemoryBudgetError with one line).
 """
 
 from nnspectra.curvature.dense import (
     flat_parameters,
     gauss_newton,
+    gradient_moment,
     hessian,
     hessian_decomposition,
     loss_of_flat_params,
 )
+from nnspectra.curvature.eigen import eigh_dense, eigvalsh_dense
+from nnspectra.curvature.memory import check_dense_fits
+from nnspectra.curvature.operators import (
+    GaussNewtonOperator,
+    GradientMomentOperator,
+    HessianOperator,
+    bottom_eigenpairs,
+    power_iteration_top,
+    top_eigenpairs,
+)
 
-__all__ = ["flat_parameters", "gauss_newton", "hessian", "hessian_decomposition", "loss_of_flat_params"]
+__all__ = [
+    "GaussNewtonOperator",
+    "GradientMomentOperator",
+    "HessianOperator",
+    "bottom_eigenpairs",
+    "check_dense_fits",
+    "eigh_dense",
+    "eigvalsh_dense",
+    "flat_parameters",
+    "gauss_newton",
+    "gradient_moment",
+    "hessian",
+    "hessian_decomposition",
+    "loss_of_flat_params",
+    "power_iteration_top",
+    "top_eigenpairs",
+]

@@ -1,20 +1,38 @@
-"""Dense exact Hessian and Gauss-Newton matrix of the mean loss, in float64 by default.
+"""Dense exact Hessian, Gauss-Newton part and G-matrix of the mean loss, float64 by default.
 
-Reference: Sagun et al. (2018) eq. 1 (Hessian of the mean loss) and eqs. 4-5 (Gauss-Newton split).
+Reference: Sagun et al. (2018) eq. 1 (Hessian of the mean loss L = (1/N) sum_i l_i) and eqs. 4-5
+(H = G + R with G = sum_i J_i^T (d^2 L/df_i^2) J_i the Gauss-Newton part and R the residual).
+
+Methods (chosen by measurement, see docs/performance.md and benchmarks/bench_curvature.py):
+
+* ``"mlp"``: layer-structured GEMMs for ``nn.Sequential`` MLPs (:mod:`nnspectra.curvature.mlp`),
+  ~N P^2 multiply-adds, peak memory ~ the P x P result plus a bounded panel;
+* ``"hvp"``: any module: Hessian-vector products (forward-over-reverse) vmapped over blocks of basis
+  vectors, blocks sized to the memory budget;
+* ``"jacobian"`` (Gauss-Newton / G-matrix of any module): per-sample Jacobians in sample chunks,
+  rotated by the eigenvectors of each output-Hessian block, accumulated with one SYRK-like GEMM.
+
+``method="auto"`` takes ``"mlp"`` when the model qualifies, else the generic method.
+The loss is ``loss_fn(outputs, targets)`` = the MEAN over the samples of a per-sample loss.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import torch
-from torch.func import functional_call, hessian as func_hessian, jacrev, vmap
+from torch.func import functional_call, vmap
+
+from nnspectra.curvature.memory import check_dense_fits, memory_budget_bytes
+from nnspectra.curvature.mlp import mlp_curvature, mlp_layers, output_hessian_blocks
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+METHODS = ("auto", "mlp", "hvp", "jacobian")
 
 
 def flat_parameters(model: torch.nn.Module, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """All parameters concatenated in ``model.named_parameters()`` order, detached."""
+    """All parameters concatenated in ``model.named_parameters()`` order, detached: shape (P,)."""
     flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
     return flat if dtype is None else flat.to(dtype)
 
@@ -29,7 +47,7 @@ def _unflatten(model: torch.nn.Module, theta: torch.Tensor) -> dict[str, torch.T
 
 def loss_of_flat_params(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor,
                         targets: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """theta -> mean loss of ``model`` with its parameters replaced by the flat vector theta."""
+    """theta -> mean loss of ``model`` with its parameters replaced by the flat vector theta (P,)."""
     buffers = dict(model.named_buffers())
 
     def f(theta: torch.Tensor) -> torch.Tensor:
@@ -39,62 +57,208 @@ def loss_of_flat_params(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.T
     return f
 
 
-def _as_dtype(model: torch.nn.Module, inputs: torch.Tensor, dtype: torch.dtype):
-    model = model if next(model.parameters()).dtype == dtype else _copy_to(model, dtype)
-    return model, (inputs.to(dtype) if inputs.is_floating_point() else inputs)
+def outputs_of_flat_params(model: torch.nn.Module, inputs: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+    """theta -> model outputs (N, C) with the parameters replaced by theta (P,)."""
+    buffers = dict(model.named_buffers())
+
+    def f(theta: torch.Tensor) -> torch.Tensor:
+        return functional_call(model, (_unflatten(model, theta), buffers), (inputs,))
+
+    return f
 
 
-def _copy_to(model: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
-    import copy
+def prepare(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, dtype: torch.dtype,
+            device: torch.device | str | None = None) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """The model, inputs and targets in ``dtype`` on ``device`` (default: the model's device).
 
-    return copy.deepcopy(model).to(dtype)
+    The model is copied only when its dtype or device differ, so the caller's model is never changed.
+    """
+    first = next(model.parameters())
+    device = first.device if device is None else torch.device(device)
+    if first.dtype != dtype or first.device != device:
+        model = copy.deepcopy(model).to(device=device, dtype=dtype)
+    inputs = inputs.to(device=device, dtype=dtype) if inputs.is_floating_point() else inputs.to(device)
+    targets = targets.to(device=device, dtype=dtype) if targets.is_floating_point() else targets.to(device)
+    return model, inputs, targets
+
+
+def _n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def _pick(method: str, model: torch.nn.Module, generic: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "auto":
+        return "mlp" if mlp_layers(model) is not None else generic
+    if method == "mlp" and mlp_layers(model) is None:
+        raise ValueError("method='mlp' needs an nn.Sequential of Linear layers and elementwise activations")
+    return method
+
+
+def _parameter_groups(model: torch.nn.Module) -> list[list[tuple[str, torch.Tensor]]]:
+    """Parameters grouped by owning module (weight and bias of a layer together), in parameter order."""
+    groups: list[list[tuple[str, torch.Tensor]]] = []
+    for name, param in model.named_parameters():
+        owner = name.rsplit(".", 1)[0] if "." in name else ""
+        if groups and (groups[-1][0][0].rsplit(".", 1)[0] if "." in groups[-1][0][0] else "") == owner:
+            groups[-1].append((name, param))
+        else:
+            groups.append([(name, param)])
+    return groups
+
+
+def _hessian_hvp(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor,
+                 chunk: int | None, budget: int) -> torch.Tensor:
+    """Dense Hessian from vmapped forward-over-reverse HVPs on blocks of basis vectors (any module).
+
+    Layer-block triangular: for the basis vectors of layer group b only the groups b, b+1, ... are
+    differentiated (tangents enter at group b, the gradient is taken w.r.t. groups >= b), so for a
+    feed-forward net the passes skip every layer before b -- the rows of block b times the columns
+    from b on, i.e. the upper block triangle; the lower one is copied from it.
+    """
+    from nnspectra.curvature.mlp import symmetrize_from_upper
+
+    buffers = dict(model.named_buffers())
+    groups = _parameter_groups(model)
+    params = {name: p.detach() for group in groups for name, p in group}
+    p_total = sum(p.numel() for p in params.values())
+    dtype, device = next(iter(params.values())).dtype, next(iter(params.values())).device
+    if chunk is None:  # vmapped HVPs keep ~ a few activations per basis vector: size blocks to ~1/8 budget
+        per_vector = 8 * (inputs.numel() + p_total) * dtype.itemsize * 4
+        chunk = int(max(8, min(p_total, 512, (budget // 8) // max(1, per_vector))))
+    out = torch.empty(p_total, p_total, dtype=dtype, device=device)
+    row0 = 0
+    for b, group in enumerate(groups):
+        tail = [name for g in groups[b:] for name, _ in g]
+        head = {name: params[name] for g in groups[:b] for name, _ in g}
+        block_names = [name for name, _ in group]
+        block0 = {name: params[name] for name in block_names}
+        rest = {name: params[name] for name in tail if name not in block0}
+        sizes = [params[name].numel() for name in block_names]
+
+        def tail_loss(tail_params: dict[str, torch.Tensor]) -> torch.Tensor:
+            outputs = functional_call(model, ({**head, **tail_params}, buffers), (inputs,))
+            return loss_fn(outputs, targets)
+
+        grad_tail = torch.func.grad(tail_loss)
+
+        def grad_of_block(block: dict[str, torch.Tensor]) -> torch.Tensor:
+            grads = grad_tail({**rest, **block})
+            return torch.cat([grads[name].reshape(-1) for name in tail])
+
+        def column(v: torch.Tensor) -> torch.Tensor:
+            tangent = {name: piece.view_as(params[name]) for name, piece in zip(block_names, v.split(sizes))}
+            return torch.func.jvp(grad_of_block, (block0,), (tangent,))[1]
+
+        n_block = sum(sizes)
+        for start in range(0, n_block, chunk):
+            stop = min(n_block, start + chunk)
+            basis = torch.zeros(stop - start, n_block, dtype=dtype, device=device)
+            basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
+            out[row0 + start : row0 + stop, row0:] = vmap(column)(basis)
+        row0 += n_block
+    symmetrize_from_upper(out)
+    return out
+
+
+def _outer_curvature_jacobian(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor,
+                              kind: str, budget: int) -> torch.Tensor:
+    """sum_i J_i^T B_i J_i with B_i the output-Hessian block (GN) or N g_i g_i^T (G-matrix), any module.
+
+    Each B_i = V diag(lam) V^T (eigh of a C x C block) so the sum is one GEMM (V^T J)^T diag(lam) (V^T J)
+    per chunk of samples; the (N, C, N, C) output Hessian is never formed.
+    """
+    theta = flat_parameters(model)
+    outputs = outputs_of_flat_params(model, inputs)(theta).detach()
+    n, c = outputs.shape
+    g, blocks = output_hessian_blocks(loss_fn, outputs, targets, check=(kind == "gauss_newton"))
+    if kind == "gradient_moment":
+        blocks = n * g[:, :, None] * g[:, None, :]
+    lam, vecs = torch.linalg.eigh(blocks)  # (N, C), (N, C, C)
+    p = theta.numel()
+    buffers = dict(model.named_buffers())
+
+    def out_one(theta_: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(model, (_unflatten(model, theta_), buffers), (x[None],))[0]
+
+    jac_fn = vmap(torch.func.jacrev(out_one), in_dims=(None, 0))
+    per_sample = 3 * c * p * theta.element_size()
+    step = int(max(1, min(n, (budget // 4) // max(1, per_sample))))
+    out = torch.zeros(p, p, dtype=theta.dtype, device=theta.device)
+    for s0 in range(0, n, step):
+        s1 = min(n, s0 + step)
+        jac = jac_fn(theta, inputs[s0:s1])  # (n_s, C, P)
+        rot = torch.matmul(vecs[s0:s1].transpose(1, 2), jac).reshape(-1, p)  # rows: eigen-directions
+        weights = lam[s0:s1].reshape(-1)
+        out.addmm_(rot.T, weights[:, None] * rot)
+    from nnspectra.curvature.mlp import symmetrize_from_upper
+
+    symmetrize_from_upper(out)
+    return out
+
+
+def _dense(kind: str, model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
+           dtype: torch.dtype, method: str, budget_gb: float | None, device: torch.device | str | None,
+           chunk: int | None = None) -> torch.Tensor:
+    model, inputs, targets = prepare(model, inputs, targets, dtype, device)
+    dev = next(model.parameters()).device
+    p = _n_params(model)
+    what = {"hessian": "Hessian", "gauss_newton": "Gauss-Newton matrix", "gradient_moment": "G-matrix"}[kind]
+    check_dense_fits(p, p, dtype, budget_gb=budget_gb, what=what, device=dev)
+    budget = memory_budget_bytes(budget_gb, dev)
+    chosen = _pick(method, model, "hvp" if kind == "hessian" else "jacobian")
+    if chosen == "mlp":
+        return mlp_curvature(mlp_layers(model), loss_fn, inputs, targets, kind=kind)  # type: ignore[arg-type]
+    if chosen == "hvp":
+        if kind != "hessian":
+            raise ValueError("method='hvp' computes the Hessian only; use 'jacobian' or 'mlp' for G")
+        return _hessian_hvp(model, loss_fn, inputs, targets, chunk, budget)
+    if kind == "hessian":
+        raise ValueError("method='jacobian' computes the Gauss-Newton part or the G-matrix, not the Hessian")
+    return _outer_curvature_jacobian(model, loss_fn, inputs, targets, kind, budget)
 
 
 def hessian(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
-            dtype: torch.dtype = torch.float64, chunk: int = 256) -> torch.Tensor:
-    """Exact P x P Hessian of the mean loss, built from Hessian-vector products on basis blocks."""
-    model, inputs = _as_dtype(model, inputs, dtype)
-    f = loss_of_flat_params(model, loss_fn, inputs, targets)
-    theta = flat_parameters(model)
-    grad_f = torch.func.grad(f)
+            dtype: torch.dtype = torch.float64, chunk: int | None = None, method: str = "auto",
+            budget_gb: float | None = None, device: torch.device | str | None = None) -> torch.Tensor:
+    """Exact P x P Hessian of the mean loss (Sagun et al. 2018 eq. 1), symmetric, on ``device``.
 
-    def hvp(v: torch.Tensor) -> torch.Tensor:
-        return torch.func.jvp(grad_f, (theta,), (v,))[1]
-
-    n = theta.numel()
-    out = torch.empty(n, n, dtype=dtype, device=theta.device)
-    eye = torch.eye(n, dtype=dtype, device=theta.device)
-    for start in range(0, n, chunk):
-        out[start : start + chunk] = vmap(hvp)(eye[start : start + chunk])
-    return 0.5 * (out + out.T)
+    ``method``: auto | mlp | hvp (see module docstring); ``chunk``: basis vectors per vmapped HVP
+    block (hvp only; default from the memory budget). Raises MemoryBudgetError if P x P does not fit
+    in ``budget_gb`` (default 80% of the available memory).
+    """
+    return _dense("hessian", model, loss_fn, inputs, targets, dtype=dtype, method=method, budget_gb=budget_gb,
+                  device=device, chunk=chunk)
 
 
 def gauss_newton(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
-                 dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """Gauss-Newton part G = sum_i J_i^T (d^2 L / d out_i^2) J_i of the mean-loss Hessian."""
-    model, inputs = _as_dtype(model, inputs, dtype)
-    theta = flat_parameters(model)
-    buffers = dict(model.named_buffers())
+                 dtype: torch.dtype = torch.float64, method: str = "auto", budget_gb: float | None = None,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """Gauss-Newton part G = sum_i J_i^T (d^2 L / d f_i^2) J_i of the mean-loss Hessian (P x P, PSD for
+    convex losses); Sagun et al. 2018 eq. 5, first term. ``method``: auto | mlp | jacobian."""
+    return _dense("gauss_newton", model, loss_fn, inputs, targets, dtype=dtype, method=method,
+                  budget_gb=budget_gb, device=device)
 
-    def out_of(theta_: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(model, (_unflatten(model, theta_), buffers), (x[None],))[0]
 
-    jac = vmap(jacrev(out_of), in_dims=(None, 0))(theta, inputs)  # (N, C, P)
-    outputs = functional_call(model, (_unflatten(model, theta), buffers), (inputs,)).detach()
-    n = inputs.shape[0]
-
-    def total_loss(o: torch.Tensor) -> torch.Tensor:
-        return loss_fn(o, targets)
-
-    h_out = func_hessian(total_loss)(outputs)  # (N, C, N, C), block diagonal for per-sample losses
-    idx = torch.arange(n)
-    blocks = h_out[idx, :, idx, :]  # (N, C, C)
-    return torch.einsum("ncp,ncd,ndq->pq", jac, blocks, jac)
+def gradient_moment(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
+                    dtype: torch.dtype = torch.float64, method: str = "auto", budget_gb: float | None = None,
+                    device: torch.device | str | None = None) -> torch.Tensor:
+    """G-matrix (1/N) sum_i grad l_i grad l_i^T of the per-sample gradients (P x P), with l_i the
+    per-sample loss whose mean is ``loss_fn``. ``method``: auto | mlp | jacobian."""
+    return _dense("gradient_moment", model, loss_fn, inputs, targets, dtype=dtype, method=method,
+                  budget_gb=budget_gb, device=device)
 
 
 def hessian_decomposition(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor,
-                          *, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(H, G, R): the Hessian, its Gauss-Newton part and the residual R = H - G."""
-    h = hessian(model, loss_fn, inputs, targets, dtype=dtype)
-    g = gauss_newton(model, loss_fn, inputs, targets, dtype=dtype)
+                          *, dtype: torch.dtype = torch.float64, method: str = "auto", budget_gb: float | None = None,
+                          device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(H, G, R): the Hessian, its Gauss-Newton part and the residual R = H - G (three P x P matrices)."""
+    model, inputs, targets = prepare(model, inputs, targets, dtype, device)
+    p = _n_params(model)
+    check_dense_fits(p, p, dtype, budget_gb=budget_gb, what="Hessian decomposition (H, G, R)",
+                     device=next(model.parameters()).device, copies=3)
+    h = hessian(model, loss_fn, inputs, targets, dtype=dtype, method=method, budget_gb=budget_gb)
+    g = gauss_newton(model, loss_fn, inputs, targets, dtype=dtype,
+                     method="auto" if method == "hvp" else method, budget_gb=budget_gb)
     return h, g, h - g

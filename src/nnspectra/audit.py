@@ -1,0 +1,297 @@
+"""Audit the cached intermediates under ``results/`` against their provenance sidecars.
+
+For every result file ``X`` (everything under ``results/`` except ``logs/``, hidden temporary files,
+``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
+:mod:`nnspectra.provenance`) and reports one status:
+
+``corrupt``          the file's sha256 differs from the one recorded when it was made (or the sidecar is unreadable)
+``missing-sidecar``  no sidecar: nobody can say which config, seed or code made it
+``orphan-sidecar``   a sidecar whose file is gone
+``stale-config``     a config value the step used (``params.cfg*``, keyed by dotted path, see
+                     :func:`nnspectra.config.config_subset`) differs from the current config
+``stale-code``       the content hash of the step's code (:func:`nnspectra.provenance.code_version`
+                     of the recorded entry modules) differs from the current source
+``stale-input``      an input file recorded in the sidecar has changed since (upstream was rerun)
+``ok``               none of the above
+
+When several apply, the status is the most serious (order above) and ``problems`` lists them all.
+Corrupt files, missing sidecars and orphan sidecars make :attr:`AuditReport.ok` false (the CLI exits 1);
+stale files are reported (Snakemake reruns them on the next ``snakemake`` call) and fail only with
+``strict=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from nnspectra.provenance import SIDECAR_SUFFIX, code_version, sha256_file
+
+STATUSES = ("corrupt", "missing-sidecar", "orphan-sidecar", "stale-config", "stale-code", "stale-input", "ok")
+FATAL = frozenset({"corrupt", "missing-sidecar", "orphan-sidecar"})
+STALE = frozenset({"stale-config", "stale-code", "stale-input"})
+# top-level entries of results/ that no pipeline step writes (so they carry no sidecar)
+DEFAULT_EXCLUDES = ("logs", "README.md", "report.html", "report.zip")
+_MISSING = object()
+
+
+@dataclass
+class AuditEntry:
+    """Audit verdict for one file (or orphan sidecar) under the results directory."""
+
+    file: str
+    status: str = "ok"
+    problems: list[str] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    step: str = ""
+    seed: int | None = None
+    code_hash: str = ""
+    config_keys: list[str] = field(default_factory=list)
+    config_hash: str = ""
+    created: str = ""
+    host: str = ""
+    device: str = ""
+    commit: str = ""
+
+    def flag(self, problem: str, detail: str) -> None:
+        """Record a problem; the status becomes the most serious one seen so far."""
+        if problem not in self.problems:
+            self.problems.append(problem)
+        self.details.append(detail)
+        self.status = min(self.problems, key=STATUSES.index)
+
+
+@dataclass
+class AuditReport:
+    """All audit entries of one results directory."""
+
+    results_dir: Path
+    entries: list[AuditEntry]
+    config_checked: bool = False
+
+    def counts(self) -> dict[str, int]:
+        """Number of entries per status (every status listed, zeros included)."""
+        return {s: sum(e.status == s for e in self.entries) for s in STATUSES}
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is corrupt or missing (stale files are allowed)."""
+        return not any(e.status in FATAL for e in self.entries)
+
+    @property
+    def fresh(self) -> bool:
+        """True when every entry is ``ok`` (nothing corrupt, missing or stale)."""
+        return all(e.status == "ok" for e in self.entries)
+
+    def by_status(self, status: str) -> list[AuditEntry]:
+        """Entries whose (primary) status is ``status``."""
+        return [e for e in self.entries if e.status == status]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per file: file, step, seed, code hash, config, created, host/device, status, detail."""
+        rows = [{
+            "file": e.file, "step": e.step, "seed": "" if e.seed is None else e.seed, "code": e.code_hash,
+            "config": (f"{e.config_hash} ({', '.join(e.config_keys)})" if e.config_keys else ""),
+            "created": e.created, "where": " / ".join(x for x in (e.host, e.device) if x), "status": e.status,
+            "detail": "; ".join(e.details),
+        } for e in self.entries]
+        return pd.DataFrame(rows, columns=["file", "step", "seed", "code", "config", "created", "where", "status",
+                                           "detail"])
+
+    def summary(self) -> str:
+        """One line: counts per status and the verdict."""
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
+        verdict = "OK" if self.ok else "FAIL (corrupt or missing files)"
+        checked = "" if self.config_checked else " [config not checked]"
+        return f"audit of {self.results_dir}: {len(self.entries)} entries: {counts or 'nothing cached'}; {verdict}{checked}"
+
+    def to_text(self, only_problems: bool = False) -> str:
+        """Plain-text table (problems first) followed by the summary line."""
+        frame = self.frame()
+        if only_problems:
+            frame = frame[frame["status"] != "ok"]
+        frame = frame.assign(_order=frame["status"].map(STATUSES.index)).sort_values(["_order", "file"]).drop(
+            columns="_order")
+        table = frame.to_markdown(index=False, tablefmt="simple") if len(frame) else "(no entries)"
+        return f"{table}\n\n{self.summary()}\n"
+
+    def to_json(self) -> dict[str, Any]:
+        """Machine-readable report (``nnspectra audit --json``)."""
+        return {"results_dir": str(self.results_dir), "ok": self.ok, "config_checked": self.config_checked,
+                "counts": self.counts(), "entries": [asdict(e) for e in self.entries]}
+
+
+def _canonical(value: Any) -> Any:
+    """JSON round trip, so recorded and current values compare alike (tuples -> lists, numpy -> python)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=lambda v: v.item() if hasattr(v, "item") else str(v)))
+
+
+def _lookup(config: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _first_difference(old: Any, new: Any, path: str) -> str:
+    """``path: old -> new`` for the first leaf where two JSON values differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            if old.get(key, _MISSING) != new.get(key, _MISSING):
+                return _first_difference(old.get(key, "<absent>"), new.get(key, "<absent>"), f"{path}.{key}")
+    return f"{path}: {old!r} -> {new!r}"
+
+
+def recorded_config(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The config entries a step recorded: every ``params.cfg*`` mapping, keyed by dotted path."""
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if name.startswith("cfg") and isinstance(value, Mapping):
+            out.update({str(k): v for k, v in value.items()})
+    return out
+
+
+def config_differences(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+    """Where the recorded config entries differ from ``config`` (empty when all match)."""
+    diffs = []
+    for dotted, old in sorted(recorded.items()):
+        new = _lookup(config, dotted)
+        if new is _MISSING:
+            diffs.append(f"{dotted}: no longer in the config")
+        elif _canonical(old) != _canonical(new):
+            diffs.append(_first_difference(_canonical(old), _canonical(new), dotted))
+    return diffs
+
+
+class _Hasher:
+    """sha256 of each file at most once (big arrays are read once even if many sidecars list them)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        key = path.resolve()
+        if key not in self._cache:
+            self._cache[key] = sha256_file(key)
+        return self._cache[key]
+
+
+class _CodeHashes:
+    """Current code hash per tuple of entry modules (cached)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, ...], str | None] = {}
+
+    def __call__(self, entry: Iterable[str]) -> str | None:
+        key = tuple(sorted(entry))
+        if key not in self._cache:
+            try:
+                self._cache[key] = code_version(*key)["hash"]
+            except (ValueError, OSError, SyntaxError):
+                self._cache[key] = None
+        return self._cache[key]
+
+
+def _is_excluded(rel: Path, excludes: Iterable[str]) -> bool:
+    if any(part.startswith(".") for part in rel.parts):
+        return True  # atomic-write temporaries (.name.tmpPID) and hidden files
+    return rel.parts[0] in set(excludes)
+
+
+def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] | None, hasher: _Hasher,
+                code_hashes: _CodeHashes) -> AuditEntry:
+    entry = AuditEntry(file=rel)
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        entry.flag("missing-sidecar", f"no {sidecar.name}: origin unknown (delete it, or rerun the step that makes it)")
+        return entry
+    try:
+        record = json.loads(sidecar.read_text())
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
+    except (ValueError, OSError) as err:
+        entry.flag("corrupt", f"sidecar unreadable ({err})")
+        return entry
+    cfg = recorded_config(record.get("params") or {})
+    code = record.get("code") or {}
+    entry.step = str(record.get("step", ""))
+    entry.seed = record.get("seed")
+    entry.code_hash = str(code.get("hash", ""))
+    entry.config_keys = sorted(cfg)
+    entry.config_hash = hashlib.sha256(json.dumps(_canonical(cfg), sort_keys=True).encode()).hexdigest()[:8] if cfg else ""
+    entry.created = str(record.get("created", ""))
+    entry.host = str(record.get("host", "") or "")
+    entry.device = str(record.get("device", "") or "")
+    git = record.get("git") or {}
+    if git.get("commit"):
+        entry.commit = str(git["commit"])[:12] + ("+dirty" if git.get("dirty") else "")
+
+    digest = hasher(path)
+    if digest != record.get("sha256"):
+        entry.flag("corrupt", f"sha256 {digest[:12]} differs from recorded {str(record.get('sha256'))[:12]} "
+                              f"({path.stat().st_size} bytes now, {record.get('bytes')} recorded)")
+    if config is not None:
+        for diff in config_differences(cfg, config):
+            entry.flag("stale-config", f"config changed: {diff}")
+    if not code.get("entry"):
+        entry.flag("stale-code", "no code version recorded; cannot tell which code made it")
+    else:
+        current = code_hashes(code["entry"])
+        if current is None:
+            entry.flag("stale-code", f"entry modules {code['entry']} no longer importable")
+        elif current != code.get("hash"):
+            entry.flag("stale-code", f"code of {', '.join(code['entry'])} changed: hash {code.get('hash')} -> {current}")
+    for name, info in (record.get("inputs") or {}).items():
+        if not isinstance(info, Mapping) or "path" not in info:
+            continue
+        source = Path(info["path"])
+        source = source if source.is_absolute() else workdir / source
+        if source.is_file() and hasher(source) != info.get("sha256"):
+            entry.flag("stale-input", f"input '{name}' ({info['path']}) changed since this file was made")
+    return entry
+
+
+def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None = None,
+          excludes: Iterable[str] = DEFAULT_EXCLUDES, workdir: str | Path | None = None) -> AuditReport:
+    """Audit every cached file under ``results_dir`` (see module docstring for the statuses).
+
+    ``config`` is the validated current config (``None`` skips the stale-config check). Relative
+    input paths in the sidecars are resolved against ``workdir`` (default: the parent of
+    ``results_dir``, i.e. the Snakemake working directory).
+    """
+    results_dir = Path(results_dir)
+    workdir = Path(workdir) if workdir is not None else results_dir.resolve().parent
+    excludes = tuple(excludes)
+    hasher, code_hashes = _Hasher(), _CodeHashes()
+    entries: list[AuditEntry] = []
+    if not results_dir.is_dir():
+        return AuditReport(results_dir, entries, config_checked=config is not None)
+    for path in sorted(p for p in results_dir.rglob("*") if p.is_file()):
+        rel_path = path.relative_to(results_dir)
+        if _is_excluded(rel_path, excludes):
+            continue
+        rel = str(Path(results_dir.name) / rel_path)
+        if path.name.endswith(SIDECAR_SUFFIX):
+            data = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
+            if not data.exists():
+                orphan = AuditEntry(file=str(Path(results_dir.name) / data.relative_to(results_dir)))
+                try:
+                    record = json.loads(path.read_text())
+                    orphan.step, orphan.seed = str(record.get("step", "")), record.get("seed")
+                    orphan.created, orphan.host = str(record.get("created", "")), str(record.get("host", "") or "")
+                except (ValueError, OSError, AttributeError):
+                    pass
+                orphan.flag("orphan-sidecar", f"{path.name} has no file: it was deleted or never finished")
+                entries.append(orphan)
+            continue
+        entries.append(_audit_file(path, rel, workdir, config, hasher, code_hashes))
+    entries.sort(key=lambda e: e.file)
+    return AuditReport(results_dir, entries, config_checked=config is not None)

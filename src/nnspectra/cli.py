@@ -1,0 +1,148 @@
+"""The ``nnspectra`` command: audit cached results, print the scorecard, validate a config.
+
+    nnspectra audit [--results results] [--configfile config/smoke.yaml] [--config blobs.train.lr=0.1]
+    nnspectra scorecard [--metrics-dir results/metrics] [--csv results/scorecard.csv --md results/scorecard.md]
+    nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
+
+Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
+``configfile:``) first, then each ``--configfile`` merged over it, then ``--config`` overrides
+(dotted keys allowed, values parsed as YAML); the result is validated against ``workflow/schemas``.
+Exit codes: 0 fine, 1 the audit found corrupt/missing files (or stale ones with ``--strict``),
+2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nnspectra.config import DEFAULT_SCHEMA_DIR, REPO_ROOT, load_config_files, validate_config
+from nnspectra.errors import ConfigError, NnspectraError
+from nnspectra.provenance import SIDECAR_SUFFIX
+
+DEFAULT_CONFIGFILE = Path("config") / "config.yaml"
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"a.b=0.1"`` -> (["a", "b"], 0.1); the value is parsed as YAML, as Snakemake's ``--config`` does."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--config '{text}' must look like KEY=VALUE (dotted keys allowed, e.g. blobs.train.lr=0.1)")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def resolve_config(configfiles: Sequence[str | Path] = (), overrides: Sequence[str] = (),
+                   base: str | Path | None = None, schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
+    """The validated config Snakemake would use for ``--configfile configfiles --config overrides``.
+
+    ``base`` is the Snakefile's ``configfile:`` (default ``config/config.yaml`` in the current
+    directory, else in the repository); it is read first and the others are merged over it.
+    """
+    if base is None:
+        base = DEFAULT_CONFIGFILE if DEFAULT_CONFIGFILE.is_file() else REPO_ROOT / DEFAULT_CONFIGFILE
+    files = [Path(base)] + [Path(f) for f in configfiles if Path(f).resolve() != Path(base).resolve()]
+    config = load_config_files(files)
+    for text in overrides:
+        keys, value = parse_override(text)
+        node = config
+        for key in keys[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        node[keys[-1]] = value
+    return validate_config(config, schema_dir)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
+                        help="config files merged over config/config.yaml, as for snakemake --configfile")
+    parser.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="override config values (dotted keys allowed, values parsed as YAML)")
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from nnspectra.audit import audit
+
+    config = None if args.no_config else resolve_config(args.configfile, args.overrides)
+    report = audit(args.results, config=config)
+    print(report.to_text(only_problems=args.only_problems), end="")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report.to_json(), indent=2))
+    if not report.ok:
+        return 1
+    return 1 if args.strict and not report.fresh else 0
+
+
+def _cmd_scorecard(args: argparse.Namespace) -> int:
+    from nnspectra.claims import CLAIMS_DIR
+    from nnspectra.scorecard import build_scorecard, markdown
+
+    metric_files = sorted(p for p in Path(args.metrics_dir).glob("*.json") if not p.name.endswith(SIDECAR_SUFFIX))
+    card = build_scorecard(metric_files, claims_dir=args.claims_dir or CLAIMS_DIR, setting=args.setting)
+    if args.csv or args.md:
+        if not (args.csv and args.md):
+            raise ConfigError("give both --csv and --md to write the scorecard, or neither to print it")
+        card.write(args.csv, args.md)
+    print(markdown(card.frame, card.setting), end="")
+    return 0
+
+
+def _cmd_validate_config(args: argparse.Namespace) -> int:
+    config = resolve_config(args.configfile, args.overrides)
+    print(yaml.safe_dump(config, sort_keys=False, default_flow_style=False), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser with the ``audit``, ``scorecard`` and ``validate-config`` subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="nnspectra", description="Audit cached results, print the replication scorecard, validate a config.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("audit", help="check cached results against their provenance sidecars")
+    p.add_argument("--results", default="results", help="results directory (default: results)")
+    _add_config_options(p)
+    p.add_argument("--no-config", action="store_true", help="skip the stale-config check")
+    p.add_argument("--strict", action="store_true", help="exit 1 also when files are stale")
+    p.add_argument("--only-problems", action="store_true", help="list only entries that are not ok")
+    p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
+    p.set_defaults(func=_cmd_audit)
+
+    p = sub.add_parser("scorecard", help="evaluate the replication claims on the metrics files")
+    p.add_argument("--metrics-dir", default="results/metrics", help="folder of <section>.json metric files")
+    p.add_argument("--claims-dir", default=None, help="folder of claim YAML files (default: the package's)")
+    p.add_argument("--setting", default="", help="label of the setting the metrics were measured in")
+    p.add_argument("--csv", default=None, help="write the scorecard CSV here (with --md)")
+    p.add_argument("--md", default=None, help="write the scorecard Markdown here (with --csv)")
+    p.set_defaults(func=_cmd_scorecard)
+
+    p = sub.add_parser("validate-config", help="validate config files and print the resolved config")
+    _add_config_options(p)
+    p.set_defaults(func=_cmd_validate_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``nnspectra`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except NnspectraError as err:
+        print(f"nnspectra {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Count the outlier eigenvalues of a Hessian spectrum (Sagun et al. 2018, Table 1 / Appendix A).
+
+All rules look at the ``top`` largest eigenvalues lambda_1 >= lambda_2 >= ... (default 120, the window
+of the paper's Fig. 3) and return an :class:`OutlierCount` whose ``count`` equals the number of
+eigenvalues strictly above ``cutoff``:
+
+* ``gap``: k = argmax_i (lambda_i - lambda_{i+1}) (largest consecutive gap); cutoff halfway in the gap.
+* ``ratio``: k = argmax_i lambda_i / lambda_{i+1} over positive eigenvalues with
+  lambda_{i+1} > ``floor`` * lambda_1 (so near-zero denominators cannot win); cutoff at the geometric
+  mean of the pair. ``ratio_shifted`` reports k + 1, the index convention the published ratio counts
+  appear to use (SPEC §1.4: they are systematically k+1 or k+2).
+* ``elbow``: automatic version of the paper's hand-picked "elbow in the scree plot". Kneedle
+  (Satopaa et al. 2011) on the linear scree of the top eigenvalues: with rank and value rescaled to
+  [0, 1], the elbow is the rank j whose point lies farthest below the chord from the first to the last
+  point; the cutoff is lambda_j (the first bulk value) and the count is j - 1. It never sees the
+  number of classes.
+* ``edge``: ours. Bulk edge estimated as ``tau`` x the median of the top eigenvalues (the median of the
+  top 120 lies in the bulk whenever fewer than 60 outliers exist; SPEC claim 10 uses tau = 10); the
+  count is the number of eigenvalues above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nnspectra.errors import ConfigError, NnspectraError
+
+RULES = ("gap", "ratio", "ratio_shifted", "elbow", "edge")
+
+
+@dataclass(frozen=True)
+class OutlierCount:
+    """Result of one counting rule: ``count`` eigenvalues lie above ``cutoff``."""
+
+    rule: str
+    count: int
+    cutoff: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-JSON form."""
+        return asdict(self)
+
+
+def _top_descending(eigs: np.ndarray, top: int) -> np.ndarray:
+    lam = np.asarray(eigs, dtype=np.float64).ravel()
+    if lam.size < 3:
+        raise ConfigError(f"outlier counting needs at least 3 eigenvalues, got {lam.size}")
+    if not np.all(np.isfinite(lam)):
+        raise NnspectraError("the spectrum contains NaN or infinite eigenvalues; recompute the Hessian")
+    if top < 3:
+        raise ConfigError(f"outlier counting window 'top' must be >= 3, got {top}")
+    return np.sort(lam)[::-1][:top]
+
+
+def _between(lam: np.ndarray, count: int) -> float:
+    """Midpoint between lambda_count and lambda_{count+1} (1-based), so that count values lie above."""
+    return float(0.5 * (lam[count - 1] + lam[count])) if count < lam.size else float(lam[-1])
+
+
+def count_gap(eigs: np.ndarray, top: int = 120) -> OutlierCount:
+    """Largest consecutive gap among the ``top`` largest eigenvalues."""
+    lam = _top_descending(eigs, top)
+    gaps = lam[:-1] - lam[1:]
+    i = int(np.argmax(gaps)) + 1
+    return OutlierCount("gap", i, _between(lam, i), {"gap": float(gaps[i - 1])})
+
+
+def count_ratio(eigs: np.ndarray, top: int = 120, floor: float = 1e-6, shifted: bool = False) -> OutlierCount:
+    """Largest consecutive ratio lambda_i / lambda_{i+1} over the positive part of the top window."""
+    lam = _top_descending(eigs, top)
+    if lam[0] <= 0:
+        raise NnspectraError("ratio rule needs a positive largest eigenvalue; the spectrum has none")
+    valid = lam[1:] > floor * lam[0]
+    n_valid = int(np.argmin(valid)) if not valid.all() else valid.size  # valid is a prefix (lam sorted)
+    if n_valid == 0:
+        raise NnspectraError(f"ratio rule: no eigenvalue pair with lambda_(i+1) > {floor:g} * lambda_1")
+    ratios = lam[:n_valid] / lam[1 : n_valid + 1]
+    i = int(np.argmax(ratios)) + 1
+    cutoff = float(np.sqrt(lam[i - 1] * lam[i]))
+    details = {"ratio": float(ratios[i - 1]), "index_convention": "i+1" if shifted else "i"}
+    if shifted:
+        return OutlierCount("ratio_shifted", i + 1, float(np.sqrt(lam[i] * lam[i + 1])) if i + 1 < lam.size
+                            else float(lam[-1]), details)
+    return OutlierCount("ratio", i, cutoff, details)
+
+
+def count_elbow(eigs: np.ndarray, top: int = 120) -> OutlierCount:
+    """Kneedle elbow of the linear scree of the ``top`` largest eigenvalues (automatic threshold)."""
+    lam = _top_descending(eigs, top)
+    span = lam[0] - lam[-1]
+    if span <= 0:
+        return OutlierCount("elbow", 0, float(lam[0]), {"distance": 0.0})
+    x = np.linspace(0.0, 1.0, lam.size)
+    y = (lam - lam[-1]) / span  # 1 at rank 1, 0 at rank `top`
+    distance = (1.0 - x) - y  # how far each point lies below the chord
+    j = int(np.argmax(distance)) + 1  # 1-based rank of the elbow = first bulk eigenvalue
+    return OutlierCount("elbow", j - 1, float(lam[j - 1]), {"distance": float(distance[j - 1])})
+
+
+def count_edge(eigs: np.ndarray, top: int = 120, tau: float = 2.0) -> OutlierCount:
+    """Eigenvalues above ``tau`` x the median of the ``top`` largest (estimated bulk edge)."""
+    if not tau > 0:
+        raise ConfigError(f"edge rule factor tau must be > 0, got {tau}")
+    lam = _top_descending(eigs, top)
+    median = float(np.median(lam))
+    cutoff = tau * median
+    return OutlierCount("edge", int(np.sum(lam > cutoff)), cutoff, {"median_top": median, "tau": tau})
+
+
+def count_outliers(eigs: np.ndarray, rule: str = "gap", **kw: Any) -> OutlierCount:
+    """Count outliers of a spectrum ``eigs`` (any order, shape (P,)) with one of :data:`RULES`.
+
+    Keyword options: ``top`` (all rules), ``floor`` (ratio), ``tau`` (edge).
+    """
+    if rule == "gap":
+        return count_gap(eigs, **kw)
+    if rule in ("ratio", "ratio_shifted"):
+        return count_ratio(eigs, shifted=rule == "ratio_shifted", **kw)
+    if rule == "elbow":
+        return count_elbow(eigs, **kw)
+    if rule == "edge":
+        return count_edge(eigs, **kw)
+    raise ConfigError(f"outlier rule '{rule}' is not one of {RULES}")
+
+
+def count_all(eigs: np.ndarray, top: int = 120, floor: float = 1e-6, tau: float = 2.0) -> dict[str, OutlierCount]:
+    """Every rule of :data:`RULES` on the same spectrum."""
+    out = {"gap": count_gap(eigs, top), "ratio": count_ratio(eigs, top, floor),
+           "ratio_shifted": count_ratio(eigs, top, floor, shifted=True), "elbow": count_elbow(eigs, top),
+           "edge": count_edge(eigs, top, tau)}
+    return out
+
+
+def spectrum_counts(eigs: np.ndarray, top: int = 120, floor: float = 1e-6, tau: float = 2.0) -> dict[str, Any]:
+    """JSON record of a spectrum: its extremes, size and every rule's :class:`OutlierCount`."""
+    lam = np.asarray(eigs, dtype=np.float64)
+    return {"lambda_max": float(lam.max()), "lambda_min": float(lam.min()), "n_params": int(lam.size),
+            "rules": {rule: c.as_dict() for rule, c in count_all(lam, top, floor, tau).items()}}

@@ -1,0 +1,183 @@
+"""Audit: a results tree made by the Step machinery audits clean; each planted fault is reported."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from nnspectra.audit import audit, config_differences
+from nnspectra.config import config_subset
+from nnspectra.provenance import build_record, code_version, read_sidecar, sidecar_path, write_sidecar
+from nnspectra.step import Step
+
+CONFIG: dict[str, Any] = {
+    "device": "cpu",
+    "demo": {"train": {"lr": 0.1, "steps": 10, "widths": [2, 4]}, "plot": {"bins": 20}},
+}
+CODE = code_version("nnspectra.io")  # a real entry module: its hash matches the current source
+
+
+def _run_step(rule: str, outputs: dict[str, Path], params: dict[str, Any], inputs: dict[str, Path] | None = None,
+              seed: int | None = None, content: str = "") -> None:
+    """Run one pipeline step through nnspectra.step.Step, as a workflow script would."""
+    ns = SimpleNamespace(rule=rule, input={k: str(v) for k, v in (inputs or {}).items()},
+                         output={k: str(v) for k, v in outputs.items()}, params={"code": CODE, **params},
+                         wildcards={"seed": str(seed)} if seed is not None else {}, log=[], threads=1)
+    with Step.from_namespace(ns) as step:
+        for key, path in step.output.items():
+            upstream = "".join(Path(p).read_text() for p in step.input.values())
+            Path(path).write_text(f"{rule}:{key}:{content}:{upstream}")
+
+
+def _make_tree(root: Path, config: dict[str, Any] = CONFIG) -> Path:
+    """results/ with a training output per seed, a figure from it, a log and a README (no sidecars)."""
+    results = root / "results"
+    for seed in (0, 1):
+        _run_step("train", {"model": results / "demo" / f"seed{seed}" / "model.txt"},
+                  {"cfg": config_subset(config, "demo.train", "device")}, seed=seed)
+    _run_step("plot", {"figure": results / "figures" / "demo.png"}, {"cfg": config_subset(config, "demo.plot")},
+              inputs={"model": results / "demo" / "seed0" / "model.txt"})
+    (results / "logs" / "train").mkdir(parents=True)
+    (results / "logs" / "train" / "run.log").write_text("log lines, no sidecar needed")
+    (results / "README.md").write_text("generated results")
+    (results / "demo" / ".model.txt.tmp123").write_text("leftover of an atomic write")
+    return results
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    return _make_tree(tmp_path)
+
+
+def _status(report, name: str) -> str:  # type: ignore[no-untyped-def]
+    matches = [e for e in report.entries if e.file.endswith(name)]
+    assert len(matches) == 1, [e.file for e in report.entries]
+    return matches[0].status
+
+
+def test_fresh_tree_is_clean_with_provenance(tree: Path) -> None:
+    report = audit(tree, config=CONFIG)
+    files = sorted(e.file for e in report.entries)
+    assert files == ["results/demo/seed0/model.txt", "results/demo/seed1/model.txt", "results/figures/demo.png"]
+    assert report.ok and report.fresh, report.to_text()
+    entry = next(e for e in report.entries if e.file.endswith("seed1/model.txt"))
+    assert entry.step == "train" and entry.seed == 1 and entry.code_hash == CODE["hash"]
+    assert entry.config_keys == ["demo.train", "device"] and entry.created and entry.host
+    text = report.to_text()
+    for column in ("file", "step", "seed", "code", "created", "where", "status"):
+        assert column in text.splitlines()[0]
+    assert "3 ok; OK" in text
+
+
+def test_corrupted_file_is_caught(tree: Path) -> None:
+    target = tree / "demo" / "seed0" / "model.txt"
+    data = bytearray(target.read_bytes())
+    data[0] ^= 0x01  # one flipped bit, same size
+    target.write_bytes(bytes(data))
+    report = audit(tree, config=CONFIG)
+    assert _status(report, "seed0/model.txt") == "corrupt"
+    assert _status(report, "seed1/model.txt") == "ok"
+    assert not report.ok
+    assert "differs from recorded" in report.to_text()
+
+
+def test_changed_config_value_marks_only_the_steps_that_used_it(tree: Path) -> None:
+    config = copy.deepcopy(CONFIG)
+    config["demo"]["train"]["lr"] = 0.2
+    report = audit(tree, config=config)
+    assert _status(report, "seed0/model.txt") == "stale-config"
+    assert _status(report, "seed1/model.txt") == "stale-config"
+    assert _status(report, "figures/demo.png") == "ok"  # the plot step never read demo.train
+    entry = next(e for e in report.entries if e.file.endswith("seed0/model.txt"))
+    assert any("demo.train.lr: 0.1 -> 0.2" in d for d in entry.details)
+    assert report.ok and not report.fresh  # stale is reported, not fatal
+    config["demo"]["plot"]["bins"] = 40
+    assert _status(audit(tree, config=config), "figures/demo.png") == "stale-config"
+    # without a config the check is skipped (and said so)
+    skipped = audit(tree, config=None)
+    assert skipped.fresh and "config not checked" in skipped.summary()
+
+
+def test_deleted_sidecar_and_deleted_file(tree: Path) -> None:
+    sidecar_path(tree / "demo" / "seed1" / "model.txt").unlink()
+    (tree / "figures" / "demo.png").unlink()
+    report = audit(tree, config=CONFIG)
+    assert _status(report, "seed1/model.txt") == "missing-sidecar"
+    assert _status(report, "figures/demo.png") == "orphan-sidecar"
+    assert _status(report, "seed0/model.txt") == "ok"
+    assert not report.ok
+    assert report.counts()["missing-sidecar"] == 1 and report.counts()["orphan-sidecar"] == 1
+
+
+def test_code_change_and_upstream_rerun_are_stale(tree: Path) -> None:
+    model = tree / "demo" / "seed1" / "model.txt"
+    record = read_sidecar(model)
+    record["code"]["hash"] = "0123456789abcdef"  # made by an older version of the code
+    write_sidecar(record, model)
+    # rerun the upstream training step of seed 0 with new content: the figure built from it is stale
+    _run_step("train", {"model": tree / "demo" / "seed0" / "model.txt"},
+              {"cfg": config_subset(CONFIG, "demo.train", "device")}, seed=0, content="retrained")
+    report = audit(tree, config=CONFIG)
+    assert _status(report, "seed1/model.txt") == "stale-code"
+    assert _status(report, "seed0/model.txt") == "ok"
+    assert _status(report, "figures/demo.png") == "stale-input"
+    assert report.ok
+
+
+def test_several_problems_report_the_most_serious(tree: Path) -> None:
+    model = tree / "demo" / "seed0" / "model.txt"
+    model.write_text("tampered")
+    config = copy.deepcopy(CONFIG)
+    config["device"] = "cuda"
+    report = audit(tree, config=config)
+    entry = next(e for e in report.entries if e.file.endswith("seed0/model.txt"))
+    assert entry.status == "corrupt" and set(entry.problems) == {"corrupt", "stale-config"}
+
+
+def test_unreadable_sidecar_and_missing_code_record(tree: Path) -> None:
+    sidecar_path(tree / "demo" / "seed0" / "model.txt").write_text("{truncated")
+    fig = tree / "figures" / "demo.png"
+    write_sidecar(build_record(step="plot", output=fig, params={}), fig)  # no code version recorded
+    report = audit(tree, config=CONFIG)
+    assert _status(report, "seed0/model.txt") == "corrupt"
+    assert _status(report, "figures/demo.png") == "stale-code"
+
+
+def test_config_differences_compare_after_json_round_trip() -> None:
+    recorded = {"demo.train": {"lr": 0.1, "steps": 10, "widths": [2, 4]}}
+    current = {"demo": {"train": {"lr": 0.1, "steps": 10, "widths": (2, 4)}}}
+    assert config_differences(recorded, current) == []
+    assert config_differences({"gone.key": 1}, current) == ["gone.key: no longer in the config"]
+    current["demo"]["train"]["extra"] = True
+    assert config_differences(recorded, current) == ["demo.train.extra: '<absent>' -> True"]
+
+
+def test_missing_results_dir_and_json(tmp_path: Path, tree: Path) -> None:
+    empty = audit(tmp_path / "nothing")
+    assert empty.ok and empty.entries == []
+    payload = json.loads(json.dumps(audit(tree, config=CONFIG).to_json()))
+    assert payload["ok"] is True and payload["counts"]["ok"] == 3
+
+
+def test_relative_input_paths_resolve_against_the_working_directory(tree: Path, monkeypatch: pytest.MonkeyPatch
+                                                                    ) -> None:
+    """Snakemake records inputs relative to its working directory, the parent of results/."""
+    monkeypatch.chdir(tree.parent)
+    fig = Path("results/figures/demo.png")
+    fig.write_text("replotted")
+    write_sidecar(build_record(step="plot", output=fig, inputs={"model": "results/demo/seed1/model.txt"},
+                               params={"cfg": config_subset(CONFIG, "demo.plot")}, code=CODE), fig)
+    monkeypatch.chdir("/")
+    assert _status(audit(tree, config=CONFIG), "figures/demo.png") == "ok"
+    (tree / "demo" / "seed1" / "model.txt").write_text("rerun upstream")
+    write_sidecar(build_record(step="train", output=tree / "demo" / "seed1" / "model.txt", code=CODE,
+                               params={"cfg": config_subset(CONFIG, "demo.train", "device")}, seed=1),
+                  tree / "demo" / "seed1" / "model.txt")
+    report = audit(tree, config=CONFIG)
+    assert _status(report, "figures/demo.png") == "stale-input"
+    assert _status(report, "seed1/model.txt") == "ok"

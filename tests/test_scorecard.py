@@ -1,0 +1,302 @@
+"""Scorecard: claims files are validated, hand-made metric files pass, fail or are not_run as SPEC §4 says."""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nnspectra.claims import CLAIMS_DIR, ClaimError, load_claim_file, load_claims
+from nnspectra.claims.schema import Check, parse_claims
+from nnspectra.scorecard import COLUMNS, MetricsError, build_scorecard, evaluate_claim, load_metrics, parse_metrics
+
+
+def _claim(id_: Any = 1, metric: str = "demo.hits", op: str = ">=", value: Any = 4, **extra: Any) -> dict[str, Any]:
+    entry = {
+        "id": id_, "paper": "sagun2018", "figure": "Table 1", "target": "table1",
+        "statement": "Outliers = number of classes", "measure": "per seed: k values within ±1",
+        "tolerance": "±1 in >= 4 of 5 values of k", "paper_value": "13/15", "paper_value_source": "stated",
+        "metric": metric, "check": {"op": op, "value": value},
+    }
+    entry.update(extra)
+    return entry
+
+
+def _write_claims(folder: Path, name: str, entries: list[dict[str, Any]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(yaml.safe_dump(entries, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def _write_metrics(folder: Path, section: str, metrics: dict[str, list[Any]]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{section}.json"
+    record = {name: {"values": values, "seeds": list(range(len(values))), "unit": "count", "description": name}
+              for name, values in metrics.items()}
+    path.write_text(json.dumps(record))
+    return path
+
+
+def _status(tmp_path: Path, claim: dict[str, Any], values: list[Any] | None) -> tuple[str, pd.Series]:
+    claims = _write_claims(tmp_path / "claims", "demo.yaml", [claim])
+    metric_files = [] if values is None else [_write_metrics(tmp_path / "metrics", "demo", {"hits": values})]
+    card = build_scorecard(metric_files, claim_files=[claims])
+    row = card.frame.iloc[0]
+    return str(row["status"]), row
+
+
+# -- verdicts ---------------------------------------------------------------------------------------
+def test_hand_made_metrics_that_must_pass(tmp_path: Path) -> None:
+    status, row = _status(tmp_path, _claim(), [5, 4, 5, 4, 5])
+    assert status == "pass"
+    assert row["measured_value"] == 5 and row["n_seeds"] == 5 and row["n_seeds_pass"] == 5
+    assert row["spread"] == pytest.approx(1.0)  # q25 = 4, q75 = 5
+
+
+def test_hand_made_metrics_that_must_fail(tmp_path: Path) -> None:
+    status, row = _status(tmp_path, _claim(), [3, 2, 3, 4, 3])
+    assert status == "fail"
+    assert row["measured_value"] == 3
+    assert "median 3 is not >= 4" in row["note"]
+
+
+def test_missing_metrics_file_or_key_is_not_run_never_pass(tmp_path: Path) -> None:
+    status, row = _status(tmp_path, _claim(), None)
+    assert status == "not_run" and "no metrics file" in row["note"]
+    assert math.isnan(row["measured_value"])
+    status, row = _status(tmp_path, _claim(metric="demo.other_metric"), [5, 5, 5])
+    assert status == "not_run" and "other_metric" in row["note"]
+    status, _ = _status(tmp_path, _claim(), [])
+    assert status == "not_run"
+
+
+def test_median_passes_but_too_few_seeds_fails(tmp_path: Path) -> None:
+    # 3 of 5 seeds meet >= 4 (60 % < 70 %) although the median (4) does
+    status, row = _status(tmp_path, _claim(), [4, 4, 5, 1, 2])
+    assert status == "fail"
+    assert row["measured_value"] == 4 and row["n_seeds_pass"] == 3
+    assert "3/5 seeds meet the check" in row["note"]
+    # a claim that asks for only half the seeds passes on the same numbers
+    status, _ = _status(tmp_path, _claim(seed_fraction=0.5), [4, 4, 5, 1, 2])
+    assert status == "pass"
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([0.01, 0.012, 0.011], "pass"),       # inside [0.005, 0.03]
+    ([0.005, 0.005, 0.03], "pass"),       # both ends are included
+    ([0.04, 0.05, 0.045], "fail"),        # above
+    ([0.001, 0.002, 0.004], "fail"),      # below
+])
+def test_between_range(tmp_path: Path, values: list[float], expected: str) -> None:
+    status, _ = _status(tmp_path, _claim(op="between", value=[0.005, 0.03]), values)
+    assert status == expected
+
+
+def test_non_finite_seeds_count_as_failing(tmp_path: Path) -> None:
+    status, row = _status(tmp_path, _claim(), [5, None, "nan", 5, 5])
+    assert status == "fail"  # 3/5 = 60 % of seeds pass
+    assert row["measured_value"] == 5 and "2 of 5 seeds non-finite" in row["note"]
+    status, row = _status(tmp_path, _claim(), [None, None])
+    assert status == "fail" and "no finite value" in row["note"]
+
+
+def test_boolean_metric_and_equality(tmp_path: Path) -> None:
+    assert _status(tmp_path, _claim(op="==", value=True), [True, True, False, True])[0] == "pass"
+    assert _status(tmp_path, _claim(op="==", value=1), [False, False, True])[0] == "fail"
+
+
+def test_strict_operators() -> None:
+    assert Check(">", 1.0)(1.5) and not Check(">", 1.0)(1.0)
+    assert Check("<", 1.0)(0.5) and not Check("<", 1.0)(1.0)
+    assert Check("<=", 1.0)(1.0) and not Check("<=", 1.0)(1.0 + 1e-6)
+    assert not Check(">=", 0.0)(math.nan)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(-10, 10, allow_nan=False), min_size=1, max_size=9),
+       threshold=st.floats(-10, 10, allow_nan=False), fraction=st.sampled_from([0.0, 0.5, 0.7, 1.0]))
+def test_verdict_matches_independent_rule(values: list[float], threshold: float, fraction: float) -> None:
+    """Pass iff statistics.median meets the threshold and >= fraction of seeds do; IQR as statistics.quantiles."""
+    claim = parse_claims([_claim(op=">=", value=threshold, seed_fraction=fraction)], "h.yaml")[0]
+    metrics = parse_metrics({"hits": {"values": values}}, "demo.json")
+    result = evaluate_claim(claim, {"demo": metrics})
+    expected = statistics.median(values) >= threshold and sum(v >= threshold for v in values) >= fraction * len(values)
+    assert (result.status == "pass") == expected
+    assert result.median == pytest.approx(statistics.median(values))
+    if len(values) >= 2:
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive")
+        assert result.iqr == pytest.approx(q3 - q1, abs=1e-12)
+
+
+# -- outputs ----------------------------------------------------------------------------------------
+def test_csv_and_markdown_outputs(tmp_path: Path) -> None:
+    claims = _write_claims(tmp_path / "claims", "demo.yaml", [
+        _claim(id_=2, metric="demo.hits"), _claim(id_="1b", metric="demo.miss"), _claim(id_=10, metric="other.x"),
+        _claim(id_="1a", metric="demo.low"),
+    ])
+    metrics = _write_metrics(tmp_path / "metrics", "demo", {"hits": [5, 5, 4], "low": [1, 2, 1]})
+    card = build_scorecard([metrics], claim_files=[claims], setting="unit test")
+    card.write(tmp_path / "out" / "scorecard.csv", tmp_path / "out" / "scorecard.md")
+    frame = pd.read_csv(tmp_path / "out" / "scorecard.csv", dtype={"claim_id": str})
+    assert list(frame.columns[: len(COLUMNS)]) == COLUMNS
+    assert list(frame["claim_id"]) == ["1a", "1b", "2", "10"]
+    assert list(frame["status"]) == ["fail", "not_run", "pass", "not_run"]
+    md = (tmp_path / "out" / "scorecard.md").read_text()
+    assert "Summary: 1 pass / 1 fail / 2 not_run (of 4 claims)" in md
+    assert "Setting: unit test" in md
+    header = next(line for line in md.splitlines() if line.startswith("| claim_id"))
+    assert [h.strip() for h in header.strip("|").split("|")][:9] == COLUMNS
+
+
+# -- claim files --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad, message", [
+    ({"paper": "sagun2019"}, "key 'paper': 'sagun2019' is not one of"),
+    ({"check": {"op": "~=", "value": 1}}, "key 'check.op'"),
+    ({"check": {"op": "between", "value": 3}}, "key 'check.value'"),
+    ({"check": {"op": "between", "value": [3, 1]}}, "between needs lo <= hi"),
+    ({"metric": "no_section"}, "key 'metric'"),
+    ({"tolerence": "typo"}, "unknown key 'tolerence'"),
+])
+def test_malformed_claim_file_is_one_line_naming_file_and_claim(tmp_path: Path, bad: dict[str, Any],
+                                                                 message: str) -> None:
+    path = _write_claims(tmp_path, "broken.yaml", [_claim(id_=1), _claim(id_=7, **bad)])
+    with pytest.raises(ClaimError) as info:
+        load_claim_file(path)
+    text = str(info.value)
+    assert "\n" not in text and "broken.yaml" in text and "claim 7" in text and message in text
+
+
+def test_missing_key_duplicate_ids_and_bad_yaml(tmp_path: Path) -> None:
+    entry = _claim(id_=3)
+    del entry["tolerance"]
+    with pytest.raises(ClaimError, match=r"claim 3.*'tolerance' is a required property"):
+        load_claim_file(_write_claims(tmp_path, "a.yaml", [entry]))
+    a = _write_claims(tmp_path / "dup", "a.yaml", [_claim(id_=5)])
+    b = _write_claims(tmp_path / "dup", "b.yaml", [_claim(id_=5)])
+    with pytest.raises(ClaimError, match="claim 5: id already used in a.yaml"):
+        load_claims(files=[a, b])
+    (tmp_path / "bad.yaml").write_text("- id: 1\n  paper: [unclosed\n")
+    with pytest.raises(ClaimError, match="bad.yaml line .* not valid YAML"):
+        load_claim_file(tmp_path / "bad.yaml")
+
+
+def test_malformed_metrics_file(tmp_path: Path) -> None:
+    (tmp_path / "demo.json").write_text("{not json")
+    with pytest.raises(MetricsError, match="demo.json: not valid JSON"):
+        load_metrics([tmp_path / "demo.json"])
+    with pytest.raises(MetricsError, match="metric 'hits'.*'values' list"):
+        parse_metrics({"hits": [1, 2]}, "demo.json")
+    with pytest.raises(MetricsError, match="3 values but 2 seeds"):
+        parse_metrics({"hits": {"values": [1, 2, 3], "seeds": [0, 1]}}, "demo.json")
+    with pytest.raises(MetricsError, match="not a number"):
+        parse_metrics({"hits": {"values": ["many"]}}, "demo.json")
+
+
+def test_repository_claim_files_are_valid() -> None:
+    """Every claim file in the package loads; the predecessor claims 20-23 are all there."""
+    claims = load_claims(CLAIMS_DIR)
+    ids = {str(c.id) for c in claims}
+    assert {"20", "21a", "21b", "22a", "22b", "23"} <= ids
+    for claim in claims:
+        assert claim.paper_value_source in ("stated", "figure", "derived", "default")
+        assert 0 < claim.seed_fraction <= 1
+
+
+def test_predecessor_claims_are_not_run_without_their_experiment(tmp_path: Path) -> None:
+    card = build_scorecard([], claim_files=[CLAIMS_DIR / "sagun2016.yaml"])
+    assert set(card.frame["status"]) == {"not_run"}
+
+
+# -- the Snakemake rule, `rule all`, the report and the audit, on a copy of the workflow -----------------
+DEMO_RULES = '''
+METRICS.append("results/metrics/p0.json")
+
+
+rule demo_p0_metrics:
+    output:
+        "results/metrics/p0.json",
+    log:
+        logfile("demo_p0_metrics"),
+    benchmark:
+        benchfile("demo_p0_metrics")
+    threads: 1
+    resources:
+        mem_mb=100,
+        runtime=1,
+    params:
+        code=code_version("nnspectra.io"),
+        cfg=config_subset(config, "scorecard"),
+    run:
+        import json
+        from nnspectra.provenance import build_record, write_sidecar
+
+        record = {
+            "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4]},
+            "init_width_ratio_mnist_random": {"values": [1.5, 2.0, 4.0], "seeds": [0, 1, 2]},
+        }
+        with open(output[0], "w") as handle:
+            json.dump(record, handle)
+        write_sidecar(build_record(step=rule, output=output[0], params={"cfg": params.cfg}, code=params.code),
+                      output[0])
+'''
+
+
+@pytest.mark.workflow
+def test_scorecard_rule_report_and_audit_on_a_workflow_copy(tmp_path: Path, repo_root: Path) -> None:
+    """`snakemake` ends with the scorecard; the report builds; the audit is clean, then catches 3 faults."""
+    import os
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    for name in ("Snakefile", "config", "workflow"):
+        src = repo_root / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / name)
+    snakefile = tmp_path / "Snakefile"
+    text = re.sub(r'^include: "workflow/rules/(?!common|scorecard)\w+\.smk"\n', "", snakefile.read_text(), flags=re.M)
+    text = text.replace('include: "workflow/rules/scorecard.smk"',
+                        'include: "workflow/rules/demo.smk"\ninclude: "workflow/rules/scorecard.smk"')
+    snakefile.write_text(text)
+    (tmp_path / "workflow" / "rules" / "demo.smk").write_text(DEMO_RULES)
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=300)
+
+    smoke = ("--configfile", "config/smoke.yaml")
+    proc = run("snakemake", "--cores", "1", *smoke)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    card = pd.read_csv(tmp_path / "results" / "scorecard.csv", dtype={"claim_id": str}).set_index("claim_id")
+    assert card.loc["22b", "status"] == "pass" and card.loc["22b", "measured_value"] == 25
+    assert card.loc["23", "status"] == "fail" and card.loc["20", "status"] == "not_run"
+    assert "smoke preset" in (tmp_path / "results" / "scorecard.md").read_text()
+
+    proc = run("snakemake", "--report", "results/report.html", *smoke)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = (tmp_path / "results" / "report.html").read_text()
+    assert "Replication scorecard" in html and "init_width_ratio_mnist_random" in html
+
+    audit_cmd = ("nnspectra.cli", "audit", "--configfile", "config/smoke.yaml")
+    proc = run(*audit_cmd)
+    assert proc.returncode == 0 and "3 ok; OK" in proc.stdout, proc.stdout + proc.stderr
+
+    results = tmp_path / "results"
+    (results / "scorecard.csv").write_text("tampered\n")                     # corrupt
+    (results / "scorecard.md.prov.json").unlink()                            # missing sidecar
+    proc = run(*audit_cmd, "--config", "scorecard.setting=another label")  # changed config value
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("results/")}
+    assert "corrupt" in rows["results/scorecard.csv"]
+    assert "missing-sidecar" in rows["results/scorecard.md"]
+    assert "stale-config" in rows["results/metrics/p0.json"]

@@ -1,0 +1,35 @@
+# Replication scorecard: every claim of SPEC §4 (src/nnspectra/claims/*.yaml) evaluated against the
+# metrics the experiments wrote (METRICS). Included LAST in the Snakefile, so METRICS is complete.
+#   snakemake --cores 2 scorecard     ->  results/scorecard.csv, results/scorecard.md
+
+from nnspectra.claims import claim_files
+
+SCORECARD = {"csv": f"{RESULTS}/scorecard.csv", "md": f"{RESULTS}/scorecard.md"}
+TARGETS["scorecard"] = list(SCORECARD.values())
+
+
+rule scorecard:
+    localrule: True
+    input:
+        metrics=METRICS,
+        claims=[str(p) for p in claim_files()],
+    output:
+        csv=report(SCORECARD["csv"], caption="../report/scorecard.rst", category="Scorecard",
+                   labels={"table": "scorecard", "format": "csv"}),
+        md=report(SCORECARD["md"], caption="../report/scorecard.rst", category="Scorecard",
+                  labels={"table": "scorecard", "format": "markdown"}),
+    log:
+        logfile("scorecard"),
+    benchmark:
+        benchfile("scorecard")
+    threads: 1
+    conda:
+        "../envs/nnspectra.yaml"
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        code=code_version("nnspectra.scorecard"),
+        cfg=config_subset(config, "scorecard"),
+    script:
+        "../scripts/scorecard.py"

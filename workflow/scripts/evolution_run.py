@@ -1,0 +1,14 @@
+"""Train one (dataset, run, seed) of the spectral-evolution experiment and analyse its checkpoints."""
+from nnspectra.experiments.evolution import run_evolution
+from nnspectra.io import save_arrays, save_json
+from nnspectra.step import Step
+
+with Step.from_namespace(snakemake) as step:  # noqa: F821
+    w, cfg = step.wildcards, step.params["cfg"]
+    step.set_device("cpu")  # spectra are float64 numpy on CPU; training uses CPU torch
+    summary, arrays = run_evolution(cfg[f"evolution.datasets.{w['dataset']}.data"], cfg["evolution.model"],
+                                    cfg[f"evolution.runs.{w['run']}"], cfg["evolution.analysis"], int(w["seed"]),
+                                    data_dir=cfg["data_dir"])
+    step.extra["lr"] = summary["lr"]
+    save_arrays(step.output["spectra"], **arrays)
+    save_json(step.output["summary"], summary)

@@ -1,0 +1,10 @@
+"""Appendix B figure: single-blob Hessian vs the MP law; two-blob Hessian with its outlier."""
+from nnspectra.io import load_arrays
+from nnspectra.plotting.realdata import plot_mp_appendix
+from nnspectra.step import Step
+
+with Step.from_namespace(snakemake) as step:  # noqa: F821
+    cfg = step.params["cfg"]
+    mp = cfg["realdata.mp"]
+    plot_mp_appendix(load_arrays(step.input["spectra"]), mp["ratios"], mp["two_blob_ratios"], step.output["fig"],
+                     int(mp["bins"]), cfg["realdata.plot"]["setting"])
