@@ -179,3 +179,10 @@ def test_summary_table_and_figures(tiny_runs: dict[str, list[dict]], tmp_path: P
         assert out.stat().st_size > 10_000
     with pytest.raises(ConfigError, match="unknown"):
         plot_figure("nope", summaries, spectra, plot, MODEL, claims, ANALYSIS, tmp_path / "x.png")
+
+
+def test_sgd_without_batch_size_is_a_config_error() -> None:
+    data = single_index_teacher(10, 5, 4, seed=0)
+    run = {"optimizer": "sgd", "lr": 0.1, "steps": 2, "batch_size": None, "train_a": False}
+    with pytest.raises(ConfigError, match="batch_size"):
+        train_with_checkpoints(data, {**MODEL, "width": 6}, run, [0], seed=0)

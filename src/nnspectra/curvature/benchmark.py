@@ -352,10 +352,12 @@ def target_checks(frame: "Any", case: str = "mlp100-30-30-50") -> list[tuple[str
 def summary_markdown(frame: "Any", gflops: float, quick: bool) -> str:
     """Markdown: setting, results table, and the targets at P = 5,510 (or the largest quick case)."""
     lines = [f"# Curvature benchmark ({'quick' if quick else 'full'})", "",
-             f"float64, 1 thread, N samples, ReLU MLPs with cross-entropy; float64 GEMM rate measured in this run: "
+             f"float64, 1 thread, N = {', '.join(str(v) for v in sorted(set(frame['N'])))} samples (seeded random "
+             "inputs, random labels), ReLU MLPs with cross-entropy; float64 GEMM rate measured in this run: "
              f"{gflops:.1f} GFLOP/s (CPU time). Device: CPU ({_cpu_name()}). Times: median over `reps` runs (slow reference methods: 1 run). "
              "Flop bound = 4 N P^2 at that rate; bound_fraction = bound / CPU time. "
-             "Memory: peak RSS increase of a fresh process over its RSS after setup, / Hessian bytes.", "",
+             "Memory: peak RSS increase of a fresh process over its RSS after setup, / Hessian bytes (meaningful "
+             "only where the Hessian dwarfs allocator noise, i.e. not for the quick sizes).", "",
              "| case | P | method | status | wall s | CPU s | reps | peak RSS MB | increase / H | max rel diff | "
              "reference | bound fraction | matvecs |", "|" + "---|" * 13]
     for _, r in frame.iterrows():

@@ -304,6 +304,13 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
         "|<u_1, beta>| of the top eigenvector of W^T W/h after large-lr GD (random: 1/sqrt(d))")
     add("c38_align_y_ck_large", [_final(s)["ck_align_y"] for s in large], "squared cosine",
         "<v_1, y>^2/||y||^2 of the top CK eigenvector after large-lr GD (random: 1/n)")
+    after_one = [next((r for r in s["rows"] if r["step"] == 1), _final(s)) for s in large]
+    add("c38_align_beta_large_t1", [r["w_align_beta"] for r in after_one], "|cosine|",
+        "diagnostic: |<u_1, beta>| after the first large-lr GD step")
+    add("c38_align_y_ck_large_t1", [r["ck_align_y"] for r in after_one], "squared cosine",
+        "diagnostic: <v_1, y>^2/||y||^2 of the top CK eigenvector after the first large-lr GD step")
+    add("c38_lmax_over_edge_large_t1", [r["w_lmax"] / r["w_mp_edge"] for r in after_one], "ratio",
+        "diagnostic: lambda_max(W^T W/h) / MP edge after the first large-lr GD step")
     for name in MATRICES:
         add(f"c39_alpha_{name}_adam", [_final(s)[f"{name}_alpha"] for s in adam], "PL exponent",
             f"CSN power-law alpha of the {name} ESD after Adam")

@@ -209,8 +209,14 @@ def _lanczos_edges(model: nn.Module, x: torch.Tensor, y: torch.Tensor, top_k: in
 
     from nnspectra.curvature import HessianOperator, bottom_eigenpairs, top_eigenpairs
 
-    op = HessianOperator(model, cross_entropy, x, y, dtype=dtype, device=device)
-    p = op.shape[0]
+    from scipy.sparse.linalg import LinearOperator
+
+    hop = HessianOperator(model, cross_entropy, x, y, dtype=dtype, device=device)
+    p = hop.shape[0]
+    # ARPACK always iterates in float64 (its single-precision mode converges poorly); float32 only sets
+    # the arithmetic of the Hessian-vector products
+    op = LinearOperator((p, p), matvec=lambda v: np.asarray(hop.matvec(np.asarray(v).ravel()), dtype=np.float64),
+                        dtype=np.float64)
 
     def edge(k: int, solver, name: str) -> np.ndarray:  # type: ignore[no-untyped-def]
         k = min(k, p - 2)
@@ -224,7 +230,7 @@ def _lanczos_edges(model: nn.Module, x: torch.Tensor, y: torch.Tensor, top_k: in
 
     top = edge(top_k, top_eigenpairs, "top")
     bottom = edge(bottom_k, bottom_eigenpairs, "bottom")
-    return np.sort(top)[::-1], np.sort(bottom), int(op.n_matvec)
+    return np.sort(top)[::-1], np.sort(bottom), int(hop.n_matvec)
 
 
 def hessian_spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, curv_cfg: Mapping[str, Any],

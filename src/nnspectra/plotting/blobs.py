@@ -70,7 +70,7 @@ def plot_fig2(scree: Mapping[int, np.ndarray], path: str | Path, setting: str, t
     ax.set_xlabel("principal component rank")
     ax.set_ylabel("variance along component (standardised units²)")
     ax.legend(title="dotted line: rank k − 1")
-    save_figure(fig, path, title=f"Seed Fig. 2 replica: PCA of the blob inputs ({setting})",
+    save_figure(fig, path, title=f"Seed Fig. 2 replica: PCA of the blob inputs\n({setting})",
                 caption="Eigenvalues of the sample covariance of the standardised training inputs (scree, "
                         f"first {top} of the input dimension). The between-class covariance has rank k - 1, so "
                         "about k - 1 large components stand above the noise floor; dotted lines mark rank k - 1.")
