@@ -16,6 +16,12 @@ import pandas as pd
 from nnspectra.plotting import new_figure, save_figure
 
 
+def _integer_ticks():  # type: ignore[no-untyped-def]
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def _palette(n: int) -> list[Any]:
     import seaborn as sns
 
@@ -41,6 +47,7 @@ def plot_right_edge(spectra: Mapping[int, Mapping[str, np.ndarray]], path: str |
             ax.plot(ranks, lam, "o-", ms=2.5, lw=1, color=color, label=label)
     for ax, scale in zip(axes[0], ("linear", "symlog")):
         ax.invert_xaxis()
+        ax.xaxis.set_major_locator(_integer_ticks())
         ax.set_xlabel("rank of eigenvalue (1 = largest)")
         ax.set_ylabel("Hessian eigenvalue (loss units / parameter²)")
         if scale == "symlog":
@@ -95,6 +102,7 @@ def plot_lbsb_top(specs: Mapping[str, Mapping[str, np.ndarray]], counts: Mapping
         ax.plot(np.arange(1, lam.size + 1), lam, "o-", ms=3, lw=1, color=color, label=label)
         ax.axhline(cutoff, color=color, ls="--", lw=0.9, label=f"{name} threshold ({rule} rule) = {cutoff:.3g}")
     ax.invert_xaxis()
+    ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_xlabel("rank of eigenvalue (1 = largest)")
     ax.set_ylabel("Hessian eigenvalue (loss units / parameter²)")
     ax.legend(fontsize="small")
