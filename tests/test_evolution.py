@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from nnspectra.claims.schema import parse_claims
-from nnspectra.data.teacher import mnist_regression, read_idx, single_index_teacher
+from nnspectra.data.teacher import mnist_regression, single_index_teacher
 from nnspectra.errors import ConfigError, DataNotFoundError
 from nnspectra.experiments.evolution import (
     claim_metrics,
@@ -69,8 +69,7 @@ def tiny_mnist(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_idx_reader_and_mnist_regression(tiny_mnist: Path) -> None:
-    assert read_idx(tiny_mnist / "MNIST" / "raw" / "train-images-idx3-ubyte").shape == (60, 4, 4)
+def test_mnist_regression(tiny_mnist: Path) -> None:
     data = mnist_regression(20, 10, data_dir=tiny_mnist, target="parity", seed=0)
     assert data.x_train.shape == (20, 16) and data.x_test.shape == (10, 16)
     assert np.all(np.isfinite(data.x_train))
@@ -82,7 +81,7 @@ def test_idx_reader_and_mnist_regression(tiny_mnist: Path) -> None:
 
 
 def test_missing_mnist_is_one_readable_line(tmp_path: Path) -> None:
-    with pytest.raises(DataNotFoundError, match="not found in") as info:
+    with pytest.raises(DataNotFoundError, match="MNIST files missing from") as info:
         mnist_regression(20, 10, data_dir=tmp_path)
     assert "\n" not in str(info.value)
 

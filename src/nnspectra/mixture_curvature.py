@@ -183,9 +183,8 @@ def top_eigenpairs(A: np.ndarray | LinearOperator, n: int, seed: int = 0, dense_
         try:
             vals, vecs = eigsh(A, k=n, which="LA", v0=v0, tol=tol, ncv=min(dim, max(2 * n + 1, 40)),
                                maxiter=20 * dim)
-        except ArpackNoConvergence as err:  # fall back to the dense matrix
-            A = A @ np.eye(dim)
-            del err
+        except ArpackNoConvergence:  # fall back to the dense matrix below
+            pass
         else:
             order = np.argsort(vals)[::-1]
             return vals[order], vecs[:, order]

@@ -5,8 +5,8 @@
 * :func:`mnist_regression` -- a class-balanced MNIST subset, flattened and standardised with the
   training statistics, with a scalar target (parity: +1 odd / -1 even, or the centred digit value),
   so the same scalar-output two-layer network and its n x n kernels apply (SPEC §3.3 [DEF], ours).
-  It reads the raw IDX files from ``<data_dir>/MNIST/raw/`` itself (no download), found as config
-  ``data_dir`` > ``$NNSPECTRA_DATA`` > ``./data``.
+  MNIST comes through :mod:`nnspectra.data.vision` (config ``data_dir`` > ``$NNSPECTRA_DATA`` >
+  ``./data``, torchvision layout ``MNIST/raw/``).
 
 All data come back as float64 numpy arrays: inputs (n, d), targets (n,), plus a unit "signal
 direction" beta (d,) used for weight-eigenvector alignment: the teacher's beta, or for MNIST the
@@ -17,17 +17,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
-from nnspectra.errors import ConfigError, DataNotFoundError
+from nnspectra.data.vision import balanced_subset, load_mnist, resolve_data_dir
+from nnspectra.errors import ConfigError
 
-ENV_VAR = "NNSPECTRA_DATA"
-MNIST_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 TARGETS = ("parity", "digit")
 
 
@@ -71,44 +66,16 @@ def single_index_teacher(n_train: int, n_test: int, dim: int, noise_std: float =
     return RegressionData(x_train, y_train, x_test, y_test, beta, "single-index teacher")
 
 
-def resolve_data_dir(config_value: str | os.PathLike[str] | None = None) -> Path:
-    """Dataset root: config ``data_dir`` if set, else ``$NNSPECTRA_DATA``, else ``./data``."""
-    if config_value not in (None, ""):
-        return Path(str(config_value)).expanduser()
-    env = os.environ.get(ENV_VAR)
-    return Path(env).expanduser() if env else Path("data")
-
-
-def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (MNIST's format: magic 0x0000 0x08 ndim, big-endian int32 sizes, uint8 data)."""
-    raw = Path(path).read_bytes()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise DataNotFoundError(f"{path} is not an unsigned-byte IDX file; replace it with the original MNIST file")
-    ndim = raw[3]
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
-    if data.size != int(np.prod(shape)):
-        raise DataNotFoundError(f"{path} is truncated ({data.size} bytes of data for shape {shape}); re-copy it")
-    return data.reshape(shape)
-
-
-def _balanced_indices(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    classes = np.unique(labels)
-    per_class = n // classes.size
-    if per_class < 1 or n % classes.size:
-        raise ConfigError(f"a class-balanced subset of MNIST needs n divisible by {classes.size}, got n={n}")
-    chosen = []
-    for c in classes:
-        pool = np.flatnonzero(labels == c)
-        if pool.size < per_class:
-            raise ConfigError(f"MNIST has only {pool.size} images of class {c}; ask for at most "
-                              f"{pool.size * classes.size} examples")
-        chosen.append(rng.choice(pool, size=per_class, replace=False))
-    return np.sort(np.concatenate(chosen))
+def _balanced_per_class(labels: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of ``n`` examples, equally many of every class (n must divide evenly)."""
+    n_classes = np.unique(labels).size
+    if n < n_classes or n % n_classes:
+        raise ConfigError(f"a class-balanced subset of MNIST needs n divisible by {n_classes}, got n={n}")
+    return balanced_subset(labels, n // n_classes, seed)
 
 
 def mnist_regression(n_train: int, n_test: int, data_dir: str | os.PathLike[str] | None = None,
-                     target: str = "parity", seed: int = 0) -> RegressionData:
+                     target: str = "parity", seed: int = 0, download: bool = False) -> RegressionData:
     """Class-balanced MNIST subsets (n_train, n_test), flattened to d = 784 and standardised.
 
     Pixels are standardised with the training subset's per-pixel mean and std (constant pixels keep
@@ -117,23 +84,15 @@ def mnist_regression(n_train: int, n_test: int, data_dir: str | os.PathLike[str]
     """
     if target not in TARGETS:
         raise ConfigError(f"MNIST regression target '{target}' is not one of {TARGETS}")
-    folder = resolve_data_dir(data_dir) / "MNIST" / "raw"
-    missing = [name for pair in MNIST_FILES.values() for name in pair if not (folder / name).is_file()]
-    if missing:
-        raise DataNotFoundError(
-            f"MNIST files {', '.join(missing)} not found in {folder}; copy the raw IDX files there or set "
-            f"config 'data_dir' / ${ENV_VAR} to a directory containing MNIST/raw/")
-    rng = np.random.default_rng(seed)
+    root = resolve_data_dir(data_dir)
     parts = {}
-    for split, n in (("train", n_train), ("test", n_test)):
-        images = read_idx(folder / MNIST_FILES[split][0])
-        labels = read_idx(folder / MNIST_FILES[split][1]).astype(np.int64)
-        if images.shape[0] != labels.shape[0]:
-            raise DataNotFoundError(f"MNIST {split} images and labels in {folder} disagree in length; re-copy them")
-        idx = _balanced_indices(labels, n, rng)
-        parts[split] = (images[idx].reshape(len(idx), -1).astype(np.float64), labels[idx])
-    x_train, l_train = parts["train"]
-    x_test, l_test = parts["test"]
+    for offset, (train, n) in enumerate(((True, n_train), (False, n_test))):
+        images, labels = load_mnist(root, train=train, download=download)
+        idx = _balanced_per_class(labels.numpy(), n, seed + offset)
+        # pixel values 0..255 as in the raw files; the standardisation below removes the scale
+        parts[train] = (images[idx].reshape(len(idx), -1).double().mul(255.0).numpy(), labels[idx].numpy())
+    x_train, l_train = parts[True]
+    x_test, l_test = parts[False]
     mean, std = x_train.mean(axis=0), x_train.std(axis=0)
     std[std == 0] = 1.0
     x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
