@@ -54,3 +54,20 @@ def test_user_error_is_one_line_and_removes_partial_output(tmp_path: Path) -> No
     assert lines == ["nnspectra error in step 'train': training diverged at step 7: loss is nan; lower the learning rate"]
     assert not out.exists() and not sidecar_path(out).exists()
     assert "diverged" in log.read_text()
+
+
+def test_sidecar_records_determinism_switches(tmp_path: Path) -> None:
+    import torch
+
+    from nnspectra.step import Step
+
+    ns = _namespace(tmp_path)
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        with Step.from_namespace(ns) as step:
+            Path(step.output["out"]).write_text("1")
+        det = read_sidecar(ns.output["out"])["extra"]["determinism"]
+        assert det["deterministic_algorithms"] is True and det["cudnn_benchmark"] is False
+        assert det["torch_threads"] == 1
+    finally:
+        torch.use_deterministic_algorithms(before)

@@ -84,6 +84,33 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
         torch.backends.cudnn.benchmark = False
 
 
+def request_determinism() -> dict[str, object]:
+    """Ask torch for deterministic kernels (matters on CUDA; CPU kernels already are) and say what is on.
+
+    Called by every pipeline step before any CUDA work; the returned flags go into the provenance.
+    """
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    return determinism_state()
+
+
+def determinism_state() -> dict[str, object]:
+    """Torch's determinism switches as they stand (recorded in provenance sidecars)."""
+    import torch
+
+    return {
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
 def torch_generator(seed: int, device: "torch.device | str" = "cpu") -> "torch.Generator":
     """A dedicated generator so that each random stream depends only on its own seed."""
     import torch

@@ -81,10 +81,11 @@ class Step:
 
     # -- context management -------------------------------------------------------------------
     def __enter__(self) -> "Step":
-        from nnspectra.runtime import configure_threads
+        from nnspectra.runtime import configure_threads, request_determinism
 
         self._setup_logging()
         configure_threads(self.threads)
+        self.extra["determinism"] = request_determinism()
         for path in self.output.values():
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._t0, self._c0 = time.perf_counter(), time.process_time()
