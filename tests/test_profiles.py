@@ -39,3 +39,11 @@ def test_profile_dry_run_declares_resources(repo_root: Path, profile: str) -> No
         assert re.search(r"resources:.*\bmem_mb=\d+", block), f"{name} declares no mem_mb"
         assert re.search(r"resources:.*\bruntime=\d+", block), f"{name} declares no runtime"
         assert "log:" in block, f"{name} has no log file"
+
+
+def test_gpu_capable_jobs_claim_a_gpu_only_when_running_on_cuda(repo_root: Path) -> None:
+    on_gpu = _dry_run(repo_root, "--profile", "workflow/profiles/local-gpu", "--configfile", "config/smoke.yaml")
+    gpu_jobs = {b.split(":")[0] for b in _job_blocks(on_gpu) if re.search(r"resources:.*\bgpu=1\b", b)}
+    assert "rule blobs_spectrum" in gpu_jobs and "rule realdata_mnist_train" in gpu_jobs
+    on_cpu = _dry_run(repo_root, "--cores", "2", "--configfile", "config/smoke.yaml", "--config", "device=cpu")
+    assert not [b for b in _job_blocks(on_cpu) if re.search(r"resources:.*\bgpu=1\b", b)]

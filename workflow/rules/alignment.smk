@@ -42,6 +42,7 @@ rule alignment_gmm_run:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=2000,
         runtime=60,
     params:
@@ -65,6 +66,7 @@ rule alignment_dscan_run:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=4000,
         runtime=120,
     params:
@@ -88,6 +90,7 @@ rule alignment_xor_run:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=2000,
         runtime=60,
     params:

@@ -19,6 +19,7 @@ rule bench_curvature:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=12000,
         runtime=120,
     params:

@@ -89,6 +89,7 @@ rule blobs_spectrum:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=3000,
         runtime=30,
     params:
@@ -114,6 +115,7 @@ rule blobs_decomposition:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=6000,
         runtime=60,
     params:

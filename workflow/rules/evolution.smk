@@ -61,6 +61,7 @@ rule evolution_run:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=4000,
         runtime=120,
     params:
@@ -83,6 +84,7 @@ rule evolution_scaling:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=4000,
         runtime=120,
     params:

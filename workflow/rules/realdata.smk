@@ -52,6 +52,7 @@ rule realdata_mnist_train:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=2000,
         runtime=120,
     params:
@@ -75,6 +76,7 @@ rule realdata_mnist_spectrum:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         # dense float64 Hessian + eigvalsh workspace: about 2 x 8 P^2 bytes (P = 795 n + 10)
         mem_mb=lambda w: 2000 + int(2 * 8 * (795 * int(w.width) + 10) ** 2 / 1e6),
         runtime=600,
@@ -99,6 +101,7 @@ rule realdata_lbsb_train:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=2000,
         runtime=120,
     params:
@@ -123,6 +126,7 @@ rule realdata_lbsb_spectrum:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=4000,
         runtime=600,
     params:
@@ -147,6 +151,7 @@ rule realdata_cifar_part1:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=6000,
         runtime=6000,
     params:
@@ -173,6 +178,7 @@ rule realdata_cifar_part2:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=6000,
         runtime=6000,
     params:
@@ -199,6 +205,7 @@ rule realdata_cifar_interp:
     conda:
         "../envs/nnspectra.yaml"
     resources:
+        gpu=GPU,
         mem_mb=6000,
         runtime=600,
     params:
