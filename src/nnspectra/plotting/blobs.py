@@ -41,11 +41,15 @@ def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
                 ax.plot(np.arange(1, lam.size + 1), lam, styles[key], lw=1.2, color=colors.get(point),
                         label=f"{point}: {names[key]}")
     lam_all = np.concatenate([np.abs(s["eig_H"]) for s in spectra.values()])
-    ax.set_yscale("symlog", linthresh=max(float(np.max(lam_all)) * 1e-4, 1e-12))
+    linthresh = max(float(np.max(lam_all)) * 1e-4, 1e-12)
+    ax.set_yscale("symlog", linthresh=linthresh)
+    # one labelled tick per decade outside the linear band, so labels near zero do not collide
+    decades = 10.0 ** np.arange(np.floor(np.log10(linthresh)) + 1, np.ceil(np.log10(np.max(lam_all))) + 1)
+    ax.set_yticks(np.concatenate([-decades[::-1], [0.0], decades]))
     ax.set_xlabel("rank of eigenvalue (ascending)")
     ax.set_ylabel("eigenvalue (symmetric log scale)")
     ax.set_title("Gauss-Newton split H = G + R")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="lower right", fontsize="small")
     save_figure(fig, path, title=f"Fig. 1 replica: Hessian spectrum at init and after training\n({setting})",
                 caption="All eigenvalues of the exact float64 Hessian of the mean training loss, sorted. "
                         "Left: at the random initial point and at the end of training (paper Fig. 1: full-batch GD). "
