@@ -8,6 +8,7 @@ data; ``matmat`` vmaps blocks of vectors. Numpy float64 in and out, torch (any d
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 
 import numpy as np
@@ -20,8 +21,8 @@ from nnspectra.curvature.mlp import output_hessian_blocks
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-class _CurvatureOperator(LinearOperator):
-    """Shared plumbing: numpy <-> torch, blocks of vectors through vmap."""
+class _CurvatureOperator(LinearOperator, metaclass=ABCMeta):
+    """Shared plumbing: numpy <-> torch, blocks of vectors through vmap; subclasses define ``_apply``."""
 
     def __init__(self, model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
                  dtype: torch.dtype = torch.float64, device: torch.device | str | None = None, block: int = 32):
@@ -35,8 +36,9 @@ class _CurvatureOperator(LinearOperator):
         size = self.theta.numel()
         super().__init__(dtype=np.dtype(str(dtype).replace("torch.", "")), shape=(size, size))
 
-    def _apply(self, vecs: torch.Tensor) -> torch.Tensor:  # (k, P) -> (k, P)
-        raise NotImplementedError
+    @abstractmethod
+    def _apply(self, vecs: torch.Tensor) -> torch.Tensor:
+        """The operator applied to a block of vectors, (k, P) -> (k, P)."""
 
     def _matmat(self, mat: np.ndarray) -> np.ndarray:
         cols = torch.as_tensor(np.ascontiguousarray(np.asarray(mat).T), dtype=self.torch_dtype, device=self.device)
