@@ -12,7 +12,7 @@ from nnspectra.errors import ConfigError
 from nnspectra.experiments import realdata as rd
 from nnspectra.io import load_arrays, load_json
 
-from test_vision import write_fake_cifar, write_fake_mnist
+from fakedata import write_fake_cifar, write_fake_mnist
 
 CURV = {"method": "dense", "dtype": "float64", "top_k": 8, "bottom_k": 8, "max_dense_params": 10_000, "chunk": 64,
         "lanczos_tol": 1e-10, "lanczos_maxiter": 5000}
@@ -132,16 +132,7 @@ def fake_root(tmp_path_factory):
     return root
 
 
-def test_all_stages_at_toy_scale(fake_root, tmp_path, monkeypatch):
-    import pickle
-
-    from torchvision.datasets import CIFAR10
-
-    def load_meta(self):  # fake meta file has no published md5
-        with open(fake_root / "cifar-10-batches-py" / "batches.meta", "rb") as handle:
-            self.classes = pickle.load(handle)["label_names"]
-
-    monkeypatch.setattr(CIFAR10, "_load_meta", load_meta)
+def test_all_stages_at_toy_scale(fake_root, tmp_path):
     glob = {"data_dir": str(fake_root), "download": False, "device": "cpu", "memory_budget_gb": None}
     data = {"per_class": 4, "subset_seed": 0, "image_size": 14}
     mnist_cfg = {**glob, "realdata.mnist.data": data,

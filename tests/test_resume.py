@@ -48,11 +48,55 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path: Path, optimiz
         train(model_b, loss, x, y, cfg, on_log=crash)
     assert ckpt.exists()
 
-    model_c, _, _ = _problem(seed=99)  # different init: everything must come from the checkpoint
-    resumed = train(model_c, loss, x, y, cfg)
+    seen: list[int] = []
+    model_c, _, _ = _problem()
+    resumed = train(model_c, loss, x, y, cfg, on_log=lambda step, _m: seen.append(step))
+    assert seen[0] == 60  # continued after the step-50 checkpoint instead of starting over
     assert torch.equal(_params(model_c), _params(model_a))
     assert [row["step"] for row in resumed.history] == [row["step"] for row in full.history]
     assert resumed.history[-1]["batch_loss"] == full.history[-1]["batch_loss"]
+
+
+@pytest.mark.parametrize("change", ["lr", "seed", "init", "data"])
+def test_checkpoint_of_another_run_is_not_resumed(tmp_path: Path, change: str) -> None:
+    """A checkpoint left by a run with other settings, weights or data is discarded, not continued."""
+    loss = torch.nn.functional.cross_entropy
+    ckpt = tmp_path / "train.ckpt"
+    cfg = TrainConfig(lr=0.05, batch_size=8, schedule="shuffle", max_iterations=80, grad_norm_tol=None,
+                      log_every=10, seed=3, checkpoint_every=20, checkpoint_path=str(ckpt), progress=False)
+
+    def crash(step: int, _model: torch.nn.Module) -> None:
+        if step == 40:
+            raise _Interrupt
+
+    model, x, y = _problem()
+    with pytest.raises(_Interrupt):
+        train(model, loss, x, y, cfg, on_log=crash)
+    assert ckpt.exists()
+
+    other_cfg = TrainConfig(**{**cfg.__dict__, "lr": 0.07}) if change == "lr" else (
+        TrainConfig(**{**cfg.__dict__, "seed": 4}) if change == "seed" else cfg)
+    model_b, x_b, y_b = _problem(seed=5) if change == "init" else _problem()
+    if change == "data":
+        x_b = x_b + 1.0
+    seen: list[int] = []
+    train(model_b, loss, x_b, y_b, other_cfg, on_log=lambda step, _m: seen.append(step))
+    assert seen[0] == 0  # started from scratch
+
+    reference, _, _ = _problem(seed=5) if change == "init" else _problem()
+    train(reference, loss, x_b, y_b, TrainConfig(**{**other_cfg.__dict__, "checkpoint_path": None}))
+    assert torch.equal(_params(model_b), _params(reference))
+
+
+def test_unreadable_checkpoint_starts_over(tmp_path: Path) -> None:
+    ckpt = tmp_path / "train.ckpt"
+    ckpt.write_bytes(b"truncated by a crash")
+    cfg = TrainConfig(lr=0.05, batch_size=8, schedule="shuffle", max_iterations=30, grad_norm_tol=None,
+                      log_every=10, seed=3, checkpoint_every=20, checkpoint_path=str(ckpt), progress=False)
+    model, x, y = _problem()
+    seen: list[int] = []
+    train(model, torch.nn.functional.cross_entropy, x, y, cfg, on_log=lambda step, _m: seen.append(step))
+    assert seen[0] == 0 and not ckpt.exists()
 
 
 def test_same_seed_gives_bit_identical_training() -> None:

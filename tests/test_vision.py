@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -17,63 +16,11 @@ from nnspectra.data.vision import (
 )
 from nnspectra.errors import ConfigError
 
+from fakedata import write_fake_cifar, write_fake_mnist
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 HAS_MNIST = (SHARED / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file()
 HAS_CIFAR = (SHARED / "cifar-10-batches-py" / "test_batch").is_file()
-
-
-# ----------------------------------------------------------------------------- fake data writers
-def write_fake_mnist(root: Path, folder: str = "MNIST", n_per_class: int = 6, seed: int = 0) -> np.ndarray:
-    """Tiny IDX files (the format of the originals, uncompressed) for train and test; returns train labels."""
-    rng = np.random.default_rng(seed)
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    train_labels = None
-    for prefix in ("train", "t10k"):
-        labels = np.repeat(np.arange(10, dtype=np.uint8), n_per_class)
-        rng.shuffle(labels)
-        images = rng.integers(0, 256, size=(labels.size, 28, 28), dtype=np.uint8)
-        (raw / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, labels.size, 28, 28)
-                                                           + images.tobytes())
-        (raw / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, labels.size) + labels.tobytes())
-        if prefix == "train":
-            train_labels = labels
-    return train_labels
-
-
-def write_fake_cifar(root: Path, n_per_class: int = 2, seed: int = 0) -> None:
-    """Tiny CIFAR-10 python batches (protocol-2 pickles with data/labels, no filenames) plus meta."""
-    rng = np.random.default_rng(seed)
-    folder = root / "cifar-10-batches-py"
-    folder.mkdir(parents=True, exist_ok=True)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        labels = np.repeat(np.arange(10), n_per_class)
-        data = rng.integers(0, 256, size=(labels.size, 3072), dtype=np.uint8)
-        with open(folder / name, "wb") as handle:
-            pickle.dump({"data": data, "labels": labels.tolist()}, handle, protocol=2)
-    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-    with open(folder / "batches.meta", "wb") as handle:
-        pickle.dump({"label_names": classes}, handle, protocol=2)
-
-
-@pytest.fixture(autouse=True)
-def _no_meta_md5(monkeypatch):
-    """Fake meta files have their own md5; real ones are checked by the shared-data tests."""
-    from torchvision.datasets import CIFAR10
-
-    original = CIFAR10._load_meta
-
-    def load_meta(self):  # type: ignore[no-untyped-def]
-        path = Path(self.root) / self.base_folder / self.meta["filename"]
-        if path.stat().st_size < 200 and "shared" not in str(path):
-            with open(path, "rb") as handle:
-                self.classes = pickle.load(handle)["label_names"]
-            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
-            return None
-        return original(self)
-
-    monkeypatch.setattr(CIFAR10, "_load_meta", load_meta)
 
 
 # ------------------------------------------------------------------------------------------- tests
@@ -145,7 +92,7 @@ def test_fake_cifar_repacked(tmp_path):
 
 def test_cifar_md5_failure_names_the_option(tmp_path):
     write_fake_cifar(tmp_path)
-    with pytest.raises(DataNotFoundError, match="cifar_skip_archive_md5"):
+    with pytest.raises(DataNotFoundError, match="realdata.cifar.data.skip_archive_md5"):
         load_cifar10(tmp_path, verify_archive=True)
 
 

@@ -9,11 +9,12 @@ checkpoint every ``checkpoint_every`` steps and resume from it with identical re
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +122,43 @@ def _make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
     return torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-def _save_checkpoint(path: Path, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
+def run_fingerprint(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, cfg: TrainConfig) -> str:
+    """Hash of what determines a run: optimiser settings, initial parameters and data.
+
+    A checkpoint is resumed only when its fingerprint matches, so a checkpoint left by a run with
+    another config, seed or dataset is never continued by mistake.
+    """
+    settings = {k: v for k, v in asdict(cfg).items() if k not in ("checkpoint_path", "progress")}
+    digest = hashlib.sha256(repr(sorted(settings.items())).encode())
+    for tensor in [*model.state_dict().values(), inputs, targets]:
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()[:16]
+
+
+def _save_checkpoint(path: Path, fingerprint: str, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
                      sampler: BatchSampler, result: TrainResult) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    torch.save({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+    torch.save({"fingerprint": fingerprint, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "sampler": sampler.state_dict(), "history": result.history}, tmp)
     os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, fingerprint: str, device: torch.device) -> dict[str, Any] | None:
+    """The checkpoint's state if it belongs to this run; a stale or unreadable one is removed."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as err:  # a checkpoint cut short by a crash: start over rather than fail
+        log.warning("ignoring unreadable checkpoint %s (%s); starting from step 0", path, type(err).__name__)
+        path.unlink(missing_ok=True)
+        return None
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        log.warning("ignoring checkpoint %s: it was written by a run with other settings, initial weights or "
+                    "data; starting from step 0", path)
+        path.unlink(missing_ok=True)
+        return None
+    return state
 
 
 def train(
@@ -151,8 +183,12 @@ def train(
     result = TrainResult()
     start = 0
     ckpt = Path(cfg.checkpoint_path) if cfg.checkpoint_path else None
+    fingerprint = run_fingerprint(model, inputs, targets, cfg) if ckpt is not None else ""
+    state = None
     if ckpt is not None and ckpt.exists():
-        state = torch.load(ckpt, weights_only=False)
+        device = next(model.parameters()).device
+        state = _load_checkpoint(ckpt, fingerprint, device)
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sampler.load_state_dict(state["sampler"])
@@ -203,7 +239,7 @@ def train(
             bar.update(cfg.log_every)
             bar.set_postfix(loss=f"{loss_value:.3g}", grad=f"{gnorm:.2g}", refresh=False)
         if ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            _save_checkpoint(ckpt, step, model, opt, sampler, result)
+            _save_checkpoint(ckpt, fingerprint, step, model, opt, sampler, result)
     bar.close()
     result.iterations = step - 1 if result.converged else step
     result.final_grad_norm = gnorm

@@ -111,6 +111,16 @@ def _cifar_class(verify_archive: bool) -> type:
                         return False
             return True
 
+        def _load_meta(self) -> None:
+            path = Path(self.root) / self.base_folder / self.meta["filename"]
+            with open(path, "rb") as handle:
+                meta = pickle.load(handle, encoding="latin1")
+            classes = meta.get(self.meta["key"]) if isinstance(meta, dict) else None
+            if not isinstance(classes, list) or len(classes) != 10:
+                raise RuntimeError(f"{path.name} does not list the 10 CIFAR-10 class names")
+            self.classes = classes
+            self.class_to_idx = {name: i for i, name in enumerate(classes)}
+
     return RepackedCIFAR10
 
 
@@ -146,7 +156,7 @@ def load_cifar10(root: str | os.PathLike[str], train: bool = True, download: boo
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         missing = _missing(folder, needed)
         if not missing:
-            hint = ("; for a re-packed copy set realdata.cifar_skip_archive_md5: true" if verify_archive else "")
+            hint = ("; for a re-packed copy set realdata.cifar.data.skip_archive_md5: true" if verify_archive else "")
             raise DataNotFoundError(f"CIFAR-10 files in {folder.resolve()} failed to load ({first}){hint}") from None
         raise _not_found("CIFAR-10", folder, missing, f"download failed: {first}") from None
     data = np.asarray(ds.data)

@@ -1,0 +1,111 @@
+"""A pipeline process killed mid-training resumes from its checkpoint to the uninterrupted result.
+
+The CIFAR-10 Part I rule (the longest training job) runs at toy size; the first run is left to
+finish, the second is killed with SIGKILL (no clean-up handlers run) once it has written a
+checkpoint, and the third, a plain rerun after ``snakemake --unlock``, must continue from that
+checkpoint and produce bit-identical parameters and history.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from fakedata import write_fake_cifar
+
+pytestmark = pytest.mark.workflow
+
+TARGET = "results/realdata/cifar/seed0/part1.pt"
+HISTORY = "results/realdata/cifar/seed0/history1.csv"
+CHECKPOINT = "results/realdata/cifar/seed0/part1.ckpt"
+LOG = "results/logs/realdata_cifar_part1/seed0.log"
+
+
+def _config(data_dir: Path) -> str:
+    return f"""
+data_dir: {data_dir}
+download: false
+device: cpu
+realdata:
+  cifar:
+    enabled: true
+    data: {{n_train: 200, n_test: 100, skip_archive_md5: true}}
+    model: {{channels: [8, 8], hidden: [32, 16]}}
+    train: {{lr: 0.05, batch_lb: 50, steps_per_part: 400, record_every: 20, eval_batch: 200,
+             checkpoint_every: 20}}
+"""
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory, repo_root: Path, shared_data_dir: Path | None) -> Path:
+    work = tmp_path_factory.mktemp("resume")
+    for name in ("Snakefile", "config", "workflow"):
+        src = repo_root / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    if shared_data_dir is not None and (shared_data_dir / "cifar-10-batches-py" / "test_batch").is_file():
+        data_dir = shared_data_dir
+    else:
+        data_dir = work / "data"
+        write_fake_cifar(data_dir, n_per_class=20)
+    (work / "config" / "resume.yaml").write_text(_config(data_dir))
+    return work
+
+
+def _snakemake(*targets: str, forcerun: str | None = None, unlock: bool = False) -> list[str]:
+    # targets first: --configfile / --quiet / --forcerun take several values
+    cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", "1", "--quiet", "rules"]
+    cmd += ["--unlock"] if unlock else []
+    cmd += ["--configfile", "config/smoke.yaml", "config/resume.yaml"]
+    return cmd + (["--forcerun", forcerun] if forcerun else [])
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", MPLBACKEND="Agg")
+
+
+def _state(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=False)["state_dict"]
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(work: Path) -> None:
+    done = subprocess.run(_snakemake(TARGET), cwd=work, env=_env(), capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    reference, reference_history = _state(work / TARGET), (work / HISTORY).read_text()
+    assert not (work / CHECKPOINT).exists(), "a finished run must remove its checkpoint"
+
+    # Second run of the same job, killed (SIGKILL to the whole process group) after its first checkpoint.
+    proc = subprocess.Popen(_snakemake(TARGET, forcerun="realdata_cifar_part1"), cwd=work, env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 600
+    while not (work / CHECKPOINT).exists():
+        assert proc.poll() is None, "the run ended before writing a checkpoint"
+        assert time.monotonic() < deadline, "no checkpoint within 10 minutes"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert not (work / TARGET).exists(), "the killed run got to the end; make the toy run longer"
+    assert (work / CHECKPOINT).exists()
+
+    unlock = subprocess.run(_snakemake(unlock=True), cwd=work, env=_env(), capture_output=True, text=True,
+                            timeout=300)
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
+    rerun = subprocess.run(_snakemake(TARGET), cwd=work, env=_env(), capture_output=True, text=True,
+                           timeout=900)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+
+    assert "resumed from checkpoint" in (work / LOG).read_text()
+    resumed = _state(work / TARGET)
+    assert resumed.keys() == reference.keys()
+    for name, tensor in reference.items():
+        assert torch.equal(resumed[name], tensor), f"{name} differs after resuming"
+    assert (work / HISTORY).read_text() == reference_history
+    assert not (work / CHECKPOINT).exists()
