@@ -1,8 +1,9 @@
-"""The ``nnspectra`` command: audit cached results, print the scorecard, validate a config.
+"""The ``nnspectra`` command: audit cached results, print the scorecard, validate a config, report timings.
 
     nnspectra audit [--results results] [--configfile config/smoke.yaml] [--config blobs.train.lr=0.1]
     nnspectra scorecard [--metrics-dir results/metrics] [--csv results/scorecard.csv --md results/scorecard.md]
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
+    nnspectra timings [--results results] [--rule-prefix realdata_] [--csv FILE]
 
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
 ``configfile:``) first, then each ``--configfile`` merged over it, then ``--config`` overrides
@@ -105,10 +106,24 @@ def _cmd_validate_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_timings(args: argparse.Namespace) -> int:
+    from nnspectra.timings import rule_timings, to_markdown
+
+    if not Path(args.results).is_dir():
+        raise ConfigError(f"results directory '{args.results}' does not exist; run the pipeline first or pass --results")
+    frame = rule_timings(args.results, args.rule_prefix)
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.csv, index=False)
+    print(to_markdown(frame), end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser with the ``audit``, ``scorecard`` and ``validate-config`` subcommands."""
+    """Argument parser with the ``audit``, ``scorecard``, ``validate-config`` and ``timings`` subcommands."""
     parser = argparse.ArgumentParser(
-        prog="nnspectra", description="Audit cached results, print the replication scorecard, validate a config.")
+        prog="nnspectra",
+        description="Audit cached results, print the replication scorecard, validate a config, report timings.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("audit", help="check cached results against their provenance sidecars")
@@ -131,6 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate-config", help="validate config files and print the resolved config")
     _add_config_options(p)
     p.set_defaults(func=_cmd_validate_config)
+
+    p = sub.add_parser("timings", help="wall/CPU time and peak memory per rule of the cached results")
+    p.add_argument("--results", default="results", help="results directory (default: results)")
+    p.add_argument("--rule-prefix", default="", help="only rules whose name starts with this (e.g. realdata_)")
+    p.add_argument("--csv", default=None, help="also write the table as CSV here")
+    p.set_defaults(func=_cmd_timings)
     return parser
 
 

@@ -53,6 +53,7 @@ class Step:
     wildcards: dict[str, Any] = field(default_factory=dict)
     log_file: str | None = None
     threads: int = 1
+    gpus: int = 0
     device: str = "cpu"
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +61,7 @@ class Step:
     _c0: float = 0.0
     _handler: logging.Handler | None = None
     _stream: Any = None
+    _gpu_claim: Any = None
 
     @classmethod
     def from_namespace(cls, ns: Any) -> "Step":
@@ -76,6 +78,7 @@ class Step:
             wildcards=wildcards,
             log_file=str(logs[0]) if logs else None,
             threads=int(getattr(ns, "threads", 1) or 1),
+            gpus=int(_as_dict(getattr(ns, "resources", {})).get("gpu", 0) or 0),
             seed=int(seed) if seed is not None else None,
         )
 
@@ -84,6 +87,12 @@ class Step:
         from nnspectra.runtime import configure_threads, request_determinism
 
         self._setup_logging()
+        if self.gpus > 0:  # before CUDA starts: pin this job to a free GPU of a multi-GPU machine
+            from nnspectra.gpu_slots import claim_gpu
+
+            self._gpu_claim = claim_gpu()
+            if self._gpu_claim is not None:
+                self.extra["gpu_claim"] = {"index": self._gpu_claim.index, "lock": str(self._gpu_claim.lock_path)}
         configure_threads(self.threads)
         self.extra["determinism"] = request_determinism()
         for path in self.output.values():
@@ -94,6 +103,8 @@ class Step:
 
     def __exit__(self, exc_type, exc, tb) -> bool:  # type: ignore[no-untyped-def]
         wall, cpu = time.perf_counter() - self._t0, time.process_time() - self._c0
+        if self._gpu_claim is not None:
+            self._gpu_claim.release()
         if exc is None:
             self._write_provenance(wall, cpu)
             log.info("step %s done in %.1f s wall, %.1f s CPU", self.name, wall, cpu)

@@ -1,0 +1,93 @@
+"""Where the time went: per-rule wall and CPU time of the cached results, from their provenance.
+
+Every job writes ``wall_time_s``, ``cpu_time_s``, its device and wildcards into the sidecar of each
+output; a job is counted once however many outputs it has. Peak memory comes from the Snakemake
+``benchmark:`` files under ``<results>/logs/<rule>/`` when they exist. The table answers "how long
+does this target take here" from what actually ran, so it can be quoted next to a preset.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from nnspectra.provenance import SIDECAR_SUFFIX
+
+
+@dataclass
+class _RuleTimes:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    devices: set[str] = field(default_factory=set)
+
+
+def _job_key(record: dict) -> str:
+    extra = record.get("extra") or {}
+    wildcards = extra.get("wildcards") or {}
+    if wildcards:
+        return json.dumps(wildcards, sort_keys=True)
+    return f"{record.get('created')}|{record.get('wall_time_s')}"  # one job's outputs share both
+
+
+def _peak_rss_mb(logs: Path, rule: str) -> float:
+    peaks = []
+    for tsv in (logs / rule).glob("*.bench.tsv"):
+        try:
+            frame = pd.read_csv(tsv, sep="\t")
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, OSError):
+            continue
+        if "max_rss" in frame and len(frame):
+            peaks.append(float(pd.to_numeric(frame["max_rss"], errors="coerce").max()))
+    peaks = [p for p in peaks if p == p]
+    return max(peaks) if peaks else float("nan")
+
+
+def rule_timings(results: str | Path = "results", rule_prefix: str = "") -> pd.DataFrame:
+    """One row per rule (whose name starts with ``rule_prefix``): jobs, total and longest wall time,
+    total CPU time, peak RSS, devices. Times are in minutes; CPU time is summed over a job's threads.
+    """
+    results = Path(results)
+    jobs: dict[str, dict[str, dict]] = defaultdict(dict)
+    for sidecar in sorted(results.rglob(f"*{SIDECAR_SUFFIX}")):
+        try:
+            record = json.loads(sidecar.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        rule = record.get("step")
+        if not rule or not rule.startswith(rule_prefix) or record.get("wall_time_s") is None:
+            continue
+        jobs[rule].setdefault(_job_key(record), record)
+    rows = []
+    for rule, by_job in sorted(jobs.items()):
+        times = _RuleTimes()
+        for record in by_job.values():
+            times.wall.append(float(record["wall_time_s"]))
+            times.cpu.append(float(record.get("cpu_time_s") or 0.0))
+            times.devices.add(str(record.get("device", "?")).split(" ")[0])
+        rows.append({
+            "rule": rule,
+            "jobs": len(by_job),
+            "wall_total_min": round(sum(times.wall) / 60, 2),
+            "wall_max_min": round(max(times.wall) / 60, 2),
+            "cpu_total_min": round(sum(times.cpu) / 60, 2),
+            "peak_rss_mb": round(_peak_rss_mb(results / "logs", rule), 0),
+            "devices": ",".join(sorted(times.devices)),
+        })
+    columns = ["rule", "jobs", "wall_total_min", "wall_max_min", "cpu_total_min", "peak_rss_mb", "devices"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """The table as GitHub markdown (tabulate), with a total row."""
+    if frame.empty:
+        return "no results with provenance found\n"
+    total = {"rule": "**total**", "jobs": int(frame["jobs"].sum()),
+             "wall_total_min": round(frame["wall_total_min"].sum(), 2), "wall_max_min": "",
+             "cpu_total_min": round(frame["cpu_total_min"].sum(), 2), "peak_rss_mb": frame["peak_rss_mb"].max(),
+             "devices": ""}
+    shown = pd.concat([frame, pd.DataFrame([total])], ignore_index=True)
+    return shown.to_markdown(index=False) + "\n"

@@ -1,0 +1,102 @@
+"""GPU pinning on multi-GPU machines: distinct devices per job, no leaked claims, clear timeout."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from nnspectra.errors import NnspectraError
+from nnspectra.gpu_slots import claim_gpu, visible_gpu_count
+from nnspectra.step import Step
+
+
+def test_counts_nvidia_device_nodes(tmp_path: Path) -> None:
+    for name in ("nvidia0", "nvidia1", "nvidia2", "nvidiactl", "nvidia-uvm", "null"):
+        (tmp_path / name).touch()
+    assert visible_gpu_count(tmp_path) == 3
+    assert visible_gpu_count(tmp_path / "missing") == 0
+
+
+def test_concurrent_claims_get_distinct_devices(tmp_path: Path) -> None:
+    claims = [claim_gpu(n_devices=3, lock_dir=tmp_path, set_env=False) for _ in range(3)]
+    assert sorted(c.index for c in claims) == [0, 1, 2]
+    with pytest.raises(NnspectraError, match="all 3 GPUs stayed claimed"):
+        claim_gpu(n_devices=3, lock_dir=tmp_path, wait_s=0.2, poll_s=0.05, set_env=False)
+    claims[1].release()
+    again = claim_gpu(n_devices=3, lock_dir=tmp_path, wait_s=0.2, poll_s=0.05, set_env=False)
+    assert again.index == 1
+
+
+def test_single_gpu_or_pinned_job_claims_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert claim_gpu(n_devices=1, lock_dir=tmp_path) is None
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    assert claim_gpu(n_devices=4, lock_dir=tmp_path) is None
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3"
+
+
+def test_claim_sets_visible_devices(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    first = claim_gpu(n_devices=2, lock_dir=tmp_path, set_env=False)
+    second = claim_gpu(n_devices=2, lock_dir=tmp_path)
+    assert first.index == 0 and second.index == 1
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    first.release()
+    second.release()
+
+
+def test_a_killed_job_frees_its_gpu(tmp_path: Path) -> None:
+    code = ("import sys, time; from nnspectra.gpu_slots import claim_gpu; "
+            f"c = claim_gpu(n_devices=2, lock_dir={str(tmp_path)!r}, set_env=False); "
+            "print(c.index, flush=True); time.sleep(600)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "0"
+        mine = claim_gpu(n_devices=2, lock_dir=tmp_path, set_env=False)
+        assert mine.index == 1
+        mine.release()
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    deadline = time.monotonic() + 10
+    while True:  # the kernel released the dead child's lock
+        claim = claim_gpu(n_devices=2, lock_dir=tmp_path, wait_s=0.1, poll_s=0.05, set_env=False)
+        if claim.index == 0 or time.monotonic() > deadline:
+            break
+        claim.release()
+    assert claim.index == 0
+
+
+def test_step_claims_only_for_gpu_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nnspectra.gpu_slots as slots
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv(slots.LOCK_DIR_ENV, str(tmp_path / "locks"))
+    monkeypatch.setattr(slots, "visible_gpu_count", lambda: 2)
+    out = tmp_path / "out.txt"
+
+    def job(gpu: int) -> Step:
+        ns = SimpleNamespace(rule="demo", input={}, output={"out": str(out)}, params={}, wildcards={},
+                             log=[str(tmp_path / "demo.log")], threads=1, resources={"gpu": gpu, "mem_mb": 100})
+        return Step.from_namespace(ns)
+
+    with job(gpu=0) as step:
+        out.write_text("x")
+        assert "CUDA_VISIBLE_DEVICES" not in os.environ
+    assert "gpu_claim" not in step.extra
+    with job(gpu=1) as step:
+        out.write_text("x")
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "0"
+    assert step.extra["gpu_claim"]["index"] == 0
+    assert '"gpu_claim"' in Path(str(out) + ".prov.json").read_text()
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    again = claim_gpu(n_devices=2, lock_dir=tmp_path / "locks", set_env=False)
+    assert again.index == 0  # the step released its claim on exit
+    again.release()

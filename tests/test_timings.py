@@ -1,0 +1,55 @@
+"""Per-rule timings from provenance sidecars: one count per job, sums, peak memory from benchmarks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nnspectra.cli import main
+from nnspectra.timings import rule_timings, to_markdown
+
+
+def _sidecar(path: Path, step: str, wall: float, cpu: float, wildcards: dict | None, created: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("x")
+    record = {"step": step, "wall_time_s": wall, "cpu_time_s": cpu, "device": "cuda:0 NVIDIA H100",
+              "created": created, "extra": {"wildcards": wildcards} if wildcards else {}}
+    Path(str(path) + ".prov.json").write_text(json.dumps(record))
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    res = tmp_path / "results"
+    for seed, wall in ((0, 120.0), (1, 180.0)):  # two jobs of one rule, two outputs each
+        for name in ("model.pt", "history.csv"):
+            _sidecar(res / "train" / f"seed{seed}" / name, "train", wall, wall / 2, {"seed": str(seed)}, f"t{seed}")
+    _sidecar(res / "tables" / "t.csv", "table", 6.0, 3.0, None, "t9")
+    _sidecar(res / "tables" / "t.md", "table", 6.0, 3.0, None, "t9")
+    bench = res / "logs" / "train"
+    bench.mkdir(parents=True)
+    (bench / "seed0.bench.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n120\t0:02:00\t812.5\t60\n")
+    (bench / "seed1.bench.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n180\t0:03:00\t1024.0\t90\n")
+    return res
+
+
+def test_jobs_are_counted_once_and_summed(results: Path) -> None:
+    frame = rule_timings(results).set_index("rule")
+    assert frame.loc["train", "jobs"] == 2
+    assert frame.loc["train", "wall_total_min"] == pytest.approx(5.0)
+    assert frame.loc["train", "wall_max_min"] == pytest.approx(3.0)
+    assert frame.loc["train", "cpu_total_min"] == pytest.approx(2.5)
+    assert frame.loc["train", "peak_rss_mb"] == pytest.approx(1024.0)
+    assert frame.loc["train", "devices"] == "cuda:0"
+    assert frame.loc["table", "jobs"] == 1  # outputs without wildcards: grouped by creation time and duration
+    assert "**total**" in to_markdown(rule_timings(results))
+
+
+def test_rule_prefix_and_cli(results: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert list(rule_timings(results, rule_prefix="tab")["rule"]) == ["table"]
+    csv = tmp_path / "timings.csv"
+    assert main(["timings", "--results", str(results), "--csv", str(csv)]) == 0
+    assert "| train" in capsys.readouterr().out and csv.read_text().startswith("rule,jobs")
+    assert main(["timings", "--results", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
