@@ -46,6 +46,8 @@ EVO_FIG_INPUTS = {name: {"summaries": EVO_SUMMARIES[ds], "spectra": EVO_SPECTRA[
 for _name in EVO_FIGURES:
     TARGETS[_name] = [f"results/figures/{_name}.png"]
 TARGETS["evolution_table"] = ["results/tables/evolution_table.csv", "results/tables/evolution_table.md"]
+TARGETS["evolution_ht_examples"] = ["results/tables/evolution_ht_examples.csv", "results/tables/evolution_ht_examples.md",
+                                    "results/figures/evolution_ht_examples.png"]
 METRICS.append("results/metrics/evolution.json")
 
 
@@ -164,6 +166,60 @@ rule evolution_figure:
         "../scripts/evolution_figure.py"
 
 
+rule evolution_ht_run:
+    output:
+        runs="results/evolution/ht_examples/runs.csv",
+        spectra="results/evolution/ht_examples/spectra.npz",
+        verdicts="results/evolution/ht_examples/verdicts.json",
+        csv=report("results/tables/evolution_ht_examples.csv", caption="../report/evolution_ht_examples_table.rst",
+                   category="Wang et al. 2023"),
+        md="results/tables/evolution_ht_examples.md",
+    log:
+        logfile("evolution_ht_run"),
+    benchmark:
+        benchfile("evolution_ht_run")
+    threads: JOB_THREADS
+    conda:
+        "../envs/nnspectra.yaml"
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    params:
+        cfg=config_subset(config, "evolution.ht_examples"),
+        code=code_version("nnspectra.experiments.heavytail_examples"),
+    script:
+        "../scripts/evolution_ht_examples.py"
+
+
+rule evolution_ht_figure:
+    input:
+        runs="results/evolution/ht_examples/runs.csv",
+        spectra="results/evolution/ht_examples/spectra.npz",
+    output:
+        figure=report("results/figures/evolution_ht_examples.png", caption="../report/evolution_ht_examples.rst",
+                      category="Wang et al. 2023"),
+    log:
+        logfile("evolution_ht_figure"),
+    benchmark:
+        benchfile("evolution_ht_figure")
+    threads: 1
+    conda:
+        "../envs/nnspectra.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        cfg=config_subset(config, "evolution.ht_examples"),
+        code=code_version("nnspectra.plotting.heavytail_examples"),
+    script:
+        "../scripts/evolution_ht_figure.py"
+
+
+rule evolution_ht_examples:
+    input:
+        TARGETS["evolution_ht_examples"],
+
+
 rule evolution_invariance:
     input:
         TARGETS["evolution_invariance"],
@@ -186,4 +242,5 @@ rule evolution_realdata:
 
 rule evolution:
     input:
-        [f for name in EVO_FIGURES for f in TARGETS[name]] + TARGETS["evolution_table"] + ["results/metrics/evolution.json"],
+        [f for name in EVO_FIGURES for f in TARGETS[name]] + TARGETS["evolution_table"] + TARGETS["evolution_ht_examples"]
+        + ["results/metrics/evolution.json"],
