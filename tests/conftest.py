@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,15 @@ def repo_root() -> Path:
 def shared_data_dir() -> Path | None:
     """``../shared/data`` (real MNIST/CIFAR-10) when present, else None."""
     return SHARED_DATA if SHARED_DATA.is_dir() else None
+
+
+
+@pytest.fixture(scope="session")
+def copy_workflow(repo_root: Path) -> Callable[[Path], Path]:
+    """Makes a private copy of the workflow (Snakefile, config/, workflow/) in a folder to run Snakemake in."""
+    def copy(dest: Path) -> Path:
+        for name in ("Snakefile", "config", "workflow"):
+            src = repo_root / name
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+        return dest
+    return copy

@@ -14,6 +14,14 @@ class _Interrupt(Exception):
     pass
 
 
+def _crash_at(stop: int):  # type: ignore[no-untyped-def]
+    """An ``on_log`` callback that interrupts training when it logs step ``stop``."""
+    def crash(step: int, _model: torch.nn.Module) -> None:
+        if step == stop:
+            raise _Interrupt
+    return crash
+
+
 def _problem(seed: int = 0) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(64, 5, generator=gen, dtype=torch.float64)
@@ -39,13 +47,9 @@ def test_interrupted_run_resumes_to_identical_parameters(tmp_path: Path, optimiz
     full = train(model_a, loss, x, y, cfg)
     assert not ckpt.exists()  # a finished run cleans up its checkpoint
 
-    def crash(step: int, _model: torch.nn.Module) -> None:
-        if step == 60:
-            raise _Interrupt
-
     model_b, _, _ = _problem()
     with pytest.raises(_Interrupt):
-        train(model_b, loss, x, y, cfg, on_log=crash)
+        train(model_b, loss, x, y, cfg, on_log=_crash_at(60))
     assert ckpt.exists()
 
     seen: list[int] = []
@@ -65,13 +69,9 @@ def test_checkpoint_of_another_run_is_not_resumed(tmp_path: Path, change: str) -
     cfg = TrainConfig(lr=0.05, batch_size=8, schedule="shuffle", max_iterations=80, grad_norm_tol=None,
                       log_every=10, seed=3, checkpoint_every=20, checkpoint_path=str(ckpt), progress=False)
 
-    def crash(step: int, _model: torch.nn.Module) -> None:
-        if step == 40:
-            raise _Interrupt
-
     model, x, y = _problem()
     with pytest.raises(_Interrupt):
-        train(model, loss, x, y, cfg, on_log=crash)
+        train(model, loss, x, y, cfg, on_log=_crash_at(40))
     assert ckpt.exists()
 
     other_cfg = TrainConfig(**{**cfg.__dict__, "lr": 0.07}) if change == "lr" else (

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+
 pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory: pytest.TempPathFactory, repo_root: Path, shared_data_dir: Path | None) -> Path:
+def smoke_run(tmp_path_factory: pytest.TempPathFactory, copy_workflow, shared_data_dir: Path | None) -> Path:
     """A copy of the workflow, run once on config/smoke.yaml with 2 cores."""
-    work = tmp_path_factory.mktemp("workflow")
-    for name in ("Snakefile", "config", "workflow"):
-        src = repo_root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    work = copy_workflow(tmp_path_factory.mktemp("workflow"))
     env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", MPLBACKEND="Agg")
     if shared_data_dir is not None:
         env.setdefault("NNSPECTRA_DATA", str(shared_data_dir))

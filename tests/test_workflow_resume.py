@@ -9,7 +9,6 @@ checkpoint and produce bit-identical parameters and history.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 import torch
 
 from fakedata import write_fake_cifar
+
 
 pytestmark = pytest.mark.workflow
 
@@ -45,11 +45,8 @@ realdata:
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory, repo_root: Path, shared_data_dir: Path | None) -> Path:
-    work = tmp_path_factory.mktemp("resume")
-    for name in ("Snakefile", "config", "workflow"):
-        src = repo_root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+def work(tmp_path_factory: pytest.TempPathFactory, copy_workflow, shared_data_dir: Path | None) -> Path:
+    work = copy_workflow(tmp_path_factory.mktemp("resume"))
     if shared_data_dir is not None and (shared_data_dir / "cifar-10-batches-py" / "test_batch").is_file():
         data_dir = shared_data_dir
     else:
