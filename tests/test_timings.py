@@ -24,9 +24,10 @@ def results(tmp_path: Path) -> Path:
     res = tmp_path / "results"
     for seed, wall in ((0, 120.0), (1, 180.0)):  # two jobs of one rule, two outputs each
         for name in ("model.pt", "history.csv"):
-            _sidecar(res / "train" / f"seed{seed}" / name, "train", wall, wall / 2, {"seed": str(seed)}, f"t{seed}")
-    _sidecar(res / "tables" / "t.csv", "table", 6.0, 3.0, None, "t9")
-    _sidecar(res / "tables" / "t.md", "table", 6.0, 3.0, None, "t9")
+            _sidecar(res / "train" / f"seed{seed}" / name, "train", wall, wall / 2, {"seed": str(seed)},
+                     f"2026-11-23T0{seed + 1}:00:00+00:00")
+    _sidecar(res / "tables" / "t.csv", "table", 6.0, 3.0, None, "2026-11-23T05:00:00+00:00")
+    _sidecar(res / "tables" / "t.md", "table", 6.0, 3.0, None, "2026-11-23T05:00:00+00:00")
     bench = res / "logs" / "train"
     bench.mkdir(parents=True)
     (bench / "seed0.bench.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n120\t0:02:00\t812.5\t60\n")
@@ -53,3 +54,12 @@ def test_rule_prefix_and_cli(results: Path, tmp_path: Path, capsys: pytest.Captu
     assert "| train" in capsys.readouterr().out and csv.read_text().startswith("rule,jobs")
     assert main(["timings", "--results", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+    assert main(["timings", "--results", str(results), "--since", "yesterday-ish"]) == 2
+    assert "ISO format" in capsys.readouterr().err
+
+
+def test_since_keeps_one_run(results: Path) -> None:
+    frame = rule_timings(results, since="2026-11-23T01:30").set_index("rule")
+    assert frame.loc["train", "jobs"] == 1 and frame.loc["train", "wall_total_min"] == pytest.approx(3.0)
+    assert frame.loc["table", "jobs"] == 1
+    assert rule_timings(results, since="2026-11-23T06:00").empty

@@ -3,7 +3,7 @@
     nnspectra audit [--results results] [--configfile config/smoke.yaml] [--config blobs.train.lr=0.1]
     nnspectra scorecard [--metrics-dir results/metrics] [--csv results/scorecard.csv --md results/scorecard.md]
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
-    nnspectra timings [--results results] [--rule-prefix realdata_] [--csv FILE]
+    nnspectra timings [--results results] [--rule-prefix realdata_] [--since 2026-11-23T04:00] [--csv FILE]
 
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
 ``configfile:``) first, then each ``--configfile`` merged over it, then ``--config`` overrides
@@ -111,7 +111,10 @@ def _cmd_timings(args: argparse.Namespace) -> int:
 
     if not Path(args.results).is_dir():
         raise ConfigError(f"results directory '{args.results}' does not exist; run the pipeline first or pass --results")
-    frame = rule_timings(args.results, args.rule_prefix)
+    try:
+        frame = rule_timings(args.results, args.rule_prefix, args.since)
+    except ValueError:
+        raise ConfigError(f"--since '{args.since}' is not a date-time; use ISO format, e.g. 2026-11-23T04:00") from None
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(args.csv, index=False)
@@ -150,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("timings", help="wall/CPU time and peak memory per rule of the cached results")
     p.add_argument("--results", default="results", help="results directory (default: results)")
     p.add_argument("--rule-prefix", default="", help="only rules whose name starts with this (e.g. realdata_)")
+    p.add_argument("--since", default=None, metavar="ISO_TIME",
+                   help="only results created from then on (UTC unless an offset is given), e.g. one run")
     p.add_argument("--csv", default=None, help="also write the table as CSV here")
     p.set_defaults(func=_cmd_timings)
     return parser

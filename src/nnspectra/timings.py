@@ -46,10 +46,14 @@ def _peak_rss_mb(logs: Path, rule: str) -> float:
     return max(peaks) if peaks else float("nan")
 
 
-def rule_timings(results: str | Path = "results", rule_prefix: str = "") -> pd.DataFrame:
+def rule_timings(results: str | Path = "results", rule_prefix: str = "", since: str | None = None) -> pd.DataFrame:
     """One row per rule (whose name starts with ``rule_prefix``): jobs, total and longest wall time,
     total CPU time, peak RSS, devices. Times are in minutes; CPU time is summed over a job's threads.
+    ``since`` (ISO date-time, e.g. ``2026-11-23T04:00``) keeps only results created from then on,
+    i.e. one pipeline run. Peak RSS covers every benchmark file of the rule.
     """
+    cutoff = pd.Timestamp(since, tz="UTC") if since and pd.Timestamp(since).tzinfo is None else (
+        pd.Timestamp(since) if since else None)
     results = Path(results)
     jobs: dict[str, dict[str, dict]] = defaultdict(dict)
     for sidecar in sorted(results.rglob(f"*{SIDECAR_SUFFIX}")):
@@ -59,6 +63,8 @@ def rule_timings(results: str | Path = "results", rule_prefix: str = "") -> pd.D
             continue
         rule = record.get("step")
         if not rule or not rule.startswith(rule_prefix) or record.get("wall_time_s") is None:
+            continue
+        if cutoff is not None and (not record.get("created") or pd.Timestamp(record["created"]) < cutoff):
             continue
         jobs[rule].setdefault(_job_key(record), record)
     rows = []
