@@ -217,6 +217,22 @@ def test_lanczos_edges_match_dense_eigh():
         top_eigenpairs(op, op.shape[0])
 
 
+def test_long_lanczos_logs_progress(monkeypatch, caplog):
+    """eigsh has no progress hook, so the operator reports its product count as it goes."""
+    import logging
+
+    import nnspectra.curvature.operators as operators
+
+    monkeypatch.setattr(operators, "PROGRESS_EVERY_S", 0.0)
+    model = mlp([6, 8, 4], nn.Tanh)
+    x, y = data(30, 6, 4)
+    op = HessianOperator(model, CE, x, y)
+    with caplog.at_level(logging.INFO, logger="nnspectra.curvature.operators"):
+        top_eigenpairs(op, 3)
+    reports = [r.getMessage() for r in caplog.records if "products with a" in r.getMessage()]
+    assert reports and f"{op.n_matvec} products" in reports[-1]
+
+
 def test_dense_eigen_helpers():
     a = np.random.default_rng(1).standard_normal((40, 40))
     a = a + a.T

@@ -8,6 +8,8 @@ data; ``matmat`` vmaps blocks of vectors. Numpy float64 in and out, torch (any d
 
 from __future__ import annotations
 
+import logging
+import time
 from abc import ABCMeta, abstractmethod
 from collections.abc import Callable
 
@@ -19,6 +21,8 @@ from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params, outp
 from nnspectra.curvature.mlp import output_hessian_blocks
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+PROGRESS_EVERY_S = 60.0  # how often a long Lanczos run logs how many operator products it has done
+log = logging.getLogger(__name__)
 
 
 class _CurvatureOperator(LinearOperator, metaclass=ABCMeta):
@@ -33,6 +37,8 @@ class _CurvatureOperator(LinearOperator, metaclass=ABCMeta):
         self.device = self.theta.device
         self.block = int(block)
         self.n_matvec = 0
+        self._t_start = time.perf_counter()
+        self._t_logged = self._t_start
         size = self.theta.numel()
         super().__init__(dtype=np.dtype(str(dtype).replace("torch.", "")), shape=(size, size))
 
@@ -46,6 +52,11 @@ class _CurvatureOperator(LinearOperator, metaclass=ABCMeta):
         for start in range(0, cols.shape[0], self.block):
             out[start : start + self.block] = self._apply(cols[start : start + self.block])
         self.n_matvec += cols.shape[0]
+        now = time.perf_counter()
+        if now - self._t_logged >= PROGRESS_EVERY_S:  # eigsh has no progress hook: report from here
+            self._t_logged = now
+            log.info("%s: %d products with a %d x %d operator so far, %.0f s", type(self).__name__,
+                     self.n_matvec, self.shape[0], self.shape[1], now - self._t_start)
         return out.T.cpu().numpy()
 
     def _matvec(self, vec: np.ndarray) -> np.ndarray:

@@ -262,9 +262,14 @@ def hessian_spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, curv_cf
             method = "lanczos"
     if method == "dense":
         check_dense_fits(p, p, dtype, memory_budget_gb, device=device, copies=2.0)
+        log.info("building the dense %d x %d %s Hessian (%.1f GiB) on %s", p, p, str(dtype).replace("torch.", ""),
+                 p * p * torch.finfo(dtype).bits / 8 / 2**30, device)
         h = hessian(model, cross_entropy, x, y, dtype=dtype, chunk=int(curv_cfg["chunk"]), budget_gb=memory_budget_gb,
                     device=device)
+        # LAPACK reports no progress; say what is running (P = 23,860 took ~15 min on one CPU core)
+        log.info("eigvalsh of the %d x %d Hessian (~%.1e flop; no progress reports until it returns)", p, p, 4.0 * p**3)
         eigs = np.asarray(eigvalsh_dense(h), dtype=np.float64)
+        log.info("eigendecomposition done: lambda_max %.4g, lambda_min %.4g", eigs[-1], eigs[0])
         del h
         top, bottom, hvps = eigs[::-1][:top_k].copy(), eigs[:bottom_k].copy(), p
         n_neg_tol = negative_tolerance(eigs, p, dtype)
