@@ -56,10 +56,15 @@ def weight_gram(weight: np.ndarray) -> np.ndarray:
     return weight.T @ weight / weight.shape[0]
 
 
+def features(weight: np.ndarray, inputs: np.ndarray, activation: str = "tanh") -> np.ndarray:
+    """Hidden features ``sigma(X W^T / sqrt(d)) / sqrt(h)`` (n, h), readout scale included: ``f(X) = features @ a``."""
+    feats = _act(activation, _preact(weight, inputs))
+    return feats / np.sqrt(feats.shape[1])
+
+
 def network_output(weight: np.ndarray, head: np.ndarray, inputs: np.ndarray, activation: str = "tanh") -> np.ndarray:
     """``f(X) = sigma(X W^T / sqrt(d)) a / sqrt(h)``, shape (n,)."""
-    feats = _act(activation, _preact(weight, inputs))
-    return feats @ np.asarray(head, dtype=np.float64) / np.sqrt(feats.shape[1])
+    return features(weight, inputs, activation) @ np.asarray(head, dtype=np.float64)
 
 
 def conjugate_kernel(weight: np.ndarray, inputs: np.ndarray, activation: str = "tanh") -> np.ndarray:

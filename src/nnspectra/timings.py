@@ -9,20 +9,13 @@ does this target take here" from what actually ran, so it can be quoted next to 
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from nnspectra.provenance import SIDECAR_SUFFIX
-
-
-@dataclass
-class _RuleTimes:
-    wall: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)
-    devices: set[str] = field(default_factory=set)
 
 
 def _job_key(record: dict) -> str:
@@ -42,8 +35,8 @@ def _peak_rss_mb(logs: Path, rule: str) -> float:
             continue
         if "max_rss" in frame and len(frame):
             peaks.append(float(pd.to_numeric(frame["max_rss"], errors="coerce").max()))
-    peaks = [p for p in peaks if p == p]
-    return max(peaks) if peaks else float("nan")
+    peaks = [p for p in peaks if not math.isnan(p)]
+    return max(peaks) if peaks else math.nan
 
 
 def rule_timings(results: str | Path = "results", rule_prefix: str = "", since: str | None = None) -> pd.DataFrame:
@@ -52,8 +45,9 @@ def rule_timings(results: str | Path = "results", rule_prefix: str = "", since: 
     ``since`` (ISO date-time, e.g. ``2026-11-23T04:00``) keeps only results created from then on,
     i.e. one pipeline run. Peak RSS covers every benchmark file of the rule.
     """
-    cutoff = pd.Timestamp(since, tz="UTC") if since and pd.Timestamp(since).tzinfo is None else (
-        pd.Timestamp(since) if since else None)
+    cutoff = pd.Timestamp(since) if since else None
+    if cutoff is not None and cutoff.tzinfo is None:
+        cutoff = cutoff.tz_localize("UTC")
     results = Path(results)
     jobs: dict[str, dict[str, dict]] = defaultdict(dict)
     for sidecar in sorted(results.rglob(f"*{SIDECAR_SUFFIX}")):
@@ -69,19 +63,17 @@ def rule_timings(results: str | Path = "results", rule_prefix: str = "", since: 
         jobs[rule].setdefault(_job_key(record), record)
     rows = []
     for rule, by_job in sorted(jobs.items()):
-        times = _RuleTimes()
-        for record in by_job.values():
-            times.wall.append(float(record["wall_time_s"]))
-            times.cpu.append(float(record.get("cpu_time_s") or 0.0))
-            times.devices.add(str(record.get("device", "?")).split(" ")[0])
+        wall = [float(r["wall_time_s"]) for r in by_job.values()]
+        cpu = [float(r.get("cpu_time_s") or 0.0) for r in by_job.values()]
+        devices = {str(r.get("device", "?")).split(" ")[0] for r in by_job.values()}
         rows.append({
             "rule": rule,
             "jobs": len(by_job),
-            "wall_total_min": round(sum(times.wall) / 60, 2),
-            "wall_max_min": round(max(times.wall) / 60, 2),
-            "cpu_total_min": round(sum(times.cpu) / 60, 2),
+            "wall_total_min": round(sum(wall) / 60, 2),
+            "wall_max_min": round(max(wall) / 60, 2),
+            "cpu_total_min": round(sum(cpu) / 60, 2),
             "peak_rss_mb": round(_peak_rss_mb(results / "logs", rule), 0),
-            "devices": ",".join(sorted(times.devices)),
+            "devices": ",".join(sorted(devices)),
         })
     columns = ["rule", "jobs", "wall_total_min", "wall_max_min", "cpu_total_min", "peak_rss_mb", "devices"]
     return pd.DataFrame(rows, columns=columns)

@@ -7,7 +7,8 @@ Gaussian matrix, and only the readout is fitted, by ridge
 of the student ``f(x) = a^T sigma(W x / sqrt(d)) / sqrt(h)`` of SPEC §3.0 (K24's
 ``compute_last_layer_weight``, regularisation ``reg = 0.01``), fitted to the centred labels with the
 training mean added back (an unpenalised intercept; [ours]: without it the odd tanh features cannot
-represent E[y] and every matrix does worse than predicting the mean). The question is which weight spectrum gives the lower test error.
+represent E[y] and every matrix does worse than predicting the mean). The question is which weight
+spectrum gives the lower test error.
 
 * ``gaussian`` -- i.i.d. N(0, 1) entries: Marchenko-Pastur ESD.
 * ``spiked`` -- the Gaussian matrix plus a rank-one spike ``theta u beta^T`` along the teacher
@@ -29,6 +30,7 @@ import pandas as pd
 
 from nnspectra.data.teacher import single_index_teacher
 from nnspectra.errors import ConfigError
+from nnspectra.kernels import features, weight_gram
 from nnspectra.spectra.powerlaw import fit_power_law
 
 log = logging.getLogger(__name__)
@@ -98,17 +100,6 @@ def first_layer(kind: str, h: int, d: int, beta: np.ndarray, cfg: Mapping[str, A
     raise ConfigError(f"heavy-tail example '{kind}' is not one of {MATRICES}")
 
 
-def features(weight: np.ndarray, x: np.ndarray, activation: str = "tanh") -> np.ndarray:
-    """``sigma(X W^T / sqrt(d)) / sqrt(h)`` (n x h): the student's features, readout scale included."""
-    h, d = weight.shape
-    pre = x @ weight.T / np.sqrt(d)
-    if activation == "tanh":
-        return np.tanh(pre) / np.sqrt(h)
-    if activation == "relu":
-        return np.maximum(pre, 0.0) / np.sqrt(h)
-    raise ConfigError(f"activation '{activation}' is not one of ['tanh', 'relu']")
-
-
 def ridge_readout(z: np.ndarray, y: np.ndarray, reg: float) -> np.ndarray:
     """``(Z^T Z + reg (n/h) I)^{-1} Z^T y``: the readout that minimises the ridge objective."""
     n, h = z.shape
@@ -126,7 +117,7 @@ def evaluate_example(kind: str, data: Any, cfg: Mapping[str, Any], rng: np.rando
     weight = first_layer(kind, h, d, data.beta, cfg, rng)
     z_train = features(weight, data.x_train, cfg["activation"])
     z_test = features(weight, data.x_test, cfg["activation"])
-    eigvals, eigvecs = np.linalg.eigh(weight.T @ weight / h)
+    eigvals, eigvecs = np.linalg.eigh(weight_gram(weight))
     fit = fit_power_law(eigvals, min_tail=int(cfg["min_tail"]))
     spectrum = {"alpha": fit.alpha, "lambda_max": float(eigvals[-1]),
                 "top_alignment": float(abs(eigvecs[:, -1] @ data.beta)),

@@ -205,11 +205,9 @@ def _lanczos_edges(model: nn.Module, x: torch.Tensor, y: torch.Tensor, top_k: in
     Uses :class:`nnspectra.curvature.HessianOperator`; when ARPACK runs out of restarts the Ritz values
     that did converge are kept (and the log says how many).
     """
-    from scipy.sparse.linalg import ArpackNoConvergence
+    from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator
 
     from nnspectra.curvature import HessianOperator, bottom_eigenpairs, top_eigenpairs
-
-    from scipy.sparse.linalg import LinearOperator
 
     hop = HessianOperator(model, cross_entropy, x, y, dtype=dtype, device=device)
     p = hop.shape[0]
