@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from nnspectra.errors import ConfigError
-from nnspectra.models.mlp import NumpyMLP, make_mlp, mlp_parameter_count
+from nnspectra.models.mlp import make_mlp, mlp_parameter_count
+from nnspectra.training.fast_mlp import NumpyMLP
 
 
 @pytest.mark.parametrize("k,size", [(2, 4022), (5, 4115), (10, 4270), (20, 4580), (50, 5510)])

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from nnspectra.errors import DivergenceError
-from nnspectra.experiments.blobs import train_numpy
-from nnspectra.models.mlp import NumpyMLP, make_mlp
+from nnspectra.training.fast_mlp import train_numpy
+from nnspectra.models.mlp import make_mlp
+from nnspectra.training.fast_mlp import NumpyMLP
 from nnspectra.training import BatchSampler, TrainConfig, train
 
 

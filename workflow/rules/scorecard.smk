@@ -1,6 +1,6 @@
 # Replication scorecard: every claim of SPEC §4 (src/nnspectra/claims/*.yaml) evaluated against the
 # metrics the experiments wrote (METRICS). Included LAST in the Snakefile, so METRICS is complete.
-#   snakemake --cores 2 scorecard     ->  results/scorecard.csv, results/scorecard.md
+#   snakemake --cores 2 scorecard     ->  results/<run>/scorecard.csv, scorecard.md
 
 from nnspectra.claims import claim_files
 
@@ -12,7 +12,7 @@ rule scorecard:
     localrule: True
     input:
         metrics=METRICS,
-        claims=[str(p) for p in claim_files()],
+        claims=[os.path.relpath(p) for p in claim_files()],  # relative: the tree can be moved or copied
     output:
         csv=report(SCORECARD["csv"], caption="../report/scorecard.rst", category="Scorecard",
                    labels={"table": "scorecard", "format": "csv"}),
@@ -24,12 +24,12 @@ rule scorecard:
         benchfile("scorecard")
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=500,
         runtime=5,
     params:
-        code=code_version("nnspectra.scorecard"),
-        cfg=config_subset(config, "scorecard"),
+        code=code("nnspectra.scorecard"),
+        cfg=cfg("scorecard"),
     script:
         "../scripts/scorecard.py"

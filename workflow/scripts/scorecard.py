@@ -1,7 +1,7 @@
 """Evaluate every replication claim on the metrics files -> results/scorecard.csv and .md."""
 
 from nnspectra.scorecard import build_scorecard
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821 (injected by Snakemake)
     card = build_scorecard(step.input["metrics"], claim_files=step.input["claims"],

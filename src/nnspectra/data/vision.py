@@ -200,3 +200,34 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
         return images
     return torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear", antialias=True,
                                            align_corners=False)
+
+
+# -- the class-balanced subsets of Sagun et al. (2018) §4 ---------------------------------------------
+
+def mnist_subset(root: str | os.PathLike[str], download: bool, per_class: int, subset_seed: int,
+                 image_size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class-balanced MNIST training subset (10 * per_class, 1, s, s), normalised with MNIST mean/std.
+
+    ``image_size`` < 28 downsamples (antialiased) for the smoke preset only.
+    """
+    images, labels = load_mnist(root, train=True, download=download)
+    idx = torch.from_numpy(balanced_subset(labels, per_class, subset_seed))
+    x = normalize(resize(images[idx], image_size), MNIST_MEAN, MNIST_STD)
+    return x.contiguous(), labels[idx].clone()
+
+
+def cifar_sets(root: str | os.PathLike[str], download: bool, verify_archive: bool, n_train: int | None,
+               n_test: int | None, subset_seed: int) -> dict[str, torch.Tensor]:
+    """CIFAR-10 train/test tensors (``x_train``, ``y_train``, ``x_test``, ``y_test``), per-channel
+    normalised; ``n_train``/``n_test`` (multiples of 10) draw class-balanced subsets."""
+    out: dict[str, torch.Tensor] = {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        images, labels = load_cifar10(root, train=split == "train", download=download, verify_archive=verify_archive)
+        if n is not None and n < len(labels):
+            if n % 10:
+                raise ConfigError(f"CIFAR-10 subset size {n} must be a multiple of 10 (class-balanced)")
+            idx = torch.from_numpy(balanced_subset(labels, n // 10, subset_seed + (split == "test")))
+            images, labels = images[idx], labels[idx]
+        out[f"x_{split}"] = normalize(images, CIFAR10_MEAN, CIFAR10_STD).contiguous()
+        out[f"y_{split}"] = labels.clone()
+    return out
