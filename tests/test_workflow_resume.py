@@ -69,7 +69,7 @@ def _env() -> dict[str, str]:
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, weights_only=False)["state_dict"]
+    return torch.load(path, weights_only=True)["state_dict"]
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(work: Path) -> None:

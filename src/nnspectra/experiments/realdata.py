@@ -408,7 +408,9 @@ def _save_model(model: nn.Module, path: str | Path, **meta: Any) -> None:
 
 
 def _load_into(model: nn.Module, path: str | Path) -> nn.Module:
-    model.load_state_dict(torch.load(path, weights_only=False)["state_dict"])
+    from nnspectra.data.safe_pickle import load_torch_file
+
+    model.load_state_dict(load_torch_file(path)["state_dict"])  # weights_only=True: no code from the file
     return model
 
 
@@ -468,7 +470,7 @@ def _cifar_data(cfg: Mapping[str, Any]) -> dict[str, torch.Tensor]:
         return cifar_sets(_data_root(cfg), bool(cfg["download"]), not bool(data["skip_archive_md5"]),
                           data["n_train"], data["n_test"], int(data["subset_seed"]))
     except DataNotFoundError as err:
-        raise DataNotFoundError(f"{err}; or skip seed Figs 9-10 with realdata.cifar.enabled: false") from None
+        raise type(err)(f"{err}; or skip seed Figs 9-10 with realdata.cifar.enabled: false") from None
 
 
 def stage_cifar_part(cfg: Mapping[str, Any], part: int, seed: int, out_model: str, out_history: str,
