@@ -67,7 +67,7 @@ def tiny_mnist(tmp_path: Path) -> Path:
     for images, labels, n in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60),
                               ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 40)):
         lab = np.arange(n) % 10
-        img = rng.integers(0, 256, size=(n, 4, 4))
+        img = rng.integers(0, 256, size=(n, 28, 28))  # MNIST files are 28x28 (the loader checks)
         img[:, 0, 0] = 7  # a constant pixel: standardisation must not divide by zero
         _write_idx(raw / images, img)
         _write_idx(raw / labels, lab)
@@ -76,7 +76,7 @@ def tiny_mnist(tmp_path: Path) -> Path:
 
 def test_mnist_regression(tiny_mnist: Path) -> None:
     data = mnist_regression(20, 10, data_dir=tiny_mnist, target="parity", seed=0)
-    assert data.x_train.shape == (20, 16) and data.x_test.shape == (10, 16)
+    assert data.x_train.shape == (20, 784) and data.x_test.shape == (10, 784)
     assert np.all(np.isfinite(data.x_train))
     np.testing.assert_allclose(data.x_train.mean(axis=0), 0.0, atol=1e-12)
     assert set(np.unique(data.y_train)) == {-1.0, 1.0} and data.y_train.sum() == 0  # class-balanced

@@ -89,10 +89,10 @@ def save_model(model: "torch.nn.Module", path: str | Path, **meta: Any) -> None:
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:
     """The parameters saved in ``path`` by :func:`save_model` (or a bare state dict), loaded with
-    ``weights_only=True`` so a file holding anything but tensors and plain values is refused."""
-    import torch
+    ``weights_only=True`` so a file holding anything but tensors and plain values is refused in one line."""
+    from nnspectra.data.safe_pickle import load_torch_file
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_torch_file(path, map_location="cpu")
     return state["state_dict"] if isinstance(state, dict) and "state_dict" in state else state
 
 

@@ -141,14 +141,16 @@ def _save_checkpoint(path: Path, fingerprint: str, step: int, model: torch.nn.Mo
                      sampler: BatchSampler, result: TrainResult) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"fingerprint": fingerprint, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "sampler": sampler.state_dict(), "history": result.history}, tmp)
+                "sampler": sampler.state_dict(),  # tensors and plain values only: loads with weights_only=True
+                "history": [{k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in result.history]},
+               tmp)
     os.replace(tmp, path)
 
 
 def _load_checkpoint(path: Path, fingerprint: str, device: torch.device) -> dict[str, Any] | None:
     """The checkpoint's state if it belongs to this run; a stale or unreadable one is removed."""
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location=device, weights_only=True)
     except Exception as err:  # a checkpoint cut short by a crash: start over rather than fail
         log.warning("ignoring unreadable checkpoint %s (%s); starting from step 0", path, type(err).__name__)
         path.unlink(missing_ok=True)
