@@ -73,21 +73,21 @@ def _snakemake_with_hang_guard(cmd: list[str], cwd: Path, env: dict[str, str], l
     with log.open("w") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            rc = proc.wait(timeout=HANG_GUARD_S)
+            return proc.wait(timeout=HANG_GUARD_S), log.read_text(errors="replace")
         except subprocess.TimeoutExpired:
-            still = _run("squeue", "--states=all", "-o", "%i %j %T %M %R", env=env)
-            os.killpg(proc.pid, signal.SIGTERM)  # Snakemake cancels its SLURM jobs on SIGTERM
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            ctld_log = Path(env["SLURM_CONF"]).parent / "log" / "slurmctld.log"
-            ctld_tail = "\n".join(ctld_log.read_text(errors="replace").splitlines()[-30:]) if ctld_log.exists() else ""
-            smk_tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:])
-            pytest.fail(f"snakemake still running after {HANG_GUARD_S} s; squeue:\n{still}\n"
-                        f"--- snakemake log tail:\n{smk_tail}\n--- slurmctld log tail:\n{ctld_tail}")
-    return rc, log.read_text(errors="replace")
+            pass
+        still = _run("squeue", "--states=all", "-o", "%i %j %T %M %R", env=env)
+        os.killpg(proc.pid, signal.SIGTERM)  # Snakemake cancels its SLURM jobs on SIGTERM
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    ctld_log = Path(env["SLURM_CONF"]).parent / "log" / "slurmctld.log"
+    ctld_tail = "\n".join(ctld_log.read_text(errors="replace").splitlines()[-30:]) if ctld_log.exists() else ""
+    smk_tail = "\n".join(log.read_text(errors="replace").splitlines()[-60:])
+    pytest.fail(f"snakemake still running after {HANG_GUARD_S} s; squeue:\n{still}\n"
+                f"--- snakemake log tail:\n{smk_tail}\n--- slurmctld log tail:\n{ctld_tail}")
 
 
 def _dry_run_resources(workdir: Path, env: dict[str, str]) -> list[dict[str, str]]:

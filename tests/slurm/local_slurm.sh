@@ -14,8 +14,9 @@
 # clusters can run side by side (free TCP ports are picked; override with SLURMCTLD_PORT/SLURMD_PORT).
 # No accounting (no slurmdbd): `sacct` cannot see jobs, so Snakemake needs `--slurm-status-command squeue`.
 # No cgroups or systemd needed (proctrack/linuxproc, task/none): works as root in a plain container.
-# Exit status: 0 on success; 2 when the packages are missing; 3 when a daemon does not come up
-# (the tail of its log is printed to stderr).
+# Needs root (slurmd starts jobs as their users). Exit status: 0 on success; 2 when the packages are
+# missing; 3 when not root or a daemon does not come up (the reason, then the tails of the logs, on
+# stderr; what had started is stopped again).
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
@@ -28,6 +29,13 @@ state=$(cd "$state" && pwd)
 conf=$state/slurm.conf
 export SLURM_CONF=$conf
 
+fail() {  # the reason, the logs, and nothing left running
+    echo "local_slurm: $1" >&2
+    log_tails
+    stop >/dev/null 2>&1 || true
+    exit 3
+}
+
 log_tails() {
     for f in "$state"/log/*.log; do
         [ -f "$f" ] || continue
@@ -36,12 +44,12 @@ log_tails() {
     done
 }
 
-pid_of() {  # pid recorded in a pid file, if that process is still alive
+pid_of() {  # pid recorded in STATE_DIR/NAME.pid, if that process is alive and still NAME (not a reused pid)
     local f=$state/$1.pid
     [ -s "$f" ] || return 1
     local pid
     pid=$(cat "$f")
-    kill -0 "$pid" 2>/dev/null || return 1
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || return 1
     echo "$pid"
 }
 
@@ -57,6 +65,10 @@ start() {
             exit 2
         }
     done
+    if [ "$(id -u)" != 0 ]; then
+        echo "local_slurm: needs root (slurmd starts jobs as their users); run it as root" >&2
+        exit 3
+    fi
     if pid_of slurmctld >/dev/null || pid_of slurmd >/dev/null; then
         echo "local_slurm: a cluster is already running in $state; stop it first: $0 stop $state" >&2
         exit 3
@@ -72,7 +84,7 @@ start() {
     if ! munged --force --key-file="$state/munge/munge.key" --socket="$sock" \
             --pid-file="$state/munged.pid" --log-file="$state/log/munged.log" \
             --seed-file="$state/munge/munged.seed" 2>>"$state/log/munged.log"; then
-        echo "local_slurm: munged did not start" >&2; log_tails; exit 3
+        fail "munged did not start"
     fi
 
     # slurm.conf for this host: its real CPU layout and memory (slurmd -C), loopback addresses
@@ -80,7 +92,7 @@ start() {
     host=$(hostname -s)
     node_line=$(slurmd -C | head -n 1 | sed -E "s/^NodeName=[^ ]+/NodeName=$host/")
     case $node_line in NodeName=*CPUs=*RealMemory=*) ;; *)
-        echo "local_slurm: cannot read this node's resources from 'slurmd -C': $node_line" >&2; exit 3;;
+        fail "cannot read this node's resources from 'slurmd -C': $node_line";;
     esac
     ctld_port=${SLURMCTLD_PORT:-$(free_port)}
     slurmd_port=${SLURMD_PORT:-$(free_port)}
@@ -140,10 +152,10 @@ EOF
     done
 
     if ! slurmctld -c -f "$conf" 2>>"$state/log/slurmctld.log"; then
-        echo "local_slurm: slurmctld did not start" >&2; log_tails; exit 3
+        fail "slurmctld did not start"
     fi
     if ! slurmd -f "$conf" -N "$host" 2>>"$state/log/slurmd.log"; then
-        echo "local_slurm: slurmd did not start" >&2; log_tails; exit 3
+        fail "slurmd did not start"
     fi
 
     local i node_state=""
@@ -156,10 +168,7 @@ EOF
         sleep 1
     done
     if [ "$node_state" != idle ]; then
-        echo "local_slurm: the node did not become idle within 60 s (sinfo state: '${node_state:-none}')" >&2
-        log_tails
-        stop >/dev/null 2>&1 || true
-        exit 3
+        fail "the node did not become idle within 60 s (sinfo state: '${node_state:-none}')"
     fi
     echo "local_slurm: node $host idle (CPUs and memory from slurmd -C); use it with:"
     echo "export SLURM_CONF=$conf PATH=$state/bin:\$PATH"
