@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).resolve().parent / "slurm" / "local_slurm.sh"
-HANG_GUARD_S = 1500  # fig2 takes about a minute on an idle machine; this is for a very busy one
+HANG_GUARD_S = 1500  # fig2 took 105 s on a busy 2-core machine; this is for a very busy one
 SLURM_TOOLS = ("munged", "mungekey", "slurmctld", "slurmd", "sinfo", "sbatch", "squeue", "scontrol")
 
 
@@ -50,7 +50,9 @@ def slurm_env() -> Iterator[dict[str, str]]:
         pytest.skip("snakemake-executor-plugin-slurm too old for --slurm-status-command (needs >= 2.0.1)")
     # a short path: the munge socket lives in it (unix socket paths are limited to 108 bytes)
     state = Path(tempfile.mkdtemp(prefix="nnslurm-", dir="/tmp"))
-    env = dict(os.environ, SLURM_CONF=str(state / "slurm.conf"))
+    # not the settings of a cluster (or job) this test may itself run in
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SALLOC_"))}
+    env["SLURM_CONF"] = str(state / "slurm.conf")
     start = subprocess.run(["bash", str(SCRIPT), "start", str(state)], env=env, capture_output=True, text=True,
                            timeout=180)
     if start.returncode != 0:
@@ -77,7 +79,9 @@ def _snakemake_with_hang_guard(cmd: list[str], cwd: Path, env: dict[str, str], l
         except subprocess.TimeoutExpired:
             pass
         still = _run("squeue", "--states=all", "-o", "%i %j %T %M %R", env=env)
-        os.killpg(proc.pid, signal.SIGTERM)  # Snakemake cancels its SLURM jobs on SIGTERM
+        # Ctrl-C makes Snakemake cancel its SLURM jobs and exit; SIGTERM would wait for jobs it may never
+        # see finish (the very hang this guards against)
+        os.killpg(proc.pid, signal.SIGINT)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -149,7 +153,9 @@ def test_fig2_runs_through_the_slurm_profile(slurm_env: dict[str, str], copy_wor
     # every job went through SLURM: Snakemake logged its SLURM job ids, and slurmctld saw them complete
     # with the account and partition from the environment
     submitted = {int(j) for j in re.findall(r"has been submitted with SLURM jobid (\d+)", out)}
-    assert len(submitted) >= 3, f"expected >= 3 SLURM submissions (2 data sets + figure), got {submitted}:\n{out[-3000:]}"
+    # 2 data sets + the figure: 3 jobs, or 2 if the data sets are ever grouped into one SLURM job
+    assert len(submitted) >= 2, f"expected >= 2 SLURM submissions, got {submitted}:\n{out[-3000:]}"
+    assert not re.search(r"^localrule ", out, re.M), f"a job ran on the submit host:\n{out[-3000:]}"
     queue = _run("squeue", "--states=all", "--noheader", "-o", "%i|%T|%a|%P", env=env)
     states = {int(f[0]): f[1:] for f in (line.split("|") for line in queue.splitlines()) if f[0].isdigit()}
     for job in submitted:

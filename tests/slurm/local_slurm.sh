@@ -50,7 +50,14 @@ pid_of() {  # pid recorded in STATE_DIR/NAME.pid, if that process is alive and s
     local pid
     pid=$(cat "$f")
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$1" ] || return 1
+    alive "$pid" || return 1
     echo "$pid"
+}
+
+alive() {  # running, not a zombie (an init that reaps slowly leaves exited daemons as zombies)
+    local st
+    st=$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$1/stat" 2>/dev/null) || return 1
+    [ -n "$st" ] && [ "$st" != Z ]
 }
 
 free_port() {
@@ -177,16 +184,20 @@ EOF
 stop() {
     local name pid i
     if pid_of slurmctld >/dev/null; then  # cancel what is left in this private cluster's only partition
-        scancel --partition=debug >/dev/null 2>&1 && sleep 2 || true
+        for i in $(seq 1 20); do
+            [ -n "$(squeue -h --partition=debug --states=PENDING,RUNNING,COMPLETING 2>/dev/null)" ] || break
+            [ "$i" = 1 ] && scancel --partition=debug >/dev/null 2>&1 || true
+            sleep 0.5
+        done
     fi
     for name in slurmd slurmctld munged; do
         pid=$(pid_of "$name") || continue
         kill -TERM "$pid" 2>/dev/null || true
         for i in $(seq 1 30); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$pid" || break
             sleep 0.5
         done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+        alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
     done
     echo "local_slurm: stopped the cluster in $state"
 }
