@@ -146,7 +146,7 @@ rule evolution_figure:
     input:
         unpack(lambda w: EVO_FIG_INPUTS[w.figure]),
     output:
-        figure=report("results/figures/{figure}.png", caption="../report/{figure}.rst", category="Wang et al. 2023"),
+        figure=report("results/figures/{figure}.png", caption="../report/evolution_figure.rst", category="Wang et al. 2023"),
     log:
         logfile("evolution_figure", "{figure}"),
     benchmark:
