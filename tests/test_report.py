@@ -36,7 +36,10 @@ from jinja2 import Environment, StrictUndefined
 
 from nnspectra.claims import CLAIMS_DIR, load_claims
 from nnspectra.report import (
+    CLAIM_CHARS,
     COMPACT_COLUMNS,
+    NOTE_CHARS,
+    PAPER_CHARS,
     compact_frame,
     compact_rst,
     one_line,
@@ -123,7 +126,8 @@ def test_compact_table_of_every_real_claim_renders_cleanly(tmp_path: Path) -> No
     assert row.loc["6a", "ours"] == "0.653" and row.loc["7b", "ours"] == "6.9e-18"
     assert row.loc["6a", "verdict"] == card.frame.set_index("claim_id").loc["6a", "status"]
     assert row.loc["1", "verdict"] == "not_run" and row.loc["1", "ours"] == ""
-    assert (compact["note"].str.len() <= 80).all() and (compact["claim"].str.len() <= 90).all()
+    assert (compact["note"].str.len() <= NOTE_CHARS).all() and (compact["claim"].str.len() <= CLAIM_CHARS).all()
+    assert (compact["paper"].str.len() <= PAPER_CHARS).all()
     assert not compact["note"].str.contains("\n").any()
 
     html, warnings = _render_rst(compact_rst(card.frame, card.setting))
@@ -274,9 +278,12 @@ class _Chromium:
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  f"--user-data-dir={profile}", f"--window-size={width},{height}", "--remote-debugging-pipe",
                  "about:blank"]
-        self.proc = subprocess.Popen(
-            ["bash", "-c", f'exec "$@" 3<&{child_r} 4>&{child_w} {child_r}<&- {child_w}>&-', "bash", exe, *flags],
-            pass_fds=(child_r, child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.log = profile.with_suffix(".log")   # chromium's stderr (a file: a full pipe would stall it)
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                ["bash", "-c", f'exec "$@" 3<&{child_r} 4>&{child_w} {child_r}<&- {child_w}>&-', "bash", exe, *flags],
+                pass_fds=(child_r, child_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
         os.close(child_r)
         os.close(child_w)
         self._buffer, self._id = b"", 0
@@ -292,8 +299,8 @@ class _Chromium:
                 raise TimeoutError("chromium did not answer over the DevTools pipe")
             chunk = os.read(self._from_r, 1 << 20)
             if not chunk:
-                err = self.proc.stderr.read().decode(errors="replace")[-2000:] if self.proc.stderr else ""
-                raise RuntimeError(f"chromium closed the DevTools pipe: {err}")
+                err = self.log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"chromium closed the DevTools pipe; its log ends: {err}")
             self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)

@@ -32,8 +32,8 @@ PAPER_TITLES = {
     "benarous2024": "Ben Arous, Gheissari, Huang, Jagannath (2024)",
     "wang2023": "Wang, Engel, Sarwate, Dumitriu, Chiang (2023)",
 }
-CLAIM_CHARS = 90   # a short claim fits about two lines of its column at 1,400 px
-PAPER_CHARS = 40
+CLAIM_CHARS = 110   # a short claim fits about two lines of its column at 1,400 px
+PAPER_CHARS = 48
 NOTE_CHARS = 80
 _RST_SPECIAL = set(string.punctuation)
 
