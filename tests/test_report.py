@@ -53,8 +53,11 @@ REPORT_DIR = Path(__file__).resolve().parents[1] / "workflow" / "report"
 PRESETS = {"paper": [], "cpu": ["config/cpu.yaml"], "smoke": ["config/smoke.yaml"]}
 DOCUTILS_PROBLEMS = ("System Message", "Undefined substitution", "(ERROR/", "(WARNING/", "(SEVERE/",
                      "Unknown target name", "Inline substitution_reference")
-# The run_name restructuring moves results to results/<run_name>/: change this one line then.
-RESULTS = "results"
+
+
+def _results(preset: str) -> str:
+    """Where a preset's run writes its results, relative to the workflow root."""
+    return "results"   # the run_name restructuring (results/<run_name>/) changes this line to f"results/{preset}"
 
 
 def _render_rst(text: str) -> tuple[str, str]:
@@ -244,7 +247,7 @@ def smoke_report(tmp_path_factory: pytest.TempPathFactory, copy_workflow: Callab
     root = copy_workflow(tmp_path_factory.mktemp("smoke_report"))
     smoke = ("--configfile", "config/smoke.yaml")
     _snakemake(root, "--cores", "1", "fig2", *smoke)
-    _hand_made_metrics(root / RESULTS / "metrics")
+    _hand_made_metrics(root / _results("smoke") / "metrics")
     # the metrics stand in for the experiments: only the scorecard rule may run
     _snakemake(root, "--cores", "1", "scorecard", "--allowed-rules", "scorecard", *smoke)
     _snakemake(root, "--report", "report.html", "fig2", "scorecard", *smoke)
@@ -454,16 +457,17 @@ def test_report_builds_for_every_preset(preset: str, tmp_path: Path,
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(PNG_1PX if name.endswith(".png") else b"{}" if name.endswith(".json") else b"")
-    metrics = sorted((root / RESULTS / "metrics").glob("*.json"))
+    results = root / _results(preset)
+    metrics = sorted((results / "metrics").glob("*.json"))
     card = build_scorecard(metrics, setting=f"{preset} placeholder outputs")
-    card.write(root / RESULTS / "scorecard.csv", root / RESULTS / "scorecard.md")
+    card.write(results / "scorecard.csv", results / "scorecard.md")
     if preset == "smoke":   # results of a run from before the compact table: the landing page says what to do
-        (root / RESULTS / "scorecard_compact.rst").unlink()
+        (results / "scorecard_compact.rst").unlink()
         _snakemake(root, "--report", "report.html", *config, timeout=600)
         description, _ = _report_parts(root / "report.html")
         assert "no compact scorecard" in description and "<table" not in description
         assert not any(problem in description for problem in DOCUTILS_PROBLEMS), description
-    write_compact_rst(card.frame, root / RESULTS / "scorecard_compact.rst", setting=card.setting)
+    write_compact_rst(card.frame, results / "scorecard_compact.rst", setting=card.setting)
 
     _snakemake(root, "--report", "report.html", *config, timeout=600)
     description, items = _report_parts(root / "report.html")
