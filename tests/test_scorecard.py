@@ -286,11 +286,11 @@ def test_scorecard_rule_report_and_audit_on_a_workflow_copy(tmp_path: Path, repo
     proc = run("snakemake", "--report", "results/smoke/report.html", *smoke)
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (results / "report.html").read_text()
-    assert "Replication scorecard" in html and "init_width_ratio_mnist_random" in html
+    assert "Replication scorecard" in html and "<strong>Summary:</strong> 1 pass / 1 fail /" in html  # 22b, 23
 
     audit_cmd = ("nnspectra.cli", "audit", "--configfile", "config/smoke.yaml")
     proc = run(*audit_cmd)
-    assert proc.returncode == 0 and "3 ok; OK" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "4 ok; OK" in proc.stdout, proc.stdout + proc.stderr  # p0, scorecard x 3
 
     (results / "scorecard.csv").write_text("tampered\n")                     # corrupt
     (results / "scorecard.md.prov.json").unlink()                            # missing sidecar

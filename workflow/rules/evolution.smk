@@ -145,7 +145,7 @@ rule evolution_figure:
     input:
         unpack(lambda w: EVO_FIG_INPUTS[w.figure]),
     output:
-        figure=report(result("figures/{figure}.png"), caption="../report/{figure}.rst", category="Wang et al. 2023"),
+        figure=report(result("figures/{figure}.png"), caption="../report/evolution_figure.rst", category="Wang et al. 2023"),
     log:
         logfile("evolution_figure", "{figure}"),
     benchmark:
