@@ -70,6 +70,7 @@ class OnlineSGD:
 
     c: float = 0.5
     beta: float = 0.0
+    key: str = "alignment.gmm"  # the config section holding c (named when the run diverges)
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -183,7 +184,7 @@ def run_gmm(k: int, means_kind: str, sgd: OnlineSGD, mats: MatrixSettings, d: in
 
     theta0 = _rng(seed, STREAM_INIT).standard_normal(k * d) / np.sqrt(d)
     online_sgd(theta0, softmax_step_grad(k, d), lambda n: mix.sample(n, train_rng), steps,
-               delta=sgd.c / d, beta=sgd.beta, on_checkpoint=measure, seen=seen)
+               delta=sgd.c / d, beta=sgd.beta, on_checkpoint=measure, seen=seen, step_key=f"{sgd.key}.c")
     return out
 
 
@@ -267,5 +268,6 @@ def run_xor(sgd: OnlineSGD, mats: MatrixSettings, d: int, K: int, lam: float, se
     def grad(theta: np.ndarray, y: np.ndarray, comp: int) -> np.ndarray:
         return label_grad(theta, y, int(comp < 2))
 
-    online_sgd(theta0, grad, sample, steps, delta=sgd.c / d, beta=sgd.beta, on_checkpoint=measure, seen=seen)
+    online_sgd(theta0, grad, sample, steps, delta=sgd.c / d, beta=sgd.beta, on_checkpoint=measure, seen=seen,
+               step_key=f"{sgd.key}.c")
     return out

@@ -48,6 +48,8 @@ class BlobTrain:
     max_iterations: int = 1_000_000
     grad_norm_tol: float | None = 1e-4
     log_every: int = 100
+    divergence_factor: float | None = 10.0
+    divergence_steps: int = 20
 
 
 def layer_sizes(model: BlobModel, input_dim: int, k: int) -> list[int]:
@@ -69,7 +71,8 @@ def train_config(settings: BlobTrain, alg: str, seed: int, progress: bool = True
     return TrainConfig(lr=float(settings.lr), batch_size=None if alg == "gd" else int(settings.sgd_batch_size),
                        schedule=str(settings.schedule), max_iterations=int(settings.max_iterations),
                        grad_norm_tol=settings.grad_norm_tol, log_every=int(settings.log_every),
-                       seed=int(seed), progress=progress)
+                       seed=int(seed), progress=progress, divergence_factor=settings.divergence_factor,
+                       divergence_steps=int(settings.divergence_steps), config_key="blobs.train")
 
 
 def train_run(data: Mapping[str, np.ndarray], model_cfg: BlobModel, train_cfg: BlobTrain,

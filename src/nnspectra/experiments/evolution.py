@@ -78,6 +78,8 @@ class EvoRun:
     lr_factor: float = 1.0
     batch_size: int | None = None
     train_a: bool = False
+    divergence_factor: float | None = 10.0
+    divergence_steps: int = 6
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ def analyse_checkpoint(weight: np.ndarray, head: np.ndarray, init: Mapping[str, 
 
 # -- one run ----------------------------------------------------------------------------------------
 def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRun,
-                           checkpoints: Sequence[int], seed: int, width: int | None = None,
+                           checkpoints: Sequence[int], seed: int, width: int | None = None, run_key: str = "",
                            ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], float, list[dict[str, float]]]:
     """Train one run; return float64 copies ``{t: (W_t, a_t)}`` at the checkpoints, the lr and history."""
     dtype = DTYPES[model_cfg.dtype]
@@ -218,7 +220,9 @@ def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRu
     if run.optimizer == "sgd" and batch is None:
         raise ConfigError("an 'sgd' run needs a batch_size (full-batch training is optimizer 'gd')")
     cfg = TrainConfig(lr=lr, optimizer=optimizer, batch_size=batch, schedule="shuffle", max_iterations=steps,
-                      grad_norm_tol=None, log_every=1, seed=20_000 + seed, progress=False)
+                      grad_norm_tol=None, log_every=1, seed=20_000 + seed, progress=False,
+                      divergence_factor=run.divergence_factor, divergence_steps=int(run.divergence_steps),
+                      config_key=run_key)
     result = train(model, lambda out, target: 0.5 * torch.mean((out - target) ** 2), x, y, cfg,
                    on_log=keep, desc=f"{run.optimizer} lr={lr:.3g}")
     history = [{"step": r["step"], "batch_loss": r["batch_loss"]} for r in result.history]
@@ -226,14 +230,15 @@ def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRu
 
 
 def run_evolution(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, analysis: EvoAnalysis, seed: int,
-                  data_dir: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                  data_dir: str | None = None, run_key: str = "evolution.runs.<run>",
+                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train one (dataset, run, seed) and analyse every checkpoint.
 
     Returns a JSON-able summary (``rows``: one dict of scalars per checkpoint, plus ``lr``, sizes and
     the loss history) and arrays ``<matrix>_t<step>`` of eigenvalues (ascending) per checkpoint.
     """
     data = make_dataset(data_cfg, seed, data_dir)
-    saved, lr, history = train_with_checkpoints(data, model_cfg, run, analysis.checkpoints, seed)
+    saved, lr, history = train_with_checkpoints(data, model_cfg, run, analysis.checkpoints, seed, run_key=run_key)
     activation, init_std = model_cfg.activation, float(model_cfg.init_std)
     ntk_params = "both" if run.train_a else "W"
     w0, a0 = saved[0]
@@ -261,12 +266,13 @@ def run_evolution(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, analysis:
     return summary, arrays
 
 
-def run_scaling(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, scale: float, seed: int) -> dict[str, Any]:
+def run_scaling(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, scale: float, seed: int,
+                run_key: str = "evolution.runs.<run>") -> dict[str, Any]:
     """Claim 34: ``||W_T - W_0||`` (op, F) and ``||W_0||_op`` for (n, d, h) multiplied by ``scale``."""
     data = make_dataset(data_cfg, seed, scale=scale)
     width = int(round(model_cfg.width * scale))
     steps = int(run.steps)
-    saved, lr, _ = train_with_checkpoints(data, model_cfg, run, [0], seed, width=width)
+    saved, lr, _ = train_with_checkpoints(data, model_cfg, run, [0], seed, width=width, run_key=run_key)
     w0, wt = saved[0][0], saved[steps][0]
     n, d = data.x_train.shape
     return {"scale": scale, "n_train": n, "dim": d, "width": width, "lr": lr, "steps": steps, "seed": seed,

@@ -51,6 +51,8 @@ class GDTrain:
     batch_size: int | None = None
     grad_norm_tol: float | None = None
     log_every: int = 500
+    divergence_factor: float | None = 10.0
+    divergence_steps: int = 20
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ def train_mnist_mlp(x: torch.Tensor, y: torch.Tensor, width: int, model: MlpMode
     y = y.to(device)
     net = build_mlp(x.shape[1], width, model, seed).to(device)
     cfg = TrainConfig(lr=float(settings.lr), batch_size=settings.batch_size, max_iterations=int(settings.iterations),
-                      grad_norm_tol=settings.grad_norm_tol, log_every=int(settings.log_every), seed=seed, progress=True)
+                      grad_norm_tol=settings.grad_norm_tol, log_every=int(settings.log_every), seed=seed, progress=True,
+                      divergence_factor=settings.divergence_factor, divergence_steps=int(settings.divergence_steps),
+                      config_key="realdata.mnist.train")
     result = train(net, cross_entropy, x, y, cfg, evaluate=classification_evaluator({"train": (x, y)}),
                    desc=f"mnist n={width}")
     return net.cpu(), pd.DataFrame(result.history)

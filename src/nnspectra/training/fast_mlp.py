@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from nnspectra.errors import ConfigError, DivergenceError
 from nnspectra.models.mlp import ACTIVATIONS
-from nnspectra.training.loop import BatchSampler, TrainConfig, TrainResult
+from nnspectra.training.loop import BatchSampler, DivergenceMonitor, TrainConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,8 @@ def train_numpy(net: NumpyMLP, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
 
     Same batch schedule (the shared :class:`BatchSampler` with the same seeded generator), same stop
     rule (the current batch's gradient norm <= ``grad_norm_tol`` ends training *before* the update),
-    same history rows and the same :class:`DivergenceError` on a non-finite loss. Only plain SGD
+    same history rows and the same :class:`DivergenceError` (:class:`DivergenceMonitor`: a non-finite loss,
+    or one that stays above ``divergence_factor`` x its initial value). Only plain SGD
     without momentum or weight decay is supported (the paper's update ``w <- w - lr g``).
     """
     if cfg.optimizer != "sgd" or cfg.momentum or cfg.weight_decay:
@@ -121,6 +122,7 @@ def train_numpy(net: NumpyMLP, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     gen = torch.Generator().manual_seed(int(cfg.seed))
     sampler = BatchSampler(len(x), cfg.batch_size, cfg.schedule, gen)
     result = TrainResult()
+    monitor = DivergenceMonitor(cfg, sampler.batch_size)
 
     def record(step: int, loss: float, gnorm: float) -> None:
         row = {"step": step, "batch_loss": loss, "batch_grad_norm": gnorm}
@@ -130,6 +132,7 @@ def train_numpy(net: NumpyMLP, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
 
     if cfg.log_every:
         record(0, mean_cross_entropy(net.logits(x), y), math.nan)
+        monitor.start(result.history[0]["batch_loss"])
     bar = tqdm(total=cfg.max_iterations, desc=desc, mininterval=10.0, disable=not cfg.progress)
     step, loss, gnorm = 0, math.nan, math.nan
     for step in range(1, cfg.max_iterations + 1):
@@ -139,10 +142,11 @@ def train_numpy(net: NumpyMLP, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
         else:
             ii = idx.numpy()
             loss, grads = net.loss_and_grad(x[ii], y[ii])
-        if not math.isfinite(loss):
+        try:
+            monitor.update(step, loss)
+        except DivergenceError:
             bar.close()
-            raise DivergenceError(f"training diverged at step {step}: loss is {loss} (lr={cfg.lr}, "
-                                  f"batch={sampler.batch_size}); lower blobs.train.lr in the config")
+            raise
         gnorm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
         if cfg.grad_norm_tol is not None and gnorm <= cfg.grad_norm_tol:
             result.converged = True
@@ -157,6 +161,7 @@ def train_numpy(net: NumpyMLP, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
     result.final_grad_norm = gnorm
     if not result.history or result.history[-1]["step"] != step:
         record(step, loss, gnorm)
+    monitor.check_end(step, float(result.history[-1].get("train_loss", loss)))
     log.info("%s stopped after %d steps (converged=%s, grad norm %.3g, batch loss %.4g)",
              desc, step, result.converged, gnorm, loss)
     return result
