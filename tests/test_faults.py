@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -50,7 +49,7 @@ def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
         assert "blobs.train.divergence_factor" in message
     # control: without the multiple-of-initial rule the same run ends "normally" at a huge finite loss
     quiet = BlobTrain(lr=1e8, max_iterations=300, grad_norm_tol=1e-4, log_every=50, divergence_factor=None)
-    _, _, history, summary = train_run(data, model, quiet, "gd", "relu", seed=0, progress=False)
+    _, _, history, _ = train_run(data, model, quiet, "gd", "relu", seed=0, progress=False)
     assert math.isfinite(history["batch_loss"].iloc[-1])
     assert history["batch_loss"].iloc[-1] > 1e3 * history["batch_loss"].iloc[0]
 
@@ -66,12 +65,18 @@ def test_mnist_mlp_lr_1e8_stops_in_one_line_naming_the_key() -> None:
         train_mnist_mlp(x, y, 5, MlpModel(), settings, seed=0)
     message = _one_line(info.value)
     assert "lower realdata.mnist.train.lr in the config" in message, message
-    ok, history = train_mnist_mlp(x, y, 5, MlpModel(), GDTrain(lr=0.1, iterations=50, log_every=10), seed=0)
+    _, history = train_mnist_mlp(x, y, 5, MlpModel(), GDTrain(lr=0.1, iterations=50, log_every=10), seed=0)
     assert history["batch_loss"].iloc[-1] < history["batch_loss"].iloc[0]
 
 
 def test_diverging_evolution_run_is_reported_as_divergence() -> None:
-    from nnspectra.experiments.evolution import EvoAnalysis, EvoData, EvoModel, EvoRun, run_evolution
+    from nnspectra.experiments.evolution import (
+        EvoAnalysis,
+        EvoData,
+        EvoModel,
+        EvoRun,
+        run_evolution,
+    )
 
     data = EvoData(kind="teacher", n_train=40, n_test=30, dim=20, noise_std=0.3)
     model = EvoModel(width=30, activation="tanh", init_std=1.0, dtype="float64")
@@ -92,7 +97,7 @@ def test_monitor_reference_streak_floor_and_nonfinite() -> None:
     monitor = DivergenceMonitor(cfg)
     for step, loss in enumerate([1.0, 11.0, 12.0, 0.5, 11.0, 11.0], start=1):  # a streak is broken by 0.5
         monitor.update(step, loss)
-    with pytest.raises(DivergenceError, match=r"stayed above 10 x its initial 1 for 3 steps \(lr=1\); lower x.train.lr"):
+    with pytest.raises(DivergenceError, match=r"above 10 x its initial 1 for 3 steps \(lr=1\); lower x.train.lr"):
         monitor.update(7, 50.0)
     with pytest.raises(DivergenceError, match="loss is nan"):
         DivergenceMonitor(cfg).update(1, math.nan)
@@ -123,3 +128,205 @@ def test_online_sgd_divergence_names_the_key() -> None:
     with pytest.raises(DivergenceError, match=r"theta is not finite \(step size delta=0.5\); lower alignment.xor.c"):
         online_sgd(np.zeros(3), lambda theta, y, label: np.full(3, np.inf), lambda n: (np.zeros((n, 3)), np.zeros(n)),
                    np.array([0, 5]), delta=0.5, step_key="alignment.xor.c")
+
+
+# ----------------------------------------------------------------------- planted faults through the workflow
+# One row (SGD ReLU k=2) and one seed of the smoke preset's Table 1: blobs_data -> blobs_train -> blobs_spectrum
+# -> blobs_counts -> table1, 5 jobs. Every fault is planted in its own copy of one undisturbed run.
+FAULTS_YAML = "blobs:\n  table1: {rows: [9], seeds: [0]}\n"
+CONFIG = ("--configfile", "config/smoke.yaml", "config/faults.yaml")
+TARGET = "table1"
+RUN = "results/smoke/blobs/runs/sgd_relu_k2_cov1/seed0"
+REPAIR = "nnspectra audit --repair table1 --configfile config/smoke.yaml config/faults.yaml"
+COMPARED = (".npz", ".csv", ".pt", ".json", ".md")  # every result file (sidecars are compared by the audit)
+
+
+def _run(work: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=work, env=workflow_env(work), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def _snakemake(work: Path, *args: str, target: str = TARGET) -> subprocess.CompletedProcess:
+    return _run(work, "snakemake", target, "--cores", "2", *args, *CONFIG)
+
+
+def _audit(work: Path, *args: str) -> subprocess.CompletedProcess:
+    return _run(work, "nnspectra.cli", "audit", *args, TARGET, *CONFIG)
+
+
+def _out(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout + proc.stderr
+
+
+def _snapshot(work: Path) -> dict[str, bytes]:
+    """Every file of the results tree (sidecars included, logs excluded) with its bytes."""
+    root = work / "results" / "smoke"
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != "logs"}
+
+
+def _rows(proc: subprocess.CompletedProcess) -> dict[str, str]:
+    """Audit table rows by file."""
+    return {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("results/")}
+
+
+def _the_line(proc: subprocess.CompletedProcess, start: str) -> str:
+    """The one line of the output that starts with ``start`` (asserting there is exactly one)."""
+    lines = [line for line in _out(proc).splitlines() if line.startswith(start)]
+    assert len(lines) == 1, _out(proc)[-4000:]
+    return lines[0]
+
+
+def _flip(path: Path, offset: int, keep_mtime: bool = False) -> None:
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x10
+    path.write_bytes(bytes(data))
+    if keep_mtime:  # the flip Snakemake cannot see: same size, same mtime
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def _repair_and_compare(work: Path, undisturbed: Path) -> str:
+    """Run the repair; assert it ends clean, the audit agrees, and every result is bit-identical to the
+    undisturbed run. Returns the repair's output."""
+    from nnspectra.pipeline.compare import compare_trees
+
+    proc = _run(work, "nnspectra.cli", "audit", "--repair", TARGET, *CONFIG, "--cores", "2")
+    assert proc.returncode == 0 and proc.stdout.endswith("repair: clean\n"), _out(proc)[-6000:]
+    assert "audit of results/smoke: 10 entries: 10 ok; OK\nrepair: clean" in proc.stdout, proc.stdout[-3000:]
+    same = compare_trees(work / "results" / "smoke", undisturbed / "results" / "smoke", suffixes=COMPARED)
+    assert same.same and len(same.identical) >= 10, (same.summary(), same.different, same.only_a, same.only_b)
+    return _out(proc)
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory: pytest.TempPathFactory, copy_workflow) -> Path:  # type: ignore[no-untyped-def]
+    """A workflow copy with one undisturbed smoke ``table1`` run (one row, one seed) that audits clean."""
+    work = copy_workflow(tmp_path_factory.mktemp("undisturbed"))
+    (work / "config" / "faults.yaml").write_text(FAULTS_YAML)
+    proc = _snakemake(work)
+    assert proc.returncode == 0, _out(proc)[-4000:]
+    audit = _audit(work)
+    assert audit.returncode == 0 and "10 ok; OK" in audit.stdout, _out(audit)[-3000:]
+    return work
+
+
+@pytest.fixture
+def work(undisturbed: Path, tmp_path: Path) -> Path:
+    """A private copy of the undisturbed run (results, Snakemake's metadata, mtimes kept) to plant a fault in."""
+    return Path(shutil.copytree(undisturbed, tmp_path / "work", symlinks=True))
+
+
+@pytest.mark.workflow
+def test_corrupt_npz_is_caught_before_use_and_repaired(work: Path, undisturbed: Path) -> None:
+    spectrum = work / RUN / "spectrum_final.npz"
+    _flip(spectrum, spectrum.stat().st_size // 2, keep_mtime=True)
+    before = _snapshot(work)
+    assert "Nothing to be done" in _out(_snakemake(work, "-n"))  # Snakemake cannot see it: nothing reads it
+    audit = _audit(work)
+    assert audit.returncode == 1 and "corrupt" in _rows(audit)[f"{RUN}/spectrum_final.npz"], audit.stdout[-3000:]
+    # a run that would read it (counts forced) stops before any job is prepared: nothing deleted or rewritten
+    proc = _snakemake(work, "--forcerun", "blobs_counts")
+    assert proc.returncode != 0
+    line = _the_line(proc, "Cache error: ")
+    assert line.startswith(f"Cache error: cached file {RUN}/spectrum_final.npz (made by rule blobs_spectrum) is "
+                           "corrupt: sha256 "), line
+    assert line.endswith(f"so it must not be used; nothing was run or deleted; rebuild it and everything made "
+                         f"from it with: {REPAIR}"), line
+    assert _snapshot(work) == before
+    out = _repair_and_compare(work, undisturbed)
+    assert "move aside 1 untrusted file(s)" in out and "blobs_spectrum" in out
+
+
+@pytest.mark.workflow
+def test_corrupt_pt_tensor_bytes_load_but_are_caught_and_repaired(work: Path, undisturbed: Path) -> None:
+    from nnspectra.pipeline.io import load_state_dict
+
+    model = work / RUN / "model_final.pt"
+    original = load_state_dict(model)
+    with zipfile.ZipFile(model) as archive:  # the first tensor's bytes, not the zip structure
+        info = next(i for i in archive.infolist() if i.filename.endswith("/data/0"))
+    raw = model.read_bytes()
+    name_len, extra_len = int.from_bytes(raw[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(raw[info.header_offset + 28:info.header_offset + 30], "little")
+    _flip(model, info.header_offset + 30 + name_len + extra_len + 8)
+    flipped = load_state_dict(model)  # still loads (no CRC check): only the sidecar hash can tell
+    assert not torch.equal(flipped["0.weight"], original["0.weight"])
+    assert all(torch.equal(flipped[k], original[k]) for k in original if k != "0.weight")
+    before = _snapshot(work)
+    proc = _snakemake(work)  # the new mtime makes Snakemake plan spectrum, counts and table1 again
+    assert proc.returncode != 0 and "blobs_spectrum" in _out(proc)
+    line = _the_line(proc, "Cache error: ")
+    assert f"cached file {RUN}/model_final.pt (made by rule blobs_train) is corrupt" in line, line
+    assert _snapshot(work) == before  # the valid spectrum, counts and table are all still there
+    _repair_and_compare(work, undisturbed)
+
+
+@pytest.mark.workflow
+def test_deleted_intermediate_is_listed_as_missing_and_rebuilt(work: Path, undisturbed: Path) -> None:
+    (work / RUN / "spectrum_final.npz").unlink()  # its sidecar stays behind
+    assert "Nothing to be done" in _out(_snakemake(work, "-n"))  # Snakemake 9 does not rebuild it
+    audit = _audit(work)
+    row = _rows(audit)[f"{RUN}/spectrum_final.npz"]
+    assert audit.returncode == 1 and "missing" in row and "absent, but rule blobs_spectrum makes it" in row, row
+    _repair_and_compare(work, undisturbed)
+
+
+@pytest.mark.workflow
+def test_deleted_sidecar_is_rebuilt(work: Path, undisturbed: Path) -> None:
+    (work / RUN / "counts.json.prov.json").unlink()
+    audit = _audit(work)
+    assert audit.returncode == 1 and "missing-sidecar" in _rows(audit)[f"{RUN}/counts.json"]
+    _repair_and_compare(work, undisturbed)
+
+
+@pytest.mark.workflow
+def test_files_made_under_another_config_value_are_stale_and_rebuilt(work: Path, undisturbed: Path) -> None:
+    planted = _snakemake(work, "--config", 'blobs={"counting": {"top": 30}}')  # counts and table made with top=30
+    assert planted.returncode == 0, _out(planted)[-3000:]
+    audit = _audit(work)
+    assert audit.returncode == 0, _out(audit)[-3000:]  # stale is not fatal ...
+    row = _rows(audit)[f"{RUN}/counts.json"]
+    assert "stale-config" in row and "blobs.counting.top: 30 -> 40" in row, row
+    assert _audit(work, "--strict").returncode == 1  # ... except with --strict
+    _repair_and_compare(work, undisturbed)
+
+
+@pytest.mark.workflow
+def test_diverged_training_leaves_nothing_downstream_accepts(work: Path, undisturbed: Path) -> None:
+    table = (work / "results" / "smoke" / "tables" / "table1.csv").read_bytes()
+    proc = _snakemake(work, "--config", 'blobs={"train": {"lr": 1.0e+8}}')
+    assert proc.returncode != 0
+    line = _the_line(proc, "nnspectra error in step 'blobs_train': ")
+    assert "training diverged" in line and "lower blobs.train.lr in the config" in line, line
+    for name in ("model_init.pt", "model_final.pt", "history.csv", "train.json"):
+        assert not (work / RUN / name).exists() and not (work / RUN / (name + ".prov.json")).exists()
+    assert (work / "results" / "smoke" / "tables" / "table1.csv").read_bytes() == table  # nothing downstream ran
+    audit = _audit(work)  # under the config the tree was made with, the training outputs are missing
+    assert audit.returncode == 1 and "missing" in _rows(audit)[f"{RUN}/model_final.pt"]
+
+
+@pytest.mark.workflow
+def test_damaged_data_files_through_the_pipeline(copy_workflow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fakedata import write_fake_cifar, write_fake_mnist, write_payload_pickle
+
+    work = copy_workflow((tmp_path / "work").mkdir() or tmp_path / "work")
+    data = tmp_path / "data"
+    write_fake_mnist(data)
+    images = data / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-100])  # truncated
+    write_fake_cifar(data)
+    marker = tmp_path / "pwned"
+    batch = data / "cifar-10-batches-py" / "data_batch_1"
+    write_payload_pickle(batch, marker, nested=True)
+    cases = [("results/smoke/realdata/mnist/n5/seed0/model.pt", "realdata_mnist_train", images),
+             ("results/smoke/realdata/cifar/seed0/part1.pt", "realdata_cifar_part1", batch)]
+    for target, rule, path in cases:
+        proc = _run(work, "snakemake", target, "--cores", "1", "--configfile", "config/smoke.yaml", "--config",
+                    f"data_dir={data}")
+        assert proc.returncode != 0
+        line = _the_line(proc, f"nnspectra error in step '{rule}': ")
+        assert str(path.resolve()) in line and "is damaged" in line and "download it again" in line, line
+        assert "missing" not in line and "urlopen" not in line, line
+        assert not (work / target).exists()
+    assert not marker.exists(), "the planted CIFAR-10 pickle ran"

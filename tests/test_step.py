@@ -117,7 +117,7 @@ def test_corrupt_input_stops_the_step_before_it_reads_or_writes(tmp_path: Path) 
     _flip(data, 3, keep_mtime=True)  # same size, same mtime: only the hash can tell
     env = dict(os.environ, NNSPECTRA_REPAIR_COMMAND="nnspectra audit --repair table1 --configfile config/smoke.yaml")
     proc = subprocess.run([sys.executable, "-c", CONSUMER, str(data), str(out)], capture_output=True, text=True,
-                          env=env)
+                          env=env, check=False)
     assert proc.returncode == 1
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
@@ -132,7 +132,8 @@ def test_inputs_without_sidecar_are_not_results_and_pass(tmp_path: Path) -> None
     data = tmp_path / "config.yaml"
     data.write_text("external input, no sidecar")
     out = tmp_path / "out.txt"
-    proc = subprocess.run([sys.executable, "-c", CONSUMER, str(data), str(out)], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-c", CONSUMER, str(data), str(out)], capture_output=True, text=True,
+                          check=False)
     assert proc.returncode == 0, proc.stderr
     assert out.read_text() == "new: external input, no sidecar"
     assert read_sidecar(out)["inputs"]["data"]["path"] == str(data)
@@ -186,16 +187,24 @@ def test_repair_command_repeats_the_runs_targets_and_config_options(tmp_path: Pa
 
     (tmp_path / "config").mkdir()
     smoke = tmp_path / "config" / "smoke.yaml"
-    command = repair_command(["table1"], [smoke], {"blobs": {"train": {"lr": 0.05}, "table1": {"rows": [0, 9]}},
-                                                   "scorecard.setting": "a label", "run_name": "x y"}, cwd=tmp_path)
+    # what Snakemake hands over from `--config 'blobs={"train": {"lr": 0.05}, ...}'`: every leaf a string
+    overrides = {"blobs": {"train": {"lr": "0.05"}, "counting": {"top": "30"}}, "scorecard": {"setting": "a b"}}
+    command = repair_command(["table1"], [smoke], overrides, cwd=tmp_path)
     assert command == ("nnspectra audit --repair table1 --configfile config/smoke.yaml --config "
-                       "blobs.train.lr=0.05 'blobs.table1.rows=[0, 9]' 'scorecard.setting=a label' 'run_name=x y'")
+                       "blobs.train.lr=0.05 blobs.counting.top=30 'scorecard.setting=a b'")
     assert repair_command() == "nnspectra audit --repair"
-    # the values read back as the same config (nnspectra audit parses --config values as YAML)
-    from nnspectra.cli import parse_override
+    # read back by `nnspectra audit`, they validate to the config Snakemake ran with
+    from nnspectra.cli import resolve_config
+    from nnspectra.pipeline.repair import snakemake_overrides
 
-    assert parse_override("blobs.table1.rows=[0, 9]") == (["blobs", "table1", "rows"], [0, 9])
-    assert parse_override("run_name=x y") == (["run_name"], "x y")
+    pairs = ["blobs.train.lr=0.05", "blobs.counting.top=30", "scorecard.setting=a b"]
+    config = resolve_config(overrides=pairs)
+    assert config["blobs"]["train"]["lr"] == 0.05 and config["blobs"]["counting"]["top"] == 30
+    assert config["scorecard"]["setting"] == "a b"
+    # and go back to Snakemake as one entry per section (it refuses dotted keys)
+    assert snakemake_overrides(pairs + ["blobs.table1.rows=[0, 9]"]) == [
+        'blobs={"train": {"lr": 0.05}, "counting": {"top": 30}, "table1": {"rows": [0, 9]}}',
+        'scorecard={"setting": "a b"}']
 
 
 def test_planned_inputs_skips_files_the_run_rebuilds() -> None:

@@ -82,9 +82,9 @@ def _results_dir(args: argparse.Namespace, config: dict[str, Any] | None = None)
     return Path("results") / str(config["run_name"])
 
 
-def _expected(args: argparse.Namespace, config: dict[str, Any], results: Path) -> dict[str, Any] | None:
-    """Files the DAG of the targets should hold (``snakemake --summary``), or None where that cannot be asked:
-    ``--no-dag``, no Snakefile, or a ``--results`` tree that is not this workflow's ``results/<run_name>``."""
+def _expected(args: argparse.Namespace, config: dict[str, Any], results: Path) -> dict[str, str] | None:
+    """Files the DAG of the targets should hold, with their rules (``snakemake --summary``); None where that
+    cannot be asked: ``--no-dag``, no Snakefile, or a ``--results`` tree other than the workflow's own."""
     from nnspectra.pipeline.repair import expected_outputs
 
     workdir = Path(args.directory)
@@ -94,7 +94,8 @@ def _expected(args: argparse.Namespace, config: dict[str, Any], results: Path) -
             raise ConfigError("--repair needs the workflow: run it in the folder holding the Snakefile (or pass "
                               "--snakefile and --directory), on the config's own results/<run_name> tree")
         return None
-    return expected_outputs(args.targets, args.configfile, args.overrides, args.snakefile, workdir)
+    found = expected_outputs(args.targets, args.configfile, args.overrides, args.snakefile, workdir)
+    return {name: item.rule for name, item in found.items()}
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
@@ -105,7 +106,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     results = _results_dir(args, config)
     checked = None if args.no_config else config
     expected = _expected(args, config, results)
-    report = audit(results, config=checked, expected=expected, workdir=Path(args.directory) if expected is not None else None)
+    workdir = Path(args.directory) if expected is not None else None
+    report = audit(results, config=checked, expected=expected, workdir=workdir)
     print(report.to_text(only_problems=args.only_problems or args.repair), end="")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,7 @@ the targets that make them, or with no targets for ``rule all``).
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import shlex
 import shutil
 import subprocess
@@ -29,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from nnspectra.errors import ConfigError
 from nnspectra.pipeline.audit import STALE, AuditReport
@@ -48,16 +51,43 @@ class Expected:
     status: str
 
 
+def snakemake_overrides(overrides: Sequence[str]) -> list[str]:
+    """``nnspectra``'s ``--config`` entries (dotted keys, YAML values) as Snakemake accepts them: one
+    ``section=<JSON>`` per top-level key (Snakemake refuses dotted keys and replaces, not merges, a repeated
+    key); e.g. ``["blobs.train.lr=0.05", "blobs.counting.top=30"]`` -> ``['blobs={"train": {"lr": 0.05},
+    "counting": {"top": 30}}']``."""
+    nested: dict[str, Any] = {}
+    for text in overrides:
+        key, sep, raw = text.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--config '{text}' must look like KEY=VALUE (dotted keys allowed, e.g. "
+                              "blobs.train.lr=0.1)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        *parents, leaf = key.strip().split(".")
+        node = nested
+        for part in parents:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[leaf] = value
+    return [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in nested.items()]
+
+
 def snakemake_command(targets: Sequence[str] = (), configfiles: Sequence[str | Path] = (),
                       overrides: Sequence[str] = (), snakefile: str | Path = "Snakefile",
                       workdir: str | Path = ".") -> list[str]:
-    """``python -m snakemake <targets> --snakefile S --directory W [--configfile ...] [--config ...]``."""
+    """``python -m snakemake <targets> --snakefile S --directory W [--configfile ...] [--config ...]``
+    (``overrides`` in ``nnspectra``'s form, see :func:`snakemake_overrides`)."""
     command = [sys.executable, "-m", "snakemake", *targets, "--snakefile", str(Path(snakefile).resolve()),
                "--directory", str(Path(workdir).resolve())]
     if configfiles:
         command += ["--configfile", *[str(Path(f).resolve()) for f in configfiles]]
     if overrides:
-        command += ["--config", *overrides]
+        command += ["--config", *snakemake_overrides(overrides)]
     return command
 
 
@@ -80,7 +110,7 @@ def expected_outputs(targets: Sequence[str] = (), configfiles: Sequence[str | Pa
     """Every output file the DAG of ``targets`` (default: ``rule all``) has, as Snakemake names it (relative
     to ``workdir``), from ``snakemake --summary`` under the run's ``--configfile``/``--config`` options."""
     command = snakemake_command(targets, configfiles, overrides, snakefile, workdir) + ["--summary"]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir, check=False)
     try:
         if proc.returncode:
             raise ValueError("snakemake failed")
@@ -106,8 +136,8 @@ class RepairPlan:
     def describe(self) -> str:
         """A few lines: what moves aside, what is rebuilt, what is left alone."""
         lines = [f"repair: move aside {len(self.quarantine)} untrusted file(s): {', '.join(self.quarantine) or '-'}",
-                 f"repair: rebuild {len(self.forcerun)} file(s) and everything made from them: "
-                 f"{', '.join(self.forcerun) or '-'}"]
+                 (f"repair: rebuild {len(self.forcerun)} file(s) and everything made from them: "
+                  f"{', '.join(self.forcerun) or '-'}")]
         if self.outside:
             lines.append(f"repair: {len(self.outside)} flagged file(s) are not made for these targets and are left "
                          f"alone: {', '.join(self.outside)}")
@@ -165,4 +195,4 @@ def rebuild(targets: Sequence[str], forcerun: Sequence[str], configfiles: Sequen
     if forcerun:
         command += ["--forcerun", *forcerun]
     print("repair: snakemake " + " ".join(shlex.quote(c) for c in command[3:]), flush=True)
-    return subprocess.run(command, cwd=workdir).returncode
+    return subprocess.run(command, cwd=workdir, check=False).returncode

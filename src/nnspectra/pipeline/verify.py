@@ -80,12 +80,10 @@ def check_file(path: str | Path, rule: str = "") -> Verdict | None:
 
 
 def _yaml_value(value: Any) -> str:
-    """A ``--config`` value as Snakemake (and ``nnspectra audit``) parse it back: YAML flow style."""
-    if isinstance(value, str):
-        import yaml
-
-        return value if yaml.safe_load(value) == value else json.dumps(value)
-    return json.dumps(value)
+    """A ``--config`` value as ``nnspectra audit`` reads it back (YAML). Snakemake hands over every value
+    it parsed from its own ``--config`` as a string ("30"), so strings go as they are and the config schema
+    types them again, as it does for the run."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _dotted(prefix: str, value: Any) -> Iterable[tuple[str, Any]]:
