@@ -36,12 +36,17 @@ def new_figure(nrows: int = 1, ncols: int = 1, width: float = 6.4, height: float
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 
 
+GREY = "0.45"  # reserved for the initialisation and reference curves: no series colour is grey
+
+
 def series_colours(n: int) -> list[Any]:
-    """``n`` distinguishable colours (tab10, then tab20 for more series)."""
+    """``n`` distinguishable colours: tab10, then tab20 for more than 9 series, greys left out."""
     import matplotlib as mpl
 
-    cmap = mpl.colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(n)]
+    name, greys = ("tab10", {7}) if n <= 9 else ("tab20", {14, 15})
+    cmap = mpl.colormaps[name]
+    palette = [cmap(i) for i in range(cmap.N) if i not in greys]
+    return [palette[i % len(palette)] for i in range(n)]
 
 
 def series_styles(n: int) -> list[tuple[Any, str]]:
@@ -66,7 +71,7 @@ def legend_below(ax: Any, ncol: int = 1, offset_pt: float = 34.0, **kwargs: Any)
     return legend
 
 
-def _legend_rows_height(fig: "Figure") -> float:
+def _legend_rows_height(fig: Figure) -> float:
     """Inches needed under the panels for the legends of :func:`legend_below` (tallest per row of panels)."""
     renderer = fig.canvas.get_renderer()
     rows: dict[int, float] = {}
@@ -79,7 +84,7 @@ def _legend_rows_height(fig: "Figure") -> float:
     return sum(rows.values())
 
 
-def save_figure(fig: "Figure", path: str | Path, title: str, caption: str, dpi: int = 150) -> None:
+def save_figure(fig: Figure, path: str | Path, title: str, caption: str, dpi: int = 150) -> None:
     """Save ``fig`` with a title (the setting) and a wrapped caption (what is shown) under it.
 
     The figure grows by the height of the legends drawn below panels; title and caption get the room they
@@ -96,6 +101,8 @@ def save_figure(fig: "Figure", path: str | Path, title: str, caption: str, dpi: 
     bottom_in = text.get_window_extent(fig.canvas.get_renderer()).height / fig.dpi + 0.25
     height_in += _legend_rows_height(fig) + bottom_in
     fig.set_size_inches(width_in, height_in)
+    # the title wrapped to the figure's width (about 10 characters per inch at "large"), its own breaks kept
+    title = "\n".join(textwrap.fill(line, width=max(40, int(width_in * 10))) for line in title.splitlines())
     fig.suptitle(title, fontsize="large", y=1.0 - 0.08 / height_in, va="top")
     fig.tight_layout(rect=(0, bottom_in / height_in, 1, 1))  # tight_layout makes room for the suptitle itself
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")

@@ -18,7 +18,7 @@ import numpy as np
 from nnspectra.plotting import MARKERS, legend_below, new_figure, save_figure
 
 Run = Mapping[str, np.ndarray]
-TIME_AXIS = "training time ℓ/d (online-SGD steps per input dimension)"
+TIME_AXIS = "training time ℓ/d (SGD steps per input dimension)"
 SNR = "signal-to-noise ratio λ"
 
 
@@ -67,6 +67,7 @@ def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping
     1 - A per run at ``snr_time``) and ``align_time`` (d -> first ℓ/d with A >= level per run, inf if never).
     """
     import seaborn as sns
+    from matplotlib.ticker import LogFormatterSciNotation, NullLocator
 
     fig, axes = new_figure(2, 4, width=4.6, height=3.6)
     by_lam = _group(gmm, "lam")
@@ -115,7 +116,8 @@ def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping
     ax_snr.set_xscale("log")
     ax_snr.set_yscale("log")
     ax_snr.set_xticks(lams, [f"{lam:g}" for lam in lams])
-    ax_snr.minorticks_off()
+    ax_snr.xaxis.set_minor_locator(NullLocator())
+    ax_snr.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 1)))
     ax_snr.set_xlabel(f"{SNR} (inverse noise variance, log scale)")
     ax_snr.set_ylabel(f"1 - A (Hessian) at ℓ/d = {t_snr:g}, floored at 1e-4")
     ax_snr.set_title("alignment error against the signal-to-noise ratio", fontsize="small")
@@ -152,11 +154,13 @@ def _align_time_panel(ax: Any, times: Mapping[float, np.ndarray], colours: Seque
         vals = np.asarray(vals, dtype=float)
         reached = np.isfinite(vals)
         marker = MARKERS[i % len(MARKERS)]
-        ax.scatter(np.full(int(reached.sum()), d), vals[reached], color=col, marker=marker, s=22,
-                   label=f"d = {d:g}: {int(reached.sum())} of {vals.size} runs reach A ≥ {level:g}")
+        if reached.any():
+            ax.scatter(np.full(int(reached.sum()), d), vals[reached], color=col, marker=marker, s=22,
+                       label=f"d = {d:g}: {int(reached.sum())} of {vals.size} runs reach A ≥ {level:g}")
         if (~reached).any():
             ax.scatter(np.full(int((~reached).sum()), d), np.full(int((~reached).sum()), window), marker=marker,
-                       facecolors="none", edgecolors=col, s=40, label=f"d = {d:g}: not reached by ℓ/d = {window:g}")
+                       facecolors="none", edgecolors=col, s=40,
+                       label=f"d = {d:g}: {int((~reached).sum())} of {vals.size} runs never reach it by ℓ/d = {window:g}")
     ax.axhline(window, color="grey", ls=":", lw=0.8, label=f"end of the scan, ℓ/d = {window:g}")
     ax.set_ylim(0, 1.1 * window)
     ax.set_xscale("log")
@@ -186,8 +190,8 @@ def plot_gmm_spectra(gmm: Sequence[Run], claims: Mapping[str, Any], plot: Mappin
                    ("gmatrix_block_eigs", "gmatrix_block_edge", "class block G_00 (d x d)")]
     fig, axes = new_figure(1, len(panels), width=4.4, height=3.8)
     times = run["times"]
+    cols = _time_colours(times, fig, axes[0, -1])  # one colour bar, right of the last panel
     for ax, (ekey, edgekey, name) in zip(axes[0], panels):
-        cols = _time_colours(times, fig, ax)
         eigs, edges = run[ekey], run[edgekey]
         if eigs.ndim == 3:
             eigs, edges = eigs[:, 0], edges[:, 0]
@@ -196,12 +200,13 @@ def plot_gmm_spectra(gmm: Sequence[Run], claims: Mapping[str, Any], plot: Mappin
             ax.plot(ranks, eigs[t], "-", marker=MARKERS[t % len(MARKERS)], color=cols[t], ms=3.5, lw=1,
                     label=f"ℓ/d = {times[t]:g}")
             ax.axhline(edges[t], color=cols[t], ls=":", lw=0.8)
-        ax.plot([], [], "k:", label="noise-only bulk edge\n(same colour: same checkpoint)")
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(_integer_ticks())
         ax.set_xlabel("eigenvalue rank (1 = largest)")
         ax.set_ylabel("eigenvalue (loss units, log scale)")
         ax.set_title(name, fontsize="small")
-        legend_below(ax, ncol=3)
+    axes[0, 0].plot([], [], "k:", label="noise-only bulk edge\n(same colour: same checkpoint)")
+    legend_below(axes[0, 0], ncol=3)  # the same checkpoints in every panel: one legend
     title = (f"Ben Arous et al. task (i): emerging outliers, d = {int(run['d'])}, signal-to-noise ratio λ = {lam:g}, "
              f"seed {int(run['seed'])}")
     caption = ("Top eigenvalues of the empirical Hessian and G-matrix (M fresh test samples) at each SGD checkpoint; "
@@ -285,6 +290,7 @@ def plot_xor(runs: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, 
     ax = axes[1, 1]
     ov, r_last = numbers["readout_overlap"][pick]
     im = ax.imshow(ov, vmin=0, vmax=1, cmap="magma", origin="lower")
+    ax.grid(False)
     fig.colorbar(im, ax=ax, label=f"overlap |Q(t1)ᵀQ(t2)|²_F / r (0 to 1), r = {r_last}")
     labels = [f"{t:g}" for t in times]
     ax.set_xticks(range(len(times)), labels, rotation=90, fontsize="x-small")

@@ -34,13 +34,16 @@ def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
     ax.set_title("Full Hessian spectrum (paper Fig. 1)")
     legend_below(ax, markerscale=3, fontsize="small")
     ax = axes[0, 1]
-    styles = {"eig_H": "-", "eig_G": "--", "eig_R": ":"}
+    # colour: the point (as on the left); line style and marker: the matrix
+    styles = {"eig_H": ("-", "o"), "eig_G": ("--", "^"), "eig_R": (":", "x")}
     names = {"eig_H": "Hessian H", "eig_G": "Gauss-Newton part G", "eig_R": "residual R = H − G"}
-    series = [(point, key) for point, spec in spectra.items() for key in ("eig_H", "eig_G", "eig_R") if key in spec]
-    for (point, key), (colour, marker) in zip(series, series_styles(len(series))):
-        lam = np.sort(spectra[point][key])
-        ax.plot(np.arange(1, lam.size + 1), lam, styles[key], lw=1.2, color=colour, marker=marker,
-                markevery=max(1, lam.size // 8), ms=4, label=f"{points.get(point, point)}: {names[key]}")
+    for point, spec in spectra.items():
+        for key in ("eig_H", "eig_G", "eig_R"):
+            if key in spec:
+                lam = np.sort(spec[key])
+                ls, marker = styles[key]
+                ax.plot(np.arange(1, lam.size + 1), lam, ls, lw=1.2, color=colors.get(point), marker=marker,
+                        markevery=max(1, lam.size // 8), ms=4, label=f"{points.get(point, point)}: {names[key]}")
     lam_all = np.concatenate([np.abs(s["eig_H"]) for s in spectra.values()])
     linthresh = max(float(np.max(lam_all)) * 1e-4, 1e-12)
     ax.set_yscale("symlog", linthresh=linthresh)
@@ -48,8 +51,8 @@ def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
     decades = 10.0 ** np.arange(np.floor(np.log10(linthresh)) + 1, np.ceil(np.log10(np.max(lam_all))) + 1)
     ax.set_yticks(np.concatenate([-decades[::-1], [0.0], decades]))
     ax.set_xlabel("rank of eigenvalue (ascending)")
-    ax.set_ylabel("eigenvalue (loss units / parameter², symmetric log scale)")
-    ax.set_title("Gauss-Newton split H = G + R")
+    ax.set_ylabel("eigenvalue (loss units / parameter²)")
+    ax.set_title("Gauss-Newton split H = G + R (symmetric log y axis)")
     legend_below(ax, ncol=2, fontsize="small")
     save_figure(fig, path, title=f"Fig. 1 replica: Hessian spectrum at init and after training\n(run: {setting})",
                 caption="All eigenvalues of the exact float64 Hessian of the mean training loss, sorted. "
@@ -76,7 +79,7 @@ def plot_fig2(scree: Mapping[int, np.ndarray], path: str | Path, setting: str, t
     ax.set_yscale("log")
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel("principal component rank (1 = largest variance)")
-    ax.set_ylabel("variance along the component (standardised units², log scale)")
+    ax.set_ylabel("variance of the component (standardised units²)")
     legend_below(ax, ncol=min(3, len(scree)), fontsize="small")
     what = f"all {dim} components" if shown == dim else f"the first {shown} of {dim} components"
     save_figure(fig, path, title=f"Seed Fig. 2 replica: PCA of the blob inputs\n({setting})",

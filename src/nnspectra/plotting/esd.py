@@ -18,7 +18,7 @@ import numpy as np
 from nnspectra.errors import NnspectraError
 from nnspectra.spectra.mp import mp_atom, mp_density
 
-__all__ = ["esd_heights", "draw_esd", "draw_mp", "stored_fit", "draw_tail"]
+__all__ = ["draw_esd", "draw_mp", "draw_tail", "esd_heights", "stored_fit"]
 
 TAIL_KEYS = ("alpha", "alpha_xmin", "alpha_ntail", "alpha_npos")
 
@@ -60,7 +60,8 @@ def stored_fit(row: Mapping[str, Any], name: str, run: str) -> dict[str, float]:
     return {k: float(row[f"{name}_{k}"]) for k in TAIL_KEYS}
 
 
-def draw_tail(ax: Any, vals: np.ndarray, fit: Mapping[str, float], label: str, colour: Any, marker: str) -> None:
+def draw_tail(ax: Any, vals: np.ndarray, fit: Mapping[str, float], label: str, colour: Any, marker: str,
+              hollow: bool = False) -> None:
     """Rank-ordered spectrum (fraction of positive eigenvalues >= λ, log-log) and the stored fit's line.
 
     The fit ``p(λ) ∝ λ^-alpha`` above ``xmin`` (``alpha_ntail`` of ``alpha_npos`` positive eigenvalues there)
@@ -73,9 +74,9 @@ def draw_tail(ax: Any, vals: np.ndarray, fit: Mapping[str, float], label: str, c
                              f"{int(fit['alpha_npos'])}; the spectra and summary files are from different runs")
     frac = np.arange(1, pos.size + 1) / pos.size
     shown = pos > 1e-10 * pos[0]
-    ax.loglog(pos[shown], frac[shown], ls="none", marker=marker, ms=2.5, color=colour,
-              label=f"{label}: α = {fit['alpha']:.2f}")
+    ax.loglog(pos[shown], frac[shown], ls="none", marker=marker, ms=4.5 if hollow else 2.5, color=colour,
+              markerfacecolor="none" if hollow else colour, label=f"{label}: α = {fit['alpha']:.2f}")
     xmin, alpha = fit["alpha_xmin"], fit["alpha"]
     grid = np.geomspace(xmin, pos[0], 50)
     ax.loglog(grid, fit["alpha_ntail"] / fit["alpha_npos"] * (grid / xmin) ** (1.0 - alpha), "-", color=colour,
-              lw=1.2)
+              lw=1.2, gid="power-law fit")

@@ -20,44 +20,28 @@ from typing import Any
 import numpy as np
 
 from nnspectra.errors import ConfigError
-from nnspectra.plotting import legend_below, new_figure, save_figure, series_styles
+from nnspectra.plotting import (
+    GREY,
+    legend_below,
+    new_figure,
+    save_figure,
+    series_styles,
+)
 from nnspectra.plotting.esd import draw_esd, draw_mp, draw_tail, stored_fit
+from nnspectra.plotting.evolution_runs import (
+    final_step,
+    median_curve,
+    run_label,
+    run_styles,
+    seed_summary,
+    spectra_for,
+)
 from nnspectra.spectra.mp import mp_edges
 
 MATRICES = ("w", "ck", "ntk")  # the three matrices of each run, in panel order
 LABELS = {"w": r"$W^\top W/h$", "ck": "conjugate kernel (CK)", "ntk": "neural tangent kernel (NTK)"}
 SHORT = {"w": r"$W^\top W/h$", "ck": "CK", "ntk": "NTK"}
-OPTIMIZERS = {"gd": "full-batch GD", "sgd": "SGD", "adam": "Adam"}
 STEP_AXIS = "training step t (log scale; t = 0 drawn at 0.5)"
-
-
-def _spectra_for(summary: Mapping[str, Any], spectra: Mapping[str, Mapping[str, np.ndarray]]) -> Mapping[str, np.ndarray]:
-    """The eigenvalue arrays of the run of ``summary`` (``spectra`` is keyed by run name, plot seed only)."""
-    if summary["run"] not in spectra:
-        raise ConfigError(f"spectra of run {summary['run']} were not passed to the figure; check evolution.plot.seed")
-    return spectra[summary["run"]]
-
-
-def _seed_summary(seeds: Sequence[Mapping[str, Any]], seed: int) -> Mapping[str, Any]:
-    for summary in seeds:
-        if summary["seed"] == seed:
-            return summary
-    raise ConfigError(f"evolution.plot.seed {seed} has no run; it must be one of evolution.seeds")
-
-
-def _final_step(summary: Mapping[str, Any]) -> int:
-    return int(summary["rows"][-1]["step"])
-
-
-def _run_label(summary: Mapping[str, Any]) -> str:
-    """``<run name> (<optimizer>, lr <lr>)``: the config's name and what it means."""
-    return f"{summary['run']} ({OPTIMIZERS.get(summary['optimizer'], summary['optimizer'])}, lr {summary['lr']:.3g})"
-
-
-def _median_curve(seeds: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    steps = np.array([r["step"] for r in seeds[0]["rows"]], dtype=float)
-    values = np.array([[r[key] for r in s["rows"]] for s in seeds], dtype=float)
-    return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
 
 
 def _log_eigs(vals: np.ndarray) -> np.ndarray:
@@ -67,13 +51,13 @@ def _log_eigs(vals: np.ndarray) -> np.ndarray:
 
 
 def _hist_pair(ax: Any, name: str, vals0: np.ndarray, vals1: np.ndarray, step: int, bins: int,
-               model_cfg: Mapping[str, Any], ratio: float) -> None:
+               model_cfg: Mapping[str, Any], ratio: float, colour: Any) -> None:
     """Init vs final ESD on one axis; W on a linear axis with the MP law, kernels on a log10 axis."""
     if name == "w":
         hi = max(vals0.max(), vals1.max()) * 1.02
         edges = np.linspace(1e-10 * hi, hi, bins)  # exact zeros (rank deficiency) fall below: not drawn
-        draw_esd(ax, vals0, edges, "t = 0", "tab:gray", filled=True)
-        draw_esd(ax, vals1, edges, f"t = {step}", "tab:blue")
+        draw_esd(ax, vals0, edges, "t = 0", GREY, filled=True)
+        draw_esd(ax, vals1, edges, f"t = {step}", colour)
         sigma2 = float(model_cfg["init_std"]) ** 2
         draw_mp(ax, np.linspace(1e-6, hi, 600), ratio, sigma2)
         ax.axvline(mp_edges(ratio, sigma2)[1], color="k", ls=":", lw=1, label="MP bulk edge")
@@ -82,8 +66,9 @@ def _hist_pair(ax: Any, name: str, vals0: np.ndarray, vals1: np.ndarray, step: i
     else:
         l0, l1 = _log_eigs(vals0), _log_eigs(vals1)
         edges = np.linspace(min(l0.min(), l1.min()), max(l0.max(), l1.max()) + 1e-9, bins)
-        ax.hist(l0, bins=edges, density=True, alpha=0.45, color="tab:gray", label="t = 0")
-        ax.hist(l1, bins=edges, density=True, histtype="step", lw=1.6, color="tab:blue", label=f"t = {step}")
+        ax.stairs(np.histogram(l0, bins=edges, density=True)[0], edges, fill=True, alpha=0.4, color=GREY,
+                  label="t = 0")
+        ax.stairs(np.histogram(l1, bins=edges, density=True)[0], edges, lw=1.5, color=colour, label=f"t = {step}")
         ax.set_xlabel(f"log10 of the eigenvalue of the {SHORT[name]}")
         ax.set_ylabel("density (per unit of log10 eigenvalue)")
     legend_below(ax, ncol=2)
@@ -94,7 +79,7 @@ def _ks_vs_time(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], names:
     styles = {"w": "-", "ck": "--", "ntk": ":"}
     series = [(run, name) for run in names for name in MATRICES]
     for (run, name), (colour, marker) in zip(series, series_styles(len(series))):
-        steps, med, lo, hi = _median_curve(runs[run], f"{name}_ks_init")
+        steps, med, _, _ = median_curve(runs[run], f"{name}_ks_init")
         ax.plot(np.maximum(steps, 0.5), med, styles[name], color=colour, marker=marker, ms=4,
                 label=f"{run}, {SHORT[name]}")
     ax.axhline(0.05, color="k", lw=0.8, ls="-.", label="0.05 (claim 33 threshold)")
@@ -112,25 +97,26 @@ def plot_invariance(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any
     runs = grouped[claims["dataset"]]
     rows = [claims["gd_small"], claims["sgd_small"]]
     fig, axes = new_figure(2, 4, width=4.6, height=3.6)
+    styles = run_styles(runs)
     for i, run in enumerate(rows):
-        summary = _seed_summary(runs[run], plot_cfg["seed"])
-        arrays, step = _spectra_for(summary, spectra), _final_step(summary)
+        summary = seed_summary(runs[run], plot_cfg["seed"])
+        arrays, step = spectra_for(summary, spectra), final_step(summary)
         for j, name in enumerate(MATRICES):
             _hist_pair(axes[i, j], name, arrays[f"{name}_t0"], arrays[f"{name}_t{step}"], step, plot_cfg["bins"],
-                       model_cfg, summary["dim"] / summary["width"])
+                       model_cfg, summary["dim"] / summary["width"], styles[run][0])
             ks = summary["rows"][-1][f"{name}_ks_init"]
-            axes[i, j].set_title(f"{SHORT[name]}, {_run_label(summary)}\nKolmogorov distance to t = 0: {ks:.3f}",
+            axes[i, j].set_title(f"{SHORT[name]}, {run_label(summary)}\nKolmogorov distance to t = 0: {ks:.3f}",
                                  fontsize="small")
         same = [r for r, s in runs.items() if s[0]["regime"] == runs[run][0]["regime"]]
         _ks_vs_time(axes[i, 3], runs, same)
-    s0 = _seed_summary(runs[rows[0]], plot_cfg["seed"])
+    s0 = seed_summary(runs[rows[0]], plot_cfg["seed"])
     save_figure(fig, path,
                 title=f"Spectral invariance under small learning rates (n={s0['n_train']}, d={s0['dim']}, "
                       f"h={s0['width']}, {model_cfg['activation']}, seed {plot_cfg['seed']})",
                 caption="Rows: full-batch GD and SGD at small learning rates. Columns 1-3: eigenvalue histograms of "
                         "W^T W/h (with the Marchenko-Pastur law of ratio d/h and the initial variance), the "
                         "conjugate kernel and the NTK (kernels on a log10 axis; eigenvalues below 1e-10 x the largest "
-                        "are not drawn) at t = 0 (grey) and at the last step (blue). Column 4: Kolmogorov distance of "
+                        "are not drawn) at t = 0 (grey) and at the last step. Column 4: Kolmogorov distance of "
                         "each ESD at step t from its ESD at t = 0, median over seeds, for every run of that regime.")
 
 
@@ -139,16 +125,17 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
                model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
     """Large-lr GD: ESD with outlier, top eigenvalues vs time, outlier size and alignment vs lr."""
     runs = grouped[claims["dataset"]]
-    main = _seed_summary(runs[claims["gd_large"]], plot_cfg["seed"])
-    arrays, step = _spectra_for(main, spectra), _final_step(main)
+    main = seed_summary(runs[claims["gd_large"]], plot_cfg["seed"])
+    arrays, step = spectra_for(main, spectra), final_step(main)
     ratio = main["dim"] / main["width"]
     edge = mp_edges(ratio, float(model_cfg["init_std"]) ** 2)[1]
     factor = float(claims["outlier_factor"])
     fig, axes = new_figure(1, 4, width=4.6, height=3.8)
     ax = axes[0, 0]
-    _hist_pair(ax, "w", arrays["w_t0"], arrays[f"w_t{step}"], step, plot_cfg["bins"], model_cfg, ratio)
+    _hist_pair(ax, "w", arrays["w_t0"], arrays[f"w_t{step}"], step, plot_cfg["bins"], model_cfg, ratio,
+               run_styles(runs)[main["run"]][0])
     ax.set_yscale("log")
-    ax.set_title(f"{SHORT['w']}, {_run_label(main)}", fontsize="small")
+    ax.set_title(f"{SHORT['w']}, {run_label(main)}", fontsize="small")
     ax = axes[0, 1]
     k = int(plot_cfg["top_k"])
     steps = [r["step"] for r in main["rows"]]
@@ -179,7 +166,7 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
     ax.set_xscale("log")
     ax.set_xlabel("learning rate η of large-lr GD (log scale)")
     ax.set_ylabel(r"λmax($W^\top W/h$) / MP bulk edge")
-    ax.set_title(f"outlier size after training, runs: {', '.join(spike_runs)}", fontsize="small", wrap=True)
+    ax.set_title("outlier size after training (one point per large-lr run)", fontsize="small")
     legend_below(ax)
     ax = axes[0, 3]
     series = (("w_align_beta", r"|<u1, β>|, top eigenvector of $W^\top W/h$ vs teacher β"),
@@ -190,7 +177,7 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
         ax.errorbar(lrs, vals[:, 0], yerr=[vals[:, 0] - vals[:, 1], vals[:, 2] - vals[:, 0]], marker=marker,
                     color=colour, capsize=3, label=label)
     ax.axhline(main["null_alignment_beta"], ls=":", lw=0.8, color="tab:blue", label="random direction: 1/√d")
-    ax.axhline(main["null_alignment_y"], ls=":", lw=0.8, color="tab:orange", label="random vector: 1/n")
+    ax.axhline(main["null_alignment_y"], ls=":", lw=0.8, color="tab:orange", label="random vector: 1/n (CK, NTK)")
     ax.axhline(0.5, color="tab:red", ls="--", lw=0.8, label="0.5 (claim 38 threshold, W)")
     ax.set_xscale("log")
     ax.set_ylim(0, 1)
@@ -209,9 +196,13 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
                         "direction.")
 
 
-def _tail_panel(ax: Any, name: str, curves: Sequence[tuple[str, np.ndarray, Mapping[str, Any], str]]) -> None:
-    """Rank-ordered spectra of matrix ``name``; ``curves``: (label, eigenvalues, checkpoint row, run name)."""
-    for (label, vals, row, run), (colour, marker) in zip(curves, series_styles(len(curves))):
+def _tail_panel(ax: Any, name: str, init: tuple[np.ndarray, Mapping[str, Any], str],
+                curves: Sequence[tuple[str, np.ndarray, Mapping[str, Any], str, tuple[Any, str]]]) -> None:
+    """Rank-ordered spectra of matrix ``name``: the initialisation (eigenvalues, t = 0 row, run; grey open
+    circles) and ``curves`` (label, eigenvalues, checkpoint row, run name, (colour, marker))."""
+    vals0, row0, run0 = init
+    draw_tail(ax, vals0, stored_fit(row0, name, run0), "initialisation", GREY, "o", hollow=True)
+    for label, vals, row, run, (colour, marker) in curves:
         draw_tail(ax, vals, stored_fit(row, name, run), label, colour, marker)
     ax.set_xlabel(f"eigenvalue λ of the {SHORT[name]} (log scale)")
     ax.set_ylabel("fraction of eigenvalues ≥ λ (log scale)")
@@ -220,14 +211,16 @@ def _tail_panel(ax: Any, name: str, curves: Sequence[tuple[str, np.ndarray, Mapp
 
 
 def _mse_panel(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str) -> None:
-    for (run, seeds), (colour, marker) in zip(runs.items(), series_styles(len(runs))):
-        steps, med, lo, hi = _median_curve(seeds, "test_mse")
+    styles = run_styles(runs)
+    for run, seeds in runs.items():
+        colour, marker = styles[run]
+        steps, med, _, _ = median_curve(seeds, "test_mse")
         ax.plot(np.maximum(steps, 0.5), med, marker=marker, ms=4, color=colour, alpha=0.85,
                 label=f"{run} ({seeds[0]['regime'].replace('_', ' ')})")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(STEP_AXIS)
-    ax.set_ylabel("test mean squared error (label units², log scale)")
+    ax.set_ylabel("test MSE (label units², log scale)")
     ax.set_title(title, fontsize="small")
     legend_below(ax, ncol=2)
 
@@ -237,18 +230,19 @@ def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]
                    model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
     """Adam vs small-lr GD: log-log tails with their stored fits; test MSE vs time for every run."""
     runs = grouped[claims["dataset"]]
-    adam = _seed_summary(runs[claims["adam"]], plot_cfg["seed"])
-    gd = _seed_summary(runs[claims["gd_small"]], plot_cfg["seed"])
-    a_arr, g_arr = _spectra_for(adam, spectra), _spectra_for(gd, spectra)
+    adam = seed_summary(runs[claims["adam"]], plot_cfg["seed"])
+    gd = seed_summary(runs[claims["gd_small"]], plot_cfg["seed"])
+    a_arr, g_arr = spectra_for(adam, spectra), spectra_for(gd, spectra)
     fig, axes = new_figure(1, 4, width=4.6, height=3.9)
-    tg, ta = _final_step(gd), _final_step(adam)
+    tg, ta = final_step(gd), final_step(adam)
+    styles = run_styles(runs)
     for j, name in enumerate(MATRICES):
-        _tail_panel(axes[0, j], name, [
-            ("initialisation", g_arr[f"{name}_t0"], gd["rows"][0], gd["run"]),
-            (f"{_run_label(gd)}, t = {tg}", g_arr[f"{name}_t{tg}"], gd["rows"][-1], gd["run"]),
-            (f"{_run_label(adam)}, t = {ta}", a_arr[f"{name}_t{ta}"], adam["rows"][-1], adam["run"]),
+        _tail_panel(axes[0, j], name, (g_arr[f"{name}_t0"], gd["rows"][0], gd["run"]), [
+            (f"{run_label(gd)}, t = {tg}", g_arr[f"{name}_t{tg}"], gd["rows"][-1], gd["run"], styles[gd["run"]]),
+            (f"{run_label(adam)}, t = {ta}", a_arr[f"{name}_t{ta}"], adam["rows"][-1], adam["run"],
+             styles[adam["run"]]),
         ])
-    _mse_panel(axes[0, 3], runs, "test error of every run, median over seeds")
+    _mse_panel(axes[0, 3], runs, "test mean squared error (MSE) of every run,\nmedian over seeds")
     save_figure(fig, path,
                 title=f"Adam gives heavy-tailed spectra (n={adam['n_train']}, d={adam['dim']}, h={adam['width']}, "
                       f"seed {plot_cfg['seed']})",
@@ -267,21 +261,21 @@ def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]
     names = [r for r in (claims["gd_small"], claims["gd_large"], claims["adam"]) if r in runs]
     if not names:
         raise ConfigError(f"evolution_realdata: dataset '{dataset}' trains none of the claims' runs")
-    picked = {r: _seed_summary(runs[r], plot_cfg["seed"]) for r in names}
-    styles = dict(zip(names, series_styles(len(names) + 1)[1:]))  # the first style is the initialisation's
+    picked = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}
+    styles = run_styles(runs)
     first = picked[names[0]]
     fig, axes = new_figure(1, 4, width=4.6, height=3.9)
     ratio = first["dim"] / first["width"]
     sigma2 = float(model_cfg["init_std"]) ** 2
     ax = axes[0, 0]
-    arr0 = _spectra_for(first, spectra)
-    finals = [_spectra_for(s, spectra)[f"w_t{_final_step(s)}"] for s in picked.values()]
+    arr0 = spectra_for(first, spectra)
+    finals = [spectra_for(s, spectra)[f"w_t{final_step(s)}"] for s in picked.values()]
     hi = max(v.max() for v in finals)
     lo = min(v[v > 1e-8 * v.max()].min() for v in [arr0["w_t0"], *finals])
     edges = np.geomspace(lo * 0.95, hi * 1.05, plot_cfg["bins"])
-    draw_esd(ax, arr0["w_t0"], edges, "t = 0", "tab:gray", filled=True)
+    draw_esd(ax, arr0["w_t0"], edges, "t = 0", GREY, filled=True)
     for run, s in picked.items():
-        draw_esd(ax, _spectra_for(s, spectra)[f"w_t{_final_step(s)}"], edges, f"{run}, t = {_final_step(s)}",
+        draw_esd(ax, spectra_for(s, spectra)[f"w_t{final_step(s)}"], edges, f"{run}, t = {final_step(s)}",
                  styles[run][0])
     draw_mp(ax, np.geomspace(edges[0], edges[-1], 600), ratio, sigma2)
     ax.set_xscale("log")
@@ -290,16 +284,16 @@ def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]
     ax.set_ylabel("density (fraction of all eigenvalues per unit λ)")
     ax.set_title("weight spectrum (zero eigenvalues not drawn)", fontsize="small")
     legend_below(ax)
-    _tail_panel(axes[0, 1], "ck", [("initialisation", arr0["ck_t0"], first["rows"][0], first["run"])] + [
-        (f"{run}, t = {_final_step(s)}", _spectra_for(s, spectra)[f"ck_t{_final_step(s)}"], s["rows"][-1], run)
-        for run, s in picked.items()])
+    _tail_panel(axes[0, 1], "ck", (arr0["ck_t0"], first["rows"][0], first["run"]), [
+        (f"{run}, t = {final_step(s)}", spectra_for(s, spectra)[f"ck_t{final_step(s)}"], s["rows"][-1], run,
+         styles[run]) for run, s in picked.items()])
     ax = axes[0, 2]
     edge = mp_edges(ratio, sigma2)[1]
     for run in names:
         colour, marker = styles[run]
-        steps, med, lo, hi_ = _median_curve(runs[run], "w_lmax")
+        steps, med, lo, hi_ = median_curve(runs[run], "w_lmax")
         ax.fill_between(np.maximum(steps, 0.5), lo / edge, hi_ / edge, color=colour, alpha=0.2)
-        ax.plot(np.maximum(steps, 0.5), med / edge, marker=marker, ms=4, color=colour, label=_run_label(picked[run]))
+        ax.plot(np.maximum(steps, 0.5), med / edge, marker=marker, ms=4, color=colour, label=run_label(picked[run]))
     factor = float(claims["outlier_factor"])
     ax.axhline(factor, color="k", ls="--", lw=0.8, label=f"{factor:g} (claim 37 threshold)")
     ax.set_xscale("log")
@@ -308,7 +302,7 @@ def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]
     ax.set_ylabel(r"λmax($W^\top W/h$) / MP bulk edge")
     ax.set_title("top weight eigenvalue (median, range over seeds)", fontsize="small")
     legend_below(ax)
-    _mse_panel(axes[0, 3], runs, "test error, median over seeds")
+    _mse_panel(axes[0, 3], runs, "test mean squared error (MSE),\nmedian over seeds")
     save_figure(fig, path,
                 title=f"Real data ({first['dataset']}, n={first['n_train']}, d={first['dim']}, h={first['width']}, "
                       f"seed {plot_cfg['seed']})",

@@ -38,7 +38,7 @@ def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray
                   label=f"{labels[kind]} (α = {alpha:.1f})")
     ax.axhline(mp_edges(ratio)[1], color="grey", ls=":", lw=1, label="Marchenko-Pastur bulk edge (Gaussian)")
     ax.set_xlabel("rank i of the eigenvalue (1 = largest, log scale)")
-    ax.set_ylabel(r"eigenvalue $\lambda_i$ of $W^\top W/h$ (log scale)")
+    ax.set_ylabel(r"eigenvalue $\lambda_i$ of $W^\top W/h$")
     ax.set_title("first-layer spectra (first seed)")
     legend_below(ax, fontsize="small")
 

@@ -53,7 +53,9 @@ def plot_right_edge(spectra: Mapping[int, Mapping[str, np.ndarray]], path: str |
         ax.set_ylabel("Hessian eigenvalue (loss units / parameter²)")
         if scale == "symlog":
             ax.set_yscale("symlog", linthresh=1e-4)
-            ax.set_ylabel("Hessian eigenvalue (loss units / parameter², symmetric log)")
+            shown = np.concatenate([np.asarray(s["top"])[:top] for s in spectra.values()])
+            if shown.size and shown.min() > 0:  # no empty negative decades under an all-positive edge
+                ax.set_ylim(shown.min() / 2, shown.max() * 2)
             ax.set_title("same eigenvalues, symmetric-log y axis")
         else:
             ax.set_title(f"top {top} eigenvalues, increasing")
@@ -189,11 +191,11 @@ def plot_mp_appendix(results: Mapping[str, Any], ratios: Sequence[float], two_bl
     for ratio, color in zip(ratios, colors):
         eigs = np.asarray(results[f"single_{ratio:g}"])
         heights, _, _ = ax.hist(eigs, bins=bins, density=True, alpha=0.45, color=color,
-                                label=f"Hessian, α=M/N={ratio:g} (KS={float(np.asarray(results[f'ks_{ratio:g}'])):.3f})")
+                                label=f"Hessian, α = M/N = {ratio:g} (KS distance {float(np.asarray(results[f'ks_{ratio:g}'])):.3f})")
         peak = max(peak, float(np.max(heights)))
         a, b = mp_edges(float(ratio))
         grid = np.linspace(max(a, 1e-3), b, 400)
-        ax.plot(grid, mp_density(grid, float(ratio)), color=color, lw=1.6, label=f"MP law, α={ratio:g}")
+        ax.plot(grid, mp_density(grid, float(ratio)), color=color, lw=1.6, label=f"Marchenko-Pastur law, α = {ratio:g}")
     ax.set_ylim(0, 1.6 * peak)  # the alpha = 1 density diverges like x^(-1/2) at 0
     ax.set_xlabel("eigenvalue / mean eigenvalue (dimensionless)")
     ax.set_ylabel("density (1 / unit eigenvalue)")
@@ -201,14 +203,18 @@ def plot_mp_appendix(results: Mapping[str, Any], ratios: Sequence[float], two_bl
     legend_below(ax)
     ax = axes[0, 1]
     colors = _palette(len(two_blob_ratios) + 1)
-    for ratio, color in zip(two_blob_ratios, colors):
+    styles = ("-", "--", "-.", ":")
+    for i, (ratio, color) in enumerate(zip(two_blob_ratios, colors)):
         eigs = np.asarray(results[f"two_{ratio:g}"])
         positive = eigs[eigs > 1e-9 * eigs.max()]
         top = float(np.asarray(results[f"top_{ratio:g}"]))
         count = int(np.asarray(results[f"outliers_{ratio:g}"]))
-        ax.hist(positive, bins=np.logspace(np.log10(positive.min()), np.log10(eigs.max() * 1.5), bins), alpha=0.45,
-                color=color, label=f"α=d/N={ratio:g}: {count} outlier(s), top={top:.4g}")
-        ax.axvline(top, color=color, ls="--", lw=1)
+        ls = styles[i % len(styles)]
+        # outlines, so that a small spectrum is not hidden under a larger one
+        ax.hist(positive, bins=np.logspace(np.log10(positive.min()), np.log10(eigs.max() * 1.5), bins),
+                histtype="step", lw=1.6, ls=ls, color=color,
+                label=f"α = d/N = {ratio:g}: {count} outlier(s), largest eigenvalue {top:.4g} (vertical line)")
+        ax.axvline(top, color=color, ls=ls, lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("non-zero Hessian eigenvalue (summed loss, loss units / parameter²)")
@@ -218,4 +224,4 @@ def plot_mp_appendix(results: Mapping[str, Any], ratios: Sequence[float], two_bl
     save_figure(fig, path, f"Appendix B: logistic-regression Hessians and the Marchenko-Pastur law ({setting})",
                 "Left: spectrum of the logistic-loss Hessian on one standard Gaussian blob (normalised by its mean "
                 "eigenvalue) against the MP density with ratio α = M/N. Right: the summed Hessian for two blobs has "
-                "a bulk plus one outlier (dashed) along the mean direction, larger for larger α = d/N.")
+                "a bulk plus one outlier (vertical lines: the largest eigenvalue) along the mean direction, larger for larger α = d/N.")
