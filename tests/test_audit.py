@@ -46,6 +46,7 @@ def _make_tree(root: Path, config: dict[str, Any] = CONFIG) -> Path:
     (results / "logs" / "train" / "run.log").write_text("log lines, no sidecar needed")
     (results / "README.md").write_text("generated results")
     (results / "demo" / ".model.txt.tmp123").write_text("leftover of an atomic write")
+    (results / "demo" / "part1.ckpt").write_text("resume state of an interrupted training step")
     return results
 
 

@@ -1,8 +1,8 @@
 """Fault injection (issue 12): every planted fault is caught before use in one line, no valid file is lost,
 and ``nnspectra audit --repair`` restores a tree bit-identical to an undisturbed run.
 
-Fast part: divergence of each training path (blobs numpy fast path, the torch loop on the MNIST MLP, the
-Wang et al. evolution runs, online SGD). Workflow part (``-m workflow``): faults planted in copies of one
+Fast part: divergence of each training path (the blobs MLP and the MNIST MLP through the one training loop,
+the Wang et al. evolution runs, online SGD). Workflow part (``-m workflow``): faults planted in copies of one
 undisturbed smoke-preset ``table1`` run (one row, one seed: 5 jobs), plus damaged data files and a
 diverging run through the pipeline. docs/auditing.md has the table fault -> message -> fix.
 """
@@ -110,6 +110,22 @@ def test_monitor_reference_streak_floor_and_nonfinite() -> None:
     DivergenceMonitor(TrainConfig(lr=1.0, divergence_factor=None)).update(1, 1e30)  # switched off
     with pytest.raises(Exception, match="x.train.divergence_factor must be > 1"):
         TrainConfig(lr=1.0, divergence_factor=0.5, config_key="x.train")
+
+
+def test_a_diverged_run_leaves_no_checkpoint_to_resume(tmp_path: Path) -> None:
+    from nnspectra.models.mlp import make_mlp
+    from nnspectra.training import train
+    from nnspectra.training.evaluate import cross_entropy
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 5, generator=gen, dtype=torch.float64), torch.arange(40) % 3
+    model = make_mlp([5, 8, 3], "relu", init="normal", init_scale=0.5, seed=0, dtype=torch.float64)
+    ckpt = tmp_path / "part1.ckpt"
+    cfg = TrainConfig(lr=1e8, batch_size=8, max_iterations=400, grad_norm_tol=None, log_every=10, progress=False,
+                      checkpoint_every=5, checkpoint_path=str(ckpt), config_key="realdata.cifar.train")
+    with pytest.raises(DivergenceError, match="lower realdata.cifar.train.lr"):
+        train(model, cross_entropy, x, y, cfg)
+    assert not ckpt.exists()
 
 
 def test_torch_loop_nan_names_the_key() -> None:

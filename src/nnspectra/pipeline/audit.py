@@ -1,7 +1,7 @@
 """Audit the cached intermediates under ``results/`` against their provenance sidecars.
 
-For every result file ``X`` (everything under ``results/`` except ``logs/``, hidden temporary files,
-``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
+For every result file ``X`` (everything under ``results/`` except ``logs/``, hidden temporary files, resume
+checkpoints ``*.ckpt``, ``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
 :mod:`nnspectra.pipeline.provenance`) and reports one status:
 
 ``corrupt``          the file's sha256 differs from the one recorded when it was made (or the sidecar is unreadable)
@@ -210,6 +210,8 @@ class _CodeHashes:
 def _is_excluded(rel: Path, excludes: Iterable[str]) -> bool:
     if any(part.startswith(".") for part in rel.parts):
         return True  # atomic-write temporaries (.name.tmpPID) and hidden files
+    if rel.suffix == ".ckpt":
+        return True  # resume state of an interrupted training step (it resumes from it or removes it)
     return rel.parts[0] in set(excludes)
 
 

@@ -309,6 +309,8 @@ def train(
             monitor.update(step, loss_value)
         except DivergenceError:
             bar.close()
+            if ckpt is not None:  # a diverged run is not worth resuming
+                ckpt.unlink(missing_ok=True)
             raise
         gnorm = grad_norm(model)
         converged = cfg.grad_norm_tol is not None and gnorm <= cfg.grad_norm_tol
@@ -328,9 +330,9 @@ def train(
     result.final_grad_norm = gnorm
     if not result.history or result.history[-1]["step"] != step:
         record(step, loss_value, gnorm)
+    if ckpt is not None:
+        ckpt.unlink(missing_ok=True)  # finished or diverged: nothing to resume
     monitor.check_end(step, float(result.history[-1].get("train_loss", loss_value)))
     log.info("%s stopped after %d steps (converged=%s, grad norm %.3g, batch loss %.4g)",
              desc, step, result.converged, gnorm, loss_value)
-    if ckpt is not None and ckpt.exists():
-        ckpt.unlink()
     return result
