@@ -32,10 +32,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from nnspectra.errors import CorruptResultError  # noqa: E402
-from nnspectra.models.sizes import mlp_parameter_count  # noqa: E402
-from nnspectra.pipeline.provenance import build_record, write_sidecar  # noqa: E402
-from nnspectra.pipeline.verify import verify_inputs  # noqa: E402
+from nnspectra.errors import CorruptResultError
+from nnspectra.models.sizes import mlp_parameter_count
+from nnspectra.pipeline.provenance import build_record, write_sidecar
+from nnspectra.pipeline.verify import verify_inputs
 
 KB = 1024
 P_BLOBS = mlp_parameter_count([100, 30, 30, 50])  # the largest Table 1 net (k = 50): 5,510 parameters

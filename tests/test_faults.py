@@ -22,7 +22,8 @@ import pytest
 import torch
 
 from nnspectra.errors import DivergenceError
-from nnspectra.training.loop import DivergenceMonitor, TrainConfig
+from nnspectra.training.divergence import DivergenceMonitor
+from nnspectra.training.loop import TrainConfig
 
 from conftest import workflow_env
 
@@ -285,6 +286,13 @@ def test_deleted_intermediate_is_listed_as_missing_and_rebuilt(work: Path, undis
     audit = _audit(work)
     row = _rows(audit)[f"{RUN}/spectrum_final.npz"]
     assert audit.returncode == 1 and "missing" in row and "absent, but rule blobs_spectrum makes it" in row, row
+    before = _snapshot(work)
+    plan = _run(work, "nnspectra.cli", "audit", "--repair", "--dry-run", TARGET, *CONFIG)
+    assert plan.returncode == 1 and f"rebuild 2 file(s) and everything made from them: {RUN}/counts.json, " \
+        f"{RUN}/spectrum_final.npz" in plan.stdout, _out(plan)[-3000:]  # counts: its input is gone
+    assert f"would move those aside, then run: snakemake table1 --snakefile {work / 'Snakefile'}" in plan.stdout
+    assert f"--forcerun {RUN}/counts.json {RUN}/spectrum_final.npz" in plan.stdout
+    assert _snapshot(work) == before  # nothing ran
     _repair_and_compare(work, undisturbed)
 
 

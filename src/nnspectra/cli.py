@@ -100,7 +100,7 @@ def _expected(args: argparse.Namespace, config: dict[str, Any], results: Path) -
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     from nnspectra.pipeline.audit import STALE, audit
-    from nnspectra.pipeline.repair import plan_repair, quarantine, rebuild
+    from nnspectra.pipeline.repair import plan_repair, quarantine, rebuild, rebuild_command, shown
 
     config = resolve_config(args.configfile, args.overrides)
     results = _results_dir(args, config)
@@ -122,15 +122,17 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         print("repair: nothing to repair")
         return 0
     print(plan.describe(), flush=True)
+    command = rebuild_command(args.targets, plan.forcerun, args.configfile, args.overrides, args.cores,
+                              args.snakefile, args.directory, args.profile)
     if args.dry_run:
+        print(f"repair (dry run, nothing changed): would move those aside, then run: {shown(command)}")
         return 1
     code = 0
     if not plan.empty:
         folder = quarantine(plan.quarantine, args.directory)
         if folder is not None:
             print(f"repair: moved the untrusted files aside to {folder}", flush=True)
-        code = rebuild(args.targets, plan.forcerun, args.configfile, args.overrides, args.cores, args.snakefile,
-                       args.directory, args.profile)
+        code = rebuild(command, args.directory)
         if code:
             print(f"repair: snakemake failed (exit {code}); its message is above", flush=True)
     expected = _expected(args, config, results)

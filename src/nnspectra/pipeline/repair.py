@@ -184,15 +184,25 @@ def quarantine(files: Sequence[str], workdir: str | Path = ".") -> Path | None:
     return folder
 
 
-def rebuild(targets: Sequence[str], forcerun: Sequence[str], configfiles: Sequence[str | Path] = (),
-            overrides: Sequence[str] = (), cores: str = "1", snakefile: str | Path = "Snakefile",
-            workdir: str | Path = ".", profile: str | None = None) -> int:
-    """Run Snakemake on ``targets`` with ``--forcerun forcerun`` (output streams pass through); its exit code."""
+def rebuild_command(targets: Sequence[str], forcerun: Sequence[str], configfiles: Sequence[str | Path] = (),
+                    overrides: Sequence[str] = (), cores: str = "1", snakefile: str | Path = "Snakefile",
+                    workdir: str | Path = ".", profile: str | None = None) -> list[str]:
+    """``snakemake <targets> ... --cores N --rerun-incomplete [--profile P] --forcerun <files>``."""
     command = snakemake_command(targets, configfiles, overrides, snakefile, workdir)
     command += ["--cores", str(cores), "--rerun-incomplete"]
     if profile:
         command += ["--profile", profile]
     if forcerun:
         command += ["--forcerun", *forcerun]
-    print("repair: snakemake " + " ".join(shlex.quote(c) for c in command[3:]), flush=True)
-    return subprocess.run(command, cwd=workdir, check=False).returncode
+    return command
+
+
+def shown(command: Sequence[str]) -> str:
+    """A ``python -m snakemake ...`` command as the user would type it."""
+    return "snakemake " + " ".join(shlex.quote(c) for c in command[3:])
+
+
+def rebuild(command: Sequence[str], workdir: str | Path = ".") -> int:
+    """Run a :func:`rebuild_command` (its output streams pass through); its exit code."""
+    print("repair: " + shown(command), flush=True)
+    return subprocess.run(list(command), cwd=workdir, check=False).returncode
