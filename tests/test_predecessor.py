@@ -85,7 +85,16 @@ def test_sphere_parameters_lie_on_the_sphere() -> None:
     assert np.array_equal(theta, p0.sphere_parameters(200, 74, 0.86, 1))
     # uniform directions: the mean direction is ~0 and the coordinates are exchangeable
     assert np.abs(theta.mean(axis=0)).max() < 4 * 0.86 / np.sqrt(74 * 200)
-    assert p0.sphere_radius(100, 0.1) == pytest.approx(1.0)
+
+
+def test_init_radius_is_the_typical_init_norm() -> None:
+    sizes = p0.blob_sizes(10)
+    assert p0.init_radius(sizes, "normal", 0.1) == pytest.approx(0.1 * np.sqrt(162))
+    sq = [sum(float(q.detach().pow(2).sum()) for q in p0.build_net(sizes, seed=s, init="torch").parameters())
+          for s in range(300)]
+    assert np.mean(sq) == pytest.approx(p0.init_radius(sizes, "torch") ** 2, rel=0.03)
+    with pytest.raises(ConfigError, match="init"):
+        p0.init_radius(sizes, "xavier")
 
 
 def _blobs_tensors(n: int = 20, std: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -68,19 +68,48 @@ def blob_parameter_count(width: int) -> int:
     return int(width) ** 2 + 6 * int(width) + 2
 
 
-def build_net(sizes: Sequence[int], *, seed: int, init: str = "normal", init_scale: float = 0.1) -> nn.Sequential:
-    """Float64 ReLU MLP with biases (:func:`nnspectra.models.mlp.make_mlp`) at its initial point."""
+def hidden_name(hidden: Sequence[int]) -> str:
+    """File-name form of hidden widths: [10, 10] -> "10x10" (inverse of :func:`parse_hidden`)."""
+    return "x".join(str(int(h)) for h in hidden)
+
+
+def parse_hidden(name: str) -> list[int]:
+    """Hidden widths from their file-name form: "10x10" -> [10, 10]."""
+    try:
+        widths = [int(part) for part in str(name).split("x")]
+    except ValueError:
+        raise ConfigError(f"hidden widths '{name}' must look like '10' or '10x10'") from None
+    if not widths or min(widths) < 1:
+        raise ConfigError(f"hidden widths '{name}' must be positive integers joined by 'x'")
+    return widths
+
+
+def build_net(sizes: Sequence[int], *, seed: int, init: str = "torch", init_scale: float = 0.1) -> nn.Sequential:
+    """Float64 ReLU MLP with biases (:func:`nnspectra.models.mlp.make_mlp`) at its initial point.
+
+    Default init ``torch``: U(±1/sqrt(fan_in)) for every weight and bias, the default of Torch7's
+    ``nn.Linear`` (P0, 2016) and of PyTorch. P0 does not state its init; this one reproduces P0 Fig 2's
+    initial spectra ([-0.9, 2.3] vs read [-1, 1.7] on MNIST, [-0.17, 0.32] vs [-0.17, 0.29] on random
+    inputs, 784-10-10-10), whereas N(0, 0.1²) gives [-0.17, 2.8] on random inputs. ``init_scale`` is
+    used by ``normal`` only.
+    """
     return make_mlp(list(sizes), "relu", init=init, init_scale=float(init_scale), seed=int(seed), dtype=torch.float64)
 
 
-def sphere_radius(n_params: int, init_scale: float) -> float:
-    """Radius of the init sphere: init_scale·sqrt(P), the typical norm of an N(0, init_scale²) draw.
+def init_radius(sizes: Sequence[int], init: str = "torch", init_scale: float = 0.1) -> float:
+    """Typical norm of the initial parameter vector, sqrt(E||theta_0||²), of a :func:`build_net` init.
 
-    P0 Fig 6 draws inits "on the surface of a sphere with a fixed radius" without giving it; this
-    choice keeps Fig 6's inits at the scale of the N(0, init_scale²) inits of the other figures
-    (a Gaussian vector concentrates on exactly this sphere), so only the spread of the norm is removed.
+    ``torch`` (Torch7/PyTorch default): every weight and bias of a layer with fan-in m is U(±1/sqrt(m)),
+    variance 1/(3m), so E||theta||² = sum_l n_out (n_in + 1) / (3 n_in). ``normal``: init_scale² P.
+    Used as the radius of P0 Fig 6's sphere: P0 draws inits "on the surface of a sphere with a fixed
+    radius" without giving it; this choice puts them at the scale of the other figures' inits (a
+    random init concentrates near this sphere), so only the spread of the norm is removed.
     """
-    return float(init_scale) * math.sqrt(int(n_params))
+    if init == "normal":
+        return float(init_scale) * math.sqrt(mlp_parameter_count(sizes))
+    if init == "torch":
+        return math.sqrt(sum(b * (a + 1) / (3.0 * a) for a, b in zip(sizes[:-1], sizes[1:])))
+    raise ConfigError(f"init '{init}' is not one of ('normal', 'torch')")
 
 
 def sphere_parameters(n_inits: int, n_params: int, radius: float, seed: int) -> np.ndarray:
@@ -160,20 +189,24 @@ def coarse_grain(mat: np.ndarray | torch.Tensor, max_side: int = 400) -> np.ndar
 
 
 def trained_spectra(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, sizes: Sequence[int], *, seed: int,
-                    init: str = "normal", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
-                    max_iterations: int = 100_000, heatmap_side: int = 0,
+                    init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
+                    max_iterations: int = 100_000, heatmap_side: int = 0, train: bool = True,
                     device: torch.device | str | None = None) -> dict[str, Any]:
     """Hessian spectrum of one net at its random init and after GD to ``grad_norm_tol`` (P0 Figs 1-2).
 
     Returns ``eig_init``, ``eig_final`` (P,) ascending, training facts (iterations, converged, final
     loss and gradient norm) and, with ``heatmap_side`` > 0, ``heatmap_final``: the final Hessian block-
-    averaged to at most that side (P0 Fig 1 left panel). Training runs on ``device`` (default CPU).
+    averaged to at most that side (P0 Fig 1 left panel). ``train=False`` stops after the init spectrum
+    (claim 23 needs only that). Training and Hessians run on ``device`` (default CPU).
     """
     dev = torch.device(device) if device is not None else torch.device("cpu")
     xt, yt = (t.to(dev) for t in as_tensors(x, y))
     model = build_net(sizes, seed=seed, init=init, init_scale=init_scale).to(dev)
     eig_init = spectrum(model, xt, yt)
     loss_init = full_loss(model, xt, yt)
+    if not train:
+        return {"eig_init": eig_init, "n_params": mlp_parameter_count(sizes), "sizes": np.asarray(sizes),
+                "loss_init": loss_init}
     t0 = time.perf_counter()
     result = train_gd(model, xt, yt, lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations,
                       seed=seed, desc=f"p0 {sizes}")
@@ -242,7 +275,7 @@ def isolated_eigenvalues(eigs: np.ndarray, fraction: float = ISOLATED_FRACTION) 
     return IsolatedEigenvalues(int(above.sum()), bool(top > 0 and np.all(rest >= -cutoff)), cutoff, top)
 
 
-def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, *, seed: int, init: str = "normal",
+def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, *, seed: int, init: str = "torch",
                    init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
                    max_iterations: int = 200_000, hidden_layers: int = 2) -> dict[str, Any]:
     """P0 Figs 4-5: train the 2-n-n-2 net on the blobs by GD to ``grad_norm_tol``; exact final Hessian.
@@ -367,13 +400,13 @@ def batched_hessian_eigvalsh(theta: torch.Tensor, loss_of_theta: Callable[[torch
 
 
 def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *, seed: int, radius: float | None = None,
-                      init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
+                      init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
                       max_iterations: int = 200_000, snapshot_tols: Sequence[float] = (1e-2, 1e-3),
                       hidden_layers: int = 2, chunk: int = 256, device: torch.device | str | None = None,
                       ) -> dict[str, Any]:
     """P0 Fig 6: ``n_inits`` random inits on a sphere of fixed radius, GD to ``grad_norm_tol``, final λ_max.
 
-    ``radius`` default: :func:`sphere_radius` (init_scale·sqrt(P)). Returns per-init arrays
+    ``radius`` default: :func:`init_radius` of the ``init`` scheme. Returns per-init arrays
     ``lambda_max``, ``lambda_min``, ``n_isolated`` (claim 20's reading), ``iterations``, ``converged``,
     ``diverged``, ``grad_norm``, ``loss``; ``lambda_max_at_tol`` (len(snapshot_tols), n_inits): λ_max
     where each net's gradient norm first fell to each snapshot tolerance (how λ_max depends on the
@@ -381,7 +414,7 @@ def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *,
     """
     sizes = blob_sizes(width, hidden_layers)
     p = mlp_parameter_count(sizes)
-    r = sphere_radius(p, init_scale) if radius is None else float(radius)
+    r = init_radius(sizes, init, init_scale) if radius is None else float(radius)
     dev = torch.device(device) if device is not None else torch.device("cpu")
     xt, yt = (t.to(dev) for t in as_tensors(x, y))
     template = build_net(sizes, seed=seed).to(dev)
@@ -407,7 +440,7 @@ def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *,
 
 # ---------------------------------------------------------------------------------------- Fig 7
 def blob_std_sweep(stds: Sequence[float], width: int, *, seed: int, data_seed: int, n_per_blob: int = 100,
-                   init: str = "normal", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
+                   init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
                    max_iterations: int = 200_000, hidden_layers: int = 2) -> dict[str, np.ndarray]:
     """P0 Fig 7: the same net and init trained by GD on two blobs of each std; final Hessian spectra.
 
@@ -460,7 +493,7 @@ def line_losses(theta_a: np.ndarray, theta_b: np.ndarray, alphas: np.ndarray,
 
 def interpolation_profiles(x: np.ndarray, y: np.ndarray, width: int, *, seed_a: int, seed_b: int, lr: float = 0.1,
                            batch_size: int = 10, steps: int = 2000, record_every: int = 1,
-                           alphas: Sequence[float] | None = None, init: str = "normal", init_scale: float = 0.1,
+                           alphas: Sequence[float] | None = None, init: str = "torch", init_scale: float = 0.1,
                            hidden_layers: int = 2) -> dict[str, np.ndarray]:
     """P0 Fig 8: loss on the straight line between simultaneous iterates, at every recorded step.
 
