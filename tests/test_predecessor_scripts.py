@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
 from fakedata import write_fake_mnist
+
 from nnspectra.config import config_subset, validate_config
 from nnspectra.experiments.predecessor import hidden_name
 
@@ -26,15 +26,21 @@ KEYS = [f"predecessor.{k}" for k in ("seeds", "model", "train", "blobs", "mnist"
 
 
 def _run(script: str, out: Path, name: str, cfg: dict[str, Any], *, inputs: dict[str, Any] | None = None,
-         outputs: dict[str, str], wildcards: dict[str, Any] | None = None, setting: str = "") -> None:
+         outputs: dict[str, str], wildcards: dict[str, Any] | None = None, setting: str = "",
+         reuse: bool = False) -> None:
+    if reuse and all((out / v).is_file() for v in outputs.values()):
+        return
     ns = SimpleNamespace(input=inputs or {}, output={k: str(out / v) for k, v in outputs.items()},
                          params={"cfg": cfg, "setting": setting}, wildcards=wildcards or {},
                          log=[str(out / "logs" / f"{name}.log")], threads=1, resources={}, rule=name)
     runpy.run_path(str(SCRIPTS / script), init_globals={"snakemake": ns}, run_name="__main__")
 
 
-def run_p0_dag(config: dict[str, Any], out: Path) -> dict[str, Path]:
-    """Run every P0 step for ``config`` under ``out``; returns the figure and metric paths."""
+def run_p0_dag(config: dict[str, Any], out: Path, setting: str = "toy test", reuse: bool = False) -> dict[str, Path]:
+    """Run every P0 step for ``config`` under ``out``; returns the figure and metric paths.
+
+    ``reuse``: skip compute steps whose outputs exist (metrics and figures always rerun).
+    """
     full = validate_config(config)
     cfg = config_subset(full, *KEYS)
     p = full["predecessor"]
@@ -43,20 +49,20 @@ def run_p0_dag(config: dict[str, Any], out: Path) -> dict[str, Path]:
     for seed in seeds:
         for width in p["fig4"]["widths"]:
             rel = f"p0/blobs/n{width}/seed{seed}"
-            _run("predecessor_blobs.py", out, f"blobs_{width}_{seed}", cfg, outputs={
+            _run("predecessor_blobs.py", out, f"blobs_{width}_{seed}", cfg, reuse=reuse, outputs={
                 "run": f"{rel}/run.npz", "summary": f"{rel}/summary.json"}, wildcards={"seed": seed, "width": width})
             blobs.append(str(out / rel / "run.npz"))
-        _run("predecessor_std.py", out, f"std_{seed}", cfg, outputs={"run": f"p0/fig7/seed{seed}.npz"},
+        _run("predecessor_std.py", out, f"std_{seed}", cfg, reuse=reuse, outputs={"run": f"p0/fig7/seed{seed}.npz"},
              wildcards={"seed": seed})
         std.append(str(out / f"p0/fig7/seed{seed}.npz"))
         for inputs in ("mnist", "random"):
             hid = hidden_name(p["mnist"]["fig2"]["hidden"])
             rel = f"p0/mnist/init/{inputs}_{hid}/seed{seed}.npz"
-            _run("predecessor_mnist.py", out, f"mnist_init_{inputs}_{seed}", cfg, outputs={"spectra": rel},
+            _run("predecessor_mnist.py", out, f"mnist_init_{inputs}_{seed}", cfg, reuse=reuse, outputs={"spectra": rel},
                  wildcards={"seed": seed, "inputs": inputs, "hidden": hid, "point": "init"})
             init.append(str(out / rel))
     for seed in p["fig6"]["seeds"]:
-        _run("predecessor_sphere.py", out, f"sphere_{seed}", cfg, outputs={"run": f"p0/fig6/seed{seed}.npz"},
+        _run("predecessor_sphere.py", out, f"sphere_{seed}", cfg, reuse=reuse, outputs={"run": f"p0/fig6/seed{seed}.npz"},
              wildcards={"seed": seed})
         sphere.append(str(out / f"p0/fig6/seed{seed}.npz"))
     trained: dict[str, list[str]] = {"fig1": [], "fig2": []}
@@ -65,14 +71,13 @@ def run_p0_dag(config: dict[str, Any], out: Path) -> dict[str, Path]:
     for fig, inputs, hidden in jobs:
         rel = f"p0/mnist/trained/{inputs}_{hidden_name(hidden)}/seed{plot_seed}.npz"
         if not (out / rel).exists():
-            _run("predecessor_mnist.py", out, f"mnist_trained_{inputs}_{hidden_name(hidden)}", cfg,
+            _run("predecessor_mnist.py", out, f"mnist_trained_{inputs}_{hidden_name(hidden)}", cfg, reuse=reuse,
                  outputs={"spectra": rel}, wildcards={"seed": plot_seed, "inputs": inputs,
                                                       "hidden": hidden_name(hidden), "point": "trained"})
         trained[fig].append(str(out / rel))
-    _run("predecessor_interp.py", out, "interp", cfg, outputs={"profiles": "p0/fig8/profiles.npz"})
+    _run("predecessor_interp.py", out, "interp", cfg, reuse=reuse, outputs={"profiles": "p0/fig8/profiles.npz"})
     _run("predecessor_metrics.py", out, "metrics", cfg, outputs={"metrics": "metrics/p0.json"},
          inputs={"blobs": blobs, "sphere": sphere, "std": std, "init": init})
-    setting = "test"
     plot_blobs = [b for b in blobs if f"/seed{plot_seed}/" in b]
     _run("predecessor_fig1.py", out, "fig1", cfg, inputs={"spectra": trained["fig1"]},
          outputs={"fig": "figures/p0_fig1.png"}, setting=setting)

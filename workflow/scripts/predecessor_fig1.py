@@ -9,5 +9,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     spectra = {f"{hidden_name(r['sizes'][1:-1])} hidden, P={int(r['n_params']):,}": r["eig_final"] for r in runs}
     first = runs[0]
     heat = first.get("heatmap_final")
-    plot_fig1(spectra, heat, step.output["fig"], step.params["setting"],
-              heatmap_label=f"(P={int(first['n_params']):,}, block means)" if heat is not None else "")
+    p = int(first["n_params"])
+    label = f"(P={p:,}, means of {-(-p // heat.shape[0])}² blocks)" if heat is not None and heat.shape[0] < p else ""
+    plot_fig1(spectra, heat, step.output["fig"], step.params["setting"], heatmap_label=label or f"(P={p:,})",
+              heatmap_params=p)

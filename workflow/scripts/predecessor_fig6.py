@@ -7,5 +7,9 @@ from nnspectra.plotting.predecessor import plot_fig6
 from nnspectra.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
-    lam = np.concatenate([load_arrays(p)["lambda_max"] for p in step.input["runs"]])
-    plot_fig6(lam, step.output["fig"], step.params["setting"], mode=lambda_max_mode(lam), band=LAMBDA_BAND)
+    runs = [load_arrays(p) for p in step.input["runs"]]
+    lam = np.concatenate([r["lambda_max"] for r in runs])
+    tols = runs[0]["snapshot_tols"].tolist()
+    at_tol = {t: np.concatenate([r["lambda_max_at_tol"][i] for r in runs]) for i, t in enumerate(tols)}
+    plot_fig6(lam, step.output["fig"], step.params["setting"], mode=lambda_max_mode(lam), band=LAMBDA_BAND,
+              at_tolerance=at_tol, final_tolerance=step.params["cfg"]["predecessor.train"]["grad_norm_tol"])

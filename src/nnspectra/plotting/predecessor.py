@@ -46,16 +46,19 @@ def _label(name: str, eigs: np.ndarray) -> str:
 
 
 def plot_fig1(spectra: Mapping[str, np.ndarray], heatmap: np.ndarray | None, path: str | Path, setting: str,
-              heatmap_label: str = "", bins: int = 100) -> None:
+              heatmap_label: str = "", bins: int = 100, heatmap_params: int | None = None) -> None:
     """P0 Fig 1: final-Hessian eigenvalue histograms (log counts) per MNIST net; left: a Hessian heatmap.
 
     ``spectra`` maps a legend label (e.g. "n=10, P=7,960") -> eigenvalues; ``heatmap`` is a (block-
-    averaged) final Hessian matrix or None.
+    averaged) final Hessian matrix or None, covering ``heatmap_params`` parameters (axis units).
     """
     ncols = 2 if heatmap is not None else 1
     fig, axes = new_figure(1, ncols, width=6.0, height=4.6)
     if heatmap is not None:
-        _heatmap(fig, axes[0, 0], np.asarray(heatmap), f"final Hessian {heatmap_label}".strip())
+        heat = np.asarray(heatmap)
+        clip = float(np.percentile(np.abs(heat), 99.5)) or float(np.max(np.abs(heat))) or 1.0
+        _heatmap(fig, axes[0, 0], heat, f"final Hessian {heatmap_label}".strip(), clip,
+                 "entry (loss / param²), clipped", span=heatmap_params)
     ax = axes[0, -1]
     edges = _common_edges(list(spectra.values()), bins)
     for (name, lam), color in zip(spectra.items(), _palette(len(spectra))):
@@ -66,8 +69,9 @@ def plot_fig1(spectra: Mapping[str, np.ndarray], heatmap: np.ndarray | None, pat
     ax.legend(loc="upper right", fontsize="small")
     save_figure(fig, path, f"P0 Fig. 1 replica: Hessian after training, MLP on MNIST\n({setting})",
                 "Histogram (log count, common bins) of all eigenvalues of the exact float64 Hessian of the mean "
-                "training loss after full-batch GD, one colour per network size. Left: the final Hessian as a "
-                "heatmap (block means when P is large). P0's claim: adding units only adds to the mass at 0.")
+                "training loss after full-batch GD, one colour per network size. Left: the smallest net's final Hessian as "
+                "a heatmap (block means when P is large; colours saturate beyond the 99.5th percentile of |entry|). "
+                "P0's claim: adding units only adds to the mass at 0.")
 
 
 def plot_fig2(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, setting: str, bins: int = 100,
@@ -113,7 +117,7 @@ def plot_fig4(spectra: Mapping[int, np.ndarray], path: str | Path, setting: str,
             ax.axvline(sign * cutoff_fraction * top, color="0.3", ls=":", lw=0.9)
         ax.set_title(f"{p} parameters\nλ_max = {top:.3g}")
         ax.set_xlabel("λ (loss / param²)")
-        ax.legend(loc="upper center", fontsize="x-small")
+        ax.legend(loc="upper right", fontsize="x-small")
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
     axes[0, 0].set_ylabel("count (log scale)")
     save_figure(fig, path, f"P0 Fig. 4 replica: final Hessian of 2-n-n-2 nets on two blobs ({setting})",
@@ -122,12 +126,14 @@ def plot_fig4(spectra: Mapping[int, np.ndarray], path: str | Path, setting: str,
                 "two isolated eigenvalues for every size, the rest concentrated at 0.")
 
 
-def _heatmap(fig: Any, ax: Any, mat: np.ndarray, title: str, vmax: float | None = None) -> None:
+def _heatmap(fig: Any, ax: Any, mat: np.ndarray, title: str, vmax: float | None = None,
+             label: str = "Hessian entry (loss units / parameter²)", span: int | None = None) -> None:
+    """Diverging heatmap; ``span`` = number of parameters the (block-averaged) matrix covers (axis units)."""
     v = float(np.max(np.abs(mat))) if vmax is None else float(vmax)
-    image = ax.imshow(mat, cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest")
-    cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    cbar.set_label("Hessian entry (loss units / parameter²)")
-    cbar.formatter.set_powerlimits((-2, 2))
+    extent = None if span is None else (0, span, span, 0)
+    image = ax.imshow(mat, cmap="RdBu_r", vmin=-v, vmax=v, interpolation="nearest", extent=extent)
+    cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, format="%.1e")
+    cbar.set_label(label)
     ax.set_title(title)
     ax.set_xlabel("parameter index")
     ax.set_ylabel("parameter index")
@@ -150,25 +156,52 @@ def plot_fig5(hessians: Mapping[int, np.ndarray], path: str | Path, setting: str
 
 
 def plot_fig6(lambda_max: np.ndarray, path: str | Path, setting: str, mode: float, band: tuple[float, float],
-              bins: int = 40, paper_mode: float | None = 0.024) -> None:
-    """P0 Fig 6: histogram of the final λ_max over many random inits, with the mode and the claim band."""
+              bins: int = 40, paper_mode: float | None = 0.024,
+              at_tolerance: Mapping[float, np.ndarray] | None = None, final_tolerance: float | None = None) -> None:
+    """P0 Fig 6: histogram of the final λ_max over many random inits, with the mode and the claim band.
+
+    Left: the paper's panel (linear axes, the data's own range). Right: the same values on a log λ axis
+    beside the claim band and the paper's mode, plus, when given, ``at_tolerance`` (gradient-norm level
+    -> λ_max of the same nets where their gradient norm first fell to that level): how λ_max depends on
+    the stopping rule. ``final_tolerance`` labels the final values.
+    """
     lam = np.asarray(lambda_max, dtype=np.float64)
     lam = lam[np.isfinite(lam)]
-    fig, axes = new_figure(1, 1, width=7.5, height=4.6)
+    fig, axes = new_figure(1, 2, width=6.2, height=4.6)
     ax = axes[0, 0]
-    ax.hist(lam, bins=bins, color="tab:blue", alpha=0.8, label=f"{lam.size} inits")
-    ax.axvline(mode, color="tab:red", lw=1.5, label=f"mode (fullest of {bins} bins) = {mode:.3g}")
+    lo, hi = np.percentile(lam, [1, 99]) if lam.size else (0.0, 1.0)
+    ax.hist(lam, bins=bins, range=(float(lo), float(hi)) if hi > lo else None, color="tab:blue", alpha=0.8,
+            label=f"{lam.size} inits (1st-99th pct shown)")
+    ax.axvline(mode, color="tab:red", lw=1.5, label=f"mode = {mode:.3g}")
+    ax.set_xlabel("λ_max after GD (loss units / parameter²)")
+    ax.set_ylabel("number of inits")
+    ax.set_title("final λ_max (paper's panel)")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+    ax.legend(loc="best", fontsize="small")
+    ax = axes[0, 1]
+    series = {f"final (grad norm {final_tolerance:g})" if final_tolerance else "final": lam}
+    for tol, values in sorted((at_tolerance or {}).items(), reverse=True):
+        v = np.asarray(values, dtype=np.float64)
+        series[f"where grad norm first ≤ {tol:g}"] = v[np.isfinite(v) & (v > 0)]
+    positive = np.concatenate([v[v > 0] for v in series.values()] + [np.asarray(band, dtype=np.float64)])
+    edges = np.geomspace(positive.min() / 1.2, positive.max() * 1.2, 60)
+    for (name, v), color in zip(series.items(), _palette(len(series))):
+        ax.hist(v, bins=edges, color=color, alpha=0.6, label=name)
     ax.axvspan(band[0], band[1], color="tab:green", alpha=0.12,
-               label=f"claim band [{band[0]:g}, {band[1]:g}]: {np.mean((lam >= band[0]) & (lam <= band[1])):.0%}")
+               label=f"claim band [{band[0]:g}, {band[1]:g}]: {np.mean((lam >= band[0]) & (lam <= band[1])):.0%} of final")
     if paper_mode is not None:
         ax.axvline(paper_mode, color="0.2", ls="--", lw=1, label=f"paper mode ≈ {paper_mode:g}")
-    ax.set_xlabel("largest Hessian eigenvalue λ_max after GD (loss units / parameter²)")
+    ax.set_xscale("log")
+    ax.set_xlabel("λ_max (loss units / parameter², log scale)")
     ax.set_ylabel("number of inits")
-    ax.legend(loc="best", fontsize="small")
+    ax.set_title("against the claim, and vs the stopping rule")
+    ax.set_ylim(0, ax.get_ylim()[1] * (1.3 + 0.12 * len(series)))  # head room: the legend sits above the bars
+    ax.legend(loc="upper left", fontsize="x-small")
     save_figure(fig, path, f"P0 Fig. 6 replica: top eigenvalue over random inits on a sphere ({setting})",
-                "Histogram of λ_max of the exact Hessian after GD to a small gradient norm, one count per random "
-                "initialisation drawn uniformly on a sphere of fixed radius. Red: the mode; shaded: claim 21b's band; "
-                "dashed: the paper's mode read off its figure.")
+                "λ_max of the exact Hessian after GD, one count per random initialisation drawn uniformly on a sphere of "
+                "fixed radius. Left: final values with their mode (red). Right: log axis with claim 21b's band "
+                "(shaded) and the paper's mode (dashed); extra histograms give λ_max of the same nets where their "
+                "gradient norm first fell to a larger level, i.e. had training stopped earlier.")
 
 
 def plot_fig7(spectra: Mapping[float, np.ndarray], path: str | Path, setting: str, bins: int = 60) -> None:
@@ -180,7 +213,7 @@ def plot_fig7(spectra: Mapping[float, np.ndarray], path: str | Path, setting: st
         _log_histogram(ax, lam, bins, color, f"λ_max = {lam.max():.3g}")
         ax.set_title(f"blob std {s:g}")
         ax.set_xlabel("λ (loss / param²)")
-        ax.legend(loc="upper center", fontsize="x-small")
+        ax.legend(loc="upper right", fontsize="x-small")
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
     axes[0, 0].set_ylabel("count (log scale)")
     save_figure(fig, path, f"P0 Fig. 7 replica: data complexity vs Hessian spectrum ({setting})",
@@ -200,7 +233,7 @@ def plot_fig8(alphas: np.ndarray, steps: np.ndarray, profiles: Mapping[str, np.n
     fig, axes = new_figure(1, len(profiles), width=6.0, height=4.6)
     pick = np.unique(np.round(np.geomspace(1, max(len(steps) - 1, 1), n_curves)).astype(int))
     pick = np.concatenate([[0], pick]) if len(steps) > 1 else np.array([0])
-    norm = mpl.colors.Normalize(vmin=float(steps[pick].min()), vmax=float(steps[pick].max()) or 1.0)
+    norm = mpl.colors.SymLogNorm(linthresh=1.0, vmin=0.0, vmax=max(float(steps[pick].max()), 1.0))
     cmap = mpl.colormaps["viridis"]
     for ax, (title, prof) in zip(axes[0], profiles.items()):
         prof = np.asarray(prof)
@@ -211,7 +244,7 @@ def plot_fig8(alphas: np.ndarray, steps: np.ndarray, profiles: Mapping[str, np.n
         ax.set_ylabel("training loss (mean cross-entropy, nats)")
         ax.set_title(title)
         cbar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax)
-        cbar.set_label("training step")
+        cbar.set_label("training step (symmetric log scale)")
     save_figure(fig, path, f"P0 Fig. 8 replica: straight-line profiles between simultaneous iterates ({setting})",
                 "Training loss on θ_1(t) + α (θ_2(t) − θ_1(t)) for a few steps t (colour). Left: GD and SGD from the "
                 "same init; right: two SGD runs from two random inits. P0: the same-init profile is flat; the other "
