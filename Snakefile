@@ -1,7 +1,7 @@
 # nnspectra: spectra of neural networks during training, replicated end to end.
 # Table of contents: configuration -> validation -> stages -> `rule all`.
 # Usage: `snakemake --cores N` (everything), `snakemake --cores N <target>` (one figure or table);
-# the README lists every target.
+# the README lists every target. Results go to results/<run_name>/ (one tree per preset).
 
 import sys
 from pathlib import Path
@@ -11,9 +11,8 @@ from snakemake.utils import min_version
 min_version("9.21.1")
 
 try:
-    from nnspectra.config import config_subset, validate_config
     from nnspectra.errors import ConfigError
-    from nnspectra.provenance import code_version
+    from nnspectra.pipeline.config import validate_config
 except ImportError as err:  # the package must be installed (pip install -e .)
     sys.exit(f"nnspectra is not importable ({err}); install it first: pip install -e '.[test]'")
 
@@ -22,7 +21,8 @@ configfile: "config/config.yaml"
 report: "workflow/report/workflow.rst"
 
 
-# Validate once, before any job starts; defaults from workflow/schemas/ are filled in.
+# Validate once, before any job starts: command-line strings are typed by the schema, defaults from
+# workflow/schemas/ are filled in, and every problem is one line.
 try:
     config.update(validate_config(config, Path(workflow.basedir, "workflow", "schemas")))
 except ConfigError as err:
@@ -31,9 +31,13 @@ except ConfigError as err:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/blobs.smk"
-include: "workflow/rules/evolution.smk"
-include: "workflow/rules/alignment.smk"
+include: "workflow/rules/mnist_width.smk"
+include: "workflow/rules/lbsb.smk"
+include: "workflow/rules/cifar.smk"
+include: "workflow/rules/mp_appendix.smk"
 include: "workflow/rules/realdata.smk"
+include: "workflow/rules/alignment.smk"
+include: "workflow/rules/evolution.smk"
 include: "workflow/rules/benchmarks.smk"
 # the scorecard reads every experiment's METRICS: keep this include last
 include: "workflow/rules/scorecard.smk"

@@ -39,10 +39,28 @@ def shared_data_dir() -> Path | None:
 
 @pytest.fixture(scope="session")
 def copy_workflow(repo_root: Path) -> Callable[[Path], Path]:
-    """Makes a private copy of the workflow (Snakefile, config/, workflow/) in a folder to run Snakemake in."""
+    """Makes a private copy of the workflow and the library (Snakefile, config/, workflow/, src/, benchmarks/)
+    in a folder to run Snakemake in; run it with :func:`workflow_env` so the copy's library is the one used.
+
+    Tests never touch the checkout's results/, so they pass whatever pipeline runs happened there.
+    """
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+
     def copy(dest: Path) -> Path:
-        for name in ("Snakefile", "config", "workflow"):
+        for name in ("Snakefile", "config", "workflow", "src", "benchmarks"):
             src = repo_root / name
-            (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+            if src.is_dir():
+                shutil.copytree(src, dest / name, ignore=ignore)
+            else:
+                shutil.copy(src, dest / name)
         return dest
     return copy
+
+
+def workflow_env(work: Path, **extra: str) -> dict[str, str]:
+    """Environment for a Snakemake run in a workflow copy: its own src/ first on the path, one thread."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", MPLBACKEND="Agg",
+               PYTHONPATH=str(work / "src"), **extra)
+    if SHARED_DATA.is_dir():
+        env.setdefault("NNSPECTRA_DATA", str(SHARED_DATA))
+    return env

@@ -6,21 +6,29 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnspectra.errors import ConfigError, DivergenceError
-from nnspectra.experiments.alignment import alignment_metrics, readout_evolution, run_gmm, run_xor
-from nnspectra.models.mixture_nets import SeenBuffer, checkpoint_steps, online_sgd
-from nnspectra.spectra.alignment import (
-    alignment,
-    count_above_edge,
-    count_largest_gap,
-    first_crossing,
-    span_basis,
-    subspace_overlap,
-)
+from nnspectra.experiments import alignment as aln
+from nnspectra.experiments.alignment import KINDS, MatrixSettings, OnlineSGD
+from nnspectra.experiments.alignment_metrics import AlignmentClaims, alignment_metrics, readout_evolution
+from nnspectra.spectra.alignment import alignment, first_crossing, span_basis, subspace_overlap
+from nnspectra.spectra.outliers import count_above_edge, count_largest_gap
+from nnspectra.training.online import SeenBuffer, checkpoint_steps, online_sgd
 
 CFG = dict(k=3, means="orthonormal", c=0.5, beta=0.0, m_factor=4, matrix_data="test", n_top=8,
            edge_margin=0.05, null_model="noise", dense_max=35)
 XCFG = dict(c=0.5, beta=0.0, m_factor=4, matrix_data="test", n_top=6, edge_margin=0.05, null_model="noise",
             dense_max=1000)
+MATRIX_KEYS = ("m_factor", "matrix_data", "n_top", "edge_margin", "null_model", "dense_max")
+
+
+def run_gmm(cfg, d, lam, seed, times, blocks=True, kinds=KINDS):
+    """The experiment's typed entry point, fed from one flat dict of the section's keys."""
+    mats = MatrixSettings(**{k: cfg[k] for k in MATRIX_KEYS})
+    return aln.run_gmm(cfg["k"], cfg["means"], OnlineSGD(cfg["c"], cfg["beta"]), mats, d, lam, seed, times, blocks, kinds)
+
+
+def run_xor(cfg, d, K, lam, seed, times):
+    mats = MatrixSettings(**{k: cfg[k] for k in MATRIX_KEYS})
+    return aln.run_xor(OnlineSGD(cfg["c"], cfg["beta"]), mats, d, K, lam, seed, times)
 
 
 @settings(max_examples=25, deadline=None)
@@ -132,7 +140,7 @@ def test_xor_run_and_metrics_on_tiny_runs():
     gmm = [run_gmm(CFG, 30, lam, seed=0, times=[0, 1, 2, 5]) for lam in (2.0, 10.0, 50.0)]
     claims = dict(lam=10.0, align_window=[1, 5], emerge_time=5, snr_time=5, align_level=0.5,
                   xor_window=[5, 10], evolve_early=[1, 5], evolve_late=[5, 10], suboptimal_gap=0.05)
-    m = alignment_metrics(gmm, gmm[1:], runs, claims)
+    m = alignment_metrics(gmm, gmm[1:], runs, AlignmentClaims(**claims)).as_dict()
     for key in ("gmm_min_align_hessian", "gmm_min_align_gmatrix", "gmm_min_block_mean_overlap",
                 "gmm_outlier_growth", "gmm_snr_spearman", "gmm_align_time_spread", "xor_min_unit_align",
                 "xor_readout_overlap_early", "xor_rank_deficit", "xor_n_suboptimal"):

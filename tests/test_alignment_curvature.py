@@ -5,11 +5,10 @@ import pytest
 import torch
 from torch.func import grad, hessian, vmap
 
-from nnspectra.mixture_curvature import (
+from nnspectra.curvature.mixtures import (
     softmax_block_weights,
     softmax_matrix_dense,
     softmax_operator,
-    top_eigenpairs,
     two_layer_matrix_dense,
     two_layer_readout_block,
     two_layer_unit_weights,
@@ -131,6 +130,13 @@ def test_two_layer_gradients_and_matrices_match_autodiff(xor_case):
             np.testing.assert_allclose(weighted_gram_dense(Y, w[:, i]), full[i * D:(i + 1) * D, i * D:(i + 1) * D],
                                        atol=1e-12)
         np.testing.assert_allclose(two_layer_readout_block(p, Y, labels, kind), full[K * D:, K * D:], atol=1e-12)
+
+
+def top_eigenpairs(A, n):
+    """The alignment experiment's Lanczos settings through the one front-end."""
+    from nnspectra.experiments.alignment import _top
+
+    return _top(A, n)
 
 
 def test_lanczos_top_eigenpairs_match_dense():

@@ -10,21 +10,21 @@ from typing import Any
 
 import pytest
 
-from nnspectra.audit import audit, config_differences
-from nnspectra.config import config_subset
-from nnspectra.provenance import build_record, code_version, read_sidecar, sidecar_path, write_sidecar
-from nnspectra.step import Step
+from nnspectra.pipeline.audit import audit, config_differences
+from nnspectra.pipeline.config import config_subset
+from nnspectra.pipeline.provenance import build_record, code_version, read_sidecar, sidecar_path, write_sidecar
+from nnspectra.pipeline.step import Step
 
 CONFIG: dict[str, Any] = {
     "device": "cpu",
     "demo": {"train": {"lr": 0.1, "steps": 10, "widths": [2, 4]}, "plot": {"bins": 20}},
 }
-CODE = code_version("nnspectra.io")  # a real entry module: its hash matches the current source
+CODE = code_version("nnspectra.pipeline.io")  # a real entry module: its hash matches the current source
 
 
 def _run_step(rule: str, outputs: dict[str, Path], params: dict[str, Any], inputs: dict[str, Path] | None = None,
               seed: int | None = None, content: str = "") -> None:
-    """Run one pipeline step through nnspectra.step.Step, as a workflow script would."""
+    """Run one pipeline step through nnspectra.pipeline.step.Step, as a workflow script would."""
     ns = SimpleNamespace(rule=rule, input={k: str(v) for k, v in (inputs or {}).items()},
                          output={k: str(v) for k, v in outputs.items()}, params={"code": CODE, **params},
                          wildcards={"seed": str(seed)} if seed is not None else {}, log=[], threads=1)

@@ -9,24 +9,31 @@ import torch
 
 from nnspectra.data.blobs import blob_dataset
 from nnspectra.errors import ConfigError
+from nnspectra.curvature.spectrum import dense_spectra
 from nnspectra.experiments.blobs import (
-    PAPER_TABLE1,
+    BlobModel,
+    BlobTrain,
     attach_rows,
-    blobs_metrics,
     build_model,
     collect_counts,
     paper_table1,
-    selected_runs,
-    spectrum_of_model,
     table1,
     train_run,
 )
-from nnspectra.models.mlp import NumpyMLP, mlp_parameter_count
+from nnspectra.experiments.blobs_metrics import blobs_metrics
+from nnspectra.experiments.blobs_runs import PAPER_TABLE1, selected_runs
+from nnspectra.models.mlp import mlp_parameter_count
+from reference_mlp import NumpyMLP
 from nnspectra.spectra.outliers import spectrum_counts
 
-MODEL = {"hidden": [4, 3], "init": "normal", "init_scale": 0.5, "seed_offset": 0}
-TRAIN = {"lr": 0.5, "sgd_batch_size": 4, "schedule": "cyclic", "max_iterations": 20000, "grad_norm_tol": 1e-2,
-         "log_every": 50}
+MODEL = BlobModel(hidden=(4, 3), init="normal", init_scale=0.5, seed_offset=0)
+TRAIN = BlobTrain(lr=0.5, sgd_batch_size=4, schedule="cyclic", max_iterations=20000, grad_norm_tol=1e-2, log_every=50)
+
+
+def spectrum_of_model(model, data, decompose=False):
+    x = torch.as_tensor(data["x_train"], dtype=torch.float64)
+    y = torch.as_tensor(data["y_train"], dtype=torch.long)
+    return dense_spectra(model, torch.nn.functional.cross_entropy, x, y, decompose)
 
 
 def _data(k: int = 3, seed: int = 0) -> dict[str, np.ndarray]:
@@ -109,7 +116,7 @@ def test_table1_and_metrics_from_planted_spectra() -> None:
     assert tab.loc[tab.nc == 50, "gap"].iloc[0] == "50 [50-50]"
     assert tab["paper_heur"].iloc[0] == "N/A" and tab["paper_gap"].iloc[4] == 3
     fig1 = {0: {"init": np.r_[-0.05, np.zeros(98), 0.1], "final": np.r_[np.zeros(99), 0.01]}}
-    m = blobs_metrics(long, fig1)
+    m = blobs_metrics(long, fig1).as_dict()
     assert m["heur_hits_relu_cov1"]["values"] == [10.0, 10.0]
     assert m["gap_hits_tanh_k5plus"]["values"] == [3.0, 3.0]
     assert m["gap_ratio_frac_relu"]["values"] == [1.0, 1.0]
@@ -121,5 +128,5 @@ def test_table1_and_metrics_from_planted_spectra() -> None:
 
 def test_metrics_skip_configurations_not_run() -> None:
     long = collect_counts(attach_rows([r for r in _fake_records() if r["act"] == "tanh"]))
-    m = blobs_metrics(long, {})
+    m = blobs_metrics(long, {}).as_dict()
     assert set(m) == {"gap_hits_tanh_k5plus"} and isinstance(pd.Series(m["gap_hits_tanh_k5plus"]["values"]), pd.Series)

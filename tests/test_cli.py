@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from nnspectra.cli import main, parse_override, resolve_config
-from nnspectra.config import config_subset
+from nnspectra.pipeline.config import config_subset
 from nnspectra.errors import ConfigError
-from nnspectra.provenance import build_record, code_version, write_sidecar
+from nnspectra.pipeline.provenance import build_record, code_version, write_sidecar
 
 
 def test_validate_config_prints_resolved_config(repo_root: Path, capsys: pytest.CaptureFixture[str],

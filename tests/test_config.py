@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nnspectra.config import config_subset, deep_merge, load_config_files, load_schema, validate_config
+from nnspectra.pipeline.config import config_subset, deep_merge, load_config_files, load_schema, validate_config
 from nnspectra.errors import ConfigError
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -22,12 +25,14 @@ from nnspectra.curvature import (
     hessian,
     hessian_decomposition,
     loss_of_flat_params,
-    power_iteration_top,
     top_eigenpairs,
 )
 from nnspectra.curvature.dense import outputs_of_flat_params
 from nnspectra.curvature.mlp import mlp_layers
 from nnspectra.errors import MemoryBudgetError, NnspectraError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from curvature_harness import power_iteration_top  # noqa: E402
 
 CE = nn.functional.cross_entropy
 
@@ -211,7 +216,7 @@ def test_lanczos_edges_match_dense_eigh():
     np.testing.assert_allclose(dense @ top_vecs, top_vecs * top, atol=1e-7 * scale)
     np.testing.assert_allclose(dense @ bottom_vecs, bottom_vecs * bottom, atol=1e-7 * scale)
     assert bottom[0] < 0  # tanh net at a random point: the Hessian is indefinite
-    value, used = power_iteration_top(op, iters=500, tol=1e-10)
+    value, used = power_iteration_top(op, iters=500, tol=1e-10)  # the benchmark's PyHessian-style reference
     assert abs(value - exact[np.argmax(np.abs(exact))]) < 1e-4 * scale and used > 1
     with pytest.raises(ValueError, match="k must be"):
         top_eigenpairs(op, op.shape[0])

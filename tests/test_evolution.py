@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,28 +15,32 @@ from nnspectra.claims.schema import parse_claims
 from nnspectra.data.teacher import mnist_regression, single_index_teacher
 from nnspectra.errors import ConfigError, DataNotFoundError
 from nnspectra.experiments.evolution import (
-    claim_metrics,
+    EvoAnalysis,
+    EvoData,
+    EvoModel,
+    EvoRun,
     eta_star,
-    group_summaries,
     run_evolution,
     run_scaling,
-    summary_table,
     train_with_checkpoints,
 )
+from nnspectra.experiments.evolution_metrics import EvoClaims, claim_metrics, group_summaries, summary_table
 from nnspectra.models.two_layer import TwoLayer
 
-DATA = {"kind": "teacher", "n_train": 40, "n_test": 30, "dim": 20, "noise_std": 0.3}
-MODEL = {"width": 30, "activation": "tanh", "init_std": 1.0, "dtype": "float64"}
-ANALYSIS = {"checkpoints": [0, 1, 10, 100], "outlier_factor": 1.2, "min_tail": 5}
+DATA = EvoData(kind="teacher", n_train=40, n_test=30, dim=20, noise_std=0.3)
+MODEL = EvoModel(width=30, activation="tanh", init_std=1.0, dtype="float64")
+ANALYSIS = EvoAnalysis(checkpoints=(0, 1, 10, 100), outlier_factor=1.2, min_tail=5)
 RUNS = {
-    "gd_small": {"regime": "invariant", "optimizer": "gd", "lr": 0.1, "steps": 12, "batch_size": None, "train_a": False},
-    "sgd_small": {"regime": "sgd", "optimizer": "sgd", "lr": 0.1, "steps": 6, "batch_size": 8, "train_a": False},
-    "gd_large": {"regime": "spike", "optimizer": "gd", "lr": "eta_star", "lr_factor": 1.0, "steps": 3,
-                 "batch_size": None, "train_a": False},
-    "adam": {"regime": "heavy_tail", "optimizer": "adam", "lr": 0.5, "steps": 3, "batch_size": None, "train_a": True},
+    "gd_small": EvoRun(regime="invariant", optimizer="gd", lr=0.1, steps=12, batch_size=None, train_a=False),
+    "sgd_small": EvoRun(regime="sgd", optimizer="sgd", lr=0.1, steps=6, batch_size=8, train_a=False),
+    "gd_large": EvoRun(regime="spike", optimizer="gd", lr="eta_star", lr_factor=1.0, steps=3, batch_size=None,
+                       train_a=False),
+    "adam": EvoRun(regime="heavy_tail", optimizer="adam", lr=0.5, steps=3, batch_size=None, train_a=True),
 }
 CLAIMS = {"dataset": "teacher", "real_dataset": None, "gd_small": "gd_small", "sgd_small": "sgd_small",
           "gd_large": "gd_large", "adam": "adam"}
+MODEL_CFG = {"width": 30, "activation": "tanh", "init_std": 1.0, "dtype": "float64"}  # as the plots receive it
+ANALYSIS_CFG = {"checkpoints": [0, 1, 10, 100], "outlier_factor": 1.2, "min_tail": 5}
 
 
 def test_teacher_data_shapes_unit_beta_and_determinism() -> None:
@@ -62,7 +67,7 @@ def tiny_mnist(tmp_path: Path) -> Path:
     for images, labels, n in (("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60),
                               ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 40)):
         lab = np.arange(n) % 10
-        img = rng.integers(0, 256, size=(n, 4, 4))
+        img = rng.integers(0, 256, size=(n, 28, 28))  # MNIST files are 28x28 (the loader checks)
         img[:, 0, 0] = 7  # a constant pixel: standardisation must not divide by zero
         _write_idx(raw / images, img)
         _write_idx(raw / labels, lab)
@@ -71,7 +76,7 @@ def tiny_mnist(tmp_path: Path) -> Path:
 
 def test_mnist_regression(tiny_mnist: Path) -> None:
     data = mnist_regression(20, 10, data_dir=tiny_mnist, target="parity", seed=0)
-    assert data.x_train.shape == (20, 16) and data.x_test.shape == (10, 16)
+    assert data.x_train.shape == (20, 784) and data.x_test.shape == (10, 784)
     assert np.all(np.isfinite(data.x_train))
     np.testing.assert_allclose(data.x_train.mean(axis=0), 0.0, atol=1e-12)
     assert set(np.unique(data.y_train)) == {-1.0, 1.0} and data.y_train.sum() == 0  # class-balanced
@@ -107,8 +112,8 @@ def test_eta_star_matches_closed_form_gradient() -> None:
 
 def test_one_gd_step_is_w_minus_lr_grad() -> None:
     data = single_index_teacher(30, 5, 8, seed=0)
-    run = {"optimizer": "gd", "lr": 0.7, "steps": 1, "batch_size": None, "train_a": False}
-    saved, lr, _ = train_with_checkpoints(data, {**MODEL, "width": 12}, run, [0], seed=0)
+    run = EvoRun(regime="invariant", optimizer="gd", lr=0.7, steps=1, batch_size=None, train_a=False)
+    saved, lr, _ = train_with_checkpoints(data, replace(MODEL, width=12), run, [0], seed=0)
     w0, a0 = saved[0]
     z = data.x_train @ w0.T / math.sqrt(8)
     resid = np.tanh(z) @ a0 / math.sqrt(12) - data.y_train
@@ -124,7 +129,7 @@ def tiny_runs() -> dict[str, list[dict]]:
         out[name] = []
         for seed in (0, 1):
             summary, arrays = run_evolution(DATA, MODEL, run, ANALYSIS, seed)
-            summary["path"] = f"results/evolution/teacher/{name}/seed{seed}/summary.json"
+            summary["run"] = name
             summary["_arrays"] = arrays
             out[name].append(summary)
     return out
@@ -149,7 +154,7 @@ def test_run_checkpoints_and_init_row(tiny_runs: dict[str, list[dict]]) -> None:
 def test_claim_metrics_and_claim_file(tiny_runs: dict[str, list[dict]], repo_root: Path) -> None:
     scaling = {s: [run_scaling(DATA, MODEL, RUNS["gd_small"], s, seed) for seed in (0, 1)] for s in (0.5, 1.0)}
     assert scaling[1.0][0]["dim"] == 20 and scaling[0.5][0]["dim"] == 10
-    metrics = claim_metrics({"teacher": tiny_runs}, scaling, CLAIMS)
+    metrics = claim_metrics({"teacher": tiny_runs}, scaling, EvoClaims(**CLAIMS)).as_dict()
     for name, metric in metrics.items():
         assert len(metric["values"]) == len(metric["seeds"]) == 2, name
         assert all(np.isfinite(metric["values"])), name
@@ -163,25 +168,26 @@ def test_claim_metrics_and_claim_file(tiny_runs: dict[str, list[dict]], repo_roo
 def test_summary_table_and_figures(tiny_runs: dict[str, list[dict]], tmp_path: Path) -> None:
     from nnspectra.plotting.evolution import FIGURES, plot_figure
 
-    summaries = [s for runs in tiny_runs.values() for s in runs]
+    summaries = [("teacher", name, s) for name, runs in tiny_runs.items() for s in runs]
     table = summary_table(summaries)
     assert list(table["run"]) == ["gd_small", "sgd_small", "gd_large", "adam"]
-    assert set(group_summaries(summaries)) == {"teacher"}
-    spectra = {str(Path(s["path"]).with_name("spectra.npz")): s["_arrays"] for s in summaries if s["seed"] == 0}
+    grouped = group_summaries(summaries)
+    assert set(grouped) == {"teacher"}
+    spectra = {run: s["_arrays"] for _, run, s in summaries if s["seed"] == 0}
     plot = {"seed": 0, "bins": 10, "top_k": 3}
     claims = {**CLAIMS, "real_dataset": "teacher"}
     assert set(FIGURES) == {"evolution_invariance", "evolution_spike", "evolution_heavytail", "evolution_realdata"}
     # two of the four (each ~2 s on an idle core); the smoke workflow draws all of them
     for name in ("evolution_spike", "evolution_heavytail"):
         out = tmp_path / f"{name}.png"
-        plot_figure(name, summaries, spectra, plot, MODEL, claims, ANALYSIS, out)
+        plot_figure(name, grouped, spectra, plot, MODEL_CFG, claims, ANALYSIS_CFG, out)
         assert out.stat().st_size > 10_000
     with pytest.raises(ConfigError, match="unknown"):
-        plot_figure("nope", summaries, spectra, plot, MODEL, claims, ANALYSIS, tmp_path / "x.png")
+        plot_figure("nope", grouped, spectra, plot, MODEL_CFG, claims, ANALYSIS_CFG, tmp_path / "x.png")
 
 
 def test_sgd_without_batch_size_is_a_config_error() -> None:
     data = single_index_teacher(10, 5, 4, seed=0)
-    run = {"optimizer": "sgd", "lr": 0.1, "steps": 2, "batch_size": None, "train_a": False}
+    run = EvoRun(regime="sgd", optimizer="sgd", lr=0.1, steps=2, batch_size=None, train_a=False)
     with pytest.raises(ConfigError, match="batch_size"):
-        train_with_checkpoints(data, {**MODEL, "width": 6}, run, [0], seed=0)
+        train_with_checkpoints(data, replace(MODEL, width=6), run, [0], seed=0)

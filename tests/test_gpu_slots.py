@@ -13,8 +13,8 @@ from types import SimpleNamespace
 import pytest
 
 from nnspectra.errors import NnspectraError
-from nnspectra.gpu_slots import claim_gpu, visible_gpu_count
-from nnspectra.step import Step
+from nnspectra.pipeline.gpu_slots import claim_gpu, visible_gpu_count
+from nnspectra.pipeline.step import Step
 
 
 def test_counts_nvidia_device_nodes(tmp_path: Path) -> None:
@@ -53,7 +53,7 @@ def test_claim_sets_visible_devices(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_a_killed_job_frees_its_gpu(tmp_path: Path) -> None:
-    code = ("import sys, time; from nnspectra.gpu_slots import claim_gpu; "
+    code = ("import sys, time; from nnspectra.pipeline.gpu_slots import claim_gpu; "
             f"c = claim_gpu(n_devices=2, lock_dir={str(tmp_path)!r}, set_env=False); "
             "print(c.index, flush=True); time.sleep(600)")
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
@@ -75,7 +75,7 @@ def test_a_killed_job_frees_its_gpu(tmp_path: Path) -> None:
 
 
 def test_step_claims_only_for_gpu_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import nnspectra.gpu_slots as slots
+    import nnspectra.pipeline.gpu_slots as slots
 
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setenv(slots.LOCK_DIR_ENV, str(tmp_path / "locks"))

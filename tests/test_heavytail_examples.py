@@ -59,10 +59,10 @@ def test_ridge_readout_solves_the_normal_equations() -> None:
 
 
 def test_run_summary_and_verdicts_at_toy_size() -> None:
-    runs, spectra = hx.run_examples(CFG, [0, 1])
+    runs, spectra = hx.run_examples(hx.HtExamples(**CFG), [0, 1])
     assert len(runs) == 2 * len(hx.MATRICES) * 2 and set(spectra) == set(hx.MATRICES)
     assert np.all(runs["test_mse"] > 0) and np.all(runs["train_mse"] <= runs["test_mse"] * 5)
-    again, _ = hx.run_examples(CFG, [0, 1])
+    again, _ = hx.run_examples(hx.HtExamples(**CFG), [0, 1])
     assert again.equals(runs)  # same seeds, same numbers
     table = hx.summary(runs)
     assert list(table["matrix"][:4]) == list(hx.MATRICES) and set(table["seeds"]) == {2}
@@ -75,7 +75,8 @@ def test_run_summary_and_verdicts_at_toy_size() -> None:
 def test_figure_is_written(tmp_path: Path) -> None:
     from nnspectra.plotting.heavytail_examples import plot_heavytail_examples
 
-    runs, spectra = hx.run_examples(CFG, [0])
+    runs, spectra = hx.run_examples(hx.HtExamples(**CFG), [0])
     out = tmp_path / "ht.png"
-    plot_heavytail_examples(runs, spectra, CFG, out)
+    table = hx.summary(runs)
+    plot_heavytail_examples(runs, spectra, dict(zip(table["matrix"], table["description"])), CFG, out)
     assert out.stat().st_size > 10_000

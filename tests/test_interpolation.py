@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils import parameters_to_vector
 
 from nnspectra.errors import ConfigError
-from nnspectra.interpolation import (
+from nnspectra.training.interpolation import (
     barrier_height, interpolate_vector, line_scan, max_monotonicity_violation, paper_alphas,
 )
 

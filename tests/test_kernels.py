@@ -8,7 +8,7 @@ import torch
 from torch.func import functional_call, jacrev
 
 from nnspectra.errors import ConfigError
-from nnspectra.kernels import (
+from nnspectra.curvature.kernels import (
     conjugate_kernel,
     direction_alignment,
     label_alignment,

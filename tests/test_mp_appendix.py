@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from nnspectra.experiments.mp_appendix import (
-    count_far_outliers, mp_metrics, run_mp_appendix, single_blob_hessian, two_blob_data, two_blob_hessian,
+    MpSettings, count_far_outliers, mp_metrics, run_mp_appendix, single_blob_hessian, two_blob_data, two_blob_hessian,
 )
 from nnspectra.spectra.mp import ks_distance_to_mp
 
@@ -45,11 +45,11 @@ def test_mp_fit_is_close_for_moderate_size_and_far_for_a_wrong_ratio():
 def test_run_and_metrics():
     cfg = {"n_samples": 100, "ratios": [0.2, 1.0], "two_blob_ratios": [0.5, 1.0], "blob_distance": 3.0,
            "outlier_factor": 10.0}
-    res = run_mp_appendix(cfg, seed=0)
+    res = run_mp_appendix(MpSettings(**cfg), seed=0)
     m = mp_metrics(res, cfg["ratios"], cfg["two_blob_ratios"])
     assert m["outliers_min"] == m["outliers_max"] == 1
     assert m["outlier_order_ok"] == 1.0
     assert 0.0 <= m["ks_max"] < 0.2
     assert m["outlier_value_alpha1"] > m["outlier_value_alpha0.5"]
     with pytest.raises(Exception):
-        run_mp_appendix({**cfg, "ratios": [0.001]}, seed=0)
+        run_mp_appendix(MpSettings(**{**cfg, "ratios": [0.001]}), seed=0)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from nnspectra import provenance
-from nnspectra.provenance import build_record, code_version, module_closure, read_sidecar, sha256_file, write_sidecar
+from nnspectra.pipeline import provenance
+from nnspectra.pipeline.provenance import build_record, code_version, module_closure, read_sidecar, sha256_file, write_sidecar
 
 
 def test_module_closure_follows_intra_package_imports() -> None:
-    mods = module_closure(["nnspectra.step"])
-    assert "nnspectra.step" in mods
-    assert "nnspectra.provenance" in mods and "nnspectra.errors" in mods  # imported by step
+    mods = module_closure(["nnspectra.pipeline.step"])
+    assert "nnspectra.pipeline.step" in mods
+    assert "nnspectra.pipeline.provenance" in mods and "nnspectra.errors" in mods  # imported by step
     assert "nnspectra" in mods  # parent package __init__ runs on import
     assert all(m.startswith("nnspectra") for m in mods)
 
@@ -46,7 +46,7 @@ def test_sidecar_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "result.npz"
     out.write_bytes(b"payload")
     record = build_record(step="demo", output=out, inputs={"data": src}, params={"cfg": {"x.y": 1}}, seed=3,
-                          code=code_version("nnspectra.io"), device="cpu", threads=1, wall_time_s=0.5)
+                          code=code_version("nnspectra.pipeline.io"), device="cpu", threads=1, wall_time_s=0.5)
     path = write_sidecar(record, out)
     assert path.name == "result.npz.prov.json"
     loaded = read_sidecar(out)

@@ -8,9 +8,17 @@ import pytest
 import torch
 from torch.func import functional_call
 
+from nnspectra.curvature.spectrum import SpectrumSettings, hessian_spectrum as _hessian_spectrum, spectrum_arrays
+from nnspectra.data.vision import cifar_sets, mnist_subset
 from nnspectra.errors import ConfigError
-from nnspectra.experiments import realdata as rd
-from nnspectra.io import load_arrays, load_json
+from nnspectra.experiments import cifar as cf
+from nnspectra.experiments import lbsb
+from nnspectra.experiments import mnist_width as mw
+from nnspectra.experiments.mp_appendix import MpSettings, mp_metrics, run_mp_appendix
+from nnspectra.experiments.realdata_metrics import realdata_record
+from nnspectra.pipeline.io import load_arrays, load_json, load_model, save_arrays, save_json, save_model, save_table
+from nnspectra.training.evaluate import cross_entropy
+from nnspectra.training.interpolation import paper_alphas
 
 from fakedata import write_fake_cifar, write_fake_mnist
 
@@ -22,8 +30,13 @@ def _toy(seed: int = 0, n: int = 40, d: int = 6, width: int = 5):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=gen)
     y = torch.randint(0, 10, (n,), generator=gen)
-    model = rd.build_mlp(d, width, {"activation": "relu", "init": "normal", "init_scale": 0.5}, seed)
+    model = mw.build_mlp(d, width, mw.MlpModel(activation="relu", init="normal", init_scale=0.5), seed)
     return model, x, y
+
+
+def hessian_spectrum(model, x, y, curv, memory_budget_gb=None):
+    """The spectrum step with the cross-entropy loss and settings from a config-like dict."""
+    return _hessian_spectrum(model, cross_entropy, x, y, SpectrumSettings(**curv), memory_budget_gb)
 
 
 def _reference_eigs(model, x, y) -> np.ndarray:
@@ -44,7 +57,7 @@ def _reference_eigs(model, x, y) -> np.ndarray:
 
 def test_dense_spectrum_matches_torch_func_hessian():
     model, x, y = _toy()
-    spec = rd.hessian_spectrum(model, x, y, CURV)
+    spec = hessian_spectrum(model, x, y, CURV)
     ref = _reference_eigs(model, x, y)
     assert spec["method"] == "dense" and spec["n_params"] == ref.size == 6 * 5 + 5 + 5 * 10 + 10
     assert np.allclose(spec["eigenvalues"], ref, atol=1e-12)
@@ -55,8 +68,8 @@ def test_dense_spectrum_matches_torch_func_hessian():
 
 def test_lanczos_edges_match_dense():
     model, x, y = _toy(seed=1)
-    dense = rd.hessian_spectrum(model, x, y, CURV)
-    lanczos = rd.hessian_spectrum(model, x, y, {**CURV, "method": "lanczos", "top_k": 4, "bottom_k": 3})
+    dense = hessian_spectrum(model, x, y, CURV)
+    lanczos = hessian_spectrum(model, x, y, {**CURV, "method": "lanczos", "top_k": 4, "bottom_k": 3})
     assert lanczos["method"] == "lanczos" and lanczos["eigenvalues"].size == 0
     assert np.allclose(lanczos["top"], dense["top"][:4], rtol=1e-7, atol=1e-10)
     assert np.allclose(lanczos["bottom"], dense["bottom"][:3], rtol=1e-7, atol=1e-10)
@@ -64,14 +77,14 @@ def test_lanczos_edges_match_dense():
 
 def test_auto_falls_back_to_lanczos_when_dense_does_not_fit():
     model, x, y = _toy(seed=2)
-    spec = rd.hessian_spectrum(model, x, y, {**CURV, "method": "auto", "top_k": 2, "bottom_k": 2, "lanczos_tol": 1e-6},
+    spec = hessian_spectrum(model, x, y, {**CURV, "method": "auto", "top_k": 2, "bottom_k": 2, "lanczos_tol": 1e-6},
                                memory_budget_gb=1e-9)
     assert spec["method"] == "lanczos"
-    spec = rd.hessian_spectrum(model, x, y, {**CURV, "method": "auto", "max_dense_params": 10, "top_k": 2,
+    spec = hessian_spectrum(model, x, y, {**CURV, "method": "auto", "max_dense_params": 10, "top_k": 2,
                                              "bottom_k": 2, "lanczos_tol": 1e-6})
     assert spec["method"] == "lanczos"
     with pytest.raises(ConfigError):
-        rd.hessian_spectrum(model, x, y, {**CURV, "method": "power"})
+        hessian_spectrum(model, x, y, {**CURV, "method": "power"})
 
 
 def _fake_spec(top, bottom, p, eigs=None, exact=True, n_neg=None):
@@ -86,7 +99,7 @@ def test_width_metrics_on_planted_spectra():
     top = np.r_[np.linspace(0.1, 0.01, 10), np.full(110, 1e-4)]
     specs = {10: _fake_spec(top, [-2e-5, -1e-5, 0.0], 1000, n_neg=11),
              30: _fake_spec(top * 1.1, [-3e-5, 0.0], 3000, n_neg=30)}
-    m = rd.mnist_width_metrics(specs, compare_top=20, outlier_tau=10.0, window=120)
+    m = mw.mnist_width_metrics(specs, compare_top=20, outlier_tau=10.0, window=120)
     assert m["top20_max_rel_dev"] == pytest.approx(0.1)
     assert m["lambda_max_min"] == pytest.approx(0.1) and m["lambda_max_max"] == pytest.approx(0.11)
     assert m["neg_frac_pct_n10"] == pytest.approx(1.1) and m["neg_frac_pct_n30"] == pytest.approx(1.0)
@@ -94,14 +107,14 @@ def test_width_metrics_on_planted_spectra():
     assert m["outliers_n10"] == m["outliers_n30"] == 10 and m["outlier_count_change"] == 0
     assert m["min_over_max_ratio"] == pytest.approx(3e-5 / 0.11)
     lanczos = {10: _fake_spec(top, [-1e-5] * 3, 1000, exact=False)}
-    assert np.isnan(rd.mnist_width_metrics(lanczos)["neg_frac_mean_pct"])
+    assert np.isnan(mw.mnist_width_metrics(lanczos)["neg_frac_mean_pct"])
 
 
 def test_lbsb_metrics():
     lam = np.r_[np.linspace(20, 5, 9), np.full(31, 0.3)]
     lb = _fake_spec(lam, [-0.007], 100)
     sb = _fake_spec(lam / 4, [-0.034], 100)
-    m = rd.lbsb_metrics(lb, sb, rule="gap", window=40)
+    m = lbsb.lbsb_metrics(lb, sb, rule="gap", window=40)
     assert m["lambda_max_ratio_lb_sb"] == pytest.approx(4.0)
     assert m["count_lb"] == m["count_sb"] == 9 and m["count_diff"] == 0
     assert m["pos_neg_ratio_min"] == pytest.approx(5 / 0.034)
@@ -115,7 +128,7 @@ def test_cifar_metrics_on_synthetic_histories():
     a = np.linspace(-1, 2, 22)
     interp = pd.DataFrame({"alpha": a, "train_loss": np.where(a < 0, 5.3 * a**2, 0.0) + 0.01,
                            "test_acc": 0.745 + 0.01 * np.clip(a, 0, 1), "test_loss": 1.6 + 0.3 * a})
-    m = rd.cifar_metrics(part1, part2, interp)
+    m = cf.cifar_metrics(part1, part2, interp)
     assert m["switch_train_loss_jump"] == pytest.approx(0.59)
     assert m["switch_test_acc_dip_pp"] == pytest.approx(3.5)
     assert m["test_acc_gain_pp"] == pytest.approx(1.0)
@@ -133,67 +146,72 @@ def fake_root(tmp_path_factory):
 
 
 def test_all_stages_at_toy_scale(fake_root, tmp_path):
-    glob = {"data_dir": str(fake_root), "download": False, "device": "cpu", "memory_budget_gb": None}
-    data = {"per_class": 4, "subset_seed": 0, "image_size": 14}
-    mnist_cfg = {**glob, "realdata.mnist.data": data,
-                 "realdata.mnist.model": {"activation": "relu", "init": "normal", "init_scale": 0.1},
-                 "realdata.mnist.train": {"lr": 0.1, "iterations": 30, "batch_size": None, "grad_norm_tol": None,
-                                          "log_every": 10},
-                 "realdata.mnist.curvature": {**CURV, "bottom_k": 50, "top_k": 20}}
-    paths = []
+    """Every real-data stage as the workflow chains them (train -> spectrum -> analysis -> metrics)."""
+    data = mw.MnistData(per_class=4, subset_seed=0, image_size=14)
+    x, y = mnist_subset(fake_root, False, data.per_class, data.subset_seed, data.image_size)
+    model_cfg = mw.MlpModel(activation="relu", init="normal", init_scale=0.1)
+    train = mw.GDTrain(lr=0.1, iterations=30, batch_size=None, grad_norm_tol=None, log_every=10)
+    curv = SpectrumSettings(**{**CURV, "bottom_k": 50, "top_k": 20})
+    spectra = {}
     for width in (2, 3):
         d = tmp_path / f"n{width}" / "seed0"
-        rd.stage_mnist_train(mnist_cfg, width, 0, str(d / "model.pt"), str(d / "history.csv"))
+        model, history = mw.train_mnist_mlp(x, y, width, model_cfg, train, 0)
+        save_model(model, d / "model.pt", width=width, seed=0)
+        save_table(history, d / "history.csv")
         hist = pd.read_csv(d / "history.csv")
         assert hist["step"].iloc[-1] == 30 and hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
-        spec = rd.stage_mnist_spectrum(mnist_cfg, width, 0, str(d / "model.pt"), str(d / "spectrum.npz"))
+        flat = x.reshape(len(x), -1)
+        loaded = load_model(mw.build_mlp(flat.shape[1], width, model_cfg, 0), d / "model.pt")
+        spec = _hessian_spectrum(loaded, cross_entropy, flat, y, curv)
         assert spec["n_params"] == 207 * width + 10  # (196 + 1) n + (n + 1) 10
-        paths.append(str(d / "spectrum.npz"))
-    lbsb_cfg = {**glob, "realdata.lbsb.data": {**data, "image_size": 28},
-                "realdata.lbsb.model": {"channels": [2, 3], "kernel": 5, "hidden": 4},
-                "realdata.lbsb.train": {"lr": 0.05, "iterations": 20, "batch_lb": 20, "batch_sb": 4,
-                                        "schedule": "shuffle", "log_every": 10},
-                "realdata.lbsb.curvature": {**CURV, "method": "lanczos", "dtype": "float32", "top_k": 6,
-                                            "bottom_k": 3, "lanczos_tol": 1e-4}}
-    lb_paths = []
+        save_arrays(d / "spectrum.npz", width=width, **spectrum_arrays(spec))
+        spectra[width] = load_arrays(d / "spectrum.npz")
+    analyses = {"mnist": {0: mw.mnist_width_metrics(spectra, compare_top=5, outlier_tau=10.0, window=20)}}
+    data28 = mw.MnistData(per_class=4, subset_seed=0, image_size=28)
+    x28, y28 = mnist_subset(fake_root, False, data28.per_class, data28.subset_seed, data28.image_size)
+    conv = lbsb.ConvnetModel(channels=(2, 3), kernel=5, hidden=4)
+    lbsb_train = lbsb.LbsbTrain(lr=0.05, iterations=20, batch_lb=20, batch_sb=4, schedule="shuffle", log_every=10)
+    lbsb_curv = SpectrumSettings(**{**CURV, "method": "lanczos", "dtype": "float32", "top_k": 6, "bottom_k": 3,
+                                    "lanczos_tol": 1e-4})
+    pair = {}
     for regime in ("lb", "sb"):
         d = tmp_path / regime / "seed0"
-        rd.stage_lbsb_train(lbsb_cfg, regime, 0, str(d / "model.pt"), str(d / "history.csv"))
-        rd.stage_lbsb_spectrum(lbsb_cfg, regime, 0, str(d / "model.pt"), str(d / "spectrum.npz"))
+        model, _ = lbsb.train_lbsb_convnet(x28, y28, lbsb_train.batch_size(regime), conv, lbsb_train, 0)
+        save_model(model, d / "model.pt")
+        loaded = load_model(lbsb.build_convnet(28, conv, 0), d / "model.pt")
+        save_arrays(d / "spectrum.npz", regime=regime,
+                    **spectrum_arrays(_hessian_spectrum(loaded, cross_entropy, x28, y28, lbsb_curv)))
         arrays = load_arrays(d / "spectrum.npz")
         assert arrays["top"].size == 6 and np.all(np.diff(arrays["top"]) <= 0)
-        lb_paths.append(str(d / "spectrum.npz"))
-    cifar_cfg = {**glob, "realdata.cifar.data": {"n_train": 20, "n_test": 20, "subset_seed": 0,
-                                                 "skip_archive_md5": True},
-                 "realdata.cifar.model": {"channels": [2, 2], "hidden": [4, 4]},
-                 "realdata.cifar.train": {"lr": 0.01, "batch_lb": 10, "batch_sb": 2, "steps_per_part": 6,
-                                          "record_every": 3, "schedule": "shuffle", "eval_batch": 7,
-                                          "checkpoint_every": 2},
-                 "realdata.cifar.interpolation": {"alpha_min": -1.0, "alpha_max": 2.0, "points": 4}}
+        pair[regime] = arrays
+    analyses["lbsb"] = {0: lbsb.lbsb_metrics(pair["lb"], pair["sb"], "elbow", 6)}
+    sets = cifar_sets(fake_root, False, False, 20, 20, 0)
+    alex = cf.AlexNetModel(channels=(2, 2), hidden=(4, 4))
+    ctrain = cf.CifarTrain(lr=0.01, batch_lb=10, batch_sb=2, steps_per_part=6, record_every=3, schedule="shuffle",
+                           eval_batch=7, checkpoint_every=2)
     c = tmp_path / "cifar" / "seed0"
-    rd.stage_cifar_part(cifar_cfg, 1, 0, str(c / "part1.pt"), str(c / "history1.csv"), checkpoint=str(c / "p1.ckpt"))
-    rd.stage_cifar_part(cifar_cfg, 2, 0, str(c / "part2.pt"), str(c / "history2.csv"),
-                        start_model=str(c / "part1.pt"), checkpoint=str(c / "p2.ckpt"))
-    h1, h2 = pd.read_csv(c / "history1.csv"), pd.read_csv(c / "history2.csv")
+    c.mkdir(parents=True)
+    model = cf.build_alexnet(alex, 0)
+    h1 = cf.train_cifar_part(sets, model, 1, ctrain, 0, checkpoint_path=c / "p1.ckpt")
+    save_model(model, c / "part1.pt")
+    model2 = load_model(cf.build_alexnet(alex, 0), c / "part1.pt")
+    h2 = cf.train_cifar_part(sets, model2, 2, ctrain, 0, checkpoint_path=c / "p2.ckpt")
+    save_model(model2, c / "part2.pt")
     assert list(h1["step"]) == [0, 3, 6] and list(h2["step"]) == [6, 9, 12]
     assert h2["train_loss"].iloc[0] == pytest.approx(h1["train_loss"].iloc[-1], rel=1e-6)  # Part II starts at Part I
     assert not (c / "p1.ckpt").exists()  # checkpoints are removed after a finished run
-    frame = rd.stage_cifar_interp(cifar_cfg, 0, str(c / "part1.pt"), str(c / "part2.pt"), str(c / "interpolation.csv"))
+    a = load_model(cf.build_alexnet(alex, 0), c / "part1.pt")
+    b = load_model(cf.build_alexnet(alex, 0), c / "part2.pt")
+    frame = cf.interpolate_cifar(sets, a, b, paper_alphas(-1.0, 2.0, 4), ctrain.eval_batch)
     assert list(frame["alpha"]) == [-1.0, 0.0, 1.0, 2.0]
     assert frame["train_loss"].iloc[1] == pytest.approx(h1["train_loss"].iloc[-1], rel=1e-5)
     assert frame["test_acc"].iloc[2] == pytest.approx(h2["test_acc"].iloc[-1])
-    from nnspectra.experiments.mp_appendix import run_mp_appendix
-    from nnspectra.io import save_arrays, save_json
-
-    mp_cfg = {"n_samples": 40, "ratios": [0.5], "two_blob_ratios": [0.5, 1.0], "blob_distance": 3.0,
-              "outlier_factor": 10.0, "bins": 10}
-    save_arrays(tmp_path / "mp" / "seed0" / "mp.npz", **run_mp_appendix(mp_cfg, 0))
-    cfg = {"realdata.mnist.analysis": {"compare_top": 5, "outlier_tau": 10.0, "window": 20},
-           "realdata.lbsb.analysis": {"count_rule": "elbow", "window": 6}, "realdata.mp": mp_cfg}
-    record = rd.collect_metrics(cfg, paths, lb_paths, [str(c / f) for f in ("history1.csv", "history2.csv",
-                                                                             "interpolation.csv")],
-                                [str(tmp_path / "mp" / "seed0" / "mp.npz")])
-    save_json(tmp_path / "metrics.json", record)
+    analyses["cifar"] = {0: cf.cifar_metrics(h1, h2, frame)}
+    mp = MpSettings(n_samples=40, ratios=(0.5,), two_blob_ratios=(0.5, 1.0), blob_distance=3.0, outlier_factor=10.0,
+                    bins=10)
+    spectra_mp = run_mp_appendix(mp, 0)
+    analyses["mp"] = {0: mp_metrics(spectra_mp, mp.ratios, mp.two_blob_ratios)}
+    save_json(tmp_path / "metrics.json", realdata_record(analyses).as_dict(sort=True))
     loaded = load_json(tmp_path / "metrics.json")
     for name in ("mnist_top20_max_rel_dev", "lbsb_lambda_max_ratio_lb_sb", "cifar_barrier_train_loss", "mp_ks_max"):
         assert loaded[name]["seeds"] == [0] and len(loaded[name]["values"]) == 1 and loaded[name]["description"]

@@ -218,12 +218,12 @@ def test_predecessor_claims_are_not_run_without_their_experiment(tmp_path: Path)
 
 # -- the Snakemake rule, `rule all`, the report and the audit, on a copy of the workflow -----------------
 DEMO_RULES = '''
-METRICS.append("results/metrics/p0.json")
+METRICS.append(result("metrics/p0.json"))
 
 
 rule demo_p0_metrics:
     output:
-        "results/metrics/p0.json",
+        result("metrics/p0.json"),
     log:
         logfile("demo_p0_metrics"),
     benchmark:
@@ -233,11 +233,11 @@ rule demo_p0_metrics:
         mem_mb=100,
         runtime=1,
     params:
-        code=code_version("nnspectra.io"),
+        code=code_version("nnspectra.pipeline.io"),
         cfg=config_subset(config, "scorecard"),
     run:
         import json
-        from nnspectra.provenance import build_record, write_sidecar
+        from nnspectra.pipeline.provenance import build_record, write_sidecar
 
         record = {
             "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4]},
@@ -277,26 +277,26 @@ def test_scorecard_rule_report_and_audit_on_a_workflow_copy(tmp_path: Path, repo
     smoke = ("--configfile", "config/smoke.yaml")
     proc = run("snakemake", "--cores", "1", *smoke)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    card = pd.read_csv(tmp_path / "results" / "scorecard.csv", dtype={"claim_id": str}).set_index("claim_id")
+    results = tmp_path / "results" / "smoke"
+    card = pd.read_csv(results / "scorecard.csv", dtype={"claim_id": str}).set_index("claim_id")
     assert card.loc["22b", "status"] == "pass" and card.loc["22b", "measured_value"] == 25
     assert card.loc["23", "status"] == "fail" and card.loc["20", "status"] == "not_run"
-    assert "smoke preset" in (tmp_path / "results" / "scorecard.md").read_text()
+    assert "smoke preset" in (results / "scorecard.md").read_text()
 
-    proc = run("snakemake", "--report", "results/report.html", *smoke)
+    proc = run("snakemake", "--report", "results/smoke/report.html", *smoke)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    html = (tmp_path / "results" / "report.html").read_text()
-    assert "Replication scorecard" in html and "init_width_ratio_mnist_random" in html
+    html = (results / "report.html").read_text()
+    assert "Replication scorecard" in html and "<strong>Summary:</strong> 1 pass / 1 fail /" in html  # 22b, 23
 
     audit_cmd = ("nnspectra.cli", "audit", "--configfile", "config/smoke.yaml")
     proc = run(*audit_cmd)
-    assert proc.returncode == 0 and "3 ok; OK" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "4 ok; OK" in proc.stdout, proc.stdout + proc.stderr  # p0, scorecard x 3
 
-    results = tmp_path / "results"
     (results / "scorecard.csv").write_text("tampered\n")                     # corrupt
     (results / "scorecard.md.prov.json").unlink()                            # missing sidecar
     proc = run(*audit_cmd, "--config", "scorecard.setting=another label")  # changed config value
     assert proc.returncode == 1, proc.stdout + proc.stderr
     rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("results/")}
-    assert "corrupt" in rows["results/scorecard.csv"]
-    assert "missing-sidecar" in rows["results/scorecard.md"]
-    assert "stale-config" in rows["results/metrics/p0.json"]
+    assert "corrupt" in rows["results/smoke/scorecard.csv"]
+    assert "missing-sidecar" in rows["results/smoke/scorecard.md"]
+    assert "stale-config" in rows["results/smoke/metrics/p0.json"]

@@ -7,19 +7,19 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from nnspectra.provenance import read_sidecar, sidecar_path
+from nnspectra.pipeline.provenance import read_sidecar, sidecar_path
 
 
 def _namespace(tmp_path: Path) -> SimpleNamespace:
     return SimpleNamespace(
         rule="demo", input={}, output={"out": str(tmp_path / "sub" / "out.txt")},
-        params={"cfg": {"demo.a": 1}, "code": {"hash": "abc", "entry": ["nnspectra.io"], "modules": []}},
+        params={"cfg": {"demo.a": 1}, "code": {"hash": "abc", "entry": ["nnspectra.pipeline.io"], "modules": []}},
         wildcards={"seed": "4"}, log=[str(tmp_path / "demo.log")], threads=1,
     )
 
 
 def test_success_writes_output_sidecar_and_log(tmp_path: Path) -> None:
-    from nnspectra.step import Step
+    from nnspectra.pipeline.step import Step
 
     ns = _namespace(tmp_path)
     with Step.from_namespace(ns) as step:
@@ -36,7 +36,7 @@ def test_success_writes_output_sidecar_and_log(tmp_path: Path) -> None:
 SCRIPT = """
 import sys
 from types import SimpleNamespace
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 from nnspectra.errors import DivergenceError
 out, log = sys.argv[1], sys.argv[2]
 ns = SimpleNamespace(rule="train", input={}, output={"out": out}, params={}, wildcards={}, log=[log], threads=1)
@@ -59,7 +59,7 @@ def test_user_error_is_one_line_and_removes_partial_output(tmp_path: Path) -> No
 def test_sidecar_records_determinism_switches(tmp_path: Path) -> None:
     import torch
 
-    from nnspectra.step import Step
+    from nnspectra.pipeline.step import Step
 
     ns = _namespace(tmp_path)
     before = torch.are_deterministic_algorithms_enabled()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from nnspectra.cli import main
-from nnspectra.timings import rule_timings, to_markdown
+from nnspectra.pipeline.timings import rule_timings, to_markdown
 
 
 def _sidecar(path: Path, step: str, wall: float, cpu: float, wildcards: dict | None, created: str) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import workflow_env
 
 
 pytestmark = pytest.mark.workflow
@@ -17,9 +20,7 @@ pytestmark = pytest.mark.workflow
 def smoke_run(tmp_path_factory: pytest.TempPathFactory, copy_workflow, shared_data_dir: Path | None) -> Path:
     """A copy of the workflow, run once on config/smoke.yaml with 2 cores."""
     work = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", MPLBACKEND="Agg")
-    if shared_data_dir is not None:
-        env.setdefault("NNSPECTRA_DATA", str(shared_data_dir))
+    env = workflow_env(work)
     proc = subprocess.run(
         [sys.executable, "-m", "snakemake", "--cores", "2", "--configfile", "config/smoke.yaml", "--quiet", "rules"],
         cwd=work, env=env, capture_output=True, text=True, timeout=1800,
@@ -29,30 +30,61 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory, copy_workflow, shared_da
 
 
 def _run(work: Path, *args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
-    return subprocess.run(list(args), cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(list(args), cwd=work, env=workflow_env(work), capture_output=True, text=True, timeout=600)
+
+
+def _planned_rules(work: Path) -> set[str]:
+    """Rules a dry run of the smoke preset would run (from Snakemake's job table)."""
+    dry = _run(work, sys.executable, "-m", "snakemake", "-n", "--cores", "2", "--configfile", "config/smoke.yaml")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    out = dry.stdout + dry.stderr
+    if "Nothing to be done" in out:
+        return set()
+    table = out.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
+    return {m.group(1) for m in re.finditer(r"^(\w+)\s+\d+\s*$", table, flags=re.M)} - {"total"}
+
+
+def _edited_copy(smoke_run: Path, dest: Path, module: str) -> Path:
+    """A copy of the finished smoke run (results and Snakemake's metadata, mtimes kept) whose ``module``
+    (a path under src/nnspectra) has one more comment line."""
+    work = Path(shutil.copytree(smoke_run, dest, symlinks=True))
+    path = work / "src" / "nnspectra" / module
+    path.write_text(path.read_text() + "\n# an edit that changes the module's content hash\n")
+    return work
+
+
+def test_editing_curvature_reruns_spectra_not_training(smoke_run: Path, tmp_path: Path) -> None:
+    planned = _planned_rules(_edited_copy(smoke_run, tmp_path / "edit", "curvature/eigen.py"))
+    assert {"blobs_spectrum", "realdata_mnist_spectrum", "realdata_lbsb_spectrum"} <= planned, planned
+    training = {"blobs_data", "blobs_train", "realdata_mnist_train", "realdata_lbsb_train", "realdata_cifar_part1",
+                "realdata_cifar_part2"}
+    assert not planned & training, f"a curvature edit would retrain: {sorted(planned & training)}"
+
+
+def test_editing_a_plot_reruns_only_its_figures(smoke_run: Path, tmp_path: Path) -> None:
+    planned = _planned_rules(_edited_copy(smoke_run, tmp_path / "edit", "plotting/blobs.py"))
+    assert planned - {"all"} == {"fig1", "fig2", "fig3"}, planned
 
 
 def test_every_output_has_valid_provenance(smoke_run: Path) -> None:
-    results = smoke_run / "results"
+    results = smoke_run / "results" / "smoke"
     files = [p for p in results.rglob("*") if p.is_file() and "logs" not in p.relative_to(results).parts
              and not p.name.endswith(".prov.json")]
     assert files, "the smoke run produced no results"
     missing = [str(p) for p in files if not Path(str(p) + ".prov.json").exists()]
     assert not missing, f"outputs without a provenance sidecar: {missing[:5]}"
-    audit = _run(smoke_run, sys.executable, "-m", "nnspectra.cli", "audit", "--results", "results",
-                 "--configfile", "config/config.yaml", "config/smoke.yaml")
+    audit = _run(smoke_run, sys.executable, "-m", "nnspectra.cli", "audit", "--configfile", "config/smoke.yaml")
     assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr[-3000:]
 
 
 def test_figures_and_tables_exist(smoke_run: Path) -> None:
-    figures = sorted((smoke_run / "results" / "figures").glob("*.png"))
+    figures = sorted((smoke_run / "results" / "smoke" / "figures").glob("*.png"))
     assert figures, "no figures"
     for fig in figures:
         assert fig.stat().st_size > 10_000, f"{fig.name} looks empty"
-    tables = sorted((smoke_run / "results" / "tables").glob("*.csv"))
+    tables = sorted((smoke_run / "results" / "smoke" / "tables").glob("*.csv"))
     assert tables, "no tables"
-    scorecard = smoke_run / "results" / "scorecard.csv"
+    scorecard = smoke_run / "results" / "smoke" / "scorecard.csv"
     assert scorecard.exists()
     text = scorecard.read_text()
     assert "not_run" in text or "pass" in text or "fail" in text

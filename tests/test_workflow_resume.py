@@ -23,10 +23,10 @@ from fakedata import write_fake_cifar
 
 pytestmark = pytest.mark.workflow
 
-TARGET = "results/realdata/cifar/seed0/part1.pt"
-HISTORY = "results/realdata/cifar/seed0/history1.csv"
-CHECKPOINT = "results/realdata/cifar/seed0/part1.ckpt"
-LOG = "results/logs/realdata_cifar_part1/seed0.log"
+TARGET = "results/smoke/realdata/cifar/seed0/part1.pt"
+HISTORY = "results/smoke/realdata/cifar/seed0/history1.csv"
+CHECKPOINT = "results/smoke/realdata/cifar/seed0/part1.ckpt"
+LOG = "results/smoke/logs/realdata_cifar_part1/seed0.log"
 
 
 def _config(data_dir: Path) -> str:
@@ -69,7 +69,7 @@ def _env() -> dict[str, str]:
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, weights_only=False)["state_dict"]
+    return torch.load(path, weights_only=True)["state_dict"]
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(work: Path) -> None:

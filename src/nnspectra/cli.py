@@ -1,9 +1,10 @@
 """The ``nnspectra`` command: audit cached results, print the scorecard, validate a config, report timings.
 
-    nnspectra audit [--results results] [--configfile config/smoke.yaml] [--config blobs.train.lr=0.1]
-    nnspectra scorecard [--metrics-dir results/metrics] [--csv results/scorecard.csv --md results/scorecard.md]
+    nnspectra audit [--configfile config/smoke.yaml] [--config blobs.train.lr=0.1] [--results results/smoke]
+    nnspectra scorecard [--configfile config/smoke.yaml | --metrics-dir results/smoke/metrics] [--csv F --md F]
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
-    nnspectra timings [--results results] [--rule-prefix realdata_] [--since 2026-11-23T04:00] [--csv FILE]
+    nnspectra compare results/smoke /elsewhere/results/smoke     (numeric outputs equal, byte for byte?)
+    nnspectra timings [--configfile config/smoke.yaml] [--rule-prefix realdata_] [--since 2026-11-23T04:00]
 
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
 ``configfile:``) first, then each ``--configfile`` merged over it, then ``--config`` overrides
@@ -23,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from nnspectra.config import DEFAULT_SCHEMA_DIR, REPO_ROOT, load_config_files, validate_config
+from nnspectra.pipeline.config import DEFAULT_SCHEMA_DIR, REPO_ROOT, load_config_files, validate_config
 from nnspectra.errors import ConfigError, NnspectraError
-from nnspectra.provenance import SIDECAR_SUFFIX
+from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
 
 DEFAULT_CONFIGFILE = Path("config") / "config.yaml"
 
@@ -72,11 +73,19 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
                         help="override config values (dotted keys allowed, values parsed as YAML)")
 
 
-def _cmd_audit(args: argparse.Namespace) -> int:
-    from nnspectra.audit import audit
+def _results_dir(args: argparse.Namespace, config: dict[str, Any] | None = None) -> Path:
+    """``--results`` if given, else this config's tree ``results/<run_name>`` (presets never share one)."""
+    if args.results:
+        return Path(args.results)
+    config = config if config is not None else resolve_config(args.configfile, args.overrides)
+    return Path("results") / str(config["run_name"])
 
-    config = None if args.no_config else resolve_config(args.configfile, args.overrides)
-    report = audit(args.results, config=config)
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from nnspectra.pipeline.audit import audit
+
+    config = resolve_config(args.configfile, args.overrides)
+    report = audit(_results_dir(args, config), config=None if args.no_config else config)
     print(report.to_text(only_problems=args.only_problems), end="")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +99,8 @@ def _cmd_scorecard(args: argparse.Namespace) -> int:
     from nnspectra.claims import CLAIMS_DIR
     from nnspectra.scorecard import build_scorecard, markdown
 
-    metric_files = sorted(p for p in Path(args.metrics_dir).glob("*.json") if not p.name.endswith(SIDECAR_SUFFIX))
+    metrics_dir = Path(args.metrics_dir) if args.metrics_dir else _results_dir(args) / "metrics"
+    metric_files = sorted(p for p in metrics_dir.glob("*.json") if not p.name.endswith(SIDECAR_SUFFIX))
     card = build_scorecard(metric_files, claims_dir=args.claims_dir or CLAIMS_DIR, setting=args.setting)
     if args.csv or args.md:
         if not (args.csv and args.md):
@@ -100,6 +110,20 @@ def _cmd_scorecard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from nnspectra.pipeline.compare import compare_trees
+
+    for root in (args.a, args.b):
+        if not Path(root).is_dir():
+            raise ConfigError(f"results tree '{root}' does not exist")
+    result = compare_trees(args.a, args.b, suffixes=tuple(args.suffix))
+    for label, items in (("different", result.different), ("only in A", result.only_a), ("only in B", result.only_b)):
+        for rel in items:
+            print(f"{label}: {rel}")
+    print(result.summary())
+    return 0 if result.same else 1
+
+
 def _cmd_validate_config(args: argparse.Namespace) -> int:
     config = resolve_config(args.configfile, args.overrides)
     print(yaml.safe_dump(config, sort_keys=False, default_flow_style=False), end="")
@@ -107,12 +131,13 @@ def _cmd_validate_config(args: argparse.Namespace) -> int:
 
 
 def _cmd_timings(args: argparse.Namespace) -> int:
-    from nnspectra.timings import rule_timings, to_markdown
+    from nnspectra.pipeline.timings import rule_timings, to_markdown
 
-    if not Path(args.results).is_dir():
-        raise ConfigError(f"results directory '{args.results}' does not exist; run the pipeline first or pass --results")
+    results = _results_dir(args)
+    if not results.is_dir():
+        raise ConfigError(f"results directory '{results}' does not exist; run the pipeline first or pass --results")
     try:
-        frame = rule_timings(args.results, args.rule_prefix, args.since)
+        frame = rule_timings(results, args.rule_prefix, args.since)
     except ValueError:
         raise ConfigError(f"--since '{args.since}' is not a date-time; use ISO format, e.g. 2026-11-23T04:00") from None
     if args.csv:
@@ -130,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("audit", help="check cached results against their provenance sidecars")
-    p.add_argument("--results", default="results", help="results directory (default: results)")
+    p.add_argument("--results", default=None, help="results tree (default: results/<run_name> of the config)")
     _add_config_options(p)
     p.add_argument("--no-config", action="store_true", help="skip the stale-config check")
     p.add_argument("--strict", action="store_true", help="exit 1 also when files are stale")
@@ -139,19 +164,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("scorecard", help="evaluate the replication claims on the metrics files")
-    p.add_argument("--metrics-dir", default="results/metrics", help="folder of <section>.json metric files")
+    p.add_argument("--metrics-dir", default=None,
+                   help="folder of <section>.json metric files (default: results/<run_name>/metrics of the config)")
+    p.add_argument("--results", default=None, help=argparse.SUPPRESS)
+    _add_config_options(p)
     p.add_argument("--claims-dir", default=None, help="folder of claim YAML files (default: the package's)")
     p.add_argument("--setting", default="", help="label of the setting the metrics were measured in")
     p.add_argument("--csv", default=None, help="write the scorecard CSV here (with --md)")
     p.add_argument("--md", default=None, help="write the scorecard Markdown here (with --csv)")
     p.set_defaults(func=_cmd_scorecard)
 
+    p = sub.add_parser("compare", help="compare the numeric outputs (.npz, .csv) of two results trees by sha256")
+    p.add_argument("a", help="first results tree, e.g. results/smoke")
+    p.add_argument("b", help="second results tree")
+    p.add_argument("--suffix", nargs="+", default=[".npz", ".csv"], help="file endings compared (default .npz .csv)")
+    p.set_defaults(func=_cmd_compare)
+
     p = sub.add_parser("validate-config", help="validate config files and print the resolved config")
     _add_config_options(p)
     p.set_defaults(func=_cmd_validate_config)
 
     p = sub.add_parser("timings", help="wall/CPU time and peak memory per rule of the cached results")
-    p.add_argument("--results", default="results", help="results directory (default: results)")
+    p.add_argument("--results", default=None, help="results tree (default: results/<run_name> of the config)")
+    _add_config_options(p)
     p.add_argument("--rule-prefix", default="", help="only rules whose name starts with this (e.g. realdata_)")
     p.add_argument("--since", default=None, metavar="ISO_TIME",
                    help="only results created from then on (UTC unless an offset is given), e.g. one run")

@@ -18,6 +18,10 @@ class DataNotFoundError(NnspectraError):
     """A dataset is neither on disk nor downloadable."""
 
 
+class DataDamagedError(DataNotFoundError):
+    """A data file is present but damaged, unsafe to read or not what it claims to be."""
+
+
 class MemoryBudgetError(NnspectraError):
     """A dense matrix would not fit in the memory available."""
 

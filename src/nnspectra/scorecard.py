@@ -26,7 +26,7 @@ import pandas as pd
 
 from nnspectra.claims import CLAIMS_DIR, Claim, load_claims
 from nnspectra.errors import NnspectraError
-from nnspectra.io import save_table
+from nnspectra.pipeline.io import save_table
 
 STATUSES = ("pass", "fail", "not_run")
 COLUMNS = ["claim_id", "paper", "target", "statement", "paper_value", "measured_value", "spread", "tolerance",

@@ -5,23 +5,21 @@
 ALN = config["alignment"]
 
 
+ALN_GMM = result("alignment/gmm/d{aln_d}_lam{aln_lam}/seed{seed}/run.npz")
+ALN_DSCAN = result("alignment/dscan/d{aln_d}_lam{aln_lam}/seed{seed}/run.npz")
+ALN_XOR = result("alignment/xor/d{aln_d}_K{aln_K}_lam{aln_lam}/seed{seed}/run.npz")
+ALN_RUN_ID = "d{aln_d}_lam{aln_lam}_seed{seed}"
 # Every run of each setting; numbers appear in paths as f"{value:g}" (10.0 -> "10").
-ALN_GMM_RUNS = [f"results/alignment/gmm/d{ALN['gmm']['d']}_lam{float(lam):g}/seed{s}/run.npz"
+ALN_GMM_RUNS = [ALN_GMM.format(aln_d=ALN["gmm"]["d"], aln_lam=f"{float(lam):g}", seed=s)
                 for lam in ALN["gmm"]["lams"] for s in range(ALN["gmm"]["seeds"])]
-ALN_DSCAN_RUNS = [f"results/alignment/dscan/d{d}_lam{float(ALN['dscan']['lam']):g}/seed{s}/run.npz"
+ALN_DSCAN_RUNS = [ALN_DSCAN.format(aln_d=d, aln_lam=f"{float(ALN['dscan']['lam']):g}", seed=s)
                   for d in ALN["dscan"]["dims"] for s in range(ALN["dscan"]["seeds"])]
-ALN_XOR_RUNS = [f"results/alignment/xor/d{ALN['xor']['d']}_K{ALN['xor']['K']}_lam{float(ALN['xor']['lam']):g}/seed{s}/run.npz"
-                for s in range(ALN["xor"]["seeds"])]
+ALN_XOR_RUNS = [ALN_XOR.format(aln_d=ALN["xor"]["d"], aln_K=ALN["xor"]["K"], aln_lam=f"{float(ALN['xor']['lam']):g}",
+                               seed=s) for s in range(ALN["xor"]["seeds"])]
 
-
-if not any(float(lam) == float(ALN["claims"]["lam"]) for lam in ALN["gmm"]["lams"]):
-    sys.exit(f"Config error: alignment.claims.lam = {ALN['claims']['lam']} is not one of alignment.gmm.lams")
-if ALN["plot"]["seed"] >= min(ALN["gmm"]["seeds"], ALN["xor"]["seeds"]):
-    sys.exit("Config error: alignment.plot.seed must be below alignment.gmm.seeds and alignment.xor.seeds")
-
-TARGETS["alignment_gmm"] = ["results/figures/alignment_gmm.png", "results/figures/alignment_gmm_spectra.png"]
-TARGETS["alignment_xor"] = ["results/figures/alignment_xor.png"]
-METRICS.append("results/metrics/alignment.json")
+TARGETS["alignment_gmm"] = [result("figures/alignment_gmm.png"), result("figures/alignment_gmm_spectra.png")]
+TARGETS["alignment_xor"] = [result("figures/alignment_xor.png")]
+METRICS.append(result("metrics/alignment.json"))
 
 
 wildcard_constraints:
@@ -33,72 +31,72 @@ wildcard_constraints:
 
 rule alignment_gmm_run:
     output:
-        run="results/alignment/gmm/d{aln_d}_lam{aln_lam}/seed{seed}/run.npz",
+        run=ALN_GMM,
     log:
-        logfile("alignment_gmm_run", "d{aln_d}_lam{aln_lam}_seed{seed}"),
+        logfile("alignment_gmm_run", ALN_RUN_ID),
     benchmark:
-        benchfile("alignment_gmm_run", "d{aln_d}_lam{aln_lam}_seed{seed}")
+        benchfile("alignment_gmm_run", ALN_RUN_ID)
     threads: JOB_THREADS
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         gpu=GPU,
         mem_mb=2000,
         runtime=60,
     params:
-        cfg=config_subset(config, "alignment.gmm.k", "alignment.gmm.means", "alignment.gmm.c", "alignment.gmm.beta",
+        cfg=cfg("alignment.gmm.k", "alignment.gmm.means", "alignment.gmm.c", "alignment.gmm.beta",
                           "alignment.gmm.times", "alignment.matrices"),
         task="gmm",
-        code=code_version("nnspectra.experiments.alignment"),
-        seed=lambda w: int(w.seed),
+        code=code("nnspectra.experiments.alignment"),
+        seed=seed_of,
     script:
         "../scripts/alignment_run.py"
 
 
 rule alignment_dscan_run:
     output:
-        run="results/alignment/dscan/d{aln_d}_lam{aln_lam}/seed{seed}/run.npz",
+        run=ALN_DSCAN,
     log:
-        logfile("alignment_dscan_run", "d{aln_d}_lam{aln_lam}_seed{seed}"),
+        logfile("alignment_dscan_run", ALN_RUN_ID),
     benchmark:
-        benchfile("alignment_dscan_run", "d{aln_d}_lam{aln_lam}_seed{seed}")
+        benchfile("alignment_dscan_run", ALN_RUN_ID)
     threads: JOB_THREADS
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         gpu=GPU,
         mem_mb=4000,
         runtime=120,
     params:
-        cfg=config_subset(config, "alignment.gmm.k", "alignment.gmm.means", "alignment.gmm.c", "alignment.gmm.beta",
+        cfg=cfg("alignment.gmm.k", "alignment.gmm.means", "alignment.gmm.c", "alignment.gmm.beta",
                           "alignment.dscan.times", "alignment.matrices"),
         task="dscan",
-        code=code_version("nnspectra.experiments.alignment"),
-        seed=lambda w: int(w.seed),
+        code=code("nnspectra.experiments.alignment"),
+        seed=seed_of,
     script:
         "../scripts/alignment_run.py"
 
 
 rule alignment_xor_run:
     output:
-        run="results/alignment/xor/d{aln_d}_K{aln_K}_lam{aln_lam}/seed{seed}/run.npz",
+        run=ALN_XOR,
     log:
         logfile("alignment_xor_run", "d{aln_d}_K{aln_K}_lam{aln_lam}_seed{seed}"),
     benchmark:
         benchfile("alignment_xor_run", "d{aln_d}_K{aln_K}_lam{aln_lam}_seed{seed}")
     threads: JOB_THREADS
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         gpu=GPU,
         mem_mb=2000,
         runtime=60,
     params:
-        cfg=config_subset(config, "alignment.xor.c", "alignment.xor.beta", "alignment.xor.times",
+        cfg=cfg("alignment.xor.c", "alignment.xor.beta", "alignment.xor.times",
                           "alignment.matrices"),
         task="xor",
-        code=code_version("nnspectra.experiments.alignment"),
-        seed=lambda w: int(w.seed),
+        code=code("nnspectra.experiments.alignment"),
+        seed=seed_of,
     script:
         "../scripts/alignment_run.py"
 
@@ -109,20 +107,20 @@ rule alignment_metrics:
         dscan=ALN_DSCAN_RUNS,
         xor=ALN_XOR_RUNS,
     output:
-        metrics="results/metrics/alignment.json",
+        metrics=result("metrics/alignment.json"),
     log:
         logfile("alignment_metrics"),
     benchmark:
         benchfile("alignment_metrics")
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=config_subset(config, "alignment.claims"),
-        code=code_version("nnspectra.experiments.alignment"),
+        cfg=cfg("alignment.claims"),
+        code=code("nnspectra.experiments.alignment_metrics"),
     script:
         "../scripts/alignment_metrics.py"
 
@@ -132,9 +130,9 @@ rule alignment_gmm_figures:
         gmm=ALN_GMM_RUNS,
         dscan=ALN_DSCAN_RUNS,
     output:
-        figure=report("results/figures/alignment_gmm.png", caption="../report/alignment_gmm.rst",
+        figure=report(result("figures/alignment_gmm.png"), caption="../report/alignment_gmm.rst",
                       category="Ben Arous et al. 2024"),
-        spectra=report("results/figures/alignment_gmm_spectra.png", caption="../report/alignment_gmm_spectra.rst",
+        spectra=report(result("figures/alignment_gmm_spectra.png"), caption="../report/alignment_gmm_spectra.rst",
                        category="Ben Arous et al. 2024"),
     log:
         logfile("alignment_gmm_figures"),
@@ -142,13 +140,13 @@ rule alignment_gmm_figures:
         benchfile("alignment_gmm_figures")
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        cfg=config_subset(config, "alignment.plot", "alignment.claims"),
-        code=code_version("nnspectra.plotting.alignment"),
+        cfg=cfg("alignment.plot", "alignment.claims"),
+        code=code("nnspectra.plotting.alignment"),
     script:
         "../scripts/alignment_figure_gmm.py"
 
@@ -157,7 +155,7 @@ rule alignment_xor_figure:
     input:
         xor=ALN_XOR_RUNS,
     output:
-        figure=report("results/figures/alignment_xor.png", caption="../report/alignment_xor.rst",
+        figure=report(result("figures/alignment_xor.png"), caption="../report/alignment_xor.rst",
                       category="Ben Arous et al. 2024"),
     log:
         logfile("alignment_xor_figure"),
@@ -165,13 +163,13 @@ rule alignment_xor_figure:
         benchfile("alignment_xor_figure")
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        cfg=config_subset(config, "alignment.plot", "alignment.claims"),
-        code=code_version("nnspectra.plotting.alignment"),
+        cfg=cfg("alignment.plot", "alignment.claims"),
+        code=code("nnspectra.plotting.alignment"),
     script:
         "../scripts/alignment_figure_xor.py"
 
@@ -188,4 +186,4 @@ rule alignment_xor:
 
 rule alignment:
     input:
-        TARGETS["alignment_gmm"] + TARGETS["alignment_xor"] + ["results/metrics/alignment.json"],
+        TARGETS["alignment_gmm"] + TARGETS["alignment_xor"] + [result("metrics/alignment.json")],

@@ -1,15 +1,17 @@
-# On-demand benchmark of the curvature engine (issue #3; docs/performance.md). Deliberately NOT in
-# TARGETS, so `rule all` never runs it:
-#   snakemake --cores 2 bench_curvature   ->  results/benchmarks/curvature.csv, curvature.md
+# On-demand benchmark of the curvature engine (docs/performance.md). Deliberately NOT in TARGETS, so
+# `rule all` never runs it:
+#   snakemake --cores 2 bench_curvature   ->  results/<run>/benchmarks/curvature.csv, curvature.md
 
-BENCH_CURVATURE = {"csv": f"{RESULTS}/benchmarks/curvature.csv", "md": f"{RESULTS}/benchmarks/curvature.md"}
+BENCH_HARNESS = "benchmarks/curvature_harness.py"
 
 
 rule bench_curvature:
+    input:
+        harness=BENCH_HARNESS,
     output:
-        csv=report(BENCH_CURVATURE["csv"], caption="../report/bench_curvature.rst", category="Benchmarks",
+        csv=report(result("benchmarks/curvature.csv"), caption="../report/bench_curvature.rst", category="Benchmarks",
                    labels={"table": "curvature benchmark", "format": "csv"}),
-        md=report(BENCH_CURVATURE["md"], caption="../report/bench_curvature.rst", category="Benchmarks",
+        md=report(result("benchmarks/curvature.md"), caption="../report/bench_curvature.rst", category="Benchmarks",
                   labels={"table": "curvature benchmark", "format": "markdown"}),
     log:
         logfile("bench_curvature"),
@@ -17,13 +19,14 @@ rule bench_curvature:
         benchfile("bench_curvature")
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         gpu=GPU,
         mem_mb=12000,
         runtime=120,
     params:
-        code=code_version("nnspectra.curvature.benchmark"),
-        cfg=config_subset(config, "bench"),
+        code=code("nnspectra.curvature"),
+        cfg=cfg("bench"),
+        harness=lambda w, input: input.harness,
     script:
         "../scripts/bench_curvature.py"

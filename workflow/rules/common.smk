@@ -1,15 +1,31 @@
-# Shared helpers for every stage: targets registry, log/benchmark paths, thread policy.
+# Shared helpers for every stage: where results go, the targets registry, log/benchmark paths, threads,
+# GPU claims, and the small input functions the stages use to name config and code.
 
 import os
 
-from nnspectra.runtime import gpu_present
+from nnspectra.pipeline.config import config_subset
+from nnspectra.pipeline.provenance import code_version
+from nnspectra.pipeline.runtime import gpu_present
 
 # torch's OpenMP threads busy-wait on shared machines; jobs inherit this.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-RESULTS = "results"
+# Every preset writes its own tree, results/<run_name>/ (config key run_name: paper, cpu, smoke, ...), so
+# running one preset never plans to rerun or overwrite another's files.
+RESULTS = f"results/{config['run_name']}"
+
+# The one software environment of every job (`snakemake --sdm conda` builds it); rules name it as `conda: CONDA_ENV`.
+CONDA_ENV = "../envs/nnspectra.yaml"
+
 # Each stage registers its named targets here: TARGETS["table1"] = [paths]. `rule all` builds them all.
 TARGETS: dict[str, list[str]] = {}
+# Each experiment appends its metrics file here; the scorecard reads them all.
+METRICS: list[str] = []
+
+
+def result(path: str) -> str:
+    """A path inside this run's results tree."""
+    return f"{RESULTS}/{path}"
 
 
 def all_targets() -> list[str]:
@@ -27,17 +43,75 @@ def benchfile(rule_name: str, pattern: str = "") -> str:
     return f"{RESULTS}/logs/{rule_name}/{pattern or 'run'}.bench.tsv"
 
 
-JOB_THREADS = config["threads"]
+def cfg(*dotted_keys: str) -> dict:
+    """The config entries a step uses, keyed by dotted path (a ``params:`` entry: changing them reruns it)."""
+    return config_subset(config, *dotted_keys)
 
+
+def code(*modules: str) -> dict:
+    """Content hash of the library code a step runs (a ``params:`` entry: editing that code reruns it)."""
+    return code_version(*modules)
+
+
+def seed_of(wildcards) -> int:
+    """The ``seed`` wildcard as an int (recorded in provenance)."""
+    return int(wildcards.seed)
+
+
+JOB_THREADS = config["threads"]
 
 # Jobs that can use a GPU declare `resources: gpu=GPU`. GPU is 1 when jobs will run on CUDA, else 0,
 # so CPU-only runs stay parallel. The default global budget is one GPU job at a time; raise it with
-# `--resources gpu=N` on a machine with N GPUs (each job then picks its device via CUDA_VISIBLE_DEVICES
-# from the executor or the profile).
+# `--resources gpu=N` on a machine with N GPUs (each job then pins itself to a free device).
 USE_GPU = config["device"] == "cuda" or (config["device"] == "auto" and gpu_present())
 GPU = 1 if USE_GPU else 0
 if "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", 1)
 
-# Each experiment appends its results/metrics/<section>.json here; the scorecard reads them all.
-METRICS: list[str] = []
+
+# -- paths of the stages' results (input functions live here, rules in the stage files) ------------
+
+# blobs: one data set per (k, cov, seed); one run directory per (configuration, seed)
+BLOBS_DATA = result("blobs/data/k{k}_cov{cov}/seed{seed}/data.npz")
+BLOBS_RUN = result("blobs/runs/{alg}_{act}_k{k}_cov{cov}/seed{seed}")
+BLOBS_RUN_ID = "{alg}_{act}_k{k}_cov{cov}_seed{seed}"
+
+
+def blobs_run_file(name: str, seed: int, file: str) -> str:
+    """A file of the run directory of configuration ``name`` (e.g. ``sgd_relu_k10_cov1``) and ``seed``."""
+    return result(f"blobs/runs/{name}/seed{seed}/{file}")
+
+
+# real data (Sagun et al. §3-4, App. B)
+RD = config["realdata"]
+RD_DATA_KEYS = ("data_dir", "download", "device")  # global keys every real-data step reads
+RD_SEED = RD["plot"]["seed"]                        # the seed the figures show
+
+MNIST_RUN = result("realdata/mnist/n{width}/seed{seed}")
+MNIST_ANALYSIS = result("realdata/mnist/seed{seed}/analysis.json")
+
+
+def mnist_spectra(seed) -> list[str]:
+    """The spectrum of every width for one seed."""
+    return [f"{MNIST_RUN}/spectrum.npz".format(width=w, seed=seed) for w in RD["mnist"]["model"]["widths"]]
+
+
+LBSB_RUN = result("realdata/lbsb/{regime}/seed{seed}")
+LBSB_ANALYSIS = result("realdata/lbsb/seed{seed}/analysis.json")
+
+
+def lbsb_spectra(seed) -> dict[str, str]:
+    """The LB and SB spectra of one seed, by regime."""
+    return {r: f"{LBSB_RUN}/spectrum.npz".format(regime=r, seed=seed) for r in ("lb", "sb")}
+
+
+CIFAR_RUN = result("realdata/cifar/seed{seed}")
+MP_RUN = result("realdata/mp/seed{seed}")
+
+# Wang et al.: one directory per (dataset, run, seed)
+EVO_RUN = result("evolution/{dataset}/{run}/seed{seed}")
+
+
+def evo_summary(dataset: str, run: str, seed: int) -> str:
+    """The summary record of one evolution run."""
+    return f"{EVO_RUN}/summary.json".format(dataset=dataset, run=run, seed=seed)

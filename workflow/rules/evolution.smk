@@ -4,12 +4,7 @@
 EVO = config["evolution"]
 EVO_SEEDS = EVO["seeds"]
 EVO_PLOT_SEED = EVO["plot"]["seed"]
-if EVO_PLOT_SEED not in EVO_SEEDS:
-    sys.exit(f"Config error: evolution.plot.seed = {EVO_PLOT_SEED} is not one of evolution.seeds {EVO_SEEDS}")
-for _ds_name, _ds in EVO["datasets"].items():
-    for _run in _ds["runs"]:
-        if _run not in EVO["runs"]:
-            sys.exit(f"Config error: evolution.datasets.{_ds_name}.runs names '{_run}', which is not in evolution.runs")
+EVO_SCALING = result("evolution/scaling/{dataset}/{run}/x{factor}/seed{seed}/scaling.json")
 
 
 wildcard_constraints:
@@ -19,22 +14,23 @@ wildcard_constraints:
     factor=r"[0-9.]+",
 
 
-# Input lists, built once: every summary of a dataset (all seeds), the plot seed's spectra, the
-# runs and scaling records the claims read.
-EVO_SUMMARIES = {ds: [f"results/evolution/{ds}/{run}/seed{seed}/summary.json" for run in spec["runs"] for seed in EVO_SEEDS]
-                 for ds, spec in EVO["datasets"].items()}
-EVO_SPECTRA = {ds: [f"results/evolution/{ds}/{run}/seed{EVO_PLOT_SEED}/spectra.npz" for run in spec["runs"]]
+
+# Input lists, built once, with the (dataset, run, seed) of each file beside it (scripts pass these
+# identities to the library, which never parses paths): every summary of a dataset (all seeds), the plot
+# seed's spectra, and the runs and scaling records the claims read.
+EVO_SUMMARY_IDS = {ds: [(ds, run, seed) for run in spec["runs"] for seed in EVO_SEEDS] for ds, spec in EVO["datasets"].items()}
+EVO_SUMMARIES = {ds: [evo_summary(*i) for i in ids] for ds, ids in EVO_SUMMARY_IDS.items()}
+EVO_SPECTRA = {ds: [f"{EVO_RUN}/spectra.npz".format(dataset=ds, run=run, seed=EVO_PLOT_SEED) for run in spec["runs"]]
                for ds, spec in EVO["datasets"].items()}
 EVO_CLAIM_DATASETS = [EVO["claims"]["dataset"]] + ([EVO["claims"]["real_dataset"]] if EVO["claims"]["real_dataset"] else [])
-for _ds_name in EVO_CLAIM_DATASETS:
-    if _ds_name not in EVO["datasets"]:
-        sys.exit(f"Config error: evolution.claims names dataset '{_ds_name}', which is not in evolution.datasets")
 EVO_CLAIM_RUNS = [EVO["claims"][key] for key in ("gd_small", "sgd_small", "gd_large", "adam")]
+EVO_METRIC_IDS = [(ds, run, seed) for ds in EVO_CLAIM_DATASETS for run in EVO_CLAIM_RUNS for seed in EVO_SEEDS
+                  if run in EVO["datasets"][ds]["runs"]]
+EVO_SCALING_IDS = [(float(factor), seed) for factor in EVO["scaling"]["factors"] for seed in EVO_SEEDS]
 EVO_METRIC_INPUTS = {
-    "runs": [f"results/evolution/{ds}/{run}/seed{seed}/summary.json" for ds in EVO_CLAIM_DATASETS
-             for run in EVO_CLAIM_RUNS for seed in EVO_SEEDS if run in EVO["datasets"][ds]["runs"]],
-    "scaling": [f"results/evolution/scaling/{EVO['scaling']['dataset']}/{EVO['scaling']['run']}/x{factor}/seed{seed}/scaling.json"
-                for factor in EVO["scaling"]["factors"] for seed in EVO_SEEDS],
+    "runs": [evo_summary(*i) for i in EVO_METRIC_IDS],
+    "scaling": [EVO_SCALING.format(dataset=EVO["scaling"]["dataset"], run=EVO["scaling"]["run"], factor=factor, seed=seed)
+                for factor, seed in [(f, s) for f in EVO["scaling"]["factors"] for s in EVO_SEEDS]],
 }
 EVO_FIGURES = {
     "evolution_invariance": EVO["claims"]["dataset"],
@@ -44,56 +40,56 @@ EVO_FIGURES = {
 }
 EVO_FIG_INPUTS = {name: {"summaries": EVO_SUMMARIES[ds], "spectra": EVO_SPECTRA[ds]} for name, ds in EVO_FIGURES.items()}
 for _name in EVO_FIGURES:
-    TARGETS[_name] = [f"results/figures/{_name}.png"]
-TARGETS["evolution_table"] = ["results/tables/evolution_table.csv", "results/tables/evolution_table.md"]
-TARGETS["evolution_ht_examples"] = ["results/tables/evolution_ht_examples.csv", "results/tables/evolution_ht_examples.md",
-                                    "results/figures/evolution_ht_examples.png"]
-METRICS.append("results/metrics/evolution.json")
+    TARGETS[_name] = [result(f"figures/{_name}.png")]
+TARGETS["evolution_table"] = [result("tables/evolution_table.csv"), result("tables/evolution_table.md")]
+TARGETS["evolution_ht_examples"] = [result("tables/evolution_ht_examples.csv"), result("tables/evolution_ht_examples.md"),
+                                    result("figures/evolution_ht_examples.png")]
+METRICS.append(result("metrics/evolution.json"))
 
 
 rule evolution_run:
     output:
-        summary="results/evolution/{dataset}/{run}/seed{seed}/summary.json",
-        spectra="results/evolution/{dataset}/{run}/seed{seed}/spectra.npz",
+        summary=f"{EVO_RUN}/summary.json",
+        spectra=f"{EVO_RUN}/spectra.npz",
     log:
         logfile("evolution_run", "{dataset}_{run}_seed{seed}"),
     benchmark:
         benchfile("evolution_run", "{dataset}_{run}_seed{seed}")
     threads: JOB_THREADS
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         gpu=GPU,
         mem_mb=4000,
         runtime=120,
     params:
-        cfg=lambda w: config_subset(config, f"evolution.datasets.{w.dataset}.data", "evolution.model",
-                                    f"evolution.runs.{w.run}", "evolution.analysis", "data_dir", "device"),
-        code=code_version("nnspectra.experiments.evolution"),
-        seed=lambda w: int(w.seed),
+        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
+                          "evolution.analysis", "data_dir", "device"),
+        code=code("nnspectra.experiments.evolution"),
+        seed=seed_of,
     script:
         "../scripts/evolution_run.py"
 
 
 rule evolution_scaling:
     output:
-        record="results/evolution/scaling/{dataset}/{run}/x{factor}/seed{seed}/scaling.json",
+        record=EVO_SCALING,
     log:
         logfile("evolution_scaling", "{dataset}_{run}_x{factor}_seed{seed}"),
     benchmark:
         benchfile("evolution_scaling", "{dataset}_{run}_x{factor}_seed{seed}")
     threads: JOB_THREADS
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         gpu=GPU,
         mem_mb=4000,
         runtime=120,
     params:
-        cfg=lambda w: config_subset(config, f"evolution.datasets.{w.dataset}.data", "evolution.model",
-                                    f"evolution.runs.{w.run}", "device"),
-        code=code_version("nnspectra.experiments.evolution"),
-        seed=lambda w: int(w.seed),
+        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
+                          "device"),
+        code=code("nnspectra.experiments.evolution"),
+        seed=seed_of,
     script:
         "../scripts/evolution_scaling.py"
 
@@ -102,20 +98,22 @@ rule evolution_metrics:
     input:
         **EVO_METRIC_INPUTS,
     output:
-        metrics="results/metrics/evolution.json",
+        metrics=result("metrics/evolution.json"),
     log:
         logfile("evolution_metrics"),
     benchmark:
         benchfile("evolution_metrics")
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=500,
         runtime=5,
     params:
-        cfg=config_subset(config, "evolution.claims", "evolution.scaling"),
-        code=code_version("nnspectra.experiments.evolution"),
+        cfg=cfg("evolution.claims", "evolution.scaling"),
+        code=code("nnspectra.experiments.evolution_metrics"),
+        runs=EVO_METRIC_IDS,
+        scaling=EVO_SCALING_IDS,
     script:
         "../scripts/evolution_metrics.py"
 
@@ -124,20 +122,21 @@ rule evolution_table:
     input:
         summaries=[f for files in EVO_SUMMARIES.values() for f in files],
     output:
-        csv=report("results/tables/evolution_table.csv", caption="../report/evolution_table.rst", category="Wang et al. 2023"),
-        md="results/tables/evolution_table.md",
+        csv=report(result("tables/evolution_table.csv"), caption="../report/evolution_table.rst", category="Wang et al. 2023"),
+        md=result("tables/evolution_table.md"),
     log:
         logfile("evolution_table"),
     benchmark:
         benchfile("evolution_table")
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=500,
         runtime=5,
     params:
-        code=code_version("nnspectra.experiments.evolution"),
+        code=code("nnspectra.experiments.evolution_metrics"),
+        ids=[i for ids in EVO_SUMMARY_IDS.values() for i in ids],
     script:
         "../scripts/evolution_table.py"
 
@@ -146,7 +145,7 @@ rule evolution_figure:
     input:
         unpack(lambda w: EVO_FIG_INPUTS[w.figure]),
     output:
-        figure=report("results/figures/{figure}.png", caption="../report/{figure}.rst", category="Wang et al. 2023"),
+        figure=report(result("figures/{figure}.png"), caption="../report/evolution_figure.rst", category="Wang et al. 2023"),
     log:
         logfile("evolution_figure", "{figure}"),
     benchmark:
@@ -155,48 +154,51 @@ rule evolution_figure:
         figure="evolution_invariance|evolution_spike|evolution_heavytail|evolution_realdata",
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        cfg=config_subset(config, "evolution.plot", "evolution.model", "evolution.claims", "evolution.analysis"),
-        code=code_version("nnspectra.plotting.evolution"),
+        cfg=cfg("evolution.plot", "evolution.model", "evolution.claims", "evolution.analysis"),
+        code=code("nnspectra.plotting.evolution", "nnspectra.experiments.evolution_metrics"),
+        ids=lambda w: EVO_SUMMARY_IDS[EVO_FIGURES[w.figure]],
+        spectra_runs=lambda w: EVO["datasets"][EVO_FIGURES[w.figure]]["runs"],
     script:
         "../scripts/evolution_figure.py"
 
 
 rule evolution_ht_run:
     output:
-        runs="results/evolution/ht_examples/runs.csv",
-        spectra="results/evolution/ht_examples/spectra.npz",
-        verdicts="results/evolution/ht_examples/verdicts.json",
-        csv=report("results/tables/evolution_ht_examples.csv", caption="../report/evolution_ht_examples_table.rst",
+        runs=result("evolution/ht_examples/runs.csv"),
+        spectra=result("evolution/ht_examples/spectra.npz"),
+        verdicts=result("evolution/ht_examples/verdicts.json"),
+        csv=report(result("tables/evolution_ht_examples.csv"), caption="../report/evolution_ht_examples_table.rst",
                    category="Wang et al. 2023"),
-        md="results/tables/evolution_ht_examples.md",
+        md=result("tables/evolution_ht_examples.md"),
     log:
         logfile("evolution_ht_run"),
     benchmark:
         benchfile("evolution_ht_run")
     threads: JOB_THREADS
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=3000,
         runtime=30,
     params:
-        cfg=config_subset(config, "evolution.ht_examples"),
-        code=code_version("nnspectra.experiments.heavytail_examples"),
+        cfg=cfg("evolution.ht_examples"),
+        code=code("nnspectra.experiments.heavytail_examples"),
     script:
         "../scripts/evolution_ht_examples.py"
 
 
 rule evolution_ht_figure:
     input:
-        runs="results/evolution/ht_examples/runs.csv",
-        spectra="results/evolution/ht_examples/spectra.npz",
+        runs=rules.evolution_ht_run.output.runs,
+        spectra=rules.evolution_ht_run.output.spectra,
+        summary=rules.evolution_ht_run.output.csv,
     output:
-        figure=report("results/figures/evolution_ht_examples.png", caption="../report/evolution_ht_examples.rst",
+        figure=report(result("figures/evolution_ht_examples.png"), caption="../report/evolution_ht_examples.rst",
                       category="Wang et al. 2023"),
     log:
         logfile("evolution_ht_figure"),
@@ -204,13 +206,13 @@ rule evolution_ht_figure:
         benchfile("evolution_ht_figure")
     threads: 1
     conda:
-        "../envs/nnspectra.yaml"
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=10,
     params:
-        cfg=config_subset(config, "evolution.ht_examples"),
-        code=code_version("nnspectra.plotting.heavytail_examples"),
+        cfg=cfg("evolution.ht_examples"),
+        code=code("nnspectra.plotting.heavytail_examples"),
     script:
         "../scripts/evolution_ht_figure.py"
 
@@ -243,4 +245,4 @@ rule evolution_realdata:
 rule evolution:
     input:
         [f for name in EVO_FIGURES for f in TARGETS[name]] + TARGETS["evolution_table"] + TARGETS["evolution_ht_examples"]
-        + ["results/metrics/evolution.json"],
+        + [result("metrics/evolution.json")],

@@ -1,7 +1,7 @@
 """Figures alignment_gmm (alignment, overlaps, lam and d dependence) and alignment_gmm_spectra."""
-from nnspectra.io import load_arrays
+from nnspectra.pipeline.io import load_arrays
 from nnspectra.plotting.alignment import plot_gmm_alignment, plot_gmm_spectra
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]

@@ -1,7 +1,7 @@
 """Figure alignment_xor: per-layer spectra, alignment, readout evolution and rank deficiency."""
-from nnspectra.io import load_arrays
+from nnspectra.pipeline.io import load_arrays
 from nnspectra.plotting.alignment import plot_xor
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]

@@ -1,8 +1,8 @@
 """Seed Fig. 2: PCA scree of the standardised blob inputs for each number of classes."""
 from nnspectra.data.blobs import pca_spectrum
-from nnspectra.io import load_arrays
+from nnspectra.pipeline.io import load_arrays
 from nnspectra.plotting.blobs import plot_fig2
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]["blobs.fig2"]

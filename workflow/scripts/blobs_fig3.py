@@ -1,7 +1,7 @@
 """Seed Fig. 3: top eigenvalues of the final Hessian per k with the automatic elbow threshold."""
-from nnspectra.io import load_arrays, load_json
+from nnspectra.pipeline.io import load_arrays, load_json
 from nnspectra.plotting.blobs import plot_fig3
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]["blobs.fig3"]

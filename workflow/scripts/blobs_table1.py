@@ -1,7 +1,7 @@
 """Table 1 replica: our outlier counts per configuration (median [min-max] over seeds) beside the paper's."""
 from nnspectra.experiments.blobs import attach_rows, collect_counts, table1
-from nnspectra.io import load_json, save_table
-from nnspectra.step import Step
+from nnspectra.pipeline.io import load_json, save_table
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     long = collect_counts(attach_rows([load_json(p) for p in step.input["counts"]]))

@@ -1,11 +1,12 @@
 """One figure of the spectral-evolution experiment (invariance, spike, heavy tail, real data)."""
-from nnspectra.io import load_arrays, load_json
+from nnspectra.experiments.evolution_metrics import group_summaries
+from nnspectra.pipeline.io import load_arrays, load_json
+from nnspectra.pipeline.step import Step
 from nnspectra.plotting.evolution import plot_figure
-from nnspectra.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
-    cfg = step.params["cfg"]
-    summaries = [load_json(p) | {"path": p} for p in snakemake.input.summaries]  # noqa: F821
-    spectra = {p: load_arrays(p) for p in snakemake.input.spectra}  # noqa: F821
-    plot_figure(step.wildcards["figure"], summaries, spectra, cfg["evolution.plot"], cfg["evolution.model"],
+    cfg, ids = step.params["cfg"], step.params["ids"]
+    grouped = group_summaries([(ds, run, load_json(p) | {"run": run}) for (ds, run, _), p in zip(ids, step.input["summaries"])])
+    spectra = {run: load_arrays(p) for run, p in zip(step.params["spectra_runs"], step.input["spectra"])}
+    plot_figure(step.wildcards["figure"], grouped, spectra, cfg["evolution.plot"], cfg["evolution.model"],
                 cfg["evolution.claims"], cfg["evolution.analysis"], step.output["figure"])

@@ -1,13 +1,14 @@
-"""Per-seed metrics of claims 33-42 -> results/metrics/evolution.json."""
-from nnspectra.experiments.evolution import claim_metrics, group_summaries
-from nnspectra.io import load_json, save_json
-from nnspectra.step import Step
+"""Per-seed metrics of claims 33-42 -> results/<run>/metrics/evolution.json."""
+from nnspectra.experiments.evolution_metrics import EvoClaims, claim_metrics, group_summaries
+from nnspectra.pipeline.config import settings
+from nnspectra.pipeline.io import load_json, save_json
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
-    cfg = step.params["cfg"]
-    runs = group_summaries([load_json(p) | {"path": p} for p in snakemake.input.runs])  # noqa: F821
+    runs = group_summaries([(ds, run, load_json(p))
+                            for (ds, run, _), p in zip(step.params["runs"], step.input["runs"])])
     scaling: dict[float, list] = {}
-    for path in snakemake.input.scaling:  # noqa: F821
-        record = load_json(path)
-        scaling.setdefault(float(record["scale"]), []).append(record)
-    save_json(step.output["metrics"], claim_metrics(runs, scaling, cfg["evolution.claims"]))
+    for (factor, _), path in zip(step.params["scaling"], step.input["scaling"]):
+        scaling.setdefault(float(factor), []).append(load_json(path))
+    claims = settings(EvoClaims, step.params["cfg"]["evolution.claims"])
+    save_json(step.output["metrics"], claim_metrics(runs, scaling, claims).as_dict())

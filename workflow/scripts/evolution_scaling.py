@@ -1,11 +1,13 @@
 """Claim 34: ||W_T - W_0|| of one small-lr run with (n, d, h) multiplied by a factor."""
-from nnspectra.experiments.evolution import run_scaling
-from nnspectra.io import save_json
-from nnspectra.step import Step
+from nnspectra.experiments.evolution import EvoData, EvoModel, EvoRun, run_scaling
+from nnspectra.pipeline.config import settings
+from nnspectra.pipeline.io import save_json
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     w, cfg = step.wildcards, step.params["cfg"]
     step.set_device("cpu")
-    record = run_scaling(cfg[f"evolution.datasets.{w['dataset']}.data"], cfg["evolution.model"],
-                         cfg[f"evolution.runs.{w['run']}"], float(w["factor"]), int(w["seed"]))
+    record = run_scaling(settings(EvoData, cfg[f"evolution.datasets.{w['dataset']}.data"]),
+                         settings(EvoModel, cfg["evolution.model"]), settings(EvoRun, cfg[f"evolution.runs.{w['run']}"]),
+                         float(w["factor"]), step.seed)
     save_json(step.output["record"], record)

@@ -1,9 +1,9 @@
 """Median over seeds of the final-checkpoint measures of every (dataset, run)."""
-from nnspectra.experiments.evolution import summary_table
-from nnspectra.io import load_json, save_table
-from nnspectra.step import Step
+from nnspectra.experiments.evolution_metrics import summary_table
+from nnspectra.pipeline.io import load_json, save_table
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
-    table = summary_table([load_json(p) | {"path": p} for p in snakemake.input.summaries])  # noqa: F821
-    save_table(table, step.output["csv"], step.output["md"],
+    summaries = [(ds, run, load_json(p)) for (ds, run, _), p in zip(step.params["ids"], step.input["summaries"])]
+    save_table(summary_table(summaries), step.output["csv"], step.output["md"],
                caption="Spectral evolution (Wang et al. 2023 setting): median over seeds at the final step.")

@@ -1,11 +1,11 @@
 """Seed Fig 10: loss and accuracy on the line between the LB and SB end points."""
 import pandas as pd
 
-from nnspectra.interpolation import barrier_height
+from nnspectra.pipeline.io import load_json
+from nnspectra.pipeline.step import Step
 from nnspectra.plotting.realdata import plot_interpolation
-from nnspectra.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
-    frame = pd.read_csv(step.input["interp"])
-    barrier = barrier_height(frame["alpha"], frame["train_loss"])
-    plot_interpolation(frame, barrier, step.output["fig"], step.params["cfg"]["realdata.plot"]["setting"])
+    barrier = float(load_json(step.input["analysis"])["barrier_train_loss"])
+    plot_interpolation(pd.read_csv(step.input["interp"]), barrier, step.output["fig"],
+                       step.params["cfg"]["realdata.plot"]["setting"])

@@ -2,7 +2,7 @@
 import pandas as pd
 
 from nnspectra.plotting.realdata import plot_cifar_training
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     part1, part2 = pd.read_csv(step.input["part1"]), pd.read_csv(step.input["part2"])

@@ -1,7 +1,7 @@
 """Seed Figs 4 (right edge), 5 (left edge by rank) and 6 (left edge by fraction of P) for the MNIST widths."""
-from nnspectra.io import load_arrays
+from nnspectra.pipeline.io import load_arrays
 from nnspectra.plotting.realdata import plot_left_edge, plot_right_edge
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     plot = step.params["cfg"]["realdata.plot"]

@@ -1,7 +1,7 @@
 """Appendix B figure: single-blob Hessian vs the MP law; two-blob Hessian with its outlier."""
-from nnspectra.io import load_arrays
+from nnspectra.pipeline.io import load_arrays
 from nnspectra.plotting.realdata import plot_mp_appendix
-from nnspectra.step import Step
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]

@@ -1,10 +1,22 @@
 """Hessian edges (top and bottom eigenvalues) of the LB or SB convnet end point."""
-from nnspectra.experiments.realdata import stage_lbsb_spectrum
-from nnspectra.runtime import resolve_device
-from nnspectra.step import Step
+from nnspectra.curvature.spectrum import SpectrumSettings, hessian_spectrum, spectrum_arrays
+from nnspectra.data.vision import mnist_subset, resolve_data_dir
+from nnspectra.experiments.lbsb import ConvnetModel, build_convnet
+from nnspectra.experiments.mnist_width import MnistData
+from nnspectra.pipeline.config import settings
+from nnspectra.pipeline.io import load_model, save_arrays
+from nnspectra.pipeline.step import Step
+from nnspectra.training.evaluate import cross_entropy
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
-    step.set_device(resolve_device(step.params["cfg"]["device"]))
-    spec = stage_lbsb_spectrum(step.params["cfg"], step.params["regime"], step.seed, step.input["model"],
-                               step.output["spectrum"])
+    cfg, regime = step.params["cfg"], step.wildcards["regime"]
+    device = step.use_device(cfg["device"])
+    data = settings(MnistData, cfg["realdata.lbsb.data"])
+    x, y = mnist_subset(resolve_data_dir(cfg["data_dir"]), cfg["download"], data.per_class, data.subset_seed,
+                        data.image_size)
+    model = load_model(build_convnet(x.shape[-1], settings(ConvnetModel, cfg["realdata.lbsb.model"]), step.seed),
+                       step.input["model"])
+    spec = hessian_spectrum(model, cross_entropy, x, y, settings(SpectrumSettings, cfg["realdata.lbsb.curvature"]),
+                            cfg["memory_budget_gb"], step.seed, device)
+    save_arrays(step.output["spectrum"], regime=regime, **spectrum_arrays(spec))
     step.extra.update(method=spec["method"], n_params=spec["n_params"], hvps=spec["hvps"])

@@ -1,9 +1,10 @@
-"""results/metrics/realdata.json: per-seed values of SPEC claims 8-19."""
-from nnspectra.experiments.realdata import collect_metrics
-from nnspectra.io import save_json
-from nnspectra.step import Step
+"""results/<run>/metrics/realdata.json: per-seed values of SPEC claims 8-19 from the sections' analyses."""
+from nnspectra.experiments.realdata_metrics import realdata_record
+from nnspectra.pipeline.io import load_json, save_json
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
-    ins = snakemake.input  # noqa: F821
-    save_json(step.output["metrics"], collect_metrics(step.params["cfg"], list(ins.mnist), list(ins.lbsb),
-                                                      list(ins.cifar), list(ins.mp)))
+    seeds = step.params["seeds"]
+    analyses = {section: {int(s): load_json(p) for s, p in zip(seeds[section], step.input[section])}
+                for section in seeds}
+    save_json(step.output["metrics"], realdata_record(analyses).as_dict(sort=True))

@@ -8,7 +8,11 @@ docs/performance.md):
 * :func:`hessian_decomposition` -- (H, G, R) with R = H - G.
 * :func:`gradient_moment` -- G-matrix, second moment of the per-sample gradients.
 * :class:`HessianOperator`, :class:`GaussNewtonOperator`, :class:`GradientMomentOperator` --
-  matrix-free scipy LinearOperators; :func:`top_eigenpairs` / :func:`bottom_eigenpairs` -- Lanczos edges.
+  matrix-free scipy LinearOperators; :func:`eigenpairs` (:func:`top_eigenpairs` / :func:`bottom_eigenpairs`)
+  -- the one Lanczos front-end for spectral edges.
+* :mod:`nnspectra.curvature.spectrum` -- the dense-or-Lanczos chooser for a model's Hessian spectrum;
+  :mod:`nnspectra.curvature.mixtures` -- closed forms for the Ben Arous et al. models;
+  :mod:`nnspectra.curvature.kernels` -- weight Gram, conjugate kernel and NTK of the two-layer net.
 * :func:`eigvalsh_dense` / :func:`eigh_dense` -- dense spectra with the measured-fastest LAPACK route.
 * :func:`check_dense_fits` -- memory guard (raises MemoryBudgetError with one line).
 """
@@ -21,16 +25,9 @@ from nnspectra.curvature.dense import (
     hessian_decomposition,
     loss_of_flat_params,
 )
-from nnspectra.curvature.eigen import eigh_dense, eigvalsh_dense
+from nnspectra.curvature.eigen import bottom_eigenpairs, eigenpairs, eigh_dense, eigvalsh_dense, top_eigenpairs
 from nnspectra.curvature.memory import check_dense_fits
-from nnspectra.curvature.operators import (
-    GaussNewtonOperator,
-    GradientMomentOperator,
-    HessianOperator,
-    bottom_eigenpairs,
-    power_iteration_top,
-    top_eigenpairs,
-)
+from nnspectra.curvature.operators import GaussNewtonOperator, GradientMomentOperator, HessianOperator
 
 __all__ = [
     "GaussNewtonOperator",
@@ -38,6 +35,7 @@ __all__ = [
     "HessianOperator",
     "bottom_eigenpairs",
     "check_dense_fits",
+    "eigenpairs",
     "eigh_dense",
     "eigvalsh_dense",
     "flat_parameters",
@@ -46,6 +44,5 @@ __all__ = [
     "hessian",
     "hessian_decomposition",
     "loss_of_flat_params",
-    "power_iteration_top",
     "top_eigenpairs",
 ]

@@ -1,4 +1,5 @@
-"""Eigen-decomposition of dense symmetric curvature matrices, with the LAPACK route picked by measurement.
+"""Eigenvalues of symmetric curvature matrices: dense LAPACK routes picked by measurement, and the one
+Lanczos front-end (:func:`eigenpairs`) for the spectral edges of operators too large to form.
 
 Measured on the 2-core CI machine, one thread, float64, n = 3,000 (docs/performance.md):
 all eigenvalues: torch.linalg.eigvalsh (MKL syevd) 1.97 s < scipy ev 2.46 s ~ evd 2.48 s < evr 2.78 s;
@@ -9,9 +10,14 @@ eigenvectors skips most of the back-transformation, so subsets go to evr with ``
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import scipy.linalg
 import torch
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+log = logging.getLogger(__name__)
 
 
 def _as_numpy(mat: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -42,3 +48,73 @@ def eigh_dense(mat: torch.Tensor | np.ndarray, subset: tuple[int, int] | None = 
         return vals.cpu().numpy(), vecs.cpu().numpy()
     kwargs = {} if subset is None else {"subset_by_index": list(subset)}
     return scipy.linalg.eigh(_as_numpy(mat), driver="evr", check_finite=False, **kwargs)
+
+
+# -- the Lanczos front-end: edges of symmetric operators ----------------------------------------------
+
+def _start_vector(dim: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(dim)
+
+
+def _dense_of(A: np.ndarray | LinearOperator) -> np.ndarray:
+    dense = A if isinstance(A, np.ndarray) else A @ np.eye(A.shape[0])
+    return 0.5 * (dense + dense.T)
+
+
+def eigenpairs(A: np.ndarray | LinearOperator, k: int, *, which: str = "LA", tol: float = 0.0, seed: int = 0,
+               return_vectors: bool = True, ncv: int | None = None, maxiter: int | None = None,
+               dense_below: int = 0, on_no_convergence: str = "raise") -> tuple[np.ndarray, np.ndarray | None]:
+    """The k largest (``which="LA"``, descending) or smallest (``"SA"``, ascending) eigenpairs of symmetric A.
+
+    The one front-end for spectral edges: ARPACK's implicitly restarted Lanczos (``eigsh``) from a seeded
+    start vector (so results repeat), relative tolerance ``tol`` (0 = machine precision). Dense ``eigh``
+    instead when A is an array, when its size is below ``dense_below``, or when k >= dim - 1 and dense is
+    allowed (``dense_below > 0``). If ARPACK runs out of restarts: ``on_no_convergence="raise"`` re-raises,
+    ``"dense"`` falls back to the dense matrix, ``"partial"`` keeps the Ritz values that converged (logged).
+    Eigenvectors are the columns of a (dim, k) array (None when ``return_vectors`` is false).
+    """
+    if which not in ("LA", "SA"):
+        raise ValueError(f"which must be 'LA' (largest) or 'SA' (smallest), got {which!r}")
+    dim = A.shape[0]
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    dense_ok = isinstance(A, np.ndarray) or dense_below > 0
+    if dense_ok:
+        k = min(k, dim)
+    elif k >= dim:
+        raise ValueError(f"k must be between 1 and P - 1 = {dim - 1} for Lanczos, got {k}; "
+                         "use eigvalsh_dense for the whole spectrum")
+    use_dense = isinstance(A, np.ndarray) or dim < dense_below or (dense_ok and k >= dim - 1)
+    if not use_dense:
+        try:
+            out = eigsh(A, k=k, which=which, tol=tol, v0=_start_vector(dim, seed), ncv=ncv, maxiter=maxiter,
+                        return_eigenvectors=return_vectors)
+        except ArpackNoConvergence as err:
+            if on_no_convergence == "partial":
+                log.warning("Lanczos (%s) converged for %d of %d eigenvalues after %s restarts",
+                            "top" if which == "LA" else "bottom", len(err.eigenvalues), k, maxiter)
+                vals = np.asarray(err.eigenvalues).real
+                vecs = np.asarray(err.eigenvectors).real if return_vectors else None
+                order = np.argsort(vals)[::-1] if which == "LA" else np.argsort(vals)
+                return vals[order], (None if vecs is None else vecs[:, order])
+            if on_no_convergence != "dense":
+                raise
+        else:
+            vals, vecs = out if return_vectors else (out, None)
+            order = np.argsort(vals)[::-1] if which == "LA" else np.argsort(vals)
+            return vals[order], (None if vecs is None else vecs[:, order])
+    lo, hi = (dim - k, dim - 1) if which == "LA" else (0, k - 1)
+    vals, vecs = scipy.linalg.eigh(_dense_of(A), subset_by_index=[lo, hi])
+    if which == "LA":
+        vals, vecs = vals[::-1], vecs[:, ::-1]
+    return vals, (vecs if return_vectors else None)
+
+
+def top_eigenpairs(A: np.ndarray | LinearOperator, k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
+    """The k largest (algebraic) eigenpairs, descending (:func:`eigenpairs` with ``which="LA"``)."""
+    return eigenpairs(A, k, which="LA", **options)  # type: ignore[arg-type]
+
+
+def bottom_eigenpairs(A: np.ndarray | LinearOperator, k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
+    """The k smallest (algebraic) eigenpairs, ascending (:func:`eigenpairs` with ``which="SA"``)."""
+    return eigenpairs(A, k, which="SA", **options)  # type: ignore[arg-type]

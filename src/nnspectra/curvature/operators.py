@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import LinearOperator, eigsh
+from scipy.sparse.linalg import LinearOperator
 
 from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params, outputs_of_flat_params, prepare
 from nnspectra.curvature.mlp import output_hessian_blocks
@@ -127,59 +127,3 @@ class GradientMomentOperator(_OuterOperator):
         grad, _ = output_hessian_blocks(self.loss_fn, self._outputs(), self.targets, check=False)
         n = grad.shape[0]
         self._set_blocks(n * grad[:, :, None] * grad[:, None, :])
-
-
-def _start_vector(op: LinearOperator, seed: int) -> np.ndarray:
-    return np.random.default_rng(seed).standard_normal(op.shape[0])
-
-
-def top_eigenpairs(op: LinearOperator, k: int, *, tol: float = 0.0, seed: int = 0, return_vectors: bool = True,
-                   ncv: int | None = None, maxiter: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The k largest (algebraic) eigenvalues, descending, and their eigenvectors (P, k) by Lanczos.
-
-    ``tol=0`` asks ARPACK for machine precision; the start vector is seeded, so results repeat.
-    """
-    _check_k(op, k)
-    out = eigsh(op, k=k, which="LA", tol=tol, v0=_start_vector(op, seed), return_eigenvectors=return_vectors,
-                ncv=ncv, maxiter=maxiter)
-    vals, vecs = out if return_vectors else (out, None)
-    order = np.argsort(vals)[::-1]
-    return vals[order], (None if vecs is None else vecs[:, order])
-
-
-def bottom_eigenpairs(op: LinearOperator, k: int, *, tol: float = 0.0, seed: int = 0, return_vectors: bool = True,
-                      ncv: int | None = None, maxiter: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """The k smallest (algebraic) eigenvalues, ascending, and their eigenvectors (P, k) by Lanczos."""
-    _check_k(op, k)
-    out = eigsh(op, k=k, which="SA", tol=tol, v0=_start_vector(op, seed), return_eigenvectors=return_vectors,
-                ncv=ncv, maxiter=maxiter)
-    vals, vecs = out if return_vectors else (out, None)
-    order = np.argsort(vals)
-    return vals[order], (None if vecs is None else vecs[:, order])
-
-
-def power_iteration_top(op: LinearOperator, *, iters: int = 100, tol: float = 1e-3,
-                        seed: int = 0) -> tuple[float, int]:
-    """Top eigenvalue by power iteration with PyHessian's stopping rule (relative change < tol).
-
-    Returns (eigenvalue, matvecs). This is the reference method of the benchmark; it converges to
-    the largest-MAGNITUDE eigenvalue and only at rate |lambda_2 / lambda_1|.
-    """
-    vec = _start_vector(op, seed)
-    vec /= np.linalg.norm(vec)
-    value, used = None, 0
-    for _ in range(iters):
-        hv = op.matvec(vec)
-        used += 1
-        new = float(vec @ hv)
-        vec = hv / np.linalg.norm(hv)
-        if value is not None and abs(new - value) / (abs(value) + 1e-6) < tol:
-            return new, used
-        value = new
-    return float(value), used  # type: ignore[arg-type]
-
-
-def _check_k(op: LinearOperator, k: int) -> None:
-    if not 0 < k < op.shape[0]:
-        raise ValueError(f"k must be between 1 and P - 1 = {op.shape[0] - 1} for Lanczos, got {k}; "
-                         "use eigvalsh_dense for the whole spectrum")

@@ -26,7 +26,7 @@ class Blobs:
     centers: np.ndarray
 
     def as_arrays(self) -> dict[str, np.ndarray]:
-        """The arrays by name, for :func:`nnspectra.io.save_arrays`."""
+        """The arrays by name, for :func:`nnspectra.pipeline.io.save_arrays`."""
         return {"x_train": self.x_train, "y_train": self.y_train, "x_test": self.x_test,
                 "y_test": self.y_test, "centers": self.centers}
 

@@ -22,7 +22,8 @@ spectrum gives the lower test error.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ import pandas as pd
 
 from nnspectra.data.teacher import single_index_teacher
 from nnspectra.errors import ConfigError
-from nnspectra.kernels import features, weight_gram
+from nnspectra.curvature.kernels import features, weight_gram
 from nnspectra.spectra.powerlaw import fit_power_law
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,24 @@ LABELS = {
     "heavy_tail_aligned": "heavy tail, top direction = β",
     "heavy_tail_random": "heavy tail, random directions",
 }
+
+
+@dataclass(frozen=True)
+class HtExamples:
+    """Config ``evolution.ht_examples``: sizes, teacher noise, activation, ridge penalties, the spike scale and
+    the Pareto exponent of the heavy-tailed first layers (SPEC §3.2, our reconstruction)."""
+
+    seeds: tuple[int, ...] = (0, 1, 2)
+    n_train: int = 2000
+    n_test: int = 2000
+    dim: int = 1000
+    width: int = 1500
+    noise_std: float = 0.3
+    activation: str = "tanh"
+    ridges: tuple[float, ...] = (0.01, 0.1, 1.0)
+    spike_scale: float = 2.0
+    pareto_alpha: float = 2.0
+    min_tail: int = 10
 
 
 def _haar_columns(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
@@ -86,17 +105,17 @@ def heavy_tailed_matrix(h: int, d: int, tail_alpha: float, rng: np.random.Genera
     return (u * s) @ v.T
 
 
-def first_layer(kind: str, h: int, d: int, beta: np.ndarray, cfg: Mapping[str, Any],
+def first_layer(kind: str, h: int, d: int, beta: np.ndarray, cfg: HtExamples,
                 rng: np.random.Generator) -> np.ndarray:
     """The fixed first layer of example ``kind`` (one of :data:`MATRICES`)."""
     if kind == "gaussian":
         return gaussian_matrix(h, d, rng)
     if kind == "spiked":
-        return spiked_matrix(h, d, beta, float(cfg["spike_scale"]), rng)
+        return spiked_matrix(h, d, beta, float(cfg.spike_scale), rng)
     if kind == "heavy_tail_aligned":
-        return heavy_tailed_matrix(h, d, float(cfg["pareto_alpha"]), rng, beta=beta)
+        return heavy_tailed_matrix(h, d, float(cfg.pareto_alpha), rng, beta=beta)
     if kind == "heavy_tail_random":
-        return heavy_tailed_matrix(h, d, float(cfg["pareto_alpha"]), rng)
+        return heavy_tailed_matrix(h, d, float(cfg.pareto_alpha), rng)
     raise ConfigError(f"heavy-tail example '{kind}' is not one of {MATRICES}")
 
 
@@ -108,23 +127,23 @@ def ridge_readout(z: np.ndarray, y: np.ndarray, reg: float) -> np.ndarray:
     return np.linalg.solve(gram, z.T @ y)
 
 
-def evaluate_example(kind: str, data: Any, cfg: Mapping[str, Any], rng: np.random.Generator,
+def evaluate_example(kind: str, data: Any, cfg: HtExamples, rng: np.random.Generator,
                      ) -> tuple[list[dict[str, Any]], np.ndarray]:
     """Test/train MSE of the ridge readout on one fixed first layer (one row per ridge strength),
     with the tail exponent of its ``W^T W / h`` spectrum and the top eigenvector's alignment with
     beta; also returns that spectrum."""
-    h, d = int(cfg["width"]), data.dim
+    h, d = int(cfg.width), data.dim
     weight = first_layer(kind, h, d, data.beta, cfg, rng)
-    z_train = features(weight, data.x_train, cfg["activation"])
-    z_test = features(weight, data.x_test, cfg["activation"])
+    z_train = features(weight, data.x_train, cfg.activation)
+    z_test = features(weight, data.x_test, cfg.activation)
     eigvals, eigvecs = np.linalg.eigh(weight_gram(weight))
-    fit = fit_power_law(eigvals, min_tail=int(cfg["min_tail"]))
+    fit = fit_power_law(eigvals, min_tail=int(cfg.min_tail))
     spectrum = {"alpha": fit.alpha, "lambda_max": float(eigvals[-1]),
                 "top_alignment": float(abs(eigvecs[:, -1] @ data.beta)),
                 "frobenius_sq_over_hd": float(np.sum(weight**2) / (h * d))}
     offset = float(data.y_train.mean())  # an unpenalised intercept: tanh features cannot carry E[y] ~ 0.8
     rows = []
-    for reg in cfg["ridges"]:
+    for reg in cfg.ridges:
         a = ridge_readout(z_train, data.y_train - offset, float(reg))
         rows.append({
             "matrix": kind, "ridge": float(reg),
@@ -136,13 +155,13 @@ def evaluate_example(kind: str, data: Any, cfg: Mapping[str, Any], rng: np.rando
     return rows, eigvals
 
 
-def run_examples(cfg: Mapping[str, Any], seeds: Sequence[int]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+def run_examples(cfg: HtExamples, seeds: Sequence[int]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Every example matrix on the teacher of every seed: one row per (seed, matrix, ridge), and
     the ``W^T W / h`` eigenvalues of the first seed's matrices (for the figure)."""
     rows, spectra = [], {}
     for seed in seeds:
-        data = single_index_teacher(int(cfg["n_train"]), int(cfg["n_test"]), int(cfg["dim"]),
-                                    float(cfg["noise_std"]), seed=int(seed))
+        data = single_index_teacher(int(cfg.n_train), int(cfg.n_test), int(cfg.dim),
+                                    float(cfg.noise_std), seed=int(seed))
         for i, kind in enumerate(MATRICES):
             rng = np.random.default_rng([int(seed), i, 32])  # one stream per (seed, matrix)
             rows_here, eigvals = evaluate_example(kind, data, cfg, rng)

@@ -17,6 +17,7 @@ the tests check them against these closed forms.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,19 @@ from torch import nn
 from nnspectra.curvature import hessian
 from nnspectra.errors import ConfigError
 from nnspectra.spectra.mp import ks_distance_to_mp, mp_edges
+
+
+@dataclass(frozen=True)
+class MpSettings:
+    """Config ``realdata.mp``: N samples, the ratios alpha = M/N of both panels, blob distance, outlier rule."""
+
+    seeds: tuple[int, ...] = (0,)
+    n_samples: int = 1000
+    ratios: tuple[float, ...] = (0.2, 1.0)
+    two_blob_ratios: tuple[float, ...] = (0.02, 1.0, 2.0)
+    blob_distance: float = 4.0
+    outlier_factor: float = 10.0
+    bins: int = 60
 
 
 def _dims(n_samples: int, ratio: float) -> int:
@@ -87,18 +101,18 @@ def count_far_outliers(eigs: np.ndarray, ratio: float, n_samples: int, factor: f
     return int(np.sum(eigs > factor * edge)), float(edge)
 
 
-def run_mp_appendix(cfg: dict[str, Any], seed: int) -> dict[str, Any]:
+def run_mp_appendix(settings: MpSettings, seed: int) -> dict[str, Any]:
     """Both panels of the appendix figure for one seed: spectra, KS distances and outlier counts."""
-    n = int(cfg["n_samples"])
+    n = int(settings.n_samples)
     out: dict[str, Any] = {"n_samples": n, "seed": seed}
-    for ratio in cfg["ratios"]:
+    for ratio in settings.ratios:
         eigs = single_blob_hessian(n, float(ratio), seed)
         normalised = eigs / np.mean(eigs)
         out[f"single_{ratio:g}"] = normalised
         out[f"ks_{ratio:g}"] = ks_distance_to_mp(normalised, float(ratio), 1.0)
-    for ratio in cfg["two_blob_ratios"]:
-        eigs = two_blob_hessian(n, float(ratio), float(cfg["blob_distance"]), seed)
-        count, edge = count_far_outliers(eigs, float(ratio), n, float(cfg["outlier_factor"]))
+    for ratio in settings.two_blob_ratios:
+        eigs = two_blob_hessian(n, float(ratio), float(settings.blob_distance), seed)
+        count, edge = count_far_outliers(eigs, float(ratio), n, float(settings.outlier_factor))
         out[f"two_{ratio:g}"] = eigs
         out[f"outliers_{ratio:g}"] = count
         out[f"top_{ratio:g}"] = float(eigs[-1])

@@ -1,4 +1,4 @@
-"""The two networks of Ben Arous et al. (ICLR 2024) with closed-form per-sample gradients, and online SGD.
+"""The two networks of Ben Arous et al. (ICLR 2024) with closed-form per-sample gradients.
 
 * Softmax regression without biases (SPEC §2.0): parameters x in R^{k x d},
   L(x; Y, a) = -<x^a, Y> + log sum_c exp <x^c, Y>, gradient (pi - e_a) (x) Y with pi = softmax(x Y).
@@ -6,19 +6,17 @@
   L = log(1 + e^f) - y f; gradient (sigmoid(f) - y) * grad f with grad_v f = relu(W Y),
   grad_{W_i} f = v_i 1[W_i Y > 0] Y.
 
-An optional l2 penalty (beta/2)|theta|^2 is added to every step. Online SGD takes one fresh sample
-per step with step size delta = c/d and stores the iterate at the requested checkpoints. Everything
-is numpy float64; the torch versions of the losses (``*_loss_torch``) are the autodiff references.
+Online SGD over these gradients lives in :mod:`nnspectra.training.online`. Everything is numpy float64;
+the torch versions of the losses (``*_loss_torch``) are the autodiff references.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from nnspectra.errors import ConfigError, DivergenceError
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -108,73 +106,6 @@ def two_layer_loss_torch(theta, Y, labels, K: int):  # type: ignore[no-untyped-d
     W, v = theta[: K * d].reshape(K, d), theta[K * d:]
     f = torch.relu(Y @ W.T) @ v
     return torch.nn.functional.binary_cross_entropy_with_logits(f, labels.to(f.dtype))
-
-
-# -- online SGD ------------------------------------------------------------------------------------
-
-SampleFn = Callable[[int], tuple[np.ndarray, np.ndarray]]
-
-
-def checkpoint_steps(times: Sequence[float], d: int) -> np.ndarray:
-    """Step indices ell = round(t d) for checkpoint times t = ell/d (sorted, unique)."""
-    steps = np.unique(np.round(np.asarray(times, dtype=float) * d).astype(np.int64))
-    if steps.size == 0 or steps[0] < 0:
-        raise ConfigError("checkpoint times ell/d must be a non-empty list of numbers >= 0")
-    return steps
-
-
-class SeenBuffer:
-    """The last ``size`` samples consumed by SGD (for matrices on train data, SPEC §2.3)."""
-
-    def __init__(self, size: int, d: int) -> None:
-        self.Y = np.zeros((size, d))
-        self.labels = np.zeros(size, dtype=np.int64)
-        self.count = 0
-
-    def push(self, Y: np.ndarray, labels: np.ndarray) -> None:
-        size = self.Y.shape[0]
-        Y, labels = Y[-size:], labels[-size:]
-        idx = (self.count + np.arange(len(labels))) % size
-        self.Y[idx], self.labels[idx] = Y, labels
-        self.count += len(labels)
-
-    def get(self) -> tuple[np.ndarray, np.ndarray]:
-        n = min(self.count, self.Y.shape[0])
-        return self.Y[:n].copy(), self.labels[:n].copy()
-
-
-def online_sgd(theta0: np.ndarray, grad_step: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
-               sample: SampleFn, steps: np.ndarray, delta: float, beta: float = 0.0, chunk: int = 1000,
-               on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
-               seen: SeenBuffer | None = None) -> list[np.ndarray]:
-    """One-pass SGD theta <- theta - delta (grad L(theta; Y_l) + beta theta), one fresh sample per step.
-
-    ``grad_step(theta, Y_l, label_l)`` returns the per-sample gradient; ``sample(n)`` draws n fresh
-    (Y, labels). Returns copies of theta at each step count in ``steps`` (calling ``on_checkpoint``).
-    """
-    theta = np.array(theta0, dtype=np.float64, copy=True)
-    out: list[np.ndarray] = []
-    ell, t_idx, total = 0, 0, int(steps[-1])
-    shrink = 1.0 - delta * beta
-    while True:
-        while t_idx < len(steps) and steps[t_idx] == ell:
-            if not np.all(np.isfinite(theta)):
-                raise DivergenceError(f"online SGD diverged before step {ell}; lower the step size c")
-            out.append(theta.copy())
-            if on_checkpoint is not None:
-                on_checkpoint(ell, out[-1])
-            t_idx += 1
-        if ell >= total:
-            return out
-        n = min(chunk, total - ell, int(steps[t_idx]) - ell)
-        Y, labels = sample(n)
-        if seen is not None:
-            seen.push(Y, labels)
-        for i in range(n):
-            g = grad_step(theta, Y[i], int(labels[i]))
-            theta *= shrink
-            theta -= delta * g
-        ell += n
 
 
 def softmax_step_grad(k: int, d: int) -> Callable[[np.ndarray, np.ndarray, int], np.ndarray]:

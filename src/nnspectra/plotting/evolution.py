@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.evolution import MATRICES, group_summaries
 from nnspectra.plotting import new_figure, save_figure
+
+MATRICES = ("w", "ck", "ntk")  # the three matrices of each run, in panel order
 from nnspectra.spectra.mp import mp_density, mp_edges
 from nnspectra.spectra.powerlaw import fit_power_law
 
@@ -28,10 +29,10 @@ REGIME_COLOURS = {"invariant": "tab:blue", "sgd": "tab:green", "spike": "tab:ora
 
 
 def _spectra_for(summary: Mapping[str, Any], spectra: Mapping[str, Mapping[str, np.ndarray]]) -> Mapping[str, np.ndarray]:
-    path = str(Path(summary["path"]).with_name("spectra.npz"))
-    if path not in spectra:
-        raise ConfigError(f"spectra of {summary['path']} were not passed to the figure; check evolution.plot.seed")
-    return spectra[path]
+    """The eigenvalue arrays of the run of ``summary`` (``spectra`` is keyed by run name, plot seed only)."""
+    if summary["run"] not in spectra:
+        raise ConfigError(f"spectra of run {summary['run']} were not passed to the figure; check evolution.plot.seed")
+    return spectra[summary["run"]]
 
 
 def _seed_summary(seeds: Sequence[Mapping[str, Any]], seed: int) -> Mapping[str, Any]:
@@ -320,11 +321,12 @@ FIGURES = {"evolution_invariance": plot_invariance, "evolution_spike": plot_spik
            "evolution_heavytail": plot_heavytail, "evolution_realdata": plot_realdata}
 
 
-def plot_figure(figure: str, summaries: Sequence[Mapping[str, Any]], spectra: Mapping[str, Mapping[str, np.ndarray]],
+def plot_figure(figure: str, grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]], spectra: Mapping[str, Mapping[str, np.ndarray]],
                 plot_cfg: Mapping[str, Any], model_cfg: Mapping[str, Any], claims: Mapping[str, Any],
                 analysis: Mapping[str, Any], path: str | Path) -> None:
-    """Draw the named figure from per-seed run summaries (with ``path``) and the plot seed's spectra."""
+    """Draw the named figure from per-seed run summaries (each with its ``run`` name) and the plot seed's
+    spectra keyed by run name."""
     if figure not in FIGURES:
         raise ConfigError(f"unknown evolution figure '{figure}'; choose one of {sorted(FIGURES)}")
     claims = {**claims, "outlier_factor": float(analysis["outlier_factor"])}
-    FIGURES[figure](group_summaries(summaries), spectra, plot_cfg, model_cfg, claims, path)
+    FIGURES[figure](grouped, spectra, plot_cfg, model_cfg, claims, path)

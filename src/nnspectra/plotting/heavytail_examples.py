@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnspectra.experiments.heavytail_examples import LABELS, MATRICES
 from nnspectra.plotting import new_figure, save_figure
 from nnspectra.spectra.mp import mp_edges
 
@@ -16,20 +15,24 @@ COLOURS = {"gaussian": "tab:blue", "spiked": "tab:orange", "heavy_tail_aligned":
            "heavy_tail_random": "tab:purple"}
 
 
-def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray], cfg: Mapping[str, object],
-                            out: str | Path) -> None:
-    """(1) rank-ordered W^T W/h spectra with their fitted tail exponents; (2) test MSE against the ridge."""
+def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray], labels: Mapping[str, str],
+                            cfg: Mapping[str, object], out: str | Path) -> None:
+    """(1) rank-ordered W^T W/h spectra with their fitted tail exponents; (2) test MSE against the ridge.
+
+    ``labels`` maps each first-layer kind (the ``matrix`` column of ``runs``) to its legend text, in the
+    order the curves are drawn (the summary table's ``matrix`` and ``description`` columns).
+    """
     fig, axes = new_figure(1, 2, width=6.0, height=4.4)
     ax = axes[0, 0]
     ratio = int(cfg["dim"]) / int(cfg["width"])
-    for kind in MATRICES:
+    for kind in labels:
         if kind not in spectra:
             continue
         eigs = np.sort(np.asarray(spectra[kind]))[::-1]
         eigs = eigs[eigs > 0]
         alpha = float(runs.loc[(runs["seed"] == runs["seed"].min()) & (runs["matrix"] == kind), "alpha"].iloc[0])
         ax.loglog(np.arange(1, eigs.size + 1), eigs, color=COLOURS[kind], lw=1.4,
-                  label=f"{LABELS[kind]} (α = {alpha:.1f})")
+                  label=f"{labels[kind]} (α = {alpha:.1f})")
     ax.axhline(mp_edges(ratio)[1], color="grey", ls=":", lw=1, label="MP right edge (Gaussian)")
     ax.set_xlabel("rank i")
     ax.set_ylabel(r"eigenvalue $\lambda_i$ of $W^\top W/h$")
@@ -37,13 +40,13 @@ def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray
     ax.legend(fontsize="small")
 
     ax = axes[0, 1]
-    for kind in MATRICES:
+    for kind in labels:
         part = runs[runs["matrix"] == kind].groupby("ridge")["test_mse"]
         if part.ngroups == 0:
             continue
         mean, std = part.mean(), part.std().fillna(0.0)
         ax.errorbar(mean.index, mean.to_numpy(), yerr=std.to_numpy(), color=COLOURS[kind], marker="o", capsize=3,
-                    label=LABELS[kind])
+                    label=labels[kind])
     null = runs.groupby("ridge")["null_test_mse"].mean()
     ax.plot(null.index, null.to_numpy(), color="black", ls="--", lw=1, label="predict the training mean")
     ax.set_xscale("log")

@@ -3,8 +3,8 @@
 * A(v, U) = |P_U v|^2 / |v|^2 in [0, 1] for U spanned by the orthonormal columns of Q
   (the continuous version of the paper's "v lives in U up to eps": A >= 1 - eps^2).
 * overlap(Q1, Q2) = |Q1^T Q2|_F^2 / r = mean cos^2 of the principal angles (r = dim of the smaller space).
-* Outliers: eigenvalues above a bulk edge estimated from a null run (same parameters, means set to 0),
-  or, as a second rule, the largest gap in the sorted top eigenvalues.
+* Outliers are counted by :mod:`nnspectra.spectra.outliers` (``count_above_edge``: above a bulk edge
+  estimated from a null run; ``count_largest_gap``).
 """
 
 from __future__ import annotations
@@ -39,33 +39,6 @@ def subspace_overlap(Q1: np.ndarray, Q2: np.ndarray) -> float:
 def span_basis(vectors: np.ndarray) -> np.ndarray:
     """Orthonormal basis (n, r) of the span of the rows of ``vectors`` (r, n)."""
     return orth(np.asarray(vectors, dtype=np.float64).T)
-
-
-def count_above_edge(eigs: np.ndarray, edge: float, margin: float = 0.0) -> int:
-    """Number of eigenvalues strictly above edge * (1 + margin) (edge > 0) or edge + margin |edge|."""
-    threshold = edge + margin * abs(edge)
-    return int(np.sum(np.asarray(eigs) > threshold))
-
-
-def count_largest_gap(eigs: np.ndarray, max_count: int | None = None) -> int:
-    """Outliers by the largest consecutive gap of the sorted (descending) top eigenvalues.
-
-    Uses ``nnspectra.spectra.outliers.count_outliers(eigs, rule="gap")`` when that module exists,
-    otherwise the same rule locally: r = argmax_i (e_i - e_{i+1}) + 1 over i < max_count.
-    """
-    e = np.sort(np.asarray(eigs, dtype=np.float64))[::-1]
-    if e.size < 2:
-        return int(e.size)
-    try:
-        from nnspectra.spectra.outliers import count_outliers  # written concurrently by another team
-    except ImportError:
-        count_outliers = None
-    if count_outliers is not None and max_count is None:
-        return int(count_outliers(e, rule="gap"))
-    gaps = e[:-1] - e[1:]
-    if max_count is not None:
-        gaps = gaps[:max_count]
-    return int(np.argmax(gaps) + 1)
 
 
 def top_space(vecs: np.ndarray, r: int) -> np.ndarray:

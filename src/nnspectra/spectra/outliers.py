@@ -17,6 +17,9 @@ eigenvalues strictly above ``cutoff``:
 * ``edge``: ours. Bulk edge estimated as ``tau`` x the median of the top eigenvalues (the median of the
   top 120 lies in the bulk whenever fewer than 60 outliers exist; SPEC claim 10 uses tau = 10); the
   count is the number of eigenvalues above it.
+
+Two plain counts for spectra whose bulk edge is known or whose window is bounded (Ben Arous et al.):
+:func:`count_above_edge` and :func:`count_largest_gap`. Every counting rule of the project lives here.
 """
 
 from __future__ import annotations
@@ -109,6 +112,24 @@ def count_edge(eigs: np.ndarray, top: int = 120, tau: float = 2.0) -> OutlierCou
     median = float(np.median(lam))
     cutoff = tau * median
     return OutlierCount("edge", int(np.sum(lam > cutoff)), cutoff, {"median_top": median, "tau": tau})
+
+
+def count_above_edge(eigs: np.ndarray, edge: float, margin: float = 0.0) -> int:
+    """Eigenvalues strictly above a known bulk edge: above edge + margin |edge| (e.g. a null-run edge)."""
+    threshold = edge + margin * abs(edge)
+    return int(np.sum(np.asarray(eigs) > threshold))
+
+
+def count_largest_gap(eigs: np.ndarray, max_count: int | None = None) -> int:
+    """The gap rule as a plain count, the largest gap looked for among the first ``max_count`` gaps.
+
+    Same as :func:`count_gap` with a window of ``max_count + 1`` eigenvalues; spectra of fewer than 3
+    eigenvalues count as all outliers.
+    """
+    lam = np.asarray(eigs, dtype=np.float64).ravel()
+    if lam.size < 3:
+        return int(lam.size)
+    return count_gap(lam, top=lam.size if max_count is None else int(max_count) + 1).count
 
 
 def count_outliers(eigs: np.ndarray, rule: str = "gap", **kw: Any) -> OutlierCount:

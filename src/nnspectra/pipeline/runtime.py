@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import random
+import sys
 from typing import TYPE_CHECKING
 
 from nnspectra.errors import NnspectraError
@@ -23,7 +23,7 @@ def gpu_present() -> bool:
 
 
 def configure_threads(threads: int = 1) -> None:
-    """Give torch (and BLAS) exactly ``threads`` threads that sleep when idle.
+    """Give torch (when the step imported it) and BLAS exactly ``threads`` threads that sleep when idle.
 
     On shared machines busy-waiting OpenMP threads slow everything down, so OMP_WAIT_POLICY is
     PASSIVE unless the user set it.
@@ -32,9 +32,8 @@ def configure_threads(threads: int = 1) -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
+    if "torch" in sys.modules:  # steps that never import torch do not pay for it (~2 s CPU per job)
+        sys.modules["torch"].set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits
 
@@ -70,20 +69,6 @@ def describe_device(device: "torch.device") -> str:
     return f"cpu {platform.processor() or platform.machine()}"
 
 
-def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed python, numpy and torch; request deterministic kernels (CPU results are bit-exact)."""
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-
-
 def request_determinism() -> dict[str, object]:
     """Ask torch for deterministic kernels (matters on CUDA; CPU kernels already are) and say what is on.
 
@@ -109,12 +94,3 @@ def determinism_state() -> dict[str, object]:
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "torch_threads": torch.get_num_threads(),
     }
-
-
-def torch_generator(seed: int, device: "torch.device | str" = "cpu") -> "torch.Generator":
-    """A dedicated generator so that each random stream depends only on its own seed."""
-    import torch
-
-    gen = torch.Generator(device=device)
-    gen.manual_seed(int(seed))
-    return gen

@@ -2,7 +2,7 @@
 
 Workflow scripts stay thin::
 
-    from nnspectra.step import Step
+    from nnspectra.pipeline.step import Step
     with Step.from_namespace(snakemake) as step:   # any object with input/output/params/log/threads
         result = some_library_function(**step.params["cfg"])
         save(result, step.output["spectrum"])
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from nnspectra.errors import NnspectraError
-from nnspectra.provenance import build_record, write_sidecar
+from nnspectra.pipeline.provenance import build_record, write_sidecar
 
 log = logging.getLogger("nnspectra")
 
@@ -84,17 +84,18 @@ class Step:
 
     # -- context management -------------------------------------------------------------------
     def __enter__(self) -> "Step":
-        from nnspectra.runtime import configure_threads, request_determinism
+        from nnspectra.pipeline.runtime import configure_threads, request_determinism
 
         self._setup_logging()
         if self.gpus > 0:  # before CUDA starts: pin this job to a free GPU of a multi-GPU machine
-            from nnspectra.gpu_slots import claim_gpu
+            from nnspectra.pipeline.gpu_slots import claim_gpu
 
             self._gpu_claim = claim_gpu()
             if self._gpu_claim is not None:
                 self.extra["gpu_claim"] = {"index": self._gpu_claim.index, "lock": str(self._gpu_claim.lock_path)}
         configure_threads(self.threads)
-        self.extra["determinism"] = request_determinism()
+        if "torch" in sys.modules:  # scripts import their (torch) library code before entering the step
+            self.extra["determinism"] = request_determinism()
         for path in self.output.values():
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self._t0, self._c0 = time.perf_counter(), time.process_time()
@@ -124,9 +125,17 @@ class Step:
     # -- helpers --------------------------------------------------------------------------------
     def set_device(self, device: Any) -> None:
         """Record the device the step computed on (goes into every sidecar)."""
-        from nnspectra.runtime import describe_device
+        from nnspectra.pipeline.runtime import describe_device
 
         self.device = describe_device(device) if hasattr(device, "type") else str(device)
+
+    def use_device(self, requested: str) -> Any:
+        """Resolve the config's ``device`` (auto|cpu|cuda) to a torch device, record it and return it."""
+        from nnspectra.pipeline.runtime import resolve_device
+
+        device = resolve_device(requested)
+        self.set_device(device)
+        return device
 
     def _setup_logging(self) -> None:
         root = logging.getLogger()

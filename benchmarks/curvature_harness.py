@@ -1,4 +1,6 @@
-"""Curvature benchmark: our exact Hessian and Lanczos edges against the reference methods.
+"""Curvature benchmark harness: our exact Hessian and Lanczos edges against the reference methods.
+
+Run it as ``python benchmarks/bench_curvature.py`` or through the workflow target ``bench_curvature``.
 
 Rows are method x size. Each (method, size) runs in a fresh single-threaded subprocess, so its peak
 RSS is its own. Methods:
@@ -109,7 +111,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     from torch import nn
 
     from nnspectra.curvature import (HessianOperator, eigvalsh_dense, flat_parameters, hessian, loss_of_flat_params,
-                                     power_iteration_top, top_eigenpairs)
+                                     top_eigenpairs)
 
     torch.set_num_threads(1)
     method, widths, n = spec["method"], spec["widths"], spec["n"]
@@ -187,6 +189,31 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def power_iteration_top(op: "Any", *, iters: int = 100, tol: float = 1e-3,
+                        seed: int = 0) -> tuple[float, int]:
+    """Top eigenvalue by power iteration with PyHessian's stopping rule (relative change < tol).
+
+    Returns (eigenvalue, matvecs). This is the reference method of the benchmark; it converges to
+    the largest-MAGNITUDE eigenvalue and only at rate |lambda_2 / lambda_1|.
+    """
+    vec = _start_vector(op, seed)
+    vec /= np.linalg.norm(vec)
+    value, used = None, 0
+    for _ in range(iters):
+        hv = op.matvec(vec)
+        used += 1
+        new = float(vec @ hv)
+        vec = hv / np.linalg.norm(hv)
+        if value is not None and abs(new - value) / (abs(value) + 1e-6) < tol:
+            return new, used
+        value = new
+    return float(value), used  # type: ignore[arg-type]
+
+
+def _start_vector(op: "Any", seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(op.shape[0])
+
+
 def _cpu_limit(seconds: float):  # type: ignore[no-untyped-def]
     """preexec_fn capping a child's CPU time (SIGXCPU): the cap is on CPU, not wall time, so a busy
     shared machine does not skip methods that would fit."""
@@ -198,7 +225,7 @@ def _cpu_limit(seconds: float):  # type: ignore[no-untyped-def]
 
 
 def _child_command(spec: dict[str, Any]) -> list[str]:
-    return [sys.executable, "-m", "nnspectra.curvature.benchmark", "--child", json.dumps(spec)]
+    return [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
 
 
 def run_benchmark(quick: bool = False, cap_s: float = 300.0, reps: int = 3, out_csv: str | Path | None = None,
@@ -376,7 +403,7 @@ def summary_markdown(frame: "Any", gflops: float, quick: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """CLI: ``python -m nnspectra.curvature.benchmark [--quick] [--out-dir results/benchmarks]``."""
+    """CLI: ``python benchmarks/curvature_harness.py [--quick] [--out-dir results/benchmarks]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes (CI / smoke config)")
     parser.add_argument("--cap", type=float, default=300.0,

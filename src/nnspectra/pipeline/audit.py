@@ -2,14 +2,14 @@
 
 For every result file ``X`` (everything under ``results/`` except ``logs/``, hidden temporary files,
 ``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
-:mod:`nnspectra.provenance`) and reports one status:
+:mod:`nnspectra.pipeline.provenance`) and reports one status:
 
 ``corrupt``          the file's sha256 differs from the one recorded when it was made (or the sidecar is unreadable)
 ``missing-sidecar``  no sidecar: nobody can say which config, seed or code made it
 ``orphan-sidecar``   a sidecar whose file is gone
 ``stale-config``     a config value the step used (``params.cfg*``, keyed by dotted path, see
-                     :func:`nnspectra.config.config_subset`) differs from the current config
-``stale-code``       the content hash of the step's code (:func:`nnspectra.provenance.code_version`
+                     :func:`nnspectra.pipeline.config.config_subset`) differs from the current config
+``stale-code``       the content hash of the step's code (:func:`nnspectra.pipeline.provenance.code_version`
                      of the recorded entry modules) differs from the current source
 ``stale-input``      an input file recorded in the sidecar has changed since (upstream was rerun)
 ``ok``               none of the above
@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 
-from nnspectra.provenance import SIDECAR_SUFFIX, code_version, sha256_file
+from nnspectra.pipeline.provenance import SIDECAR_SUFFIX, code_version, sha256_file
 
 STATUSES = ("corrupt", "missing-sidecar", "orphan-sidecar", "stale-config", "stale-code", "stale-input", "ok")
 FATAL = frozenset({"corrupt", "missing-sidecar", "orphan-sidecar"})
@@ -264,11 +264,15 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
     """Audit every cached file under ``results_dir`` (see module docstring for the statuses).
 
     ``config`` is the validated current config (``None`` skips the stale-config check). Relative
-    input paths in the sidecars are resolved against ``workdir`` (default: the parent of
-    ``results_dir``, i.e. the Snakemake working directory).
+    input paths in the sidecars are resolved against ``workdir``, the Snakemake working directory (default:
+    the folder holding ``results/``: ``results/<run_name>`` lies two levels below it, a bare ``results`` one).
+    Files are reported relative to it (``results/<run_name>/...``).
     """
     results_dir = Path(results_dir)
-    workdir = Path(workdir) if workdir is not None else results_dir.resolve().parent
+    if workdir is None:
+        resolved = results_dir.resolve()
+        workdir = resolved.parents[1] if resolved.parent.name == "results" else resolved.parent
+    workdir = Path(workdir)
     excludes = tuple(excludes)
     hasher, code_hashes = _Hasher(), _CodeHashes()
     entries: list[AuditEntry] = []
@@ -278,11 +282,12 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
         rel_path = path.relative_to(results_dir)
         if _is_excluded(rel_path, excludes):
             continue
-        rel = str(Path(results_dir.name) / rel_path)
+        rel = str(Path(results_dir.resolve().relative_to(workdir.resolve())) / rel_path)
         if path.name.endswith(SIDECAR_SUFFIX):
             data = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
             if not data.exists():
-                orphan = AuditEntry(file=str(Path(results_dir.name) / data.relative_to(results_dir)))
+                orphan = AuditEntry(file=str(Path(results_dir.resolve().relative_to(workdir.resolve()))
+                                             / data.relative_to(results_dir)))
                 try:
                     record = json.loads(path.read_text())
                     orphan.step, orphan.seed = str(record.get("step", "")), record.get("seed")

@@ -1,4 +1,5 @@
-"""Result files: arrays (.npz), records (.json) and tables (.csv + .md), written atomically."""
+"""Result files: arrays (.npz), records (.json), tables (.csv + .md) and model parameters (.pt), written
+atomically; models are read back with ``weights_only=True`` only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     import pandas as pd
+    import torch
 
 
 def _tmp(path: Path) -> Path:
@@ -72,3 +74,29 @@ def save_table(df: "pd.DataFrame", csv_path: str | Path, md_path: str | Path | N
         tmp = _tmp(md_path)
         tmp.write_text(text)
         os.replace(tmp, md_path)
+
+
+def save_model(model: "torch.nn.Module", path: str | Path, **meta: Any) -> None:
+    """Save ``{"state_dict": ..., **meta}`` (tensors and plain numbers/strings only), atomically."""
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp(path)
+    torch.save({"state_dict": model.state_dict(), **meta}, tmp)
+    os.replace(tmp, path)
+
+
+def load_state_dict(path: str | Path) -> dict[str, Any]:
+    """The parameters saved in ``path`` by :func:`save_model` (or a bare state dict), loaded with
+    ``weights_only=True`` so a file holding anything but tensors and plain values is refused in one line."""
+    from nnspectra.data.safe_pickle import load_torch_file
+
+    state = load_torch_file(path, map_location="cpu")
+    return state["state_dict"] if isinstance(state, dict) and "state_dict" in state else state
+
+
+def load_model(model: "torch.nn.Module", path: str | Path) -> "torch.nn.Module":
+    """Load the parameters saved in ``path`` into ``model`` (same architecture) and return it."""
+    model.load_state_dict(load_state_dict(path))
+    return model

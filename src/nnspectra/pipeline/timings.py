@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnspectra.provenance import SIDECAR_SUFFIX
+from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
 
 
 def _job_key(record: dict) -> str:

@@ -9,10 +9,11 @@ any problem becomes a single :class:`ConfigError` line naming the key and what i
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from jsonschema import Draft202012Validator, validators
@@ -20,7 +21,7 @@ from jsonschema.exceptions import ValidationError
 
 from nnspectra.errors import ConfigError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_SCHEMA_DIR = REPO_ROOT / "workflow" / "schemas"
 
 
@@ -115,18 +116,118 @@ def _format_error(error: ValidationError) -> str:
     return f"config key '{key}' = {error.instance!r} is invalid: {error.message}{_schema_hint(error)}."
 
 
+def expand_dotted_keys(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"blobs.train.lr": 0.05}`` -> ``{"blobs": {"train": {"lr": 0.05}}}``, merged into the rest."""
+    plain = {k: v for k, v in config.items() if "." not in str(k)}
+    for key, value in config.items():
+        if "." in str(key):
+            nested: Any = value
+            for part in reversed(str(key).split(".")):
+                nested = {part: nested}
+            plain = deep_merge(plain, nested)
+    return plain
+
+
+def _schema_types(node: Mapping[str, Any]) -> set[str]:
+    types = node.get("type", [])
+    found = set([types] if isinstance(types, str) else types)
+    for option in node.get("oneOf", []) + node.get("anyOf", []):
+        found |= _schema_types(option)
+    if "enum" in node:
+        found |= {type(v).__name__ for v in node["enum"]} & {"bool", "int", "float"}
+    return found
+
+
+def coerce_strings(value: Any, node: Mapping[str, Any]) -> Any:
+    """Parse string leaves that the schema types as number, integer, boolean, null, array or object.
+
+    Overrides from the command line arrive as strings (``--config download=false`` gives 'false', and a
+    nested ``--config 'blobs={"train": {"lr": 0.05}}'`` gives '0.05'); each such string is read as YAML
+    and kept only if the result has a type the schema allows there, so a wrong value still fails
+    validation with its key named.
+    """
+    if isinstance(value, dict):
+        props = node.get("properties", {})
+        patterns = node.get("patternProperties", {})
+        out = {}
+        for key, item in value.items():
+            sub = props.get(key) or next((v for v in patterns.values()), None)
+            out[key] = coerce_strings(item, sub) if isinstance(sub, Mapping) else item
+        return out
+    if isinstance(value, list):
+        items = node.get("items")
+        return [coerce_strings(v, items) for v in value] if isinstance(items, Mapping) else value
+    if not isinstance(value, str):
+        return value
+    types = _schema_types(node)
+    if not types & {"number", "integer", "boolean", "null", "array", "object"}:
+        return value
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    ok = {"number": (int, float), "integer": (int,), "boolean": (bool,), "null": (type(None),),
+          "array": (list,), "object": (dict,)}
+    allowed = tuple(t for name in types if name in ok for t in ok[name])
+    if isinstance(parsed, allowed) and not (isinstance(parsed, bool) and "boolean" not in types):
+        return coerce_strings(parsed, node) if isinstance(parsed, (dict, list)) else parsed
+    return value
+
+
 def validate_config(config: Mapping[str, Any], schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
     """Return a validated copy of ``config`` with schema defaults filled in.
 
-    Raises :class:`ConfigError` with one line naming the offending key and what is allowed.
+    Dotted keys (``blobs.train.lr``) are expanded and string values typed by the schema first (see
+    :func:`coerce_strings`). Raises :class:`ConfigError` with one line naming the offending key and what
+    is allowed; problems across keys (:func:`cross_check`) come one line each.
     """
     schema = load_schema(schema_dir)
-    filled = copy.deepcopy(dict(config))
+    filled = coerce_strings(expand_dotted_keys(copy.deepcopy(dict(config))), schema)
     validator = _DefaultFillingValidator(schema)
     errors = sorted(validator.iter_errors(filled), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
     if errors:
         raise ConfigError(_format_error(errors[0]))
+    problems = cross_check(filled)
+    if problems:
+        raise ConfigError("\n".join(problems))
     return filled
+
+
+def cross_check(config: Mapping[str, Any]) -> list[str]:
+    """Problems between keys that a JSON schema cannot express, one line each (empty when consistent)."""
+    problems: list[str] = []
+    evo = config.get("evolution") or {}
+    if evo and evo.get("datasets"):  # a config without datasets runs no evolution experiment
+        if evo["plot"]["seed"] not in evo["seeds"]:
+            problems.append(f"config key 'evolution.plot.seed' = {evo['plot']['seed']} is not one of "
+                            f"evolution.seeds {evo['seeds']}")
+        for name, dataset in evo["datasets"].items():
+            for run in dataset["runs"]:
+                if run not in evo["runs"]:
+                    problems.append(f"config key 'evolution.datasets.{name}.runs' names '{run}', which is not in "
+                                    "evolution.runs")
+        claims = evo["claims"]
+        for key in ("dataset", "real_dataset"):
+            if claims.get(key) and claims[key] not in evo["datasets"]:
+                problems.append(f"config key 'evolution.claims.{key}' = '{claims[key]}' is not in evolution.datasets")
+        if claims.get("dataset") in evo["datasets"]:
+            for key in ("gd_small", "sgd_small", "gd_large", "adam"):
+                if claims[key] not in evo["datasets"][claims["dataset"]]["runs"]:
+                    problems.append(f"config key 'evolution.claims.{key}' = '{claims[key]}' is not a run of dataset "
+                                    f"'{claims['dataset']}'")
+        scaling = evo["scaling"]
+        if scaling["dataset"] not in evo["datasets"] or scaling["run"] not in evo["runs"]:
+            problems.append(f"config keys 'evolution.scaling.dataset'/'run' = '{scaling['dataset']}'/'{scaling['run']}' "
+                            "must name an entry of evolution.datasets and of evolution.runs")
+    aln = config.get("alignment") or {}
+    if aln:
+        if not any(float(lam) == float(aln["claims"]["lam"]) for lam in aln["gmm"]["lams"]):
+            problems.append(f"config key 'alignment.claims.lam' = {aln['claims']['lam']} is not one of "
+                            f"alignment.gmm.lams {aln['gmm']['lams']}")
+        if aln["plot"]["seed"] >= min(aln["gmm"]["seeds"], aln["xor"]["seeds"]):
+            problems.append(f"config key 'alignment.plot.seed' = {aln['plot']['seed']} must be below alignment.gmm.seeds "
+                            "and alignment.xor.seeds")
+    return problems
 
 
 def section(config: Mapping[str, Any], dotted: str) -> Any:
@@ -147,3 +248,19 @@ def config_subset(config: Mapping[str, Any], *dotted_keys: str) -> dict[str, Any
     dotted paths so ``nnspectra audit`` can compare them with the current config.
     """
     return {key: copy.deepcopy(section(config, key)) for key in dotted_keys}
+
+
+T = TypeVar("T")
+
+
+def settings(cls: type[T], section_value: Mapping[str, Any]) -> T:
+    """The typed settings dataclass ``cls`` built from one validated config section.
+
+    The section's keys must be exactly the dataclass fields (the schema and the dataclass describe the
+    same thing; a test checks they agree); lists become tuples so settings stay immutable.
+    """
+    fields = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(section_value) - fields)
+    if unknown:
+        raise ConfigError(f"config keys {unknown} are not settings of {cls.__name__}; allowed: {sorted(fields)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in section_value.items()})

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # src/nnspectra
 SIDECAR_SUFFIX = ".prov.json"
 TRACKED_PACKAGES = ("nnspectra", "torch", "numpy", "scipy", "pandas", "matplotlib", "seaborn", "snakemake")
 

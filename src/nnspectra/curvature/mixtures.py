@@ -15,7 +15,7 @@ Diagonal class blocks are weighted Gram matrices H_cc = (1/M) Y^T diag(pi_c (1 -
   second-layer block (v, v): (1/M) h^T diag(sigma') h (H) or (1/M) h^T diag(s^2) h (G), h = relu(Y W^T).
 
 Large matrices are never formed: :func:`weighted_gram_operator` and :func:`softmax_operator` are scipy
-LinearOperators with O(M d k) matvecs, and :func:`top_eigenpairs` runs Lanczos on them.
+LinearOperators with O(M d k) matvecs; :func:`nnspectra.curvature.eigen.top_eigenpairs` runs Lanczos on them.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from scipy.linalg import eigh
-from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+from scipy.sparse.linalg import LinearOperator
 
 from nnspectra.errors import ConfigError
 from nnspectra.models.mixture_nets import TwoLayerParams, sigmoid, softmax
@@ -164,31 +163,3 @@ def two_layer_readout_block(p: TwoLayerParams, Y: np.ndarray, labels: np.ndarray
     _, h, _, _ = _two_layer_parts(p, Y, labels)
     _, _, dsig, s = _two_layer_parts(p, Y if Y_weights is None else Y_weights, labels)
     return weighted_gram_dense(h, dsig if kind == "hessian" else s**2)
-
-
-# -- eigen-solvers ---------------------------------------------------------------------------------
-
-def top_eigenpairs(A: np.ndarray | LinearOperator, n: int, seed: int = 0, dense_below: int = 400,
-                   tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
-    """The n largest (algebraic) eigenvalues, descending, and eigenvectors (dim, n) of symmetric A.
-
-    Dense ``eigh`` when A is an array or its size is below ``dense_below`` (the operator is applied
-    to the identity); otherwise Lanczos (ARPACK ``eigsh``, which='LA', relative tolerance ``tol``)
-    from a seeded start vector.
-    """
-    dim = A.shape[0]
-    n = int(min(n, dim))
-    if isinstance(A, LinearOperator) and dim >= dense_below and n < dim - 1:
-        v0 = np.random.default_rng(seed).standard_normal(dim)
-        try:
-            vals, vecs = eigsh(A, k=n, which="LA", v0=v0, tol=tol, ncv=min(dim, max(2 * n + 1, 40)),
-                               maxiter=20 * dim)
-        except ArpackNoConvergence:  # fall back to the dense matrix below
-            pass
-        else:
-            order = np.argsort(vals)[::-1]
-            return vals[order], vecs[:, order]
-    dense = A if isinstance(A, np.ndarray) else A @ np.eye(dim)
-    dense = 0.5 * (dense + dense.T)
-    vals, vecs = eigh(dense, subset_by_index=[dim - n, dim - 1])
-    return vals[::-1], vecs[:, ::-1]

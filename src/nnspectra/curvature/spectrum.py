@@ -1,0 +1,164 @@
+"""Eigenvalues of the exact Hessian of a model's mean training loss: every one when the dense matrix fits,
+else the spectral edges by Lanczos (Sagun et al. 2018 §2.1: "the exact full Hessian ... via Hessian-vector
+products up to the machine precision").
+
+:func:`hessian_spectrum` is the one place that chooses between the dense route
+(:func:`nnspectra.curvature.hessian` + ``eigvalsh``) and the Lanczos edges (:func:`lanczos_edges` on a
+:class:`~nnspectra.curvature.operators.HessianOperator` through the one Lanczos front-end
+:func:`nnspectra.curvature.eigen.eigenpairs`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.sparse.linalg import LinearOperator
+
+from nnspectra.curvature.dense import hessian, hessian_decomposition
+from nnspectra.curvature.eigen import bottom_eigenpairs, eigvalsh_dense, top_eigenpairs
+from nnspectra.curvature.memory import check_dense_fits
+from nnspectra.curvature.operators import HessianOperator
+from nnspectra.errors import ConfigError, MemoryBudgetError
+
+log = logging.getLogger(__name__)
+
+METHODS = ("auto", "dense", "lanczos")
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class SpectrumSettings:
+    """How to compute a Hessian spectrum (config ``realdata.<section>.curvature``).
+
+    ``method``: ``dense`` (every eigenvalue), ``lanczos`` (the ``top_k`` largest and ``bottom_k``
+    smallest) or ``auto`` (dense when the matrix and the eigensolver workspace fit the memory budget
+    and P <= ``max_dense_params``, else Lanczos). ``dtype`` is the arithmetic of the Hessian products;
+    ``chunk`` the block of basis vectors per batched product; ``lanczos_tol`` ARPACK's relative tolerance
+    and ``lanczos_maxiter`` its restart cap.
+    """
+
+    method: str = "auto"
+    dtype: str = "float64"
+    top_k: int = 120
+    bottom_k: int = 1000
+    max_dense_params: int = 30_000
+    chunk: int = 256
+    lanczos_tol: float = 1e-6
+    lanczos_maxiter: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"curvature method '{self.method}' is not one of {METHODS}")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"curvature dtype '{self.dtype}' is not one of {sorted(DTYPES)}")
+
+
+def negative_tolerance(eigs: np.ndarray, n_params: int, dtype: torch.dtype = torch.float64) -> float:
+    """Round-off level below which an eigenvalue is not counted as negative: P * eps * |lambda|_max."""
+    return float(n_params * torch.finfo(dtype).eps * np.max(np.abs(eigs)))
+
+
+def lanczos_edges(op: LinearOperator, top_k: int, bottom_k: int, tol: float, seed: int,
+                  maxiter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k (descending) and bottom-k (ascending) eigenvalues of a symmetric operator by Lanczos.
+
+    ARPACK iterates in float64 whatever the operator's arithmetic (its single-precision mode converges
+    poorly); when it runs out of restarts the Ritz values that did converge are kept (and logged).
+    """
+    p = op.shape[0]
+    as64 = LinearOperator((p, p), matvec=lambda v: np.asarray(op.matvec(np.asarray(v).ravel()), dtype=np.float64),
+                          dtype=np.float64)
+
+    def edge(k: int, solver: Callable[..., tuple[np.ndarray, Any]]) -> np.ndarray:
+        k = min(k, p - 2)
+        ncv = min(p - 1, max(2 * k + 1, 3 * k))
+        return solver(as64, k, tol=tol, seed=seed, return_vectors=False, ncv=ncv, maxiter=maxiter,
+                      on_no_convergence="partial")[0]
+
+    top = edge(top_k, top_eigenpairs)
+    bottom = edge(bottom_k, bottom_eigenpairs)
+    return np.sort(top)[::-1], np.sort(bottom)
+
+
+def _choose_method(settings: SpectrumSettings, p: int, dtype: torch.dtype, memory_budget_gb: float | None,
+                   device: torch.device | str) -> str:
+    if settings.method != "auto":
+        return settings.method
+    try:
+        check_dense_fits(p, p, dtype, memory_budget_gb, device=device, copies=2.0)
+    except MemoryBudgetError as err:
+        log.info("dense Hessian does not fit (%s); using Lanczos edges", err)
+        return "lanczos"
+    return "dense" if p <= settings.max_dense_params else "lanczos"
+
+
+def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
+                     settings: SpectrumSettings, memory_budget_gb: float | None = None, seed: int = 0,
+                     device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Eigenvalues of the exact Hessian of the mean loss ``loss_fn(model(x), y)`` at the model's parameters.
+
+    Returns ``top`` (descending), ``bottom`` (ascending), ``eigenvalues`` (all, ascending; empty for
+    Lanczos), ``n_params``, ``method``, ``n_negative`` (eigenvalues below minus
+    :func:`negative_tolerance`; exact for dense, for Lanczos a lower bound unless the bottom window
+    reaches 0: ``negative_count_exact``), ``hvps`` (operator products used) and ``dtype``.
+    """
+    dtype = DTYPES[settings.dtype]
+    model = model.to(device)
+    x, y = x.to(device), y.to(device)
+    p = sum(t.numel() for t in model.parameters())
+    top_k, bottom_k = int(settings.top_k), int(settings.bottom_k)
+    method = _choose_method(settings, p, dtype, memory_budget_gb, device)
+    if method == "dense":
+        check_dense_fits(p, p, dtype, memory_budget_gb, device=device, copies=2.0)
+        log.info("building the dense %d x %d %s Hessian (%.1f GiB) on %s", p, p, settings.dtype,
+                 p * p * torch.finfo(dtype).bits / 8 / 2**30, device)
+        h = hessian(model, loss_fn, x, y, dtype=dtype, chunk=int(settings.chunk), budget_gb=memory_budget_gb,
+                    device=device)
+        # LAPACK reports no progress; say what is running (P = 23,860 took ~15 min on one CPU core)
+        log.info("eigvalsh of the %d x %d Hessian (~%.1e flop; no progress reports until it returns)", p, p, 4.0 * p**3)
+        eigs = np.asarray(eigvalsh_dense(h), dtype=np.float64)
+        log.info("eigendecomposition done: lambda_max %.4g, lambda_min %.4g", eigs[-1], eigs[0])
+        del h
+        top, bottom, hvps = eigs[::-1][:top_k].copy(), eigs[:bottom_k].copy(), p
+        n_neg_tol = negative_tolerance(eigs, p, dtype)
+        n_negative, exact = int(np.sum(eigs < -n_neg_tol)), True
+    else:
+        op = HessianOperator(model, loss_fn, x, y, dtype=dtype, device=device)
+        top, bottom = lanczos_edges(op, top_k, bottom_k, float(settings.lanczos_tol), seed,
+                                    int(settings.lanczos_maxiter))
+        hvps = int(op.n_matvec)
+        eigs = np.empty(0)
+        n_neg_tol = negative_tolerance(np.concatenate([top, bottom]), p, dtype)
+        n_negative = int(np.sum(bottom < -n_neg_tol))
+        exact = bool(n_negative < bottom.size)
+    model.cpu()
+    return {"eigenvalues": eigs, "top": top, "bottom": bottom, "n_params": p, "method": method,
+            "n_negative": n_negative, "negative_count_exact": exact, "negative_tolerance": n_neg_tol,
+            "hvps": hvps, "dtype": settings.dtype}
+
+
+def dense_spectra(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
+                  decompose: bool = False) -> dict[str, np.ndarray]:
+    """Every eigenvalue (ascending, float64) of the exact Hessian H of the mean loss (Sagun et al. eq. 1).
+
+    With ``decompose`` also those of its Gauss-Newton part G and the residual R = H - G (eqs. 4-5):
+    arrays ``eig_H`` (and ``eig_G``, ``eig_R``). For models small enough to form H densely.
+    """
+    x = x.to(torch.float64) if x.is_floating_point() else x
+    model = model.double()
+    if decompose:
+        mats = dict(zip(("H", "G", "R"), hessian_decomposition(model, loss_fn, x, y, dtype=torch.float64)))
+    else:
+        mats = {"H": hessian(model, loss_fn, x, y, dtype=torch.float64)}
+    return {f"eig_{name}": eigvalsh_dense(mat) for name, mat in mats.items()}
+
+
+def spectrum_arrays(spec: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The spectrum record as .npz-ready arrays."""
+    return {k: np.asarray(v) for k, v in spec.items()}

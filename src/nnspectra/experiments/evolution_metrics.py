@@ -1,0 +1,190 @@
+"""Claims 33-42 of Wang et al. (2023) from the per-seed run summaries of :mod:`nnspectra.experiments.evolution`,
+and the section's summary table."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nnspectra.claims import load_claims
+from nnspectra.errors import ConfigError
+from nnspectra.experiments.evolution import MATRICES
+from nnspectra.experiments.metrics import MetricsRecord
+
+
+@dataclass(frozen=True)
+class EvoClaims:
+    """Config ``evolution.claims``: the dataset and the four runs the claims read (and the real-data one)."""
+
+    dataset: str = "teacher"
+    real_dataset: str | None = "mnist"
+    gd_small: str = "gd_lr1"
+    sgd_small: str = "sgd_lr1"
+    gd_large: str = "gd_eta_star"
+    adam: str = "adam_lr1"
+
+
+def _final(summary: Mapping[str, Any]) -> dict[str, float]:
+    return summary["rows"][-1]
+
+
+def _first(summary: Mapping[str, Any]) -> dict[str, float]:
+    return summary["rows"][0]
+
+
+def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
+                  scaling: Mapping[float, Sequence[Mapping[str, Any]]], claims_cfg: EvoClaims) -> MetricsRecord:
+    """Per-seed metrics for SPEC §4 claims 33-42 (``results/metrics/evolution.json``).
+
+    ``runs[dataset][run]`` is the list of per-seed summaries of :func:`run_evolution` (same seed
+    order everywhere); ``scaling[factor]`` the per-seed records of :func:`run_scaling`.
+    """
+    ds = runs[claims_cfg.dataset]
+    gd, sgd = ds[claims_cfg.gd_small], ds[claims_cfg.sgd_small]
+    large, adam = ds[claims_cfg.gd_large], ds[claims_cfg.adam]
+    seeds = [s["seed"] for s in gd]
+    for name, group in (("sgd_small", sgd), ("gd_large", large), ("adam", adam)):
+        if [s["seed"] for s in group] != seeds:
+            raise ConfigError(f"evolution claims: run '{getattr(claims_cfg, name)}' has seeds {[s['seed'] for s in group]}, "
+                              f"expected {seeds}")
+    out = MetricsRecord()
+
+    def add(name: str, values: Sequence[float], unit: str, description: str, seed_list: Sequence[int] = seeds) -> None:
+        out.add(name, values, seed_list, unit, description)
+
+    add("c33_ks_w_gd", [_final(s)["w_ks_init"] for s in gd], "KS distance",
+        "Kolmogorov distance between the ESDs of W^T W/h at the end of small-lr GD and at init")
+    add("c33_lmax_ratio_w_gd", [_final(s)["w_lmax_ratio"] for s in gd], "ratio",
+        "lambda_max(W^T W/h) final / init under small-lr GD")
+    add("c33_ks_mp_w_gd", [_final(s)["w_ks_mp"] for s in gd], "KS distance",
+        "Kolmogorov distance between the final W^T W/h ESD and the MP law (ratio d/h, init variance)")
+    add("c34_dW_op_gd", [_final(s)["dW_op"] for s in gd], "operator norm", "||W_T - W_0||_op, small-lr GD")
+    add("c34_dW_fro_gd", [_final(s)["dW_fro"] for s in gd], "Frobenius norm", "||W_T - W_0||_F, small-lr GD")
+    factors = sorted(scaling)
+    if len(factors) >= 2:
+        lo, hi = factors[0], factors[-1]
+        sc_seeds = [r["seed"] for r in scaling[lo]]
+        pairs = list(zip(scaling[lo], scaling[hi]))
+        for key, label in (("dW_op", "||W_T - W_0||_op"), ("dW_fro", "||W_T - W_0||_F"), ("W0_op", "||W_0||_op")):
+            add(f"c34_{key}_size_ratio", [b[key] / a[key] for a, b in pairs], "ratio",
+                f"{label} at sizes x{hi} over x{lo} (n, d, h scaled together; GD, same lr and steps)", sc_seeds)
+    add("c35_ks_ck_gd", [_final(s)["ck_ks_init"] for s in gd], "KS distance", "KS(CK final, CK init), small-lr GD")
+    add("c35_ks_ntk_gd", [_final(s)["ntk_ks_init"] for s in gd], "KS distance", "KS(NTK final, NTK init), small-lr GD")
+    add("c35_ks_max_kernels_gd", [max(_final(s)["ck_ks_init"], _final(s)["ntk_ks_init"]) for s in gd],
+        "KS distance", "max over CK and NTK of KS(final, init), small-lr GD")
+    for name in MATRICES:
+        add(f"c36_ks_{name}_sgd", [_final(s)[f"{name}_ks_init"] for s in sgd], "KS distance",
+            f"KS({name} final, {name} init), small-lr SGD batch 32")
+    add("c36_ks_max_sgd", [max(_final(s)[f"{m}_ks_init"] for m in MATRICES) for s in sgd], "KS distance",
+        "max over W, CK, NTK of KS(final, init), small-lr SGD")
+    add("c37_outliers_w_large", [_final(s)["w_outliers"] for s in large], "count",
+        "eigenvalues of W^T W/h above outlier_factor x the MP edge after large-lr GD")
+    add("c37_outliers_w_init", [_first(s)["w_outliers"] for s in large], "count",
+        "eigenvalues of W^T W/h above outlier_factor x the MP edge at init")
+    add("c37_outlier_emerged", [float(_final(s)["w_outliers"] >= 1 and _first(s)["w_outliers"] == 0) for s in large],
+        "indicator", "1 if >= 1 outlier of W^T W/h after large-lr GD and none at init")
+    add("c37_lmax_over_edge_large", [_final(s)["w_lmax"] / _final(s)["w_mp_edge"] for s in large], "ratio",
+        "lambda_max(W^T W/h) after large-lr GD / MP edge")
+    add("c38_align_beta_large", [_final(s)["w_align_beta"] for s in large], "|cosine|",
+        "|<u_1, beta>| of the top eigenvector of W^T W/h after large-lr GD (random: 1/sqrt(d))")
+    add("c38_align_y_ck_large", [_final(s)["ck_align_y"] for s in large], "squared cosine",
+        "<v_1, y>^2/||y||^2 of the top CK eigenvector after large-lr GD (random: 1/n)")
+    after_one = [next((r for r in s["rows"] if r["step"] == 1), _final(s)) for s in large]
+    add("c38_align_beta_large_t1", [r["w_align_beta"] for r in after_one], "|cosine|",
+        "diagnostic: |<u_1, beta>| after the first large-lr GD step")
+    add("c38_align_y_ck_large_t1", [r["ck_align_y"] for r in after_one], "squared cosine",
+        "diagnostic: <v_1, y>^2/||y||^2 of the top CK eigenvector after the first large-lr GD step")
+    add("c38_lmax_over_edge_large_t1", [r["w_lmax"] / r["w_mp_edge"] for r in after_one], "ratio",
+        "diagnostic: lambda_max(W^T W/h) / MP edge after the first large-lr GD step")
+    for name in MATRICES:
+        add(f"c39_alpha_{name}_adam", [_final(s)[f"{name}_alpha"] for s in adam], "PL exponent",
+            f"CSN power-law alpha of the {name} ESD after Adam")
+        add(f"c39_alpha_{name}_gd", [_final(s)[f"{name}_alpha"] for s in gd], "PL exponent",
+            f"CSN power-law alpha of the {name} ESD after small-lr GD")
+        add(f"c39_alpha_drop_{name}", [_final(g)[f"{name}_alpha"] - _final(a)[f"{name}_alpha"]
+                                        for g, a in zip(gd, adam)], "PL exponent",
+            f"alpha(GD small) - alpha(Adam) for the {name} ESD")
+    add("c39_alpha_w_hill_adam", [_final(s)["w_alpha_hill"] for s in adam], "PL exponent",
+        "Hill alpha (xmin = median) of the W^T W/h ESD after Adam")
+    add("c40_test_mse_gd", [_final(s)["test_mse"] for s in gd], "MSE", "test MSE after small-lr GD")
+    add("c40_test_mse_adam", [_final(s)["test_mse"] for s in adam], "MSE", "test MSE after Adam")
+    add("c40_test_mse_rel_gain", [1.0 - _final(a)["test_mse"] / _final(g)["test_mse"] for g, a in zip(gd, adam)],
+        "fraction", "1 - MSE(Adam)/MSE(GD small): relative test-error reduction by Adam")
+    add("c40_align_gain", [_final(a)["w_align_beta"] - _final(g)["w_align_beta"] for g, a in zip(gd, adam)],
+        "|cosine|", "|<u_1, beta>|(Adam) - |<u_1, beta>|(GD small)")
+    for name in ("ck", "ntk"):
+        dists = [(_final(g)[f"{name}_dist_init"], _final(lg)[f"{name}_dist_init"], _final(a)[f"{name}_dist_init"])
+                 for g, lg, a in zip(gd, large, adam)]
+        add(f"c41_{name}_dist_gd", [d[0] for d in dists], "relative Frobenius", f"||K-K0||_F/||K0||_F ({name}), GD small")
+        add(f"c41_{name}_dist_large", [d[1] for d in dists], "relative Frobenius", f"||K-K0||_F/||K0||_F ({name}), GD large")
+        add(f"c41_{name}_dist_adam", [d[2] for d in dists], "relative Frobenius", f"||K-K0||_F/||K0||_F ({name}), Adam")
+        add(f"c41_{name}_ordered", [float(d[0] < d[1] < d[2]) for d in dists], "indicator",
+            f"1 if the {name} distance from init orders GD small < GD large < Adam")
+    real = claims_cfg.real_dataset
+    if real and real in runs:
+        rds = runs[real]
+        r_gd, r_large, r_adam = rds[claims_cfg.gd_small], rds[claims_cfg.gd_large], rds[claims_cfg.adam]
+        r_seeds = [s["seed"] for s in r_gd]
+        add("c42_ks_w_gd", [_final(s)["w_ks_init"] for s in r_gd], "KS distance",
+            "real data: KS(W^T W/h final, init), small-lr GD", r_seeds)
+        add("c42_outliers_w_large", [_final(s)["w_outliers"] for s in r_large], "count",
+            "real data: outliers of W^T W/h above outlier_factor x MP edge after large-lr GD", r_seeds)
+        add("c42_alpha_w_adam", [_final(s)["w_alpha"] for s in r_adam], "PL exponent",
+            "real data: alpha of the W^T W/h ESD after Adam", r_seeds)
+        check = {str(c.id): c.check for c in load_claims() if str(c.id) in ("33a", "33b", "37", "39a", "39b")}
+        ok = []
+        for g, lg, a in zip(r_gd, r_large, r_adam):
+            c33 = check["33a"](_final(g)["w_ks_init"]) and check["33b"](_final(g)["w_lmax_ratio"])
+            c37 = check["37"](float(_final(lg)["w_outliers"] >= 1 and _first(lg)["w_outliers"] == 0))
+            c39 = check["39a"](_final(a)["w_alpha"]) and check["39b"](_final(g)["w_alpha"] - _final(a)["w_alpha"])
+            ok.append(float(c33 and c37 and c39))
+        add("c42_regimes_reproduce", ok, "indicator",
+            "real data: 1 if claims 33, 37 and 39 (W) all hold with their thresholds", r_seeds)
+    return out
+
+
+def group_summaries(summaries: Sequence[tuple[str, str, Mapping[str, Any]]]
+                    ) -> dict[str, dict[str, list[Mapping[str, Any]]]]:
+    """``{dataset: {run: [summary per seed, sorted by seed]}}`` from ``(dataset, run, summary)`` triples."""
+    grouped: dict[str, dict[str, list[Mapping[str, Any]]]] = {}
+    for dataset, run, summary in summaries:
+        grouped.setdefault(dataset, {}).setdefault(run, []).append(summary)
+    for runs in grouped.values():
+        for seeds in runs.values():
+            seeds.sort(key=lambda s: s["seed"])
+    return grouped
+
+
+TABLE_COLUMNS = {
+    "w_ks_init": "KS(W_T, W_0)", "ck_ks_init": "KS(CK_T, CK_0)", "ntk_ks_init": "KS(NTK_T, NTK_0)",
+    "w_lmax_ratio": "λmax(W) T/0", "w_outliers": "W outliers", "w_align_beta": "|<u1,β>|",
+    "ck_align_y": "CK <v1,y>²/|y|²", "w_alpha": "α(W)", "ck_alpha": "α(CK)", "ntk_alpha": "α(NTK)",
+    "dW_op": "‖ΔW‖op", "dW_fro": "‖ΔW‖F", "ck_dist_init": "CK rel. dist", "ntk_dist_init": "NTK rel. dist",
+    "test_mse": "test MSE",
+}
+
+
+def summary_table(summaries: Sequence[tuple[str, str, Mapping[str, Any]]]) -> "Any":
+    """DataFrame: one row per (dataset, run), medians over seeds of the final-step measures (input as
+    for :func:`group_summaries`)."""
+    import pandas as pd
+
+    rows = []
+    for dataset, runs in group_summaries(summaries).items():
+        for run, seeds in runs.items():
+            finals = [s["rows"][-1] for s in seeds]
+            row: dict[str, Any] = {"dataset": dataset, "run": run, "regime": seeds[0]["regime"],
+                                   "optimizer": seeds[0]["optimizer"], "lr (median)": float(np.median([s["lr"] for s in seeds])),
+                                   "steps": seeds[0]["steps"], "seeds": len(seeds),
+                                   "test MSE at init": float(np.median([s["rows"][0]["test_mse"] for s in seeds])),
+                                   "α(W) at init": float(np.median([s["rows"][0]["w_alpha"] for s in seeds]))}
+            for key, label in TABLE_COLUMNS.items():
+                row[label] = float(np.median([f[key] for f in finals]))
+            rows.append(row)
+    order = {"invariant": 0, "sgd": 1, "spike": 2, "heavy_tail": 3}
+    table = pd.DataFrame(rows)
+    table["_order"] = table["regime"].map(order)
+    return table.sort_values(["dataset", "_order", "run"]).drop(columns="_order").round(4).reset_index(drop=True)

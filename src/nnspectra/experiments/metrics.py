@@ -1,0 +1,47 @@
+"""The one metrics record every experiment writes for the scorecard: ``results/<run>/metrics/<section>.json``.
+
+Format (read by :mod:`nnspectra.scorecard`)::
+
+    {"<metric>": {"values": [one per seed], "seeds": [...], "unit": "...", "description": "..."}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+
+class MetricsRecord:
+    """Per-seed values of named metrics, with their unit and a description of how they are measured."""
+
+    def __init__(self) -> None:
+        self._metrics: dict[str, dict[str, Any]] = {}
+
+    def add(self, name: str, values: Sequence[float], seeds: Sequence[int], unit: str, description: str) -> None:
+        """Set metric ``name`` to one value per seed (``values[i]`` belongs to ``seeds[i]``)."""
+        if len(values) != len(seeds):
+            raise ValueError(f"metric {name}: {len(values)} values for {len(seeds)} seeds")
+        self._metrics[name] = {"values": [float(v) for v in values], "seeds": [int(s) for s in seeds],
+                               "unit": unit, "description": description}
+
+    def add_per_seed(self, prefix: str, by_seed: Mapping[int, Mapping[str, float]],
+                     info: Mapping[str, tuple[str, str]]) -> None:
+        """Add every key of the per-seed dicts ``{seed: {key: value}}`` as metric ``<prefix>_<key>``.
+
+        ``info`` maps a full metric name to its (unit, description); keys not in it are kept as details.
+        """
+        keys: list[str] = []
+        for values in by_seed.values():
+            keys += [k for k in values if k not in keys]
+        for key in keys:
+            seeds = [s for s in sorted(by_seed) if key in by_seed[s]]
+            name = f"{prefix}_{key}"
+            unit, description = info.get(name, ("", "detail (not read by a claim)"))
+            self.add(name, [by_seed[s][key] for s in seeds], seeds, unit, description)
+
+    def names(self) -> Iterable[str]:
+        return self._metrics.keys()
+
+    def as_dict(self, sort: bool = False) -> dict[str, dict[str, Any]]:
+        """The JSON-ready record (optionally sorted by name)."""
+        return dict(sorted(self._metrics.items())) if sort else dict(self._metrics)

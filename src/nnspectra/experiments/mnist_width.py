@@ -1,0 +1,118 @@
+"""Sagun et al. (2018) §3.2, seed Figs. 4-6: 784-n-10 MLPs on a 1K MNIST subset, growing width n.
+
+Stages: :func:`train_mnist_mlp` (full-batch GD, the same step size and iteration count for every
+width) -> the exact Hessian spectrum at the end point (:func:`nnspectra.curvature.spectrum.hessian_spectrum`)
+-> :func:`mnist_width_metrics` (claims 8-10: right edge invariant in n, ~1.1 % negative eigenvalues,
+outlier count independent of n).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from nnspectra.models.mlp import make_mlp
+from nnspectra.spectra.outliers import count_edge
+from nnspectra.training import TrainConfig, train
+from nnspectra.training.evaluate import classification_evaluator, cross_entropy
+
+
+@dataclass(frozen=True)
+class MnistData:
+    """Config ``realdata.<section>.data``: ``per_class`` images of each digit drawn with ``subset_seed``."""
+
+    per_class: int = 100
+    subset_seed: int = 0
+    image_size: int = 28
+
+
+@dataclass(frozen=True)
+class MlpModel:
+    """Config ``realdata.mnist.model``: hidden widths n, activation and N(0, init_scale^2) init."""
+
+    widths: tuple[int, ...] = (10, 30, 50, 70)
+    activation: str = "relu"
+    init: str = "normal"
+    init_scale: float = 0.1
+
+
+@dataclass(frozen=True)
+class GDTrain:
+    """Config ``realdata.mnist.train``: full-batch GD (``batch_size`` None) for a fixed number of steps."""
+
+    lr: float = 0.1
+    iterations: int = 20_000
+    batch_size: int | None = None
+    grad_norm_tol: float | None = None
+    log_every: int = 500
+
+
+@dataclass(frozen=True)
+class WidthAnalysis:
+    """Config ``realdata.mnist.analysis``: ranks compared across widths, outlier rule tau x median of a window."""
+
+    compare_top: int = 20
+    outlier_tau: float = 10.0
+    window: int = 120
+
+
+def build_mlp(input_dim: int, width: int, model: MlpModel, seed: int) -> nn.Sequential:
+    """784-n-10 MLP (single hidden layer; P = 795 n + 10 at 28x28), SPEC §1.5."""
+    return make_mlp([input_dim, int(width), 10], activation=model.activation, init=model.init,
+                    init_scale=float(model.init_scale), seed=seed)
+
+
+def train_mnist_mlp(x: torch.Tensor, y: torch.Tensor, width: int, model: MlpModel, settings: GDTrain, seed: int,
+                    device: torch.device | str = "cpu") -> tuple[nn.Module, pd.DataFrame]:
+    """Train the 784-n-10 MLP with full-batch GD for a fixed number of iterations (seed §3.2).
+
+    Returns the trained model (on CPU) and its history (batch loss, gradient norm, train loss/accuracy).
+    """
+    x = x.reshape(len(x), -1).to(device)
+    y = y.to(device)
+    net = build_mlp(x.shape[1], width, model, seed).to(device)
+    cfg = TrainConfig(lr=float(settings.lr), batch_size=settings.batch_size, max_iterations=int(settings.iterations),
+                      grad_norm_tol=settings.grad_norm_tol, log_every=int(settings.log_every), seed=seed, progress=True)
+    result = train(net, cross_entropy, x, y, cfg, evaluate=classification_evaluator({"train": (x, y)}),
+                   desc=f"mnist n={width}")
+    return net.cpu(), pd.DataFrame(result.history)
+
+
+def _scalar(arrays: Mapping[str, np.ndarray], key: str) -> float | bool:
+    return np.asarray(arrays[key]).item()
+
+
+def negative_fraction(arrays: Mapping[str, np.ndarray]) -> float:
+    """Fraction of eigenvalues below -tol (NaN when a Lanczos window did not reach the zero crossing)."""
+    if not bool(_scalar(arrays, "negative_count_exact")):
+        return math.nan
+    return float(_scalar(arrays, "n_negative")) / float(_scalar(arrays, "n_params"))
+
+
+def mnist_width_metrics(spectra: Mapping[int, Mapping[str, np.ndarray]], compare_top: int = 20,
+                        outlier_tau: float = 10.0, window: int = 120) -> dict[str, float]:
+    """Claims 8-10 for one seed from the per-width spectrum records ``{width: arrays}``."""
+    widths = sorted(spectra)
+    tops = {w: np.asarray(spectra[w]["top"], dtype=np.float64) for w in widths}
+    k = min(compare_top, *(t.size for t in tops.values()))
+    ref = tops[widths[0]][:k]
+    rel = max(float(np.max(np.abs(tops[w][:k] - ref) / np.abs(ref))) for w in widths)
+    lmax = [float(tops[w][0]) for w in widths]
+    fracs = [negative_fraction(spectra[w]) for w in widths]
+    ratios = [float(np.abs(np.asarray(spectra[w]["bottom"])[0]) / tops[w][0]) for w in widths]
+    counts = [count_edge(tops[w], top=window, tau=outlier_tau).count for w in widths]
+    out = {"top20_max_rel_dev": rel, "lambda_max_min": min(lmax), "lambda_max_max": max(lmax),
+           "neg_frac_mean_pct": 100 * float(np.mean(fracs)),
+           "neg_frac_spread_pp": 100 * float(np.max(fracs) - np.min(fracs)) if len(fracs) > 1 else 0.0,
+           "min_over_max_ratio": max(ratios), "outlier_count_change": abs(counts[-1] - counts[0])}
+    for w, lm, fr, c in zip(widths, lmax, fracs, counts):
+        out[f"lambda_max_n{w}"] = lm
+        out[f"neg_frac_pct_n{w}"] = 100 * fr
+        out[f"outliers_n{w}"] = c
+    return out
