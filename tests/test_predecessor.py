@@ -16,6 +16,7 @@ from nnspectra.curvature.dense import loss_of_flat_params
 from nnspectra.data.p0 import mnist_examples, random_patterns, two_blobs
 from nnspectra.errors import ConfigError
 from nnspectra.experiments import predecessor as p0
+from nnspectra.experiments import predecessor_metrics as pm
 from nnspectra.models.mlp import mlp_parameter_count
 
 
@@ -247,9 +248,9 @@ def test_isolated_count_recovers_planted_outliers(n_iso: int, seed: int) -> None
 def test_lambda_max_mode_ignores_a_few_extreme_nets() -> None:
     rng = np.random.default_rng(1)
     sample = np.concatenate([rng.normal(0.024, 0.003, 2000), np.full(15, 0.5), np.full(5, 1e-6)])
-    assert p0.lambda_max_mode(sample) == pytest.approx(0.024, abs=0.0015)
-    assert p0.lambda_max_mode(np.full(4, 0.03)) == pytest.approx(0.03)
-    assert np.isnan(p0.lambda_max_mode(np.array([np.nan])))
+    assert pm.lambda_max_mode(sample) == pytest.approx(0.024, abs=0.0015)
+    assert pm.lambda_max_mode(np.full(4, 0.03)) == pytest.approx(0.03)
+    assert np.isnan(pm.lambda_max_mode(np.array([np.nan])))
 
 
 def test_p0_metrics_on_planted_inputs() -> None:
@@ -263,7 +264,7 @@ def test_p0_metrics_on_planted_inputs() -> None:
             1: dict(zip((0.2, 0.4, 0.6, 0.8, 1.0), (0.02, 0.01, 0.3, 0.95, 1.7))),
             2: dict(zip((0.2, 0.4, 0.6, 1.0), (0.02, 0.06, 0.3, 1.7)))}
     fig2 = {0: (np.array([-1.0, 0.0, 1.7]), np.array([-0.17, 0.29])), 3: (np.array([0.0, 1.0]), np.array([0.0, 1.0]))}
-    m = p0.p0_metrics(fig4=fig4, fig6={7: lam6}, fig7=fig7, fig2=fig2)
+    m = pm.p0_metrics(fig4=fig4, fig6={7: lam6}, fig7=fig7, fig2=fig2).as_dict()
     assert m["isolated_pair_widths"]["values"] == [5, 4, 3] and m["isolated_pair_widths"]["seeds"] == [0, 1, 2]
     assert "[5, 5, 3]" in m["isolated_pair_widths"]["description"]
     mode = m["lambda_max_mode"]["values"][0]
@@ -278,7 +279,8 @@ def test_p0_metrics_on_planted_inputs() -> None:
     for entry in m.values():
         assert set(entry) == {"values", "seeds", "unit", "description"}
         assert len(entry["values"]) == len(entry["seeds"])
-    assert p0.p0_metrics() == {} and set(p0.p0_metrics(fig6={0: lam6})) == {"lambda_max_mode", "lambda_max_mass_in_band"}
+    assert pm.p0_metrics().as_dict() == {}
+    assert set(pm.p0_metrics(fig6={0: lam6}).names()) == {"lambda_max_mode", "lambda_max_mass_in_band"}
 
 
 def test_metric_names_are_the_claims() -> None:
@@ -289,9 +291,9 @@ def test_metric_names_are_the_claims() -> None:
     claims = yaml.safe_load((Path(claims_init).parent / "sagun2016.yaml").read_text())
     wanted = {c["metric"].split(".", 1)[1] for c in claims}
     planted = {w: _planted(2) for w in (2, 6, 10, 14, 18)}
-    m = p0.p0_metrics(fig4={0: planted}, fig6={0: np.array([0.02, 0.03])},
+    m = pm.p0_metrics(fig4={0: planted}, fig6={0: np.array([0.02, 0.03])},
                       fig7={0: dict(zip((0.2, 0.4, 0.6, 0.8, 1.0), (1.0, 2.0, 3.0, 4.0, 5.0)))},
-                      fig2={0: (np.array([0.0, 2.0]), np.array([0.0, 1.0]))})
+                      fig2={0: (np.array([0.0, 2.0]), np.array([0.0, 1.0]))}).as_dict()
     assert set(m) == wanted
 
 
@@ -313,7 +315,7 @@ def test_figures_render(tmp_path: Path) -> None:
     plots.plot_fig4(spec, tmp_path / "fig4.png", "test")
     plots.plot_fig5({p: rng.normal(size=(p, p)) for p in (18, 74)}, tmp_path / "fig5.png", "test")
     lam = rng.uniform(0.01, 0.04, 300)
-    plots.plot_fig6(lam, tmp_path / "fig6.png", "test", mode=p0.lambda_max_mode(lam), band=(0.012, 0.05),
+    plots.plot_fig6(lam, tmp_path / "fig6.png", "test", mode=pm.lambda_max_mode(lam), band=(0.012, 0.05),
                     at_tolerance={1e-2: 10 * lam, 1e-3: lam}, final_tolerance=1e-4)
     plots.plot_fig7({0.2: _planted(2), 1.0: _planted(2, top=1.7)}, tmp_path / "fig7.png", "test")
     prof = np.exp(-np.linspace(0, 3, 30))[:, None] * (1 + 0.1 * rng.uniform(size=(30, 11)))

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from fakedata import write_fake_mnist
 
-from nnspectra.config import config_subset, validate_config
 from nnspectra.experiments.predecessor import hidden_name
+from nnspectra.pipeline.config import config_subset, validate_config
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
 KEYS = [f"predecessor.{k}" for k in ("seeds", "model", "train", "blobs", "mnist", "fig4", "fig6", "fig7", "fig8",

@@ -1,8 +1,8 @@
 """P0 Figs 4-5: train one 2-n-n-2 net on the two blobs by GD; exact final Hessian and its isolated eigenvalues."""
 from nnspectra.data.p0 import two_blobs
 from nnspectra.experiments.predecessor import blob_width_run
-from nnspectra.io import save_arrays, save_json
-from nnspectra.step import Step
+from nnspectra.pipeline.io import save_arrays, save_json
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed, width = step.params["cfg"], int(step.wildcards["seed"]), int(step.wildcards["width"])

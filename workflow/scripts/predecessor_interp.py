@@ -3,8 +3,8 @@ import numpy as np
 
 from nnspectra.data.p0 import two_blobs
 from nnspectra.experiments.predecessor import interpolation_profiles
-from nnspectra.io import save_arrays
-from nnspectra.step import Step
+from nnspectra.pipeline.io import save_arrays
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]

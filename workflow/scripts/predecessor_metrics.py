@@ -1,7 +1,7 @@
 """Per-seed metrics of SPEC §4 claims 20-23 (P0) for the replication scorecard."""
-from nnspectra.experiments.predecessor import p0_metrics
-from nnspectra.io import load_arrays, save_json
-from nnspectra.step import Step
+from nnspectra.experiments.predecessor_metrics import p0_metrics
+from nnspectra.pipeline.io import load_arrays, save_json
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     fig4: dict = {}
@@ -15,4 +15,4 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]
     save_json(step.output["metrics"], p0_metrics(fig4=fig4, fig6=fig6, fig7=fig7, fig2=fig2,
                                                  widths=cfg["predecessor.fig4"]["widths"],
-                                                 stds=cfg["predecessor.fig7"]["stds"]))
+                                                 stds=cfg["predecessor.fig7"]["stds"]).as_dict())

@@ -2,9 +2,9 @@
 from nnspectra.data.p0 import mnist_examples, random_patterns
 from nnspectra.data.vision import resolve_data_dir
 from nnspectra.experiments.predecessor import parse_hidden, trained_spectra
-from nnspectra.io import save_arrays
-from nnspectra.runtime import resolve_device
-from nnspectra.step import Step
+from nnspectra.pipeline.io import save_arrays
+from nnspectra.pipeline.runtime import resolve_device
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, w = step.params["cfg"], step.wildcards

@@ -1,9 +1,9 @@
 """P0 Fig 6: one batch of random inits on a sphere trained together by GD (vmapped); final lambda_max of each."""
 from nnspectra.data.p0 import two_blobs
 from nnspectra.experiments.predecessor import sphere_lambda_max
-from nnspectra.io import save_arrays
-from nnspectra.runtime import resolve_device
-from nnspectra.step import Step
+from nnspectra.pipeline.io import save_arrays
+from nnspectra.pipeline.runtime import resolve_device
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed = step.params["cfg"], int(step.wildcards["seed"])

@@ -1,7 +1,7 @@
 """P0 Fig 7: the same 2-n-n-2 net and init trained by GD on blobs of growing std; final Hessian spectra."""
 from nnspectra.experiments.predecessor import blob_std_sweep
-from nnspectra.io import save_arrays
-from nnspectra.step import Step
+from nnspectra.pipeline.io import save_arrays
+from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed = step.params["cfg"], int(step.wildcards["seed"])

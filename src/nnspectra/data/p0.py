@@ -75,14 +75,12 @@ def random_patterns(n: int, n_features: int = 784, n_classes: int = 10, seed: in
 
 def mnist_examples(root: str | os.PathLike[str], per_class: int = 100, subset_seed: int = 0, image_size: int = 28,
                    download: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Class-balanced MNIST training subset, normalised (x - 0.1307) / 0.3081 and flattened.
+    """The class-balanced, normalised MNIST subset of :func:`nnspectra.data.vision.mnist_subset`, flattened.
 
     Returns x (10 per_class, image_size²) float64 and y (10 per_class,) int64. ``image_size`` < 28
     downsamples (antialiased; small presets only). Raises DataNotFoundError when the files are absent.
     """
-    from nnspectra.data.vision import MNIST_MEAN, MNIST_STD, balanced_subset, load_mnist, normalize, resize
+    from nnspectra.data.vision import mnist_subset
 
-    images, labels = load_mnist(root, train=True, download=download)
-    idx = balanced_subset(labels, per_class, subset_seed)
-    x = normalize(resize(images[idx], image_size), MNIST_MEAN, MNIST_STD)
-    return x.reshape(len(idx), -1).double().numpy(), labels[idx].numpy().astype(np.int64)
+    x, y = mnist_subset(root, download, per_class, subset_seed, image_size)
+    return x.reshape(len(y), -1).double().numpy(), y.numpy().astype(np.int64)

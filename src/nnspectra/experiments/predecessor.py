@@ -14,7 +14,8 @@ Hessian of the mean training loss. One function per figure group, explicit argum
 * :func:`blob_std_sweep` -- Fig 7: the same net and init on blobs of growing std, final λ_max.
 * :func:`interpolation_profiles` -- Fig 8: loss on the straight line between simultaneous iterates of
   GD and SGD (same init) and of two SGD runs (two inits), at every recorded step.
-* :func:`p0_metrics` -- per-seed values of claims 20-23 (``results/metrics/p0.json``).
+
+The claim metrics (``metrics/p0.json``) are computed in :mod:`nnspectra.experiments.predecessor_metrics`.
 
 Single runs use the project's trainer (:func:`nnspectra.training.train`) and dense Hessians
 (:func:`nnspectra.curvature.hessian`, :func:`nnspectra.curvature.eigvalsh_dense`).
@@ -25,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -41,20 +42,13 @@ from nnspectra.errors import ConfigError
 from nnspectra.models.mlp import make_mlp, mlp_parameter_count
 from nnspectra.spectra.outliers import count_gap
 from nnspectra.training import TrainConfig, TrainResult, train
+from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss
 
 log = logging.getLogger(__name__)
 
 BLOB_WIDTHS = (2, 6, 10, 14, 18)  # P0 Fig 4: P = 18 / 74 / 162 / 282 / 434
 BLOB_STDS = (0.2, 0.4, 0.6, 0.8, 1.0)  # P0 Fig 7 panel titles
 ISOLATED_FRACTION = 0.1  # claim 20: "the rest within ±0.1·λ_max of 0"
-LAMBDA_BAND = (0.012, 0.05)  # claim 21b
-MODE_BINS = 40  # claim 21a
-MODE_RANGE = (1.0, 99.0)  # claim 21a: the bins span these percentiles of the sample
-
-
-def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean softmax cross-entropy = softmax + NLL averaged over the samples (P0's loss)."""
-    return nn.functional.cross_entropy(logits, targets)
 
 
 # ------------------------------------------------------------------------------------- networks
@@ -528,100 +522,3 @@ def interpolation_profiles(x: np.ndarray, y: np.ndarray, width: int, *, seed_a: 
         recorded = np.append(recorded, steps)
     return {"alphas": al, "steps": recorded[:prof_same.shape[0]], "gd_sgd": prof_same, "sgd_sgd": prof_diff,
             "barrier_gd_sgd": barrier(prof_same), "barrier_sgd_sgd": barrier(prof_diff)}
-
-
-# -------------------------------------------------------------------------------------- metrics
-def lambda_max_mode(values: np.ndarray, bins: int = MODE_BINS, clip: tuple[float, float] = MODE_RANGE) -> float:
-    """Mode of a sample of λ_max (claim 21a): centre of the fullest of ``bins`` equal bins spanning the
-    ``clip`` percentiles of the finite values (default 1st-99th).
-
-    Clipping keeps a few extreme nets (e.g. dead ReLU nets at λ_max = 0.5, the output-bias curvature at
-    p = 1/2) from stretching the bins until one bin holds the whole bulk.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return math.nan
-    lo, hi = (float(q) for q in np.percentile(v, clip))
-    if hi <= lo:
-        return lo
-    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
-    i = int(np.argmax(counts))
-    return float(0.5 * (edges[i] + edges[i + 1]))
-
-
-def fraction_in_band(values: np.ndarray, band: tuple[float, float] = LAMBDA_BAND) -> float:
-    """Fraction of the finite ``values`` in [lo, hi] (claim 21b); NaN entries count as outside."""
-    v = np.asarray(values, dtype=np.float64)
-    if v.size == 0:
-        return math.nan
-    return float(np.mean(np.isfinite(v) & (v >= band[0]) & (v <= band[1])))
-
-
-def _metric(values: list[float], seeds: list[int], unit: str, description: str) -> dict[str, Any]:
-    return {"values": [float(v) for v in values], "seeds": [int(s) for s in seeds], "unit": unit,
-            "description": description}
-
-
-def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
-               fig6: Mapping[int, np.ndarray] | None = None,
-               fig7: Mapping[int, Mapping[float, float]] | None = None,
-               fig2: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
-               widths: Sequence[int] = BLOB_WIDTHS, stds: Sequence[float] = BLOB_STDS) -> dict[str, Any]:
-    """Per-seed values of claims 20-23 in the scorecard's format (``results/metrics/p0.json``).
-
-    * ``fig4``: seed -> {width -> final eigenvalues}; a width of ``widths`` that did not run counts as
-      not isolated (so a partial sweep can never reach 5), and the description says how many ran.
-    * ``fig6``: seed -> final λ_max of that seed's batch of inits.
-    * ``fig7``: seed -> {std -> final λ_max}; every std of ``stds`` must be present for the monotonicity.
-    * ``fig2``: seed -> (initial eigenvalues on MNIST, on random inputs), same net and init.
-    A group left out (None or empty) omits its metrics, so the scorecard shows them as not_run.
-    """
-    out: dict[str, Any] = {}
-    if fig4:
-        seeds = sorted(fig4)
-        values, ran = [], []
-        for s in seeds:
-            ran.append(sum(1 for w in widths if w in fig4[s]))
-            values.append(sum(1 for w in widths if w in fig4[s]
-                              and isolated_eigenvalues(fig4[s][w]).is_isolated_pair))
-        out["isolated_pair_widths"] = _metric(
-            values, seeds, "widths",
-            f"claim 20: widths n of {list(widths)} whose final Hessian has exactly 2 eigenvalues above "
-            f"{ISOLATED_FRACTION:g}·λ_max and all others within ±{ISOLATED_FRACTION:g}·λ_max of 0 "
-            f"(widths run per seed: {ran})")
-    if fig6:
-        seeds = sorted(fig6)
-        n = [int(np.asarray(fig6[s]).size) for s in seeds]
-        out["lambda_max_mode"] = _metric(
-            [lambda_max_mode(fig6[s]) for s in seeds], seeds, "eigenvalue",
-            f"claim 21a: mode (centre of the fullest of {MODE_BINS} equal bins between the {MODE_RANGE[0]:g}th and "
-            f"{MODE_RANGE[1]:g}th percentiles) of the "
-            f"final λ_max over random inits on a sphere (inits per seed: {n}; paper 5,000)")
-        out["lambda_max_mass_in_band"] = _metric(
-            [fraction_in_band(fig6[s]) for s in seeds], seeds, "fraction",
-            f"claim 21b: fraction of final λ_max in [{LAMBDA_BAND[0]:g}, {LAMBDA_BAND[1]:g}] (inits per seed: {n})")
-    if fig7:
-        seeds = sorted(fig7)
-        mono, ratio = [], []
-        for s in seeds:
-            have = [float(v) for v in stds if float(v) in {float(k) for k in fig7[s]}]
-            lam = {float(k): float(v) for k, v in fig7[s].items()}
-            if len(have) < len(stds):
-                mono.append(0.0)
-            else:
-                seq = np.array([lam[float(v)] for v in stds])
-                mono.append(float(np.all(np.diff(seq) > 0)))
-            lo, hi = lam.get(min(float(v) for v in stds)), lam.get(max(float(v) for v in stds))
-            ratio.append(hi / lo if lo is not None and hi is not None and lo > 0 else math.nan)
-        out["lambda_max_monotone_in_std"] = _metric(
-            mono, seeds, "indicator",
-            f"claim 22a: 1 if the final λ_max increases strictly over blob std {list(stds)} (0 if any std is missing)")
-        out["lambda_max_ratio_std1_std02"] = _metric(
-            ratio, seeds, "ratio", f"claim 22b: λ_max(std {max(stds):g}) / λ_max(std {min(stds):g}) after GD")
-    if fig2:
-        seeds = sorted(fig2)
-        out["init_width_ratio_mnist_random"] = _metric(
-            [spectral_width(fig2[s][0]) / spectral_width(fig2[s][1]) for s in seeds], seeds, "ratio",
-            "claim 23: (λ_max - λ_min) of the initial Hessian on MNIST / on random i.i.d. inputs, same net and init")
-    return out
