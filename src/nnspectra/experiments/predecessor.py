@@ -84,9 +84,11 @@ def build_net(sizes: Sequence[int], *, seed: int, init: str = "torch", init_scal
     """Float64 ReLU MLP with biases (:func:`nnspectra.models.mlp.make_mlp`) at its initial point.
 
     Default init ``torch``: U(±1/sqrt(fan_in)) for every weight and bias, the default of Torch7's
-    ``nn.Linear`` (P0, 2016) and of PyTorch. P0 does not state its init; this one reproduces P0 Fig 2's
-    initial spectra ([-0.9, 2.3] vs read [-1, 1.7] on MNIST, [-0.17, 0.32] vs [-0.17, 0.29] on random
-    inputs, 784-10-10-10), whereas N(0, 0.1²) gives [-0.17, 2.8] on random inputs. ``init_scale`` is
+    ``nn.Linear`` in 2016 and of PyTorch. P0 does not state its init. On 784-10-10-10 this one gives
+    initial spectra near P0 Fig 2's readings (5 seeds: MNIST [-1.3..-0.87, 2.2..5.2] vs read [-1, 1.7];
+    random inputs [-0.22..-0.18, 0.27..0.40] vs read [-0.17, 0.29]); N(0, 0.1²) gives MNIST
+    [-0.74..-0.54, 0.9..1.8] and random [-0.17..-0.12, 0.29..0.56] (3 seeds), and on 784-10-10
+    random inputs reach 2.8, far from the reading. ``init_scale`` is
     used by ``normal`` only.
     """
     return make_mlp(list(sizes), "relu", init=init, init_scale=float(init_scale), seed=int(seed), dtype=torch.float64)
@@ -316,7 +318,9 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
     """Full-batch GD on B independent parameter vectors at once (P0 Fig 6's thousands of inits).
 
     Why a second loop: :func:`nnspectra.training.train` trains one ``nn.Module``; Fig 6 needs thousands
-    of tiny nets (P <= 434, 200 points), where one net per call is dominated by per-step overhead.
+    of tiny nets (P <= 434, 200 points), where one net per call is dominated by per-step overhead:
+    measured (benchmarks/bench_p0_batched_gd.py, one core) 170-185 us CPU per net-step with ``train``
+    vs 35-55 us here with >= 256 nets (a lone net costs ~1 ms here: use ``train`` for single runs).
     Here the gradient is ``vmap(grad(loss_of_theta))`` over the stacked (B, P) parameters, only on the
     nets still running. The semantics are exactly those of ``train`` with ``batch_size=None``: at step t
     the full gradient g is computed; if ||g|| <= tol the net stops *before* updating (iterations = t - 1),
