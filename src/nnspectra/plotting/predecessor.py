@@ -13,15 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from nnspectra.plotting import new_figure, save_figure
+from nnspectra.plotting import GREY, legend_below, new_figure, save_figure, series_colours
 
 EIG_UNIT = "Hessian eigenvalue λ (loss units / parameter²)"
-
-
-def _palette(n: int) -> list[Any]:
-    import seaborn as sns
-
-    return sns.color_palette("viridis", n_colors=max(n, 1))
 
 
 def _log_histogram(ax: Any, eigs: np.ndarray, bins: int, color: Any, label: str, alpha: float = 0.55,
@@ -61,12 +55,12 @@ def plot_fig1(spectra: Mapping[str, np.ndarray], heatmap: np.ndarray | None, pat
                  "entry (loss / param²), clipped", span=heatmap_params)
     ax = axes[0, -1]
     edges = _common_edges(list(spectra.values()), bins)
-    for (name, lam), color in zip(spectra.items(), _palette(len(spectra))):
+    for (name, lam), color in zip(spectra.items(), series_colours(len(spectra))):
         _log_histogram(ax, lam, bins, color, _label(name, lam), edges=edges)
     ax.set_xlabel(EIG_UNIT)
     ax.set_ylabel("count (log scale)")
     ax.set_title("eigenvalues after GD")
-    ax.legend(loc="upper right", fontsize="small")
+    legend_below(ax)
     save_figure(fig, path, f"P0 Fig. 1 replica: Hessian after training, MLP on MNIST\n({setting})",
                 "Histogram (log count, common bins) of all eigenvalues of the exact float64 Hessian of the mean "
                 "training loss after full-batch GD, one colour per network size. Left: the smallest net's final Hessian as "
@@ -81,22 +75,22 @@ def plot_fig2(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
     ``spectra`` maps "mnist"/"random" -> {"init": eigenvalues, "final": eigenvalues}.
     """
     fig, axes = new_figure(1, 2, width=6.0, height=4.6)
-    colors = {"mnist": "tab:blue", "random": "tab:orange"}
+    colors = dict(zip(("mnist", "random"), series_colours(2)))
     names = {"mnist": "MNIST", "random": "random inputs"}
     for ax, point, title in zip(axes[0], ("init", "final"), ("at the random init", "after GD")):
         present = [k for k in spectra if point in spectra[k]]
         edges = _common_edges([spectra[k][point] for k in present], bins)
         for key in present:
             lam = spectra[key][point]
-            _log_histogram(ax, lam, bins, colors.get(key, "tab:gray"), _label(names.get(key, key), lam), edges=edges)
+            _log_histogram(ax, lam, bins, colors.get(key, GREY), _label(names.get(key, key), lam), edges=edges)
         ax.set_xlabel(EIG_UNIT)
         ax.set_ylabel("count (log scale)")
         ax.set_title(title)
-        ax.legend(loc="upper right", fontsize="small")
+        legend_below(ax)
     save_figure(fig, path, f"P0 Fig. 2 replica: MNIST vs random inputs ({setting})",
                 "Histograms (log count) of all Hessian eigenvalues of the same network with the same random init, "
-                "fed MNIST or i.i.d. random patterns, at the init (left) and after GD to a small gradient norm "
-                "(right). P0's claim (claim 23): the initial spectrum is much wider for MNIST.")
+                "fed MNIST or i.i.d. random patterns, at the init (left) and after GD to a small gradient norm or the iteration "
+                "cap (right; the setting says which). P0's claim (claim 23): the initial spectrum is much wider for MNIST.")
 
 
 def plot_fig4(spectra: Mapping[int, np.ndarray], path: str | Path, setting: str, cutoff_fraction: float = 0.1,
@@ -108,7 +102,7 @@ def plot_fig4(spectra: Mapping[int, np.ndarray], path: str | Path, setting: str,
     """
     sizes = sorted(spectra)
     fig, axes = new_figure(1, len(sizes), width=max(2.8, 14.0 / len(sizes)), height=4.2)
-    for ax, p, color in zip(axes[0], sizes, _palette(len(sizes))):
+    for ax, p, color in zip(axes[0], sizes, series_colours(len(sizes))):
         lam = np.asarray(spectra[p])
         top = float(lam.max())
         n_iso = int(np.sum(lam > cutoff_fraction * top))
@@ -117,7 +111,7 @@ def plot_fig4(spectra: Mapping[int, np.ndarray], path: str | Path, setting: str,
             ax.axvline(sign * cutoff_fraction * top, color="0.3", ls=":", lw=0.9)
         ax.set_title(f"{p} parameters\nλ_max = {top:.3g}")
         ax.set_xlabel("λ (loss / param²)")
-        ax.legend(loc="upper right", fontsize="x-small")
+        legend_below(ax)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
     axes[0, 0].set_ylabel("count (log scale)")
     save_figure(fig, path, f"P0 Fig. 4 replica: final Hessian of 2-n-n-2 nets on two blobs ({setting})",
@@ -177,7 +171,7 @@ def plot_fig6(lambda_max: np.ndarray, path: str | Path, setting: str, mode: floa
     ax.set_ylabel("number of inits")
     ax.set_title("final λ_max (paper's panel)")
     ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
-    ax.legend(loc="best", fontsize="small")
+    legend_below(ax)
     ax = axes[0, 1]
     series = {f"final (grad norm {final_tolerance:g})" if final_tolerance else "final": lam}
     for tol, values in sorted((at_tolerance or {}).items(), reverse=True):
@@ -185,9 +179,9 @@ def plot_fig6(lambda_max: np.ndarray, path: str | Path, setting: str, mode: floa
         series[f"where grad norm first ≤ {tol:g}"] = v[np.isfinite(v) & (v > 0)]
     positive = np.concatenate([v[v > 0] for v in series.values()] + [np.asarray(band, dtype=np.float64)])
     edges = np.geomspace(positive.min() / 1.2, positive.max() * 1.2, 60)
-    for (name, v), color in zip(series.items(), _palette(len(series))):
+    for (name, v), color in zip(series.items(), series_colours(len(series))):
         ax.hist(v, bins=edges, color=color, alpha=0.6, label=name)
-    ax.axvspan(band[0], band[1], color="tab:green", alpha=0.12,
+    ax.axvspan(band[0], band[1], color=GREY, alpha=0.15,
                label=f"claim band [{band[0]:g}, {band[1]:g}]: {np.mean((lam >= band[0]) & (lam <= band[1])):.0%} of final")
     if paper_mode is not None:
         ax.axvline(paper_mode, color="0.2", ls="--", lw=1, label=f"paper mode ≈ {paper_mode:g}")
@@ -195,8 +189,7 @@ def plot_fig6(lambda_max: np.ndarray, path: str | Path, setting: str, mode: floa
     ax.set_xlabel("λ_max (loss units / parameter², log scale)")
     ax.set_ylabel("number of inits")
     ax.set_title("against the claim, and vs the stopping rule")
-    ax.set_ylim(0, ax.get_ylim()[1] * (1.3 + 0.12 * len(series)))  # head room: the legend sits above the bars
-    ax.legend(loc="upper left", fontsize="x-small")
+    legend_below(ax, ncol=2)
     save_figure(fig, path, f"P0 Fig. 6 replica: top eigenvalue over random inits on a sphere ({setting})",
                 "λ_max of the exact Hessian after GD, one count per random initialisation drawn uniformly on a sphere of "
                 "fixed radius. Left: final values with their mode (red). Right: log axis with claim 21b's band "
@@ -208,12 +201,12 @@ def plot_fig7(spectra: Mapping[float, np.ndarray], path: str | Path, setting: st
     """P0 Fig 7: final-Hessian histograms (log counts) for each blob std (std -> eigenvalues)."""
     stds = sorted(spectra)
     fig, axes = new_figure(1, len(stds), width=max(2.8, 14.0 / len(stds)), height=4.2)
-    for ax, s, color in zip(axes[0], stds, _palette(len(stds))):
+    for ax, s, color in zip(axes[0], stds, series_colours(len(stds))):
         lam = np.asarray(spectra[s])
         _log_histogram(ax, lam, bins, color, f"λ_max = {lam.max():.3g}")
         ax.set_title(f"blob std {s:g}")
         ax.set_xlabel("λ (loss / param²)")
-        ax.legend(loc="upper right", fontsize="x-small")
+        legend_below(ax)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
     axes[0, 0].set_ylabel("count (log scale)")
     save_figure(fig, path, f"P0 Fig. 7 replica: data complexity vs Hessian spectrum ({setting})",
