@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import NullFormatter
 
 from nnspectra.plotting import GREY, legend_below, new_figure, save_figure, series_colours
 
@@ -186,6 +187,7 @@ def plot_fig6(lambda_max: np.ndarray, path: str | Path, setting: str, mode: floa
     if paper_mode is not None:
         ax.axvline(paper_mode, color="0.2", ls="--", lw=1, label=f"paper mode ≈ {paper_mode:g}")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled decades only: minor labels collide
     ax.set_xlabel("λ_max (loss units / parameter², log scale)")
     ax.set_ylabel("number of inits")
     ax.set_title("against the claim, and vs the stopping rule")
