@@ -32,6 +32,7 @@ except ConfigError as err:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/blobs.smk"
+include: "workflow/rules/predecessor.smk"
 include: "workflow/rules/mnist_width.smk"
 include: "workflow/rules/lbsb.smk"
 include: "workflow/rules/cifar.smk"
