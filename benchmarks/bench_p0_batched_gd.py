@@ -21,6 +21,7 @@ import torch  # noqa: E402
 from nnspectra.curvature.dense import loss_of_flat_params  # noqa: E402
 from nnspectra.data.p0 import two_blobs  # noqa: E402
 from nnspectra.experiments import predecessor as p0  # noqa: E402
+from nnspectra.training.batched import batched_gd  # noqa: E402
 
 
 def per_net_step(width: int, n_nets: int, steps: int, batched: bool) -> tuple[float, float]:
@@ -31,7 +32,7 @@ def per_net_step(width: int, n_nets: int, steps: int, batched: bool) -> tuple[fl
     w0, c0 = time.perf_counter(), time.process_time()
     if batched:
         f = loss_of_flat_params(p0.build_net(sizes, seed=0), p0.cross_entropy, x, y)
-        p0.batched_gd(theta0, f, lr=0.1, grad_norm_tol=1e-30, max_iterations=steps)
+        batched_gd(theta0, f, lr=0.1, grad_norm_tol=1e-30, max_iterations=steps)
     else:
         for theta in theta0:
             model = p0.set_flat_parameters(p0.build_net(sizes, seed=0), theta)

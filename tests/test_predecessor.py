@@ -17,6 +17,10 @@ from nnspectra.data.p0 import mnist_examples, random_patterns, two_blobs
 from nnspectra.errors import ConfigError
 from nnspectra.experiments import predecessor as p0
 from nnspectra.experiments import predecessor_metrics as pm
+from nnspectra.experiments import predecessor_mnist as p0m
+from nnspectra.curvature.batched import batched_hessian_eigvalsh
+from nnspectra.training.batched import batched_gd
+from nnspectra.training.interpolation import line_losses
 from nnspectra.models.mlp import mlp_parameter_count
 
 
@@ -111,7 +115,7 @@ def test_batched_gd_follows_training_train_exactly() -> None:
     f = loss_of_flat_params(template, p0.cross_entropy, x, y)
     theta0 = torch.as_tensor(p0.sphere_parameters(4, p0.blob_parameter_count(4), 1.5, seed=2))
     tol, cap = 2e-3, 400
-    res = p0.batched_gd(theta0, f, lr=0.5, grad_norm_tol=tol, max_iterations=cap)
+    res = batched_gd(theta0, f, lr=0.5, grad_norm_tol=tol, max_iterations=cap)
     assert res.converged.any() and not res.converged.all()  # both stop reasons are exercised
     for i in range(4):
         model = p0.set_flat_parameters(p0.build_net(sizes, seed=0), theta0[i])
@@ -127,13 +131,13 @@ def test_batched_gd_snapshots_where_grad_norm_first_falls() -> None:
     x, y = _blobs_tensors()
     f = loss_of_flat_params(p0.build_net(p0.blob_sizes(3), seed=0), p0.cross_entropy, x, y)
     theta0 = torch.as_tensor(p0.sphere_parameters(3, p0.blob_parameter_count(3), 1.5, seed=0))
-    res = p0.batched_gd(theta0, f, lr=0.5, grad_norm_tol=1e-2, max_iterations=3000, snapshot_tols=[5e-2])
+    res = batched_gd(theta0, f, lr=0.5, grad_norm_tol=1e-2, max_iterations=3000, snapshot_tols=[5e-2])
     grad = torch.func.vmap(torch.func.grad(f))
     snap = res.snapshots[5e-2]
     for i in np.flatnonzero(res.converged):
         assert torch.isfinite(snap[i]).all() and float(grad(snap[i:i + 1]).norm()) <= 5e-2
     with pytest.raises(ConfigError, match="exceed"):
-        p0.batched_gd(theta0, f, lr=0.5, grad_norm_tol=1e-2, max_iterations=3, snapshot_tols=[1e-3])
+        batched_gd(theta0, f, lr=0.5, grad_norm_tol=1e-2, max_iterations=3, snapshot_tols=[1e-3])
 
 
 def _independent_loss(theta: torch.Tensor, sizes: list[int], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -167,7 +171,7 @@ def test_hessian_of_tiny_net_matches_torch_func_and_finite_differences() -> None
         fd = (grad(theta + e) - grad(theta - e)) / (2 * eps)
         torch.testing.assert_close(h[:, j], fd, rtol=1e-5, atol=1e-7)
     f = loss_of_flat_params(model, p0.cross_entropy, x, y)
-    batched = p0.batched_hessian_eigvalsh(torch.stack([theta, 0.5 * theta]), f)
+    batched = batched_hessian_eigvalsh(torch.stack([theta, 0.5 * theta]), f)
     np.testing.assert_allclose(batched[0], p0.eigvalsh_dense(h), atol=1e-12)
     p0.set_flat_parameters(model, 0.5 * theta)
     np.testing.assert_allclose(batched[1], p0.spectrum(model, x, y), atol=1e-12)
@@ -187,18 +191,18 @@ def test_blob_width_run_outputs_are_consistent() -> None:
 def test_mnist_random_spectra_share_the_init() -> None:
     xm, ym = random_patterns(20, 16, 2, seed=0, distribution="uniform")
     xr, yr = random_patterns(20, 16, 2, seed=1)
-    out = p0.mnist_random_spectra(xm, ym, xr, yr, [3], seed=5, n_classes=2, max_iterations=5, heatmap_side=10)
+    out = p0m.mnist_random_spectra(xm, ym, xr, yr, [3], seed=5, n_classes=2, max_iterations=5, heatmap_side=10)
     assert out["mnist"]["n_params"] == out["random"]["n_params"] == 17 * 3 + 4 * 2
     assert out["mnist"]["heatmap_final"].shape == (9, 9)  # P = 59: blocks of 6
     with pytest.raises(ConfigError, match="n_features"):
-        p0.mnist_random_spectra(xm, ym, xr[:, :8], yr, [3], seed=0, n_classes=2)
+        p0m.mnist_random_spectra(xm, ym, xr[:, :8], yr, [3], seed=0, n_classes=2)
 
 
 def test_coarse_grain_block_means() -> None:
     a = np.arange(36, dtype=float).reshape(6, 6)
-    c = p0.coarse_grain(a, max_side=3)
+    c = p0m.coarse_grain(a, max_side=3)
     assert c.shape == (3, 3) and c[0, 0] == pytest.approx(np.mean([0, 1, 6, 7]))
-    assert np.array_equal(p0.coarse_grain(a, 10), a)
+    assert np.array_equal(p0m.coarse_grain(a, 10), a)
 
 
 def test_line_losses_end_points_and_flat_profile() -> None:
@@ -207,11 +211,11 @@ def test_line_losses_end_points_and_flat_profile() -> None:
     f = loss_of_flat_params(model, p0.cross_entropy, x, y)
     ta = torch.as_tensor(p0.sphere_parameters(3, 29, 1.0, 0))
     tb = torch.as_tensor(p0.sphere_parameters(3, 29, 1.0, 1))
-    prof = p0.line_losses(ta.numpy(), tb.numpy(), np.array([0.0, 0.5, 1.0]), f)
+    prof = line_losses(ta.numpy(), tb.numpy(), np.array([0.0, 0.5, 1.0]), f)
     np.testing.assert_allclose(prof[:, 0], [float(f(t)) for t in ta], rtol=1e-12)
     np.testing.assert_allclose(prof[:, 2], [float(f(t)) for t in tb], rtol=1e-12)
     np.testing.assert_allclose(prof[:, 1], [float(f(0.5 * (a + b))) for a, b in zip(ta, tb)], rtol=1e-12)
-    same = p0.line_losses(ta.numpy(), ta.numpy(), np.linspace(0, 1, 5), f)
+    same = line_losses(ta.numpy(), ta.numpy(), np.linspace(0, 1, 5), f)
     assert np.ptp(same, axis=1).max() < 1e-14
 
 

@@ -100,7 +100,7 @@ rule p0_mnist:
         runtime=600,
     params:
         cfg=cfg(*P0_KEYS, "predecessor.mnist", "data_dir", "download", "device"),
-        code=code("nnspectra.experiments.predecessor", "nnspectra.data.p0"),
+        code=code("nnspectra.experiments.predecessor_mnist", "nnspectra.data.p0"),
         seed=seed_of,
     script:
         "../scripts/predecessor_mnist.py"

@@ -1,7 +1,8 @@
 """P0 Figs 1-2: Hessian spectrum of one MNIST-shaped net on MNIST or on random inputs, at init (and after GD)."""
 from nnspectra.data.p0 import mnist_examples, random_patterns
 from nnspectra.data.vision import resolve_data_dir
-from nnspectra.experiments.predecessor import parse_hidden, trained_spectra
+from nnspectra.experiments.predecessor import parse_hidden
+from nnspectra.experiments.predecessor_mnist import trained_spectra
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.runtime import resolve_device
 from nnspectra.pipeline.step import Step

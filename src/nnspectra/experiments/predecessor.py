@@ -5,12 +5,11 @@ Every experiment trains small ReLU MLPs (softmax + mean NLL, biases) with full-b
 step until the gradient norm is small (P0: "at the order of 1e-4") and looks at the exact float64
 Hessian of the mean training loss. One function per figure group, explicit arguments, arrays out:
 
-* :func:`mnist_random_spectra` -- Figs 1-2: a 784-...-10 net on MNIST and on random i.i.d. inputs,
-  Hessian spectrum at the random init and after GD (the same init for both inputs).
+* Figs 1-2 (MNIST vs random inputs): :mod:`nnspectra.experiments.predecessor_mnist`.
 * :func:`blob_width_run` -- Figs 4-5: the 2-D two-blob data, two equal hidden layers of width n
   (P = n² + 6n + 2), final Hessian (matrix and spectrum) and its isolated eigenvalues.
 * :func:`sphere_lambda_max` -- Fig 6: many random inits on a sphere of fixed radius trained at once by
-  :func:`batched_gd` (vmapped over stacked parameters), final λ_max of each.
+  :func:`nnspectra.training.batched.batched_gd` (vmapped over stacked parameters), final λ_max of each.
 * :func:`blob_std_sweep` -- Fig 7: the same net and init on blobs of growing std, final λ_max.
 * :func:`interpolation_profiles` -- Fig 8: loss on the straight line between simultaneous iterates of
   GD and SGD (same init) and of two SGD runs (two inits), at every recorded step.
@@ -27,21 +26,23 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
-from torch.func import grad_and_value, vmap
 
 from nnspectra.curvature import eigvalsh_dense, hessian
 from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
 from nnspectra.models.mlp import make_mlp, mlp_parameter_count
 from nnspectra.spectra.outliers import count_gap
+from nnspectra.curvature.batched import batched_hessian_eigvalsh
 from nnspectra.training import TrainConfig, TrainResult, train
+from nnspectra.training.batched import batched_gd
+from nnspectra.training.interpolation import barrier_height, line_losses
 from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss
 
 log = logging.getLogger(__name__)
@@ -172,78 +173,6 @@ def spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
     return eigvalsh_dense(hessian_matrix(model, x, y, device))
 
 
-# --------------------------------------------------------------------------------- Figs 1 and 2
-def coarse_grain(mat: np.ndarray | torch.Tensor, max_side: int = 400) -> np.ndarray:
-    """Block means of a square matrix so that its side is at most ``max_side`` (heatmaps of large Hessians).
-
-    The side is cut to a multiple of the block size (at most block - 1 trailing rows/columns dropped).
-    """
-    a = mat.detach().cpu().numpy() if isinstance(mat, torch.Tensor) else np.asarray(mat)
-    block = max(1, math.ceil(a.shape[0] / max_side))
-    if block == 1:
-        return a.astype(np.float64)
-    m = (a.shape[0] // block) * block
-    return a[:m, :m].reshape(m // block, block, m // block, block).mean(axis=(1, 3))
-
-
-def trained_spectra(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, sizes: Sequence[int], *, seed: int,
-                    init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
-                    max_iterations: int = 100_000, heatmap_side: int = 0, train: bool = True,
-                    device: torch.device | str | None = None) -> dict[str, Any]:
-    """Hessian spectrum of one net at its random init and after GD to ``grad_norm_tol`` (P0 Figs 1-2).
-
-    Returns ``eig_init``, ``eig_final`` (P,) ascending, training facts (iterations, converged, final
-    loss and gradient norm) and, with ``heatmap_side`` > 0, ``heatmap_final``: the final Hessian block-
-    averaged to at most that side (P0 Fig 1 left panel). ``train=False`` stops after the init spectrum
-    (claim 23 needs only that). Training and Hessians run on ``device`` (default CPU).
-    """
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    xt, yt = (t.to(dev) for t in as_tensors(x, y))
-    model = build_net(sizes, seed=seed, init=init, init_scale=init_scale).to(dev)
-    eig_init = spectrum(model, xt, yt)
-    loss_init = full_loss(model, xt, yt)
-    if not train:
-        return {"eig_init": eig_init, "n_params": mlp_parameter_count(sizes), "sizes": np.asarray(sizes),
-                "loss_init": loss_init}
-    t0 = time.perf_counter()
-    result = train_gd(model, xt, yt, lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations,
-                      seed=seed, desc=f"p0 {sizes}")
-    train_s = time.perf_counter() - t0
-    h = hessian_matrix(model, xt, yt)
-    out: dict[str, Any] = {
-        "eig_init": eig_init, "eig_final": eigvalsh_dense(h), "n_params": mlp_parameter_count(sizes),
-        "sizes": np.asarray(sizes), "iterations": result.iterations, "converged": result.converged,
-        "final_grad_norm": full_grad_norm(model, xt, yt), "loss_init": loss_init,
-        "loss_final": full_loss(model, xt, yt), "train_seconds": train_s,
-    }
-    if heatmap_side:
-        out["heatmap_final"] = coarse_grain(h, heatmap_side)
-    return out
-
-
-def mnist_random_spectra(x_mnist: np.ndarray, y_mnist: np.ndarray, x_random: np.ndarray, y_random: np.ndarray,
-                         hidden: Sequence[int], *, seed: int, n_classes: int = 10, **train_kw: Any,
-                         ) -> dict[str, dict[str, Any]]:
-    """P0 Fig 2: the same net and the SAME init trained on MNIST and on random inputs.
-
-    ``hidden`` are the hidden widths (P0 says "two hidden layers" but its MNIST parameter counts fit
-    one; SPEC §1.12 runs both readings). Returns {"mnist": ..., "random": ...}, each as
-    :func:`trained_spectra`. Claim 23 compares the two ``eig_init`` spectra.
-    """
-    if x_mnist.shape[1] != x_random.shape[1]:
-        raise ConfigError(f"MNIST inputs have {x_mnist.shape[1]} features but the random inputs "
-                          f"{x_random.shape[1]}; generate random_patterns with n_features={x_mnist.shape[1]}")
-    sizes = [int(x_mnist.shape[1]), *[int(h) for h in hidden], int(n_classes)]
-    return {"mnist": trained_spectra(x_mnist, y_mnist, sizes, seed=seed, **train_kw),
-            "random": trained_spectra(x_random, y_random, sizes, seed=seed, **train_kw)}
-
-
-def spectral_width(eigs: np.ndarray) -> float:
-    """λ_max - λ_min of a spectrum (claim 23's width)."""
-    lam = np.asarray(eigs, dtype=np.float64)
-    return float(lam.max() - lam.min())
-
-
 # --------------------------------------------------------------------------------- Figs 4 and 5
 @dataclass(frozen=True)
 class IsolatedEigenvalues:
@@ -299,106 +228,6 @@ def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, *, seed: int, init:
 
 
 # ---------------------------------------------------------------------------------------- Fig 6
-@dataclass
-class BatchedGDResult:
-    """Outcome of :func:`batched_gd` for B independent nets (arrays of length B unless stated)."""
-
-    theta: torch.Tensor  # (B, P) final parameters
-    iterations: np.ndarray  # updates applied (train()'s convention)
-    converged: np.ndarray  # bool: grad norm <= tol reached
-    diverged: np.ndarray  # bool: non-finite loss met (frozen there)
-    grad_norm: np.ndarray  # gradient norm at the final parameters
-    loss: np.ndarray  # loss at the final parameters
-    snapshots: dict[float, torch.Tensor] = field(default_factory=dict)  # tol -> (B, P), NaN where never reached
-
-
-def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], torch.Tensor], *, lr: float,
-               grad_norm_tol: float, max_iterations: int, snapshot_tols: Sequence[float] = (),
-               progress_every: int = 0) -> BatchedGDResult:
-    """Full-batch GD on B independent parameter vectors at once (P0 Fig 6's thousands of inits).
-
-    Why a second loop: :func:`nnspectra.training.train` trains one ``nn.Module``; Fig 6 needs thousands
-    of tiny nets (P <= 434, 200 points), where one net per call is dominated by per-step overhead:
-    measured (benchmarks/bench_p0_batched_gd.py, one core) 170-185 us CPU per net-step with ``train``
-    vs 35-55 us here with >= 256 nets (a lone net costs ~1 ms here: use ``train`` for single runs).
-    Here the gradient is ``vmap(grad(loss_of_theta))`` over the stacked (B, P) parameters, only on the
-    nets still running. The semantics are exactly those of ``train`` with ``batch_size=None``: at step t
-    the full gradient g is computed; if ||g|| <= tol the net stops *before* updating (iterations = t - 1),
-    else theta <- theta - lr g; a non-finite loss freezes the net as diverged. ``snapshot_tols`` (each
-    > ``grad_norm_tol``) keep each net's parameters where its gradient norm first fell to that level.
-    The tests check it against ``train`` (same trajectory to 1e-10).
-    """
-    theta = theta0.detach().clone()
-    b = theta.shape[0]
-    step_fn = vmap(grad_and_value(loss_of_theta))
-    iterations = np.zeros(b, dtype=np.int64)
-    converged = np.zeros(b, dtype=bool)
-    diverged = np.zeros(b, dtype=bool)
-    gnorm_out = np.full(b, np.nan)
-    loss_out = np.full(b, np.nan)
-    tols = sorted((float(t) for t in snapshot_tols), reverse=True)
-    if any(t <= grad_norm_tol for t in tols):
-        raise ConfigError(f"snapshot tolerances {tols} must all exceed grad_norm_tol={grad_norm_tol}")
-    snaps = {t: torch.full_like(theta, float("nan")) for t in tols}
-    taken = {t: torch.zeros(b, dtype=torch.bool, device=theta.device) for t in tols}
-    active = torch.arange(b, device=theta.device)
-    t0 = time.perf_counter()
-    for step in range(1, int(max_iterations) + 1):
-        th = theta[active]
-        grads, losses = step_fn(th)
-        norms = grads.norm(dim=1)
-        finite = torch.isfinite(losses)
-        for t in tols:
-            new = (norms <= t) & finite & ~taken[t][active]
-            if bool(new.any()):
-                idx = active[new]
-                snaps[t][idx] = th[new]
-                taken[t][idx] = True
-        done = (norms <= grad_norm_tol) & finite
-        stop = done | ~finite
-        if bool(stop.any()):
-            idx = active[stop].cpu().numpy()
-            converged[idx] = done[stop].cpu().numpy()
-            diverged[idx] = (~finite[stop]).cpu().numpy()
-            iterations[idx] = step - 1
-            gnorm_out[idx] = norms[stop].cpu().numpy()
-            loss_out[idx] = losses[stop].cpu().numpy()
-        keep = ~stop
-        theta[active[keep]] = th[keep] - lr * grads[keep]
-        active = active[keep]
-        if active.numel() == 0:
-            break
-        if progress_every and step % progress_every == 0:
-            log.info("batched GD step %d: %d of %d nets running (%.0f s)", step, active.numel(), b,
-                     time.perf_counter() - t0)
-    if active.numel():  # hit max_iterations: report the gradient at the final point, as train() does
-        idx = active.cpu().numpy()
-        iterations[idx] = int(max_iterations)
-        grads, losses = step_fn(theta[active])
-        gnorm_out[idx] = grads.norm(dim=1).cpu().numpy()
-        loss_out[idx] = losses.detach().cpu().numpy()
-    return BatchedGDResult(theta, iterations, converged, diverged, gnorm_out, loss_out, snaps)
-
-
-def batched_hessian_eigvalsh(theta: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], torch.Tensor],
-                             chunk: int = 256) -> np.ndarray:
-    """Eigenvalues (B, P), ascending, of the exact Hessians of ``loss_of_theta`` at B parameter vectors.
-
-    ``vmap(torch.func.hessian)`` in chunks of ``chunk`` nets (memory chunk·P²·8 bytes), then batched
-    ``torch.linalg.eigvalsh``. Rows of NaN parameters give NaN eigenvalues.
-    """
-    hess_fn = vmap(torch.func.hessian(loss_of_theta))
-    out = np.full(tuple(theta.shape), np.nan)
-    ok = torch.isfinite(theta).all(dim=1).cpu().numpy()
-    rows = np.flatnonzero(ok)
-    for s in range(0, rows.size, chunk):
-        idx = rows[s:s + chunk]
-        h = hess_fn(theta[torch.as_tensor(idx, device=theta.device)])
-        h = 0.5 * (h + h.transpose(1, 2))
-        out[idx] = torch.linalg.eigvalsh(h).cpu().numpy()
-    return out
-
-
 def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *, seed: int, radius: float | None = None,
                       init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
                       max_iterations: int = 200_000, snapshot_tols: Sequence[float] = (1e-2, 1e-3),
@@ -475,22 +304,6 @@ def _trajectory(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float
     return np.stack(rows)
 
 
-def line_losses(theta_a: np.ndarray, theta_b: np.ndarray, alphas: np.ndarray,
-                loss_of_theta: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
-    """Loss at theta_a + alpha (theta_b - theta_a) for trajectories (T, P) and alphas (A,): (T, A).
-
-    The same straight line as :func:`nnspectra.interpolation.interpolate_vector`, evaluated for all
-    steps and alphas at once (vmapped loss).
-    """
-    a = torch.as_tensor(theta_a)
-    b = torch.as_tensor(theta_b)
-    al = torch.as_tensor(np.asarray(alphas, dtype=np.float64))
-    points = a[:, None, :] + al[None, :, None] * (b - a)[:, None, :]  # (T, A, P)
-    with torch.no_grad():
-        vals = vmap(loss_of_theta)(points.reshape(-1, points.shape[-1]))
-    return vals.reshape(points.shape[0], points.shape[1]).numpy()
-
-
 def interpolation_profiles(x: np.ndarray, y: np.ndarray, width: int, *, seed_a: int, seed_b: int, lr: float = 0.1,
                            batch_size: int = 10, steps: int = 2000, record_every: int = 1,
                            alphas: Sequence[float] | None = None, init: str = "torch", init_scale: float = 0.1,
@@ -515,11 +328,8 @@ def interpolation_profiles(x: np.ndarray, y: np.ndarray, width: int, *, seed_a: 
     f = loss_of_flat_params(build_net(sizes, seed=seed_a), cross_entropy, xt, yt)
     prof_same = line_losses(gd_a, sgd_a, al, f)
     prof_diff = line_losses(sgd_a, sgd_b, al, f)
-    inside = (al >= 0) & (al <= 1)
-    i0, i1 = int(np.argmin(np.abs(al))), int(np.argmin(np.abs(al - 1)))
-
     def barrier(prof: np.ndarray) -> np.ndarray:
-        return prof[:, inside].max(axis=1) - np.maximum(prof[:, i0], prof[:, i1])
+        return np.array([barrier_height(al, row) for row in prof])
 
     recorded = np.arange(0, steps + 1, record_every)
     if recorded[-1] != steps:

@@ -17,8 +17,8 @@ from nnspectra.experiments.predecessor import (
     BLOB_WIDTHS,
     ISOLATED_FRACTION,
     isolated_eigenvalues,
-    spectral_width,
 )
+from nnspectra.experiments.predecessor_mnist import spectral_width
 
 LAMBDA_BAND = (0.012, 0.05)  # claim 21b
 MODE_BINS = 40  # claim 21a
