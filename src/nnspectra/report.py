@@ -84,9 +84,13 @@ def rst_escape(text: str) -> str:
     """Inline reStructuredText that renders ``text`` literally.
 
     Every ASCII punctuation character is backslash-escaped, so ``|x|`` (substitution), ``*``, ``_``,
-    backquotes, a leading ``-`` or ``1.`` (lists) and ``word_`` (references) all stay plain text.
+    backquotes, a leading ``-`` or ``1.`` (lists) and ``word_`` (references) all stay plain text. A text of
+    punctuation only starts with an escaped space (which renders as nothing), so its escaped form can never
+    read as a transition or a section underline.
     """
-    return "".join("\\" + ch if ch in _RST_SPECIAL else ch for ch in " ".join(str(text).split()))
+    escaped = "".join("\\" + ch if ch in _RST_SPECIAL else ch for ch in " ".join(str(text).split()))
+    plain = " ".join(str(text).split())
+    return "\\ " + escaped if plain and all(ch in _RST_SPECIAL for ch in plain) else escaped
 
 
 def _note(row: pd.Series) -> str:

@@ -9,6 +9,7 @@ Stages (one workflow rule each): data (:func:`nnspectra.data.blobs.blob_dataset`
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from nnspectra.errors import ConfigError
 from nnspectra.experiments.blobs_runs import PAPER_COLUMNS, PAPER_TABLE1, run_name
 from nnspectra.models.mlp import make_mlp, mlp_parameter_count
 from nnspectra.spectra.outliers import RULES
-from nnspectra.training import TrainConfig
-from nnspectra.training.fast_mlp import NumpyMLP, accuracy, mean_cross_entropy, train_numpy
+from nnspectra.training import TrainConfig, train
+from nnspectra.training.evaluate import classification_evaluator, cross_entropy
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +81,16 @@ def train_run(data: Mapping[str, np.ndarray], model_cfg: BlobModel, train_cfg: B
     History rows (every ``log_every`` steps): batch loss and gradient norm, full train/test loss and
     accuracy. The models are float64 :func:`make_mlp` networks.
     """
-    x, y = np.asarray(data["x_train"], np.float64), np.asarray(data["y_train"], np.int64)
-    xt, yt = np.asarray(data["x_test"], np.float64), np.asarray(data["y_test"], np.int64)
+    x = torch.as_tensor(np.asarray(data["x_train"], np.float64))
+    y = torch.as_tensor(np.asarray(data["y_train"], np.int64))
+    xt = torch.as_tensor(np.asarray(data["x_test"], np.float64))
+    yt = torch.as_tensor(np.asarray(data["y_test"], np.int64))
     k = int(max(y.max(), yt.max()) + 1) if "centers" not in data else int(len(data["centers"]))
     init = build_model(model_cfg, x.shape[1], k, act, seed)
-    net = NumpyMLP.from_torch(init, act)
+    final = copy.deepcopy(init)
     cfg = train_config(train_cfg, alg, seed, progress)
-
-    def evaluate(m: NumpyMLP) -> dict[str, float]:
-        lo, lt = m.logits(x), m.logits(xt)
-        return {"train_loss": mean_cross_entropy(lo, y), "train_acc": accuracy(lo, y),
-                "test_loss": mean_cross_entropy(lt, yt), "test_acc": accuracy(lt, yt)}
-
-    result = train_numpy(net, x, y, cfg, evaluate=evaluate, desc=f"{alg}/{act}/k{k}/seed{seed}")
-    final = net.to_torch(build_model(model_cfg, x.shape[1], k, act, seed))
+    evaluate = classification_evaluator({"train": (x, y), "test": (xt, yt)}, batch=max(len(y), len(yt)))
+    result = train(final, cross_entropy, x, y, cfg, evaluate=evaluate, desc=f"{alg}/{act}/k{k}/seed{seed}")
     history = pd.DataFrame(result.history)
     last = result.history[-1]
     summary = {"alg": alg, "act": act, "k": k, "seed": int(seed), "iterations": result.iterations,
