@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from fakedata import write_fake_cifar
 
 from nnspectra.claims import CLAIMS_DIR, load_claims
 from nnspectra.data.teacher import cifar10_regression
@@ -23,12 +24,21 @@ from nnspectra.experiments.alignment_metrics import AlignmentClaims, alignment_m
 from nnspectra.experiments.blobs import attach_rows, collect_counts
 from nnspectra.experiments.blobs_metrics import blobs_metrics
 from nnspectra.experiments.blobs_runs import selected_runs
-from nnspectra.experiments.evolution import EvoAnalysis, EvoData, EvoModel, EvoRun, run_evolution
-from nnspectra.experiments.evolution_metrics import REGIME_PARTS, EvoClaims, claim_metrics
+from nnspectra.experiments.evolution import (
+    EvoAnalysis,
+    EvoData,
+    EvoModel,
+    EvoRun,
+    run_evolution,
+)
+from nnspectra.experiments.evolution_metrics import (
+    REGIME_PARTS,
+    EvoClaims,
+    claim_metrics,
+)
 from nnspectra.experiments.realdata_metrics import realdata_record
 from nnspectra.pipeline.io import save_json
 from nnspectra.scorecard import build_scorecard
-from fakedata import write_fake_cifar
 
 CLAIMS = {str(c.id): c for c in load_claims(CLAIMS_DIR)}
 

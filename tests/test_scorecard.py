@@ -186,8 +186,8 @@ def test_shortfalls_read_like_a_sentence() -> None:
         "needs ≥ 25000 steps per part, this run has 1000"]
     assert shortfalls({"widths": 4}, {"widths": [10, 30, 30]}) == ["needs ≥ 4 widths, this run has 2"]
     assert shortfalls({"seeds": 20, "widths": [10]}, {"seeds": 20, "widths": 10}) == []
-    assert shortfalls({"seeds": 3}, {"seeds": "many"}) == ["needs ≥ 3 seeds; the metric records seeds = 'many', "
-                                                          "not a count"]
+    assert shortfalls({"seeds": 3}, {"seeds": "many"}) == [
+        "needs ≥ 3 seeds; the metric records seeds = 'many', not a count"]
 
 
 @pytest.mark.parametrize("bad, message", [

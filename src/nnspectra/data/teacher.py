@@ -25,7 +25,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nnspectra.data.vision import balanced_subset, load_cifar10, load_mnist, resize, resolve_data_dir
+from nnspectra.data.vision import (
+    balanced_subset,
+    load_cifar10,
+    load_mnist,
+    resize,
+    resolve_data_dir,
+)
 from nnspectra.errors import ConfigError
 
 TARGETS = ("parity", "digit")

@@ -141,7 +141,7 @@ def _fig1_metrics(metrics: MetricsRecord, fig1: Mapping[int, Mapping[str, np.nda
     if k is not None:
         rows["fig1_final_outliers_minus_k"] = (
             [float(np.sum(f > 1e-2 * e.max())) - float(k) for e, f in zip(init, final)], "eigenvalues",
-            f"claim 6: final eigenvalues above 1e-2 lambda_max(init), minus the configuration's k = {int(k)} "
-            "(SPEC: a few, <= k + 5)")
+            (f"claim 6: final eigenvalues above 1e-2 lambda_max(init), minus the configuration's k = {int(k)} "
+             "(SPEC: a few, <= k + 5)"))
     for name, (values, unit, desc) in rows.items():
         metrics.add(name, values, seeds, unit, desc, evidence)

@@ -22,8 +22,8 @@ METRIC_INFO: dict[str, tuple[str, str]] = {
     "mnist_neg_frac_mean_pct": ("percent", "claim 9: mean over widths of the share of negative eigenvalues"),
     "mnist_neg_frac_min_pct": ("percent", "claim 9: smallest share of negative eigenvalues over the widths"),
     "mnist_neg_frac_max_pct": ("percent", "claim 9: largest share of negative eigenvalues over the widths"),
-    "mnist_neg_count_minus_cm1_n_max_abs": ("count", "structure: max over widths of |#negative eigenvalues - "
-                                            "(C - 1) n| (C = 10 classes, n hidden units)"),
+    "mnist_neg_count_minus_cm1_n_max_abs": ("count", ("structure: max over widths of |#negative eigenvalues - "
+                                                      "(C - 1) n| (C = 10 classes, n hidden units)")),
     "mnist_neg_frac_spread_pp": ("percentage points", "claim 9: max - min over widths of the negative share"),
     "mnist_min_over_max_ratio": ("fraction", "claim 9: max over widths of |lambda_min| / lambda_max"),
     "mnist_outlier_count_change": ("count", "claim 10: |outliers(n_max) - outliers(n_min)|, outlier = > tau x median of top 120"),
@@ -87,7 +87,7 @@ def realdata_record(analyses: Mapping[str, Mapping[int, Mapping[str, float]]]) -
     """
     record = MetricsRecord()
     for section in SECTIONS:
-        if section in analyses and analyses[section]:
+        if analyses.get(section):
             record.add_per_seed(section, analyses[section], METRIC_INFO,
                                 section_evidence(section, analyses[section]))
     return record
