@@ -52,8 +52,6 @@ def _card(tmp_path: Path, section: str, record: dict[str, Any], claim_file: str)
 
 def test_every_claim_has_a_diagnosis_and_valid_requirements() -> None:
     for cid, claim in CLAIMS.items():
-        if claim.paper == "sagun2016":
-            continue  # the predecessor's claims come with their experiment (issue 16 item 3)
         assert claim.diagnosis, f"claim {cid} has no diagnosis"
         assert "\n" not in claim.diagnosis
 

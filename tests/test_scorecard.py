@@ -368,7 +368,8 @@ rule demo_p0_metrics:
         from nnspectra.pipeline.provenance import build_record, write_sidecar
 
         record = {
-            "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4]},
+            "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4],
+                                            "evidence": {"stds": [0.2, 0.4, 0.6, 0.8, 1.0]}},
             "init_width_ratio_mnist_random": {"values": [1.5, 2.0, 4.0], "seeds": [0, 1, 2]},
         }
         with open(output[0], "w") as handle:
