@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -57,6 +58,52 @@ def readout_evolution(run: Mapping[str, np.ndarray], t1: float, t2: float, kind:
     return subspace_overlap(vecs[i1][:, :r], vecs[i2][:, :r])
 
 
+def align_times(runs: Sequence[Mapping[str, np.ndarray]], level: float) -> np.ndarray:
+    """Per run, the first ell/d at which A(x, top-r of H) reaches ``level`` (log-interpolated; inf when never):
+    claim 29's t_align, also drawn in figure alignment_gmm."""
+    return np.array([first_crossing(r["times"], r["hessian_align"], level) for r in runs], dtype=float)
+
+
+def readout_overlap_matrix(run: Mapping[str, np.ndarray], kind: str = "hessian") -> tuple[np.ndarray, int]:
+    """Overlaps |Q_r(t1)^T Q_r(t2)|_F^2 / r between every two checkpoints (T, T) of the top-r readout eigenvectors,
+    r = outliers at the last checkpoint (at least 1): the readout-evolution panel of figure alignment_xor."""
+    r = max(1, int(run[f"{kind}_v_r"][-1]))
+    vecs = run[f"{kind}_v_vecs"][:, :, :r]
+    return np.array([[subspace_overlap(a, b) for b in vecs] for a in vecs]), r
+
+
+def suboptimal_runs(runs: Sequence[Mapping[str, np.ndarray]], gap: float) -> np.ndarray:
+    """Claim 32's split: True where a run's final test accuracy is below its Bayes accuracy minus ``gap``."""
+    return np.array([float(r["acc"][-1]) < float(r["bayes"]) - gap for r in runs], dtype=bool)
+
+
+def alignment_error(run: Mapping[str, np.ndarray], t: float) -> float:
+    """``1 - A(x, top-r of H)`` at the checkpoint closest to ell/d = ``t`` (claim 28)."""
+    return 1.0 - float(run["hessian_align"][_at(run, t)])
+
+
+def gmm_figure_numbers(gmm_runs: Sequence[Mapping[str, np.ndarray]], dscan_runs: Sequence[Mapping[str, np.ndarray]],
+                       claims: AlignmentClaims) -> dict[str, dict[float, np.ndarray]]:
+    """What figure alignment_gmm draws besides the saved curves: ``snr_error`` maps lam to each run's
+    :func:`alignment_error` at ``snr_time`` (claim 28), ``align_time`` maps d to each run's t_align (claim 29)."""
+    by_lam: dict[float, list[Mapping[str, np.ndarray]]] = {}
+    by_d: dict[float, list[Mapping[str, np.ndarray]]] = {}
+    for r in gmm_runs:
+        by_lam.setdefault(float(r["lam"]), []).append(r)
+    for r in dscan_runs:
+        by_d.setdefault(float(r["d"]), []).append(r)
+    t_snr, level = float(claims.snr_time), float(claims.align_level)
+    return {"snr_error": {lam: np.array([alignment_error(r, t_snr) for r in runs]) for lam, runs in sorted(by_lam.items())},
+            "align_time": {d: align_times(runs, level) for d, runs in sorted(by_d.items())}}
+
+
+def xor_figure_numbers(xor_runs: Sequence[Mapping[str, np.ndarray]], claims: AlignmentClaims) -> dict[str, Any]:
+    """What figure alignment_xor draws besides the saved curves, one entry per run in input order:
+    ``readout_overlap`` (:func:`readout_overlap_matrix`, with its r) and the claim-32 ``suboptimal`` split."""
+    return {"readout_overlap": [readout_overlap_matrix(r) for r in xor_runs],
+            "suboptimal": suboptimal_runs(xor_runs, float(claims.suboptimal_gap))}
+
+
 def alignment_metrics(gmm_runs: Sequence[Mapping[str, np.ndarray]], dscan_runs: Sequence[Mapping[str, np.ndarray]],
                       xor_runs: Sequence[Mapping[str, np.ndarray]], claims: AlignmentClaims) -> MetricsRecord:
     """Per-seed metrics for SPEC §4 claims 24-32 (see ``src/nnspectra/claims/benarous.yaml``)."""
@@ -89,7 +136,7 @@ def alignment_metrics(gmm_runs: Sequence[Mapping[str, np.ndarray]], dscan_runs: 
     for s, runs in sorted(by_seed.items()):
         if len({float(r["lam"]) for r in runs}) >= 3:
             lams = [float(r["lam"]) for r in runs]
-            errs = [1.0 - float(r["hessian_align"][_at(r, t_snr)]) for r in runs]
+            errs = [alignment_error(r, t_snr) for r in runs]
             rhos.append(stats.spearmanr(lams, errs)[0])
             rho_seeds.append(s)
     if rhos:
@@ -104,7 +151,7 @@ def alignment_metrics(gmm_runs: Sequence[Mapping[str, np.ndarray]], dscan_runs: 
     level = float(claims.align_level)
     spreads, spread_seeds = [], []
     for s, runs in sorted(dseeds.items()):
-        t_align = np.array([first_crossing(r["times"], r["hessian_align"], level) for r in runs])
+        t_align = align_times(runs, level)
         spreads.append(float(np.max(np.abs(t_align / np.median(t_align) - 1.0))) if np.all(np.isfinite(t_align))
                        else float("inf"))
         spread_seeds.append(s)
@@ -144,7 +191,7 @@ def alignment_metrics(gmm_runs: Sequence[Mapping[str, np.ndarray]], dscan_runs: 
             {**xbase, "compared_at": [l1, l2]})
         gap_pp = float(claims.suboptimal_gap)
         final_acc = np.array([r["acc"][-1] for r in xs])
-        sub = final_acc < np.array([float(r["bayes"]) for r in xs]) - gap_pp
+        sub = suboptimal_runs(xs, gap_pp)
         counts = np.array([r["hessian_v_r"][-1] for r in xs], dtype=float)
         diff = (float(np.median(counts[~sub]) - np.median(counts[sub])) if sub.any() and (~sub).any() else 0.0)
         out.add("xor_rank_deficit",

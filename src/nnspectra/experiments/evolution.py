@@ -131,9 +131,12 @@ def resolve_lr(run: EvoRun, model: TwoLayer, x: torch.Tensor, y: torch.Tensor) -
 
 
 # -- spectra at one checkpoint ------------------------------------------------------------------
-def _tail_fits(eigs: np.ndarray, min_tail: int) -> dict[str, float]:
+def _tail_fits(eigs: np.ndarray, min_tail: int) -> dict[str, float | int]:
+    """CSN and Hill exponents; ``alpha_ntail`` (eigenvalues >= xmin) and ``alpha_npos`` (positive eigenvalues
+    the fit saw) let a figure draw the fitted CCDF ``(n_tail/n_pos) (x/xmin)^(1-alpha)`` without refitting."""
     fit, hill = fit_power_law(eigs, min_tail=min_tail), hill_alpha(eigs)
-    return {"alpha": fit.alpha, "alpha_xmin": fit.xmin, "alpha_ks": fit.ks, "alpha_hill": hill.alpha}
+    return {"alpha": fit.alpha, "alpha_xmin": fit.xmin, "alpha_ks": fit.ks, "alpha_hill": hill.alpha,
+            "alpha_ntail": fit.n_tail, "alpha_npos": int(np.sum(np.asarray(eigs) > 0))}
 
 
 def matrices_at(weight: np.ndarray, head: np.ndarray, data: RegressionData, activation: str,
