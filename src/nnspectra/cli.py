@@ -3,6 +3,7 @@
     nnspectra audit [targets] [--configfile config/smoke.yaml] [--config blobs.train.lr=0.1] [--results results/smoke]
     nnspectra audit --repair [targets] [--configfile config/smoke.yaml] [--cores 4]   (rebuild what is bad, re-audit)
     nnspectra scorecard [--configfile config/smoke.yaml | --metrics-dir results/smoke/metrics] [--csv F --md F]
+    nnspectra scorecard --results results/paper results/cpu      (merge trees; the first with a section wins)
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
     nnspectra compare results/smoke /elsewhere/results/smoke     (numeric outputs equal, byte for byte?)
     nnspectra timings [--configfile config/smoke.yaml] [--rule-prefix realdata_] [--since 2026-11-23T04:00]
@@ -148,8 +149,21 @@ def _cmd_scorecard(args: argparse.Namespace) -> int:
     from nnspectra.claims import CLAIMS_DIR
     from nnspectra.scorecard import build_scorecard, markdown
 
-    metrics_dir = Path(args.metrics_dir) if args.metrics_dir else _results_dir(args) / "metrics"
-    metric_files = sorted(p for p in metrics_dir.glob("*.json") if not p.name.endswith(SIDECAR_SUFFIX))
+    if args.metrics_dir and args.results:
+        raise ConfigError("give either --metrics-dir (metric folders) or --results (result trees), not both")
+    if args.metrics_dir:
+        folders = [Path(d) for d in args.metrics_dir]
+    elif args.results:
+        folders = [Path(r) / "metrics" for r in args.results]
+    else:
+        folders = [_results_dir(args) / "metrics"]
+    for folder in folders:
+        if (args.metrics_dir or args.results) and not folder.is_dir():
+            raise ConfigError(f"metrics folder '{folder}' does not exist; run the pipeline for that preset first "
+                              "or fix the path")
+    # order = priority: a section found in several folders is read from the first one that has it
+    metric_files = [p for folder in folders
+                    for p in sorted(folder.glob("*.json")) if not p.name.endswith(SIDECAR_SUFFIX)]
     card = build_scorecard(metric_files, claims_dir=args.claims_dir or CLAIMS_DIR, setting=args.setting)
     if args.csv or args.md:
         if not (args.csv and args.md):
@@ -223,9 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("scorecard", help="evaluate the replication claims on the metrics files")
-    p.add_argument("--metrics-dir", default=None,
-                   help="folder of <section>.json metric files (default: results/<run_name>/metrics of the config)")
-    p.add_argument("--results", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--metrics-dir", action="append", default=None, metavar="DIR",
+                   help="folder of <section>.json metric files; repeat it to merge several (the first folder that "
+                        "has a section wins; default: results/<run_name>/metrics of the config)")
+    p.add_argument("--results", nargs="+", default=None, metavar="TREE",
+                   help="result trees to merge, in priority order, e.g. results/paper results/cpu (their metrics/)")
     _add_config_options(p)
     p.add_argument("--claims-dir", default=None, help="folder of claim YAML files (default: the package's)")
     p.add_argument("--setting", default="", help="label of the setting the metrics were measured in")

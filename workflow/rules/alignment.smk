@@ -119,7 +119,7 @@ rule alignment_metrics:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=cfg("alignment.claims"),
+        cfg=cfg("alignment.claims", "run_name"),
         code=code("nnspectra.experiments.alignment_metrics"),
     script:
         "../scripts/alignment_metrics.py"

@@ -145,7 +145,7 @@ rule p0_metrics:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=cfg("predecessor.fig4", "predecessor.fig7"),
+        cfg=cfg("predecessor.fig4", "predecessor.fig7", "run_name"),
         code=code("nnspectra.experiments.predecessor_metrics"),
     script:
         "../scripts/predecessor_metrics.py"

@@ -145,4 +145,6 @@ def cifar_metrics(part1: pd.DataFrame, part2: pd.DataFrame, interp: pd.DataFrame
         "test_acc_monotone_violation_pp": 100 * _endpoint_monotone_violation(a, interp["test_acc"].to_numpy()),
         "test_loss_monotone_violation": _endpoint_monotone_violation(a, interp["test_loss"].to_numpy()),
         "train_loss_ratio_m1_over_2": float(train_loss[i_m1] / max(train_loss[i_2], 1e-12)),
+        "steps_part1": float(end1["step"] - part1["step"].iloc[0]),
+        "steps_part2": float(part2["step"].iloc[-1] - end1["step"]),
     }

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnspectra.data.teacher import RegressionData, mnist_regression, single_index_teacher
+from nnspectra.data.teacher import RegressionData, cifar10_regression, mnist_regression, single_index_teacher
 from nnspectra.errors import ConfigError
 from nnspectra.curvature.kernels import (
     conjugate_kernel,
@@ -46,8 +46,8 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 @dataclass(frozen=True)
 class EvoData:
-    """Config ``evolution.datasets.<name>.data``: ``teacher`` (x ~ N(0, I_d), y = softplus(<beta, x>) + noise)
-    or ``mnist`` (class-balanced, standardised, scalar ``target``)."""
+    """Config ``evolution.datasets.<name>.data``: ``teacher`` (x ~ N(0, I_d), y = softplus(<beta, x>) + noise),
+    ``mnist`` or ``cifar10`` (class-balanced, flattened, standardised, scalar ``target``; SPEC §3.3)."""
 
     kind: str
     n_train: int = 2000
@@ -55,6 +55,7 @@ class EvoData:
     dim: int = 1000
     noise_std: float = 0.3
     target: str = "parity"
+    image_size: int = 32
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,14 @@ def make_dataset(data: EvoData, seed: int, data_dir: str | None = None, scale: f
     if data.kind == "teacher":
         dim = int(round(data.dim * scale))
         return single_index_teacher(n_train, n_test, dim, data.noise_std, seed=seed)
+    if data.kind in ("mnist", "cifar10") and scale != 1.0:
+        raise ConfigError(f"the {data.kind} variant has a fixed input dimension and cannot be rescaled")
     if data.kind == "mnist":
-        if scale != 1.0:
-            raise ConfigError("the MNIST variant has a fixed input dimension (784) and cannot be rescaled")
         return mnist_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed)
-    raise ConfigError(f"evolution dataset kind '{data.kind}' is not one of ['teacher', 'mnist']")
+    if data.kind == "cifar10":
+        return cifar10_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed,
+                                  image_size=int(data.image_size))
+    raise ConfigError(f"evolution dataset kind '{data.kind}' is not one of ['teacher', 'mnist', 'cifar10']")
 
 
 def mse(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -261,7 +265,7 @@ def run_evolution(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, analysis:
                  step, row["test_mse"], row["w_ks_init"], row["w_alpha"], row["w_lmax"] / row["w_mp_edge"],
                  row["w_align_beta"])
     n, d = data.x_train.shape
-    summary = {"dataset": data.name, "n_train": n, "dim": d, "width": int(w0.shape[0]), "lr": lr,
+    summary = {"dataset": data.name, "kind": data_cfg.kind, "n_train": n, "dim": d, "width": int(w0.shape[0]), "lr": lr,
                "steps": int(run.steps), "optimizer": run.optimizer, "regime": run.regime,
                "train_a": bool(run.train_a), "ntk_params": ntk_params, "seed": seed,
                "null_alignment_beta": 1.0 / math.sqrt(d), "null_alignment_y": 1.0 / n,

@@ -72,19 +72,22 @@ def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
         ran = [sum(1 for w in widths if w in fig4[s]) for s in seeds]
         pairs = [sum(1 for w in widths if w in fig4[s] and isolated_eigenvalues(fig4[s][w]).is_isolated_pair)
                  for s in seeds]
+        everywhere = sorted(w for w in widths if all(w in fig4[s] for s in seeds))
         out.add("isolated_pair_widths", pairs, seeds, "widths",
                 f"claim 20: widths n of {list(widths)} whose final Hessian has exactly 2 eigenvalues above "
                 f"{ISOLATED_FRACTION:g}·λ_max and all others within ±{ISOLATED_FRACTION:g}·λ_max of 0 "
-                f"(widths run per seed: {ran})")
+                f"(widths run per seed: {ran})", evidence={"widths": everywhere})
     if fig6:
         seeds = sorted(fig6)
         n = [int(np.asarray(fig6[s]).size) for s in seeds]
+        evidence = {"initialisations": min(n)}
         out.add("lambda_max_mode", [lambda_max_mode(fig6[s]) for s in seeds], seeds, "eigenvalue",
                 f"claim 21a: mode (centre of the fullest of {MODE_BINS} equal bins between the {MODE_RANGE[0]:g}th "
                 f"and {MODE_RANGE[1]:g}th percentiles) of the final λ_max over random inits on a sphere "
-                f"(inits per seed: {n}; paper 5,000)")
+                f"(inits per seed: {n}; paper 5,000)", evidence=evidence)
         out.add("lambda_max_mass_in_band", [fraction_in_band(fig6[s]) for s in seeds], seeds, "fraction",
-                f"claim 21b: fraction of final λ_max in [{LAMBDA_BAND[0]:g}, {LAMBDA_BAND[1]:g}] (inits per seed: {n})")
+                f"claim 21b: fraction of final λ_max in [{LAMBDA_BAND[0]:g}, {LAMBDA_BAND[1]:g}] (inits per seed: {n})",
+                evidence=evidence)
     if fig7:
         seeds = sorted(fig7)
         lo_std, hi_std = min(float(v) for v in stds), max(float(v) for v in stds)
@@ -97,10 +100,12 @@ def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
                 mono.append(0.0)
             lo, hi = lam.get(lo_std), lam.get(hi_std)
             ratio.append(hi / lo if lo is not None and hi is not None and lo > 0 else math.nan)
+        present = sorted(float(v) for v in stds if all(float(v) in {float(k) for k in fig7[s]} for s in seeds))
         out.add("lambda_max_monotone_in_std", mono, seeds, "indicator",
-                f"claim 22a: 1 if the final λ_max increases strictly over blob std {list(stds)} (0 if any std is missing)")
+                f"claim 22a: 1 if the final λ_max increases strictly over blob std {list(stds)} (0 if any std is missing)",
+                evidence={"stds": present})
         out.add("lambda_max_ratio_std1_std02", ratio, seeds, "ratio",
-                f"claim 22b: λ_max(std {hi_std:g}) / λ_max(std {lo_std:g}) after GD")
+                f"claim 22b: λ_max(std {hi_std:g}) / λ_max(std {lo_std:g}) after GD", evidence={"stds": present})
     if fig2:
         seeds = sorted(fig2)
         out.add("init_width_ratio_mnist_random",

@@ -210,6 +210,10 @@ def cross_check(config: Mapping[str, Any]) -> list[str]:
         for key in ("dataset", "real_dataset"):
             if claims.get(key) and claims[key] not in evo["datasets"]:
                 problems.append(f"config key 'evolution.claims.{key}' = '{claims[key]}' is not in evolution.datasets")
+        for name in claims.get("also_real_datasets", []):
+            if name not in evo["datasets"]:
+                problems.append(f"config key 'evolution.claims.also_real_datasets' names '{name}', which is not in "
+                                "evolution.datasets")
         if claims.get("dataset") in evo["datasets"]:
             for key in ("gd_small", "sgd_small", "gd_large", "adam"):
                 if claims[key] not in evo["datasets"][claims["dataset"]]["runs"]:

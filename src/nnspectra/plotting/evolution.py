@@ -306,7 +306,8 @@ def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]
     save_figure(fig, path,
                 title=f"Real data ({first['dataset']}, n={first['n_train']}, d={first['dim']}, h={first['width']}, "
                       f"seed {plot_cfg['seed']})",
-                caption="The three regimes on a class-balanced MNIST subset (standardised pixels, scalar target): "
+                caption=f"The three regimes on a class-balanced subset of real images ({first['dataset']}; "
+                        "flattened, standardised pixels, scalar target): "
                         "(1) ESD of W^T W/h at init and after small-lr GD, large-lr GD and Adam with the MP law "
                         "(log-log; histograms are densities of all d eigenvalues, so the zero eigenvalues of a "
                         "rank-deficient W keep their mass, as in the MP law's atom at 0); (2) rank-ordered CK "
