@@ -145,7 +145,8 @@ def train_gd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, g
              desc: str = "p0") -> TrainResult:
     """GD (``batch_size=None``) or SGD with a constant step until grad norm <= tol, by :func:`training.train`."""
     cfg = TrainConfig(lr=float(lr), batch_size=batch_size, schedule=schedule, max_iterations=int(max_iterations),
-                      grad_norm_tol=grad_norm_tol, log_every=int(log_every), seed=int(seed), progress=False)
+                      grad_norm_tol=grad_norm_tol, log_every=int(log_every), seed=int(seed), progress=False,
+                      config_key="predecessor.train")
     return train(model, cross_entropy, x, y, cfg, on_log=on_log, desc=desc)
 
 

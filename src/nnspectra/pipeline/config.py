@@ -166,6 +166,12 @@ def coerce_strings(value: Any, node: Mapping[str, Any]) -> Any:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         return value
+    if isinstance(parsed, str) and types & {"number", "integer"}:
+        try:  # YAML 1.1 reads "1e8" (no dot) as a string; a number is what the schema allows here
+            number = float(parsed)
+            parsed = int(number) if number.is_integer() and "integer" in types and "number" not in types else number
+        except ValueError:
+            pass
     ok = {"number": (int, float), "integer": (int,), "boolean": (bool,), "null": (type(None),),
           "array": (list,), "object": (dict,)}
     allowed = tuple(t for name in types if name in ok for t in ok[name])
