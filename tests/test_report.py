@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 from jinja2 import Environment, StrictUndefined
 
 from nnspectra.claims import CLAIMS_DIR, load_claims
+from nnspectra.pipeline.provenance import build_record, write_sidecar
 from nnspectra.report import (
     CLAIM_CHARS,
     COMPACT_COLUMNS,
@@ -50,6 +51,7 @@ from nnspectra.scorecard import build_scorecard
 
 REPORT_DIR = Path(__file__).resolve().parents[1] / "workflow" / "report"
 PRESETS = {"paper": [], "cpu": ["config/cpu.yaml"], "smoke": ["config/smoke.yaml"]}
+N_CLAIMS = len(load_claims(CLAIMS_DIR))
 DOCUTILS_PROBLEMS = ("System Message", "Undefined substitution", "(ERROR/", "(WARNING/", "(SEVERE/",
                      "Unknown target name", "Inline substitution_reference")
 
@@ -121,7 +123,7 @@ def _hand_made_metrics(folder: Path) -> list[Path]:
     record = json.loads(path.read_text())
     record[claims["7b"].metric_name]["evidence"] = {"alg": ["gd"]}
     path.write_text(json.dumps(record))
-    return [path] + [_metrics_file(folder, s, {}) for s in ("alignment", "evolution", "realdata")]
+    return [path] + [_metrics_file(folder, s, {}) for s in ("alignment", "evolution", "realdata", "p0")]
 
 
 def test_compact_table_of_every_real_claim_renders_cleanly(tmp_path: Path) -> None:
@@ -234,7 +236,7 @@ def _check_report_text(description: str, items: dict[str, Any]) -> None:
         assert item["caption"].strip(), f"{path} has no caption"
         assert not any(p in item["caption"] for p in DOCUTILS_PROBLEMS), f"caption of {path}: {item['caption']}"
         assert f">{item['name']}</a>" in description, f"the landing page does not list {item['name']}"
-    assert "not_run (of 71 claims)" in description
+    assert f"not_run (of {N_CLAIMS} claims)" in description
 
 
 @pytest.fixture(scope="module")
@@ -244,7 +246,8 @@ def smoke_report(tmp_path_factory: pytest.TempPathFactory, copy_workflow: Callab
     root = copy_workflow(tmp_path_factory.mktemp("smoke_report"))
     smoke = ("--configfile", "config/smoke.yaml")
     _snakemake(root, "--cores", "1", "fig2", *smoke)
-    _hand_made_metrics(root / _results("smoke") / "metrics")
+    for path in _hand_made_metrics(root / _results("smoke") / "metrics"):   # sidecars: inputs are verified
+        write_sidecar(build_record(step=f"{path.stem}_metrics", output=path), path)
     # the metrics stand in for the experiments: only the scorecard rule may run
     _snakemake(root, "--cores", "1", "scorecard", "--allowed-rules", "scorecard", *smoke)
     _snakemake(root, "--report", "report.html", "fig2", "scorecard", *smoke)
@@ -256,7 +259,7 @@ def test_smoke_report_lists_every_item_with_its_caption(smoke_report: Path) -> N
     description, items = _report_parts(smoke_report)
     assert {item["name"] for item in items.values()} == {"fig2.png", "scorecard.csv", "scorecard.md"}
     _check_report_text(description, items)
-    assert "smoke preset" in description and "0 pass / 2 fail / 69 not_run" in description
+    assert "smoke preset" in description and f"0 pass / 2 fail / {N_CLAIMS - 2} not_run" in description
 
 
 # -- headless Chromium through the DevTools protocol -------------------------------------------------
@@ -402,7 +405,7 @@ def test_smoke_report_reads_well_in_a_1400px_browser(smoke_report: Path, browser
     assert page["title"].startswith("nnspectra"), page["title"]
     assert page["pane"]["scrollTop"] == 0
     assert 0 <= page["titleBox"][1] and page["titleBox"][3] <= height, page["titleBox"]
-    assert page["summary"] == "Summary: 0 pass / 2 fail / 69 not_run (of 71 claims)", page["summary"]
+    assert page["summary"] == f"Summary: 0 pass / 2 fail / {N_CLAIMS - 2} not_run (of {N_CLAIMS} claims)", page["summary"]
     assert 0 <= page["summaryBox"][1] and page["summaryBox"][3] <= height, page["summaryBox"]
     assert "smoke preset" in page["text"].split("Summary:")[0]                 # the run's setting, above
 
@@ -417,10 +420,10 @@ def test_smoke_report_reads_well_in_a_1400px_browser(smoke_report: Path, browser
 
     # the compact table: every claim once, values to 3 significant digits, claim texts literal
     rows = {row[0]: row for row in page["rows"]}
-    assert len(page["rows"]) == len(rows) == 71
+    assert len(page["rows"]) == len(rows) == N_CLAIMS
     assert rows["6a"][3] == "0.653" and rows["7b"][3] == "6.9e-18"
     assert rows["6b"][2].startswith("almost all |lambda|") and rows["34a"][1].startswith("||W_T - W_0||_op")
-    assert {row[4] for row in page["rows"]} <= {"pass", "fail", "not_run"}
+    assert {row[COMPACT_COLUMNS.index("verdict")] for row in page["rows"]} <= {"pass", "fail", "not_run"}
     for problem in DOCUTILS_PROBLEMS:
         assert problem not in page["text"], problem
     assert not re.search(r"\d\.\d{5,}", "\n".join(row[3] for row in page["rows"]))
