@@ -11,6 +11,10 @@ docs/performance.md):
   matrix-free scipy LinearOperators; :func:`top_eigenpairs` / :func:`bottom_eigenpairs` -- Lanczos edges.
 * :func:`eigvalsh_dense` / :func:`eigh_dense` -- dense spectra with the measured-fastest LAPACK route.
 * :func:`check_dense_fits` -- memory guard (raises MemoryBudgetError with one line).
+* :class:`HessianProducts`, :class:`GaussNewtonProducts`, :class:`GradientMomentProducts` -- torch
+  operators on blocks of vectors (any device, one backward pass per product); :func:`lanczos_eigsh` --
+  torch thick-restart Lanczos edges on them; :func:`slq` / :func:`hutchinson_trace` -- spectral density
+  and trace beyond dense reach; :func:`choose_spectrum_method` -- dense if it fits, else Lanczos.
 """
 
 from nnspectra.curvature.dense import (
@@ -21,7 +25,10 @@ from nnspectra.curvature.dense import (
     hessian_decomposition,
     loss_of_flat_params,
 )
+from nnspectra.curvature.choose import choose_spectrum_method
+from nnspectra.curvature.density import SpectralDensity, hutchinson_trace, slq
 from nnspectra.curvature.eigen import eigh_dense, eigvalsh_dense
+from nnspectra.curvature.lanczos import LanczosResult, lanczos_eigsh
 from nnspectra.curvature.memory import check_dense_fits
 from nnspectra.curvature.operators import (
     GaussNewtonOperator,
@@ -31,13 +38,26 @@ from nnspectra.curvature.operators import (
     power_iteration_top,
     top_eigenpairs,
 )
+from nnspectra.curvature.products import (
+    GaussNewtonProducts,
+    GradientMomentProducts,
+    HessianProducts,
+    TorchOperator,
+)
 
 __all__ = [
     "GaussNewtonOperator",
+    "GaussNewtonProducts",
     "GradientMomentOperator",
+    "GradientMomentProducts",
     "HessianOperator",
+    "HessianProducts",
+    "LanczosResult",
+    "SpectralDensity",
+    "TorchOperator",
     "bottom_eigenpairs",
     "check_dense_fits",
+    "choose_spectrum_method",
     "eigh_dense",
     "eigvalsh_dense",
     "flat_parameters",
@@ -45,7 +65,10 @@ __all__ = [
     "gradient_moment",
     "hessian",
     "hessian_decomposition",
+    "hutchinson_trace",
+    "lanczos_eigsh",
     "loss_of_flat_params",
     "power_iteration_top",
+    "slq",
     "top_eigenpairs",
 ]
