@@ -23,7 +23,7 @@ Alg. 2), ``slq_gn_ours`` (Gauss-Newton density).
 Flop bound of one product: 4 x the FLOPs of one forward pass over the N samples (= 8 N P for an MLP),
 counted by torch.utils.flop_counter, at the float64 GEMM rate measured in the same run (CPU time on the
 CPU, GPU time on CUDA). The cap: before running a row its time and memory are predicted (from the
-product time and graph bytes measured in the case's first row); a row predicted over ``--cap`` seconds
+product time and peak memory measured in the case's first row); a row predicted over ``--cap`` seconds
 or over the memory budget is skipped and the table says why; measured and predicted are reported
 side by side.
 """
@@ -361,37 +361,43 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------------------------- parent
-def predict(method: str, p: int, per_product_s: float | None, graph_mb: float | None, spec: dict[str, Any],
+def predict(method: str, p: int, per_product_s: float | None, product_mb: float | None, spec: dict[str, Any],
             gflops: float, tail: float | None = None) -> tuple[float, float]:
-    """(seconds, MiB) a row is expected to take, from the case's measured product time and graph size.
+    """(seconds, MiB) a row is expected to take, from the case's ``product_ours`` row: its time per product
+    and its peak memory (the kept graph plus one product's temporaries).
 
     dense: MLPs 2 N P^2 flops at the GEMM rate; other models sum_b n_b x (share of the forward FLOPs from
     group b on) products (the layer-triangular build, :func:`tail_work`; batching makes it an upper bound) +
     eigvalsh at 0.38 x the GEMM rate for (4/3) P^3 flops (measured: P = 11,978 in 62 s at 58 GFLOP/s);
-    memory 2 P^2 float64 (matrix + eigvalsh's copy) + the graph + the column-block workspace, which
-    nnspectra.curvature.generic caps at BLOCK_FRACTION of the budget left and MAX_BLOCK columns. Lanczos: 20 k + 50 products (measured
-    8-25 per wanted value); basis (ncv + 1) P float64. SLQ: probes x steps products; basis probes x steps x P.
+    memory 2 P^2 float64 (matrix + eigvalsh's copy) + the product's memory + the column-block workspace,
+    which nnspectra.curvature.generic caps at BLOCK_FRACTION of the budget left and MAX_BLOCK columns.
+    Lanczos: 20 k + 50 products (measured 5-20 per wanted value), each with a reorthogonalisation of
+    ~4 ncv P flops at a tenth of the GEMM rate (memory-bound GEMV); basis (ncv + 1) P float64.
+    SLQ: probes x steps products, reorthogonalisation 2 steps P flops per product; basis probes x steps x P.
     """
     t_prod = per_product_s if per_product_s is not None else 0.0
-    graph = graph_mb or 0.0
+    base = product_mb or 0.0
+    gemv = 0.1 * gflops * 1e9
     if method.startswith("product"):
-        return 0.0, graph
+        return 0.0, base
     if method == "dense_ours":
         from nnspectra.curvature.generic import BLOCK_FRACTION, MAX_BLOCK, PER_COLUMN_FACTOR
 
         workspace = min(BLOCK_FRACTION * max(0.0, spec["budget_mb"] - p * p * 8 / 2**20),
-                        MAX_BLOCK * PER_COLUMN_FACTOR * graph)
+                        MAX_BLOCK * PER_COLUMN_FACTOR * base)
         if spec["case"]["kind"] == "mlp":  # layer GEMMs, ~N P^2 multiply-adds (nnspectra.curvature.mlp)
             build = 2 * spec["case"]["n"] * p * p / (gflops * 1e9)
         else:
             build = (tail if tail is not None else p) * t_prod
-        return build + (4 / 3) * p**3 / (0.38 * gflops * 1e9), 2 * p * p * 8 / 2**20 + graph + workspace
+        return build + (4 / 3) * p**3 / (0.38 * gflops * 1e9), 2 * p * p * 8 / 2**20 + base + workspace
     if method.startswith("lanczos"):
         ncv = max(2 * spec["k"] + 1, 20)
-        return (20 * spec["k"] + 50) * t_prod, graph + (ncv + 1) * p * 8 / 2**20
-    reorth = method != "slq_curvlinops"
-    basis = spec["probes"] * spec["steps"] * p * 8 / 2**20 if reorth else 3 * p * 8 / 2**20
-    return spec["probes"] * spec["steps"] * t_prod, graph + basis
+        products = 20 * spec["k"] + 50
+        return products * (t_prod + 4 * ncv * p / gemv), base + (ncv + 1) * p * 8 / 2**20
+    products = spec["probes"] * spec["steps"]
+    if method == "slq_curvlinops":  # no reorthogonalisation, three vectors per run
+        return products * t_prod, base + 3 * p * 8 / 2**20
+    return products * (t_prod + 2 * spec["steps"] * p / gemv), base + products * p * 8 / 2**20
 
 
 def run(args: argparse.Namespace, log=print) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -416,7 +422,7 @@ def run(args: argparse.Namespace, log=print) -> list[dict[str, Any]]:  # type: i
     for name in chosen:
         case = cases[name]
         methods = [m for m in METHODS[case["kind"]] if not args.methods or m in args.methods.split(",")]
-        per_product, graph_mb, tail = None, None, None
+        per_product, product_mb, tail = None, None, None
         with tempfile.TemporaryDirectory(prefix="nnspectra-gpu-bench-") as tmp:
             for method in methods:
                 spec = {"case": case, "method": method, "device": device, "tmp": tmp, "k": args.k,
@@ -424,7 +430,7 @@ def run(args: argparse.Namespace, log=print) -> list[dict[str, Any]]:  # type: i
                         "budget_gb": args.budget_gb, "slq_block": args.slq_block, "budget_mb": budget_mb}
                 p = _n_params(case)
                 row: dict[str, Any] = {"case": name, "P": p, "N": case["n"], "method": method}
-                pred_s, pred_mb = predict(method, p, per_product, graph_mb, spec, gflops, tail)
+                pred_s, pred_mb = predict(method, p, per_product, product_mb, spec, gflops, tail)
                 row.update(predicted_s=pred_s, predicted_mb=pred_mb)
                 if method.startswith(("lanczos", "slq", "dense")) and per_product is None:
                     row["status"] = "skipped: no product time measured for the prediction"
@@ -452,7 +458,8 @@ def run(args: argparse.Namespace, log=print) -> list[dict[str, Any]]:  # type: i
                     rec = json.loads(proc.stdout.strip().splitlines()[-1])
                     row.update(rec, status="ok")
                     if method == "product_ours":
-                        per_product, graph_mb = rec["cpu_s"] if device == "cpu" else rec["wall_s"], rec["graph_mb"]
+                        per_product = rec["cpu_s"] if device == "cpu" else rec["wall_s"]
+                        product_mb = rec["peak_mb"]
                         tail = rec["tail_work"]
                     if "forward_gflop" in rec:
                         row["bound_s"] = 4 * rec["forward_gflop"] / gflops
@@ -488,9 +495,9 @@ def _cpu_name() -> str:
     return "cpu"
 
 
-COLUMNS = ["case", "P", "N", "method", "status", "wall_s", "cpu_s", "products", "per_product_ms", "bound_ms",
-           "over_bound", "peak_mb", "predicted_s", "predicted_mb", "max_rel_diff", "w1_over_range", "trace",
-           "trace_std", "trace_exact", "reference"]
+COLUMNS = ["case", "P", "N", "method", "status", "wall_s", "cpu_s", "eig_cpu_s", "products", "per_product_ms",
+           "bound_ms", "over_bound", "peak_mb", "predicted_s", "predicted_mb", "max_rel_diff", "w1_over_range",
+           "trace", "trace_std", "trace_exact", "reference"]
 
 
 def _derived(row: dict[str, Any], device: str) -> dict[str, Any]:
@@ -553,8 +560,8 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         if r["case"] == "convnet" and r["method"] == "dense_ours" and r.get("status") == "ok":
             secs = r["cpu_s"] if meta["device"] == "cpu" else r["wall_s"]
             need = 300 if meta["device"] == "cpu" else 30
-            lines.append(f"| convnet (P = 11,978) full dense float64 spectrum <= {need} s | {secs:.0f} s | "
-                         f"{'yes' if secs <= need else 'NO'} |")
+            lines.append(f"| convnet (P = 11,978) full dense float64 spectrum <= {need} s | {secs:.0f} s "
+                         f"(eigvalsh {r.get('eig_cpu_s', float('nan')):.0f} s CPU) | {'yes' if secs <= need else 'NO'} |")
         if r["case"] == "mlp55k" and r["method"] in ("product_ours", "lanczos_ours") and r.get("over_bound"):
             lines.append(f"| {r['method']} at P = 55,660 <= 1.5x flop bound | {r['over_bound']:.2f}x | "
                          f"{'yes' if r['over_bound'] <= 1.5 else 'NO'} |")
