@@ -8,7 +8,9 @@ Hessian of the mean loss).
 
 Three ways to get a block of columns, all exact; which is fastest depends on the layer type and the
 device, so by default each group TIMES its first blocks with each and keeps the fastest
-(``strategy="auto"``); the choice and its timings are logged and returned in ``info``:
+(``strategy="auto"``; the jvp on a full block, the double-backward variants on a short trial block,
+since their cost per column hardly depends on the block); the choice and its timings are logged and
+returned in ``info``:
 
 * ``"jvp"``: forward-over-reverse, ``vmap`` over the basis vectors of a block (one pass for the block);
 * ``"double_backward"``: the autograd graph of the group's gradient is built once, then each column is
@@ -16,9 +18,12 @@ device, so by default each group TIMES its first blocks with each and keeps the 
 * ``"double_backward_batched"``: the same, all columns of a block in one vmapped backward
   (``is_grads_batched``).
 
-Measured on one CPU thread, float64, SPEC §1.7 convnet (P = 11,978, N = 1,000), ms per column
-(conv1 / conv2 / fc1 group): jvp 719 / 58 / 3.7, double_backward 230 / 139 / 1.6, batched
-568 / 238 / 1.4: no single method wins every group.
+Measured on one CPU thread, float64, SPEC §1.7 convnet (P = 11,978, N = 1,000), CPU ms per column
+(conv1 / conv2 / fc1 group, blocks of 64, quiet machine): jvp 719 / 58 / 3.7, double_backward
+230 / 139 / 1.6, batched 568 / 238 / 1.4: no single method wins every group, and the winner moves with
+the block size and the load (with blocks of 35 / 140 / 512 under load: jvp won conv1). Timing uses
+process CPU time on the CPU and synchronised wall time on CUDA. Float64 convolutions on the CPU run at
+3-30 GFLOP/s (no MKL-DNN float64 path), so the conv columns dominate there (build ~340 s CPU).
 
 Block size (columns per block) comes from the memory budget: the bytes the group's graph saves
 (measured with saved-tensor hooks while it is built) times a safety factor, per column.
@@ -187,18 +192,22 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
             step = int(max(1, min(n_block, MAX_BLOCK, (BLOCK_FRACTION * budget) // per_col)))
         else:
             step = int(max(1, min(n_block, chunk)))
-        candidates = ["double_backward", "double_backward_batched", "jvp"] if strategy == "auto" else [strategy]
+        candidates = ["jvp", "double_backward", "double_backward_batched"] if strategy == "auto" else [strategy]
         if strategy == "auto" and n_block <= step:  # one block only: nothing to learn, take the cheapest bet
             candidates = ["double_backward_batched" if step > 1 else "double_backward"]
+        # the vmapped jvp gets cheaper per column with the block size, so it is timed on a full block; the
+        # double-backward variants are (nearly) per column, so a short trial block tells their cost
+        trial = max(1, min(step, max(4, step // 8)))
         timings: dict[str, float] = {}
         chosen = candidates[0]
         start = 0
         while start < n_block:
-            stop = min(n_block, start + step)
             if len(timings) < len(candidates):
                 current = candidates[len(timings)]
             else:
                 current = chosen
+            width = step if current == "jvp" or len(timings) == len(candidates) else trial
+            stop = min(n_block, start + width)
             basis = torch.zeros(stop - start, n_block, dtype=dtype, device=device)
             basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
             t0 = _clock(device)
