@@ -15,6 +15,10 @@ docs/performance.md):
   :mod:`nnspectra.curvature.kernels` -- weight Gram, conjugate kernel and NTK of the two-layer net.
 * :func:`eigvalsh_dense` / :func:`eigh_dense` -- dense spectra with the measured-fastest LAPACK route.
 * :func:`check_dense_fits` -- memory guard (raises MemoryBudgetError with one line).
+* :class:`HessianProducts`, :class:`GaussNewtonProducts`, :class:`GradientMomentProducts` -- torch
+  operators on blocks of vectors (any device, one backward pass per product); :func:`lanczos_eigsh` --
+  torch thick-restart Lanczos edges on them; :func:`slq` / :func:`hutchinson_trace` -- spectral density
+  and trace beyond dense reach; :func:`choose_spectrum_method` -- dense if it fits, else Lanczos.
 """
 
 from nnspectra.curvature.dense import (
@@ -25,16 +29,32 @@ from nnspectra.curvature.dense import (
     hessian_decomposition,
     loss_of_flat_params,
 )
+from nnspectra.curvature.choose import choose_spectrum_method
+from nnspectra.curvature.density import SpectralDensity, hutchinson_trace, slq
 from nnspectra.curvature.eigen import bottom_eigenpairs, eigenpairs, eigh_dense, eigvalsh_dense, top_eigenpairs
+from nnspectra.curvature.lanczos import LanczosResult, lanczos_eigsh
 from nnspectra.curvature.memory import check_dense_fits
 from nnspectra.curvature.operators import GaussNewtonOperator, GradientMomentOperator, HessianOperator
+from nnspectra.curvature.products import (
+    GaussNewtonProducts,
+    GradientMomentProducts,
+    HessianProducts,
+    TorchOperator,
+)
 
 __all__ = [
     "GaussNewtonOperator",
+    "GaussNewtonProducts",
     "GradientMomentOperator",
+    "GradientMomentProducts",
     "HessianOperator",
+    "HessianProducts",
+    "LanczosResult",
+    "SpectralDensity",
+    "TorchOperator",
     "bottom_eigenpairs",
     "check_dense_fits",
+    "choose_spectrum_method",
     "eigenpairs",
     "eigh_dense",
     "eigvalsh_dense",
@@ -43,6 +63,9 @@ __all__ = [
     "gradient_moment",
     "hessian",
     "hessian_decomposition",
+    "hutchinson_trace",
+    "lanczos_eigsh",
     "loss_of_flat_params",
+    "slq",
     "top_eigenpairs",
 ]

@@ -7,8 +7,9 @@ Methods (chosen by measurement, see docs/performance.md and benchmarks/bench_cur
 
 * ``"mlp"``: layer-structured GEMMs for ``nn.Sequential`` MLPs (:mod:`nnspectra.curvature.mlp`),
   ~N P^2 multiply-adds, peak memory ~ the P x P result plus a bounded panel;
-* ``"hvp"``: any module: Hessian-vector products (forward-over-reverse) vmapped over blocks of basis
-  vectors, blocks sized to the memory budget;
+* ``"hvp"``: any module: layer-block triangular columns from batched products, the fastest of
+  vmapped forward-over-reverse / double backward per layer group, blocks sized to the memory budget
+  (:mod:`nnspectra.curvature.generic`);
 * ``"jacobian"`` (Gauss-Newton / G-matrix of any module): per-sample Jacobians in sample chunks,
   rotated by the eigenvectors of each output-Hessian block, accumulated with one SYRK-like GEMM.
 
@@ -24,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch.func import functional_call, vmap
 
-from nnspectra.curvature.memory import check_dense_fits, memory_budget_bytes
+from nnspectra.curvature.memory import check_dense_fits, dense_bytes, memory_budget_bytes
 from nnspectra.curvature.mlp import mlp_curvature, mlp_layers, output_hessian_blocks
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -96,72 +97,6 @@ def _pick(method: str, model: torch.nn.Module, generic: str) -> str:
     return method
 
 
-def _parameter_groups(model: torch.nn.Module) -> list[list[tuple[str, torch.Tensor]]]:
-    """Parameters grouped by owning module (weight and bias of a layer together), in parameter order."""
-    groups: list[list[tuple[str, torch.Tensor]]] = []
-    for name, param in model.named_parameters():
-        owner = name.rsplit(".", 1)[0] if "." in name else ""
-        if groups and (groups[-1][0][0].rsplit(".", 1)[0] if "." in groups[-1][0][0] else "") == owner:
-            groups[-1].append((name, param))
-        else:
-            groups.append([(name, param)])
-    return groups
-
-
-def _hessian_hvp(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor,
-                 chunk: int | None, budget: int) -> torch.Tensor:
-    """Dense Hessian from vmapped forward-over-reverse HVPs on blocks of basis vectors (any module).
-
-    Layer-block triangular: for the basis vectors of layer group b only the groups b, b+1, ... are
-    differentiated (tangents enter at group b, the gradient is taken w.r.t. groups >= b), so for a
-    feed-forward net the passes skip every layer before b -- the rows of block b times the columns
-    from b on, i.e. the upper block triangle; the lower one is copied from it.
-    """
-    from nnspectra.curvature.mlp import symmetrize_from_upper
-
-    buffers = dict(model.named_buffers())
-    groups = _parameter_groups(model)
-    params = {name: p.detach() for group in groups for name, p in group}
-    p_total = sum(p.numel() for p in params.values())
-    dtype, device = next(iter(params.values())).dtype, next(iter(params.values())).device
-    if chunk is None:  # vmapped HVPs keep ~ a few activations per basis vector: size blocks to ~1/8 budget
-        per_vector = 8 * (inputs.numel() + p_total) * dtype.itemsize * 4
-        chunk = int(max(8, min(p_total, 512, (budget // 8) // max(1, per_vector))))
-    out = torch.empty(p_total, p_total, dtype=dtype, device=device)
-    row0 = 0
-    for b, group in enumerate(groups):
-        tail = [name for g in groups[b:] for name, _ in g]
-        head = {name: params[name] for g in groups[:b] for name, _ in g}
-        block_names = [name for name, _ in group]
-        block0 = {name: params[name] for name in block_names}
-        rest = {name: params[name] for name in tail if name not in block0}
-        sizes = [params[name].numel() for name in block_names]
-
-        def tail_loss(tail_params: dict[str, torch.Tensor]) -> torch.Tensor:
-            outputs = functional_call(model, ({**head, **tail_params}, buffers), (inputs,))
-            return loss_fn(outputs, targets)
-
-        grad_tail = torch.func.grad(tail_loss)
-
-        def grad_of_block(block: dict[str, torch.Tensor]) -> torch.Tensor:
-            grads = grad_tail({**rest, **block})
-            return torch.cat([grads[name].reshape(-1) for name in tail])
-
-        def column(v: torch.Tensor) -> torch.Tensor:
-            tangent = {name: piece.view_as(params[name]) for name, piece in zip(block_names, v.split(sizes))}
-            return torch.func.jvp(grad_of_block, (block0,), (tangent,))[1]
-
-        n_block = sum(sizes)
-        for start in range(0, n_block, chunk):
-            stop = min(n_block, start + chunk)
-            basis = torch.zeros(stop - start, n_block, dtype=dtype, device=device)
-            basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
-            out[row0 + start : row0 + stop, row0:] = vmap(column)(basis)
-        row0 += n_block
-    symmetrize_from_upper(out)
-    return out
-
-
 def _outer_curvature_jacobian(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor,
                               kind: str, budget: int) -> torch.Tensor:
     """sum_i J_i^T B_i J_i with B_i the output-Hessian block (GN) or N g_i g_i^T (G-matrix), any module.
@@ -213,7 +148,10 @@ def _dense(kind: str, model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Ten
     if chosen == "hvp":
         if kind != "hessian":
             raise ValueError("method='hvp' computes the Hessian only; use 'jacobian' or 'mlp' for G")
-        return _hessian_hvp(model, loss_fn, inputs, targets, chunk, budget)
+        from nnspectra.curvature.generic import hessian_any
+
+        return hessian_any(model, loss_fn, inputs, targets, budget=max(0, budget - dense_bytes(p, p, dtype)),
+                           chunk=chunk)
     if kind == "hessian":
         raise ValueError("method='jacobian' computes the Gauss-Newton part or the G-matrix, not the Hessian")
     return _outer_curvature_jacobian(model, loss_fn, inputs, targets, kind, budget)

@@ -1,0 +1,151 @@
+"""Torch thick-restart Lanczos against scipy's eigsh (ARPACK) and dense eigh, float64."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+from scipy.sparse.linalg import eigsh
+from torch import nn
+
+from nnspectra.curvature import HessianOperator, bottom_eigenpairs, top_eigenpairs
+from nnspectra.curvature.lanczos import lanczos_eigsh, lanczos_tridiagonal
+from nnspectra.curvature.products import DenseOperator, GaussNewtonProducts, HessianProducts
+from nnspectra.models.convnets import make_small_convnet
+
+CE = nn.functional.cross_entropy
+
+
+def spiked_matrix(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric matrix with a Gaussian bulk, separated and nearly degenerate outliers, and negatives."""
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = np.concatenate([0.1 * rng.standard_normal(n - 8), [5.0, 4.0, 3.5, 3.4, 2.0, 2.0 + 1e-7, -1.0, -0.7]])
+    a = (u * lam) @ u.T
+    a = (a + a.T) / 2
+    return a, np.linalg.eigvalsh(a)
+
+
+def scipy_edge(a, k: int, which: str) -> np.ndarray:
+    vals = eigsh(a, k=k, which=which, tol=0, v0=np.ones(a.shape[0]))[0]
+    return np.sort(vals)[::-1] if which == "LA" else np.sort(vals)
+
+
+@pytest.mark.parametrize("n", [60, 400])
+@pytest.mark.parametrize("which,k", [("LA", 6), ("SA", 4), ("LA", 1), ("SA", 1)])
+def test_dense_matrices_match_eigsh_and_eigh(n, which, k):
+    a, exact = spiked_matrix(n)
+    res = lanczos_eigsh(torch.from_numpy(a), k, which, tol=1e-14)
+    assert res.converged and res.n_converged == k and res.values.shape == (k,)
+    got = res.values.numpy()
+    ref = scipy_edge(a, k, which)
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(got, exact[::-1][:k] if which == "LA" else exact[:k], rtol=1e-10, atol=0)
+    vecs = res.vectors.numpy()
+    assert vecs.shape == (n, k)
+    np.testing.assert_allclose(vecs.T @ vecs, np.eye(k), atol=1e-12)
+    assert np.abs(a @ vecs - vecs * got).max() <= 1e-12 * np.abs(exact).max()
+    assert float(res.residuals.max()) <= 1e-14 * np.abs(exact).max()
+
+
+def test_convnet_hessian_edges_match_arpack_on_the_same_operator():
+    model = make_small_convnet(image_size=12, channels=(2, 3), kernel=3, hidden=5, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(40, 1, 12, 12, generator=gen, dtype=torch.float64), torch.randint(0, 10, (40,), generator=gen)
+    ops = HessianProducts(model, CE, x, y)
+    arpack = HessianOperator(model, CE, x, y)
+    for which, solver in (("LA", top_eigenpairs), ("SA", bottom_eigenpairs)):
+        ours = lanczos_eigsh(ops, 8, which, tol=1e-13)
+        ref, _ = solver(arpack, 8, return_vectors=False)
+        assert ours.converged
+        np.testing.assert_allclose(ours.values.numpy(), ref, rtol=1e-10, atol=0)
+    assert 0 < ours.n_products <= ops.n_products
+
+
+def test_gauss_newton_edges_and_rank_deficiency():
+    """GN of a softmax net has rank <= N (C - 1) < P: Lanczos meets an invariant subspace and goes on."""
+    model = make_small_convnet(image_size=12, channels=(2, 3), kernel=3, hidden=5, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(3, 1, 12, 12, generator=gen, dtype=torch.float64), torch.randint(0, 10, (3,), generator=gen)
+    op = GaussNewtonProducts(model, CE, x, y)
+    exact = np.linalg.eigvalsh(op.dense().numpy())
+    assert np.sum(exact > 1e-12 * exact.max()) <= 27  # rank <= N (C - 1) = 27 of P = 157
+    top = lanczos_eigsh(op, 5, "LA", tol=1e-13, ncv=40)
+    np.testing.assert_allclose(top.values.numpy(), exact[::-1][:5], rtol=1e-10)
+    bottom = lanczos_eigsh(op, 3, "SA", tol=1e-13, ncv=60)
+    assert np.abs(bottom.values.numpy()).max() <= 1e-12 * exact.max()  # the null space
+
+
+def test_low_rank_matrix_breakdown_and_exact_small_space():
+    rng = np.random.default_rng(3)
+    u = np.linalg.qr(rng.standard_normal((50, 3)))[0]
+    a = (u * np.array([3.0, 2.0, 1.0])) @ u.T
+    res = lanczos_eigsh(torch.from_numpy(a), 4, "LA", tol=1e-14, ncv=12)
+    np.testing.assert_allclose(res.values.numpy(), [3.0, 2.0, 1.0, 0.0], atol=1e-13)
+    assert res.converged
+
+
+def test_restart_budget_exhausted_is_reported(caplog):
+    a, _ = spiked_matrix(300, seed=4)
+    with caplog.at_level(logging.WARNING, logger="nnspectra.curvature.lanczos"):
+        res = lanczos_eigsh(torch.from_numpy(a), 4, "SA", tol=1e-15, ncv=9, max_restarts=1)
+    assert not res.converged and res.n_restarts == 1 and res.n_converged < 4
+    assert any("converged for" in r.getMessage() for r in caplog.records)
+
+
+def test_repeatable_and_float32_operator_gives_float64_basis():
+    a, exact = spiked_matrix(120, seed=5)
+    r1 = lanczos_eigsh(torch.from_numpy(a), 3, "LA", seed=7)
+    r2 = lanczos_eigsh(torch.from_numpy(a), 3, "LA", seed=7)
+    assert torch.equal(r1.values, r2.values)
+    r32 = lanczos_eigsh(DenseOperator(torch.from_numpy(a).float()), 3, "LA", tol=1e-6)
+    assert r32.values.dtype == torch.float64 and r32.vectors.dtype == torch.float64
+    np.testing.assert_allclose(r32.values.numpy(), exact[::-1][:3], rtol=1e-5)
+
+
+def test_bad_arguments_fail_clearly():
+    a = torch.eye(10, dtype=torch.float64)
+    with pytest.raises(ValueError, match="k must be between 1 and P - 1 = 9"):
+        lanczos_eigsh(a, 10)
+    with pytest.raises(ValueError, match="which must be"):
+        lanczos_eigsh(a, 2, "LM")
+    with pytest.raises(ValueError, match="ncv must exceed k"):
+        lanczos_eigsh(a, 3, ncv=3)
+
+
+def test_lockstep_tridiagonal_runs_are_independent_lanczos_runs():
+    """Each row's tridiagonal equals that of a run on its own; reorthogonalisation keeps T's eigenvalues
+    inside the spectrum, and an invariant subspace stops a run early (with zero trailing entries)."""
+    a, exact = spiked_matrix(200, seed=6)
+    starts = torch.randn(3, 200, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    together = lanczos_tridiagonal(torch.from_numpy(a), starts, 15)
+    for i in range(3):
+        alone = lanczos_tridiagonal(torch.from_numpy(a), starts[i : i + 1], 15)
+        # batched and single GEMVs round differently and Lanczos amplifies that with the step count
+        torch.testing.assert_close(together.alpha[i, :8], alone.alpha[0, :8], rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(together.beta[i, :8], alone.beta[0, :8], rtol=1e-12, atol=1e-14)
+        torch.testing.assert_close(together.alpha[i], alone.alpha[0], rtol=1e-6, atol=1e-9)
+        torch.testing.assert_close(together.beta[i], alone.beta[0], rtol=1e-6, atol=1e-9)
+    plain = lanczos_tridiagonal(torch.from_numpy(a), starts, 15, reorth=False)
+    torch.testing.assert_close(plain.alpha[:, :8], together.alpha[:, :8], rtol=1e-8, atol=1e-10)
+    theta = torch.linalg.eigvalsh(together.matrices())
+    assert float(theta.min()) >= exact[0] - 1e-12 and float(theta.max()) <= exact[-1] + 1e-12
+    # a matrix with 3 distinct eigenvalues: the Krylov space has dimension 3
+    diag = torch.diag(torch.tensor([1.0] * 10 + [2.0] * 10 + [5.0] * 10, dtype=torch.float64))
+    short = lanczos_tridiagonal(diag, torch.ones(2, 30, dtype=torch.float64), 8)
+    assert short.steps.tolist() == [3, 3]
+    assert float(short.beta[:, 2:].abs().max()) == 0.0
+    np.testing.assert_allclose(np.sort(torch.linalg.eigvalsh(short.matrices()[0, :3, :3]).numpy()), [1, 2, 5],
+                               atol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_basis_stays_on_the_device():
+    a, exact = spiked_matrix(300, seed=8)
+    res = lanczos_eigsh(DenseOperator(torch.from_numpy(a).cuda()), 5, "LA", tol=1e-14)
+    assert res.vectors.is_cuda
+    np.testing.assert_allclose(res.values.numpy(), exact[::-1][:5], rtol=1e-10)
+    tri = lanczos_tridiagonal(DenseOperator(torch.from_numpy(a).cuda()), torch.ones(2, 300), 10)
+    assert tri.alpha.shape == (2, 10)
