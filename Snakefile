@@ -11,8 +11,9 @@ from snakemake.utils import min_version
 min_version("9.21.1")
 
 try:
-    from nnspectra.errors import ConfigError
+    from nnspectra.errors import ConfigError, CorruptResultError
     from nnspectra.pipeline.config import validate_config
+    from nnspectra.pipeline.verify import verify_planned_inputs
 except ImportError as err:  # the package must be installed (pip install -e .)
     sys.exit(f"nnspectra is not importable ({err}); install it first: pip install -e '.[test]'")
 
@@ -31,6 +32,7 @@ except ConfigError as err:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/blobs.smk"
+include: "workflow/rules/predecessor.smk"
 include: "workflow/rules/mnist_width.smk"
 include: "workflow/rules/lbsb.smk"
 include: "workflow/rules/cifar.smk"
@@ -41,6 +43,15 @@ include: "workflow/rules/evolution.smk"
 include: "workflow/rules/benchmarks.smk"
 # the scorecard reads every experiment's METRICS: keep this include last
 include: "workflow/rules/scorecard.smk"
+
+
+# Before any job is prepared (preparing deletes a job's old outputs), every cached input of the planned jobs
+# is checked against the sha256 in its sidecar: a corrupt file stops the run in one line, nothing is deleted.
+onstart:
+    try:
+        print(verify_planned_inputs(workflow, RESULTS), file=sys.stderr)
+    except CorruptResultError as err:
+        sys.exit(f"Cache error: {err}")
 
 
 rule all:

@@ -46,6 +46,7 @@ def _make_tree(root: Path, config: dict[str, Any] = CONFIG) -> Path:
     (results / "logs" / "train" / "run.log").write_text("log lines, no sidecar needed")
     (results / "README.md").write_text("generated results")
     (results / "demo" / ".model.txt.tmp123").write_text("leftover of an atomic write")
+    (results / "demo" / "part1.ckpt").write_text("resume state of an interrupted training step")
     return results
 
 
@@ -181,3 +182,87 @@ def test_relative_input_paths_resolve_against_the_working_directory(tree: Path, 
     report = audit(tree, config=CONFIG)
     assert _status(report, "figures/demo.png") == "stale-input"
     assert _status(report, "seed1/model.txt") == "ok"
+
+
+# -- what should exist (Snakemake's DAG) and the repair plan (issue 12) ----------------------------------------
+SUMMARY = "\n".join([
+    "output_file\tdate\trule\tlog-file(s)\tstatus\tplan",
+    "results/demo/seed0/model.txt\tSat Nov 28 07:26:11 2026\ttrain\tresults/logs/train/run.log\tok\tno update",
+    "results/demo/seed1/model.txt\tSat Nov 28 07:26:11 2026\ttrain\t-\tok\tno update",
+    "results/figures/demo.png\t-\tplot\t-\tmissing\tupdate pending",
+    "results/demo/tmp.bin\t-\ttrain\t-\tremoved temp file\tno update",
+])
+
+
+def test_parse_summary_reads_snakemakes_table() -> None:
+    from nnspectra.pipeline.repair import Expected, parse_summary
+
+    parsed = parse_summary("Building DAG of jobs...\n" + SUMMARY + "\n")
+    assert parsed == {"results/demo/seed0/model.txt": Expected("train", "ok"),
+                      "results/demo/seed1/model.txt": Expected("train", "ok"),
+                      "results/figures/demo.png": Expected("plot", "missing")}  # temp files are not expected
+    with pytest.raises(ValueError):
+        parse_summary("Nothing here")
+
+
+def test_expected_files_that_are_absent_are_missing(tree: Path) -> None:
+    from nnspectra.pipeline.repair import parse_summary
+
+    expected = {name: e.rule for name, e in parse_summary(SUMMARY).items()}
+    expected["results/demo/seed2/model.txt"] = "train"  # a seed the current config asks for, never made
+    expected["elsewhere/out.txt"] = "other"  # outside the audited tree: not this audit's business
+    (tree / "figures" / "demo.png").unlink()  # its sidecar stays behind
+    report = audit(tree, config=CONFIG, expected=expected, workdir=tree.parent)
+    assert _status(report, "seed2/model.txt") == "missing"
+    fig = next(e for e in report.entries if e.file == "results/figures/demo.png")
+    assert fig.status == "missing" and set(fig.problems) == {"orphan-sidecar", "missing"}
+    assert "absent, but rule plot makes it for the audited targets" in fig.details
+    assert not any("elsewhere" in e.file for e in report.entries)
+    assert not report.ok and report.counts()["missing"] == 2
+    assert "[expected files not checked]" in audit(tree, config=CONFIG).summary()
+    assert "expected files not checked" not in report.summary()
+
+
+def test_a_gone_input_inside_the_tree_makes_its_products_stale(tree: Path) -> None:
+    model = tree / "demo" / "seed0" / "model.txt"
+    model.unlink()
+    sidecar_path(model).unlink()
+    report = audit(tree, config=CONFIG)
+    fig = next(e for e in report.entries if e.file.endswith("figures/demo.png"))
+    assert fig.status == "stale-input" and "is gone" in fig.details[0]
+
+
+def test_repair_plan_moves_untrusted_files_aside_and_forces_their_rebuild(tree: Path) -> None:
+    from nnspectra.pipeline.repair import plan_repair, quarantine
+
+    expected = {"results/demo/seed0/model.txt": "train", "results/demo/seed1/model.txt": "train",
+                "results/figures/demo.png": "plot", "results/demo/seed2/model.txt": "train"}
+    (tree / "demo" / "seed0" / "model.txt").write_text("tampered")        # corrupt
+    sidecar_path(tree / "demo" / "seed1" / "model.txt").unlink()          # missing sidecar
+    stray = tree / "old" / "gone.txt"                                      # orphan sidecar of an old config
+    stray.parent.mkdir()
+    stray.write_text("old")
+    write_sidecar(build_record(step="old", output=stray), stray)
+    stray.unlink()
+    extra = tree / "old" / "extra.txt"                                     # corrupt, but no rule makes it now
+    extra.write_text("x")
+    write_sidecar(build_record(step="old", output=extra), extra)
+    extra.write_text("y")
+    report = audit(tree, config=CONFIG, expected=expected, workdir=tree.parent)
+    plan = plan_repair(report, expected)
+    assert plan.quarantine == ["results/demo/seed0/model.txt", "results/demo/seed1/model.txt",
+                               "results/old/gone.txt.prov.json"]
+    assert plan.forcerun == ["results/demo/seed0/model.txt", "results/demo/seed1/model.txt",
+                             "results/demo/seed2/model.txt", "results/figures/demo.png"]  # figure: stale input
+    assert plan.outside == ["results/old/extra.txt"] and not plan.empty
+    assert "left alone: results/old/extra.txt" in plan.describe()
+
+    folder = quarantine(plan.quarantine, tree.parent)
+    assert folder is not None and folder.parent == tree.parent / ".snakemake" / "nnspectra-quarantine"
+    assert (folder / "results/demo/seed0/model.txt").read_text() == "tampered"
+    assert (folder / "results/demo/seed0/model.txt.prov.json").is_file()
+    assert (folder / "results/demo/seed1/model.txt").is_file()
+    assert (folder / "results/old/gone.txt.prov.json").is_file()
+    assert not (tree / "demo" / "seed0" / "model.txt").exists()
+    assert not sidecar_path(tree / "demo" / "seed0" / "model.txt").exists()
+    assert quarantine([], tree.parent) is None

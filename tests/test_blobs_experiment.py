@@ -23,7 +23,7 @@ from nnspectra.experiments.blobs import (
 from nnspectra.experiments.blobs_metrics import blobs_metrics
 from nnspectra.experiments.blobs_runs import PAPER_TABLE1, selected_runs
 from nnspectra.models.mlp import mlp_parameter_count
-from nnspectra.training.fast_mlp import NumpyMLP
+from reference_mlp import NumpyMLP
 from nnspectra.spectra.outliers import spectrum_counts
 
 MODEL = BlobModel(hidden=(4, 3), init="normal", init_scale=0.5, seed_offset=0)

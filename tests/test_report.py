@@ -28,7 +28,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 from docutils.core import publish_doctree, publish_parts
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -114,21 +113,26 @@ def _metrics_file(folder: Path, section: str, values: dict[str, list[float]]) ->
 
 
 def _hand_made_metrics(folder: Path) -> list[Path]:
-    """Long floats for claims 6a and 7b (blobs); every other claim is not_run."""
+    """Long floats for claims 6a and 7b (blobs; 7b's "at the end of GD" recorded as evidence); every other
+    claim is not_run."""
     claims = {str(c.id): c for c in load_claims(CLAIMS_DIR)}
     values = {claims["6a"].metric_name: [0.6533333333333333] * 2, claims["7b"].metric_name: [6.9e-18] * 2}
-    return [_metrics_file(folder, "blobs", values)] + [_metrics_file(folder, s, {})
-                                                      for s in ("alignment", "evolution", "realdata")]
+    path = _metrics_file(folder, "blobs", values)
+    record = json.loads(path.read_text())
+    record[claims["7b"].metric_name]["evidence"] = {"alg": ["gd"]}
+    path.write_text(json.dumps(record))
+    return [path] + [_metrics_file(folder, s, {}) for s in ("alignment", "evolution", "realdata")]
 
 
 def test_compact_table_of_every_real_claim_renders_cleanly(tmp_path: Path) -> None:
     card = build_scorecard(_hand_made_metrics(tmp_path), setting="smoke | *x* `y` _z_")
     compact = compact_frame(card.frame)
-    assert list(compact.columns) == COMPACT_COLUMNS and len(compact) == len(card.frame) == 71
+    n_claims = len(load_claims(CLAIMS_DIR))
+    assert list(compact.columns) == COMPACT_COLUMNS and len(compact) == len(card.frame) == n_claims
     row = compact.set_index("id")
     assert row.loc["6a", "ours"] == "0.653" and row.loc["7b", "ours"] == "6.9e-18"
     assert row.loc["6a", "verdict"] == card.frame.set_index("claim_id").loc["6a", "status"]
-    assert row.loc["1", "verdict"] == "not_run" and row.loc["1", "ours"] == ""
+    assert row.loc["1a", "verdict"] == "not_run" and row.loc["1a", "ours"] == ""
     assert (compact["note"].str.len() <= NOTE_CHARS).all() and (compact["claim"].str.len() <= CLAIM_CHARS).all()
     assert (compact["paper"].str.len() <= PAPER_CHARS).all()
     assert not compact["note"].str.contains("\n").any()
@@ -137,7 +141,7 @@ def test_compact_table_of_every_real_claim_renders_cleanly(tmp_path: Path) -> No
     assert warnings == "", warnings
     assert not any(p in html for p in DOCUTILS_PROBLEMS)
     assert "smoke | *x* `y` _z_" in html                                    # the setting, literally
-    assert "0 pass / 2 fail / 69 not_run (of 71 claims)" in html              # 6a and 7b miss their checks
+    assert f"0 pass / 2 fail / {n_claims - 2} not_run (of {n_claims} claims)" in html  # 6a, 7b miss their checks
     assert "almost all |lambda|" in html                                    # claim 6b's paper value
     assert "||W_T - W_0||_op" in html                                      # claim 34a's statement
     ids = re.findall(r"<tr><td>(\d+[a-z]?)</td>", html)
@@ -157,17 +161,10 @@ def test_note_says_how_many_seeds_pass_when_the_scorecard_has_no_note() -> None:
 
 # -- captions ----------------------------------------------------------------------------------------
 def _preset_config(repo_root: Path, files: list[str]) -> dict[str, Any]:
-    config: dict[str, Any] = {}
+    """The config the report sees: the preset's files merged and validated (schema defaults filled in)."""
+    from nnspectra.pipeline.config import load_config_files, validate_config
 
-    def merge(base: dict[str, Any], over: dict[str, Any]) -> None:
-        for key, value in over.items():
-            if isinstance(value, dict) and isinstance(base.get(key), dict):
-                merge(base[key], value)
-            else:
-                base[key] = value
-    for name in ["config/config.yaml", *files]:
-        merge(config, yaml.safe_load((repo_root / name).read_text()) or {})
-    return config
+    return validate_config(load_config_files([repo_root / name for name in ["config/config.yaml", *files]]))
 
 
 def _evolution_figures(repo_root: Path) -> list[str]:

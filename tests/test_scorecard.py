@@ -16,7 +16,18 @@ from hypothesis import strategies as st
 
 from nnspectra.claims import CLAIMS_DIR, ClaimError, load_claim_file, load_claims
 from nnspectra.claims.schema import Check, parse_claims
-from nnspectra.scorecard import COLUMNS, MetricsError, build_scorecard, evaluate_claim, load_metrics, parse_metrics
+from nnspectra.claims.requirements import shortfalls
+from nnspectra.pipeline.provenance import build_record, write_sidecar
+from nnspectra.scorecard import (
+    COLUMNS,
+    MetricsError,
+    build_scorecard,
+    evaluate_claim,
+    load_metrics,
+    markdown,
+    metric_scale,
+    parse_metrics,
+)
 
 
 def _claim(id_: Any = 1, metric: str = "demo.hits", op: str = ">=", value: Any = 4, **extra: Any) -> dict[str, Any]:
@@ -37,18 +48,22 @@ def _write_claims(folder: Path, name: str, entries: list[dict[str, Any]]) -> Pat
     return path
 
 
-def _write_metrics(folder: Path, section: str, metrics: dict[str, list[Any]]) -> Path:
+def _write_metrics(folder: Path, section: str, metrics: dict[str, list[Any]],
+                   evidence: dict[str, Any] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{section}.json"
-    record = {name: {"values": values, "seeds": list(range(len(values))), "unit": "count", "description": name}
+    record = {name: {"values": values, "seeds": list(range(len(values))), "unit": "count", "description": name,
+                     **({"evidence": evidence} if evidence is not None else {})}
               for name, values in metrics.items()}
     path.write_text(json.dumps(record))
     return path
 
 
-def _status(tmp_path: Path, claim: dict[str, Any], values: list[Any] | None) -> tuple[str, pd.Series]:
+def _status(tmp_path: Path, claim: dict[str, Any], values: list[Any] | None,
+            evidence: dict[str, Any] | None = None) -> tuple[str, pd.Series]:
     claims = _write_claims(tmp_path / "claims", "demo.yaml", [claim])
-    metric_files = [] if values is None else [_write_metrics(tmp_path / "metrics", "demo", {"hits": values})]
+    metric_files = [] if values is None else [_write_metrics(tmp_path / "metrics", "demo", {"hits": values},
+                                                             evidence)]
     card = build_scorecard(metric_files, claim_files=[claims])
     row = card.frame.iloc[0]
     return str(row["status"]), row
@@ -137,6 +152,119 @@ def test_verdict_matches_independent_rule(values: list[float], threshold: float,
         assert result.iqr == pytest.approx(q3 - q1, abs=1e-12)
 
 
+# -- sample requirements, diagnosis, scale ---------------------------------------------------------------
+def test_too_few_seeds_is_not_run_with_the_shortfall_whatever_the_values(tmp_path: Path) -> None:
+    claim = _claim(requires={"seeds": 5})
+    for values in ([5, 5, 5], [0, 0, 0]):                          # would pass / would fail
+        status, row = _status(tmp_path, claim, values)
+        assert status == "not_run" and "needs ≥ 5 seeds, this run has 3" in row["note"]
+        assert row["measured_value"] == values[0] and row["evidence"] == "seeds 3"  # shown, no verdict
+    assert _status(tmp_path, claim, [5, 5, 5, 4, 5])[0] == "pass"
+    # a metric that records its seeds (one value over all runs) is judged by the recorded count
+    status, row = _status(tmp_path, _claim(requires={"seeds": 20, "suboptimal_runs": 3}), [1],
+                          {"seeds": 20, "suboptimal_runs": 2})
+    assert status == "not_run" and row["note"] == "needs ≥ 3 suboptimal runs, this run has 2"
+    assert _status(tmp_path, _claim(requires={"seeds": 20, "suboptimal_runs": 3}), [5],
+                   {"seeds": 20, "suboptimal_runs": 3})[0] == "pass"
+
+
+def test_listed_requirements_must_all_be_present_and_recorded(tmp_path: Path) -> None:
+    claim = _claim(requires={"widths": [10, 30, 50, 70]})
+    status, row = _status(tmp_path, claim, [5], {"widths": [10]})
+    assert status == "not_run" and row["note"] == "needs widths [10, 30, 50, 70], this run has [10]"
+    status, row = _status(tmp_path, claim, [5])                               # evidence never recorded
+    assert status == "not_run" and "the metric records no widths" in row["note"]
+    assert _status(tmp_path, claim, [5], {"widths": [70, 50, 30, 10, 90]})[0] == "pass"
+    assert _status(tmp_path, claim, [1], {"widths": [10, 30, 50, 70]})[0] == "fail"
+    assert _status(tmp_path, _claim(requires={"dataset": ["cifar10"]}), [5], {"dataset": ["mnist"]})[0] == "not_run"
+    assert _status(tmp_path, _claim(requires={"window": [2, 20]}), [5], {"window": [2.0, 20.0]})[0] == "pass"
+
+
+def test_shortfalls_read_like_a_sentence() -> None:
+    assert shortfalls((("seeds", 20.0),), {"seeds": 3}) == ["needs ≥ 20 seeds, this run has 3"]
+    assert shortfalls({"steps_per_part": 25000}, {"steps_per_part": 1000}) == [
+        "needs ≥ 25000 steps per part, this run has 1000"]
+    assert shortfalls({"widths": 4}, {"widths": [10, 30, 30]}) == ["needs ≥ 4 widths, this run has 2"]
+    assert shortfalls({"seeds": 20, "widths": [10]}, {"seeds": 20, "widths": 10}) == []
+    assert shortfalls({"seeds": 3}, {"seeds": "many"}) == [
+        "needs ≥ 3 seeds; the metric records seeds = 'many', not a count"]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"requires": {"seeds": 0}}, "key 'requires.seeds'"),
+    ({"requires": {"widths": []}}, "key 'requires.widths'"),
+    ({"requires": {}}, "key 'requires'"),
+    ({"diagnosis": ""}, "key 'diagnosis'"),
+])
+def test_malformed_requirements_and_diagnosis(tmp_path: Path, bad: dict[str, Any], message: str) -> None:
+    with pytest.raises(ClaimError, match=message):
+        load_claim_file(_write_claims(tmp_path, "broken.yaml", [_claim(id_=2, **bad)]))
+
+
+def test_diagnosis_is_shown_for_failing_rows_only(tmp_path: Path) -> None:
+    claim = _claim(diagnosis="setup: under-trained at 1,000 steps (paper 25,000)")
+    status, row = _status(tmp_path, claim, [1, 1, 1])
+    assert status == "fail" and row["diagnosis"] == "setup: under-trained at 1,000 steps (paper 25,000)"
+    status, row = _status(tmp_path, claim, [5, 5, 5])
+    assert status == "pass" and row["diagnosis"] == ""
+    status, row = _status(tmp_path, {**claim, "requires": {"seeds": 9}}, [1, 1, 1])
+    assert status == "not_run" and row["diagnosis"] == ""
+    md = markdown(build_scorecard([_write_metrics(tmp_path / "m", "demo", {"hits": [1, 1]})],
+                                  claim_files=[_write_claims(tmp_path / "c", "d.yaml", [claim])]).frame)
+    assert "setup: under-trained at 1,000 steps (paper 25,000)" in md
+
+
+def _tree(root: Path, run_name: str | None, metrics: dict[str, list[Any]], section: str = "demo") -> Path:
+    """A results tree ``root/metrics/<section>.json`` whose sidecar records ``run_name`` as a metrics step does."""
+    path = _write_metrics(root / "metrics", section, metrics)
+    params = {"cfg": {"demo.claims": {}, **({"run_name": run_name} if run_name else {})}}
+    write_sidecar(build_record(step="demo_metrics", output=path, params=params), path)
+    return path
+
+
+def test_scale_per_row_from_the_provenance_and_merged_trees(tmp_path: Path) -> None:
+    claims = _write_claims(tmp_path / "claims", "demo.yaml", [_claim(id_=1, metric="demo.hits"),
+                                                             _claim(id_=2, metric="other.x")])
+    paper = _tree(tmp_path / "results" / "paper", "paper", {"hits": [5, 5, 5]})
+    cpu = _tree(tmp_path / "results" / "cpu", "cpu", {"hits": [1, 1, 1]})
+    cpu_other = _tree(tmp_path / "results" / "cpu", "cpu", {"x": [9]}, section="other")
+    # the first tree that has a section wins
+    frame = build_scorecard([paper, cpu, cpu_other], claim_files=[claims]).frame.set_index("claim_id")
+    assert (frame.loc[1, "status"], frame.loc[1, "scale"]) == ("pass", "paper")
+    assert frame.loc[1, "source"] == f"{paper} (preferred to {cpu})"
+    assert (frame.loc[2, "scale"], frame.loc[2, "source"]) == ("cpu", str(cpu_other))
+    frame = build_scorecard([cpu, paper], claim_files=[claims]).frame.set_index("claim_id")
+    assert (frame.loc[1, "status"], frame.loc[1, "scale"]) == ("fail", "cpu")
+    md = markdown(build_scorecard([paper, cpu_other], claim_files=[claims]).frame)
+    assert f"demo: paper ({paper})" in md and f"other: cpu ({cpu_other})" in md
+    # without a sidecar (or without run_name in it) the tree's folder names the scale, marked as such
+    bare = _write_metrics(tmp_path / "results" / "smoke" / "metrics", "demo", {"hits": [5]})
+    assert metric_scale(bare) == "smoke (from path)"
+    assert metric_scale(_tree(tmp_path / "results" / "x", None, {"hits": [5]})) == "x (from path)"
+
+
+def test_cli_merges_result_trees_in_priority_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nnspectra.cli import main
+
+    claims = _write_claims(tmp_path / "claims", "demo.yaml", [_claim(id_=1, metric="demo.hits")])
+    paper, cpu = tmp_path / "results" / "paper", tmp_path / "results" / "cpu"
+    _tree(paper, "paper", {"hits": [5, 5, 5]})
+    _tree(cpu, "cpu", {"hits": [1, 1, 1]})
+    out = tmp_path / "out"
+    assert main(["scorecard", "--results", str(paper), str(cpu), "--claims-dir", str(claims.parent),
+                 "--csv", str(out / "s.csv"), "--md", str(out / "s.md")]) == 0
+    assert "Summary: 1 pass / 0 fail / 0 not_run" in capsys.readouterr().out
+    assert pd.read_csv(out / "s.csv")["scale"].tolist() == ["paper"]
+    assert main(["scorecard", "--metrics-dir", str(cpu / "metrics"), "--metrics-dir", str(paper / "metrics"),
+                 "--claims-dir", str(claims.parent)]) == 0
+    text = capsys.readouterr().out
+    assert "Summary: 0 pass / 1 fail / 0 not_run" in text and "| cpu " in text
+    assert main(["scorecard", "--results", str(tmp_path / "nowhere"), "--claims-dir", str(claims.parent)]) == 2
+    assert "metrics folder" in capsys.readouterr().err
+    assert main(["scorecard", "--results", str(paper), "--metrics-dir", str(cpu), "--claims-dir",
+                 str(claims.parent)]) == 2
+
+
 # -- outputs ----------------------------------------------------------------------------------------
 def test_csv_and_markdown_outputs(tmp_path: Path) -> None:
     claims = _write_claims(tmp_path / "claims", "demo.yaml", [
@@ -154,7 +282,7 @@ def test_csv_and_markdown_outputs(tmp_path: Path) -> None:
     assert "Summary: 1 pass / 1 fail / 2 not_run (of 4 claims)" in md
     assert "Setting: unit test" in md
     header = next(line for line in md.splitlines() if line.startswith("| claim_id"))
-    assert [h.strip() for h in header.strip("|").split("|")][:9] == COLUMNS
+    assert [h.strip() for h in header.strip("|").split("|")][:len(COLUMNS)] == COLUMNS
 
 
 # -- claim files --------------------------------------------------------------------------------------
@@ -240,7 +368,8 @@ rule demo_p0_metrics:
         from nnspectra.pipeline.provenance import build_record, write_sidecar
 
         record = {
-            "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4]},
+            "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4],
+                                            "evidence": {"stds": [0.2, 0.4, 0.6, 0.8, 1.0]}},
             "init_width_ratio_mnist_random": {"values": [1.5, 2.0, 4.0], "seeds": [0, 1, 2]},
         }
         with open(output[0], "w") as handle:

@@ -1,60 +1,101 @@
-"""Training: the shared torch trainer and the blobs numpy trainer follow the same trajectory."""
+"""Training: the one loop, its fast gradient path for plain MLPs (bit-for-bit autograd), stop rules."""
 
 from __future__ import annotations
 
 import math
+from unittest import mock
 
-import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nnspectra.errors import DivergenceError
-from nnspectra.training.fast_mlp import train_numpy
 from nnspectra.models.mlp import make_mlp
-from nnspectra.training.fast_mlp import NumpyMLP
 from nnspectra.training import BatchSampler, TrainConfig, train
+from nnspectra.training import loop as training_loop
+from nnspectra.training.fast_mlp import fast_gradient_for
 
 
-def _problem(seed: int = 0, n: int = 20, d: int = 6, k: int = 3):
+def _problem(seed: int = 0, n: int = 20, d: int = 6, k: int = 3, dtype: torch.dtype = torch.float64):
     gen = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=gen, dtype=torch.float64)
+    x = torch.randn(n, d, generator=gen, dtype=dtype)
     y = torch.randint(0, k, (n,), generator=gen)
     return x, y
 
 
-@pytest.mark.parametrize("batch,schedule", [(None, "cyclic"), (5, "cyclic"), (5, "shuffle")])
-def test_numpy_trainer_matches_shared_torch_trainer(batch: int | None, schedule: str) -> None:
+def _train_both(model_fn, x, y, cfg):
+    """The same run twice: with the fast gradient path (chosen by the loop) and forced through autograd."""
+    fast_model, slow_model = model_fn(), model_fn()
+    assert fast_gradient_for(fast_model, torch.nn.functional.cross_entropy, y) is not None
+    fast = train(fast_model, torch.nn.functional.cross_entropy, x, y, cfg)
+    with mock.patch.object(training_loop, "fast_gradient_for", lambda *args: None):
+        slow = train(slow_model, torch.nn.functional.cross_entropy, x, y, cfg)
+    return (fast_model, fast), (slow_model, slow)
+
+
+def _same(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
+
+
+@settings(max_examples=12, deadline=None)
+@given(act=st.sampled_from(["relu", "tanh"]), dtype=st.sampled_from([torch.float32, torch.float64]),
+       widths=st.lists(st.integers(1, 9), min_size=1, max_size=3), n=st.integers(3, 40),
+       batch=st.sampled_from([None, 1, 4, 7]), schedule=st.sampled_from(["cyclic", "shuffle", "replacement"]),
+       seed=st.integers(0, 1000))
+def test_fast_path_is_bit_for_bit_autograd(act, dtype, widths, n, batch, schedule, seed) -> None:
+    """The loop's fast gradients give exactly autograd's trajectory: parameters, losses and gradient norms."""
+    x, y = _problem(seed, n=n, d=5, k=4, dtype=dtype)
+    cfg = TrainConfig(lr=0.3, batch_size=batch, schedule=schedule, max_iterations=40, grad_norm_tol=None,
+                      log_every=7, seed=seed, progress=False)
+    (fast_model, fast), (slow_model, slow) = _train_both(
+        lambda: make_mlp([5, *widths, 4], act, seed=seed, init_scale=0.7, dtype=dtype), x, y, cfg)
+    for p, q in zip(fast_model.parameters(), slow_model.parameters()):
+        assert torch.equal(p, q)
+    assert len(fast.history) == len(slow.history)
+    for a, b in zip(fast.history, slow.history):
+        assert a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+
+
+def test_fast_path_at_paper_size_is_bit_for_bit_autograd() -> None:
+    """The blob net of Sagun et al. (100-30-30-50, N = 100), GD and cyclic SGD, 200 steps."""
+    x, y = _problem(5, n=100, d=100, k=50)
+    for batch in (None, 10):
+        cfg = TrainConfig(lr=0.1, batch_size=batch, max_iterations=200, grad_norm_tol=None, log_every=50,
+                          progress=False)
+        (fm, _), (sm, _) = _train_both(lambda: make_mlp([100, 30, 30, 50], "relu", seed=1, dtype=torch.float64),
+                                       x, y, cfg)
+        assert all(torch.equal(p, q) for p, q in zip(fm.parameters(), sm.parameters()))
+
+
+def test_fast_path_is_chosen_only_where_it_applies() -> None:
     x, y = _problem()
-    cfg = TrainConfig(lr=0.5, batch_size=batch, schedule=schedule, max_iterations=60, grad_norm_tol=None,
-                      log_every=10, seed=3, progress=False)
-    model = make_mlp([6, 5, 4, 3], "relu", seed=1, init_scale=0.5, dtype=torch.float64)
-    net = NumpyMLP.from_torch(model, "relu")
-    ref = train(model, torch.nn.functional.cross_entropy, x, y, cfg)
-    got = train_numpy(net, x.numpy(), y.numpy(), cfg)
-    for p, q in zip(model.parameters(), net.params):
-        np.testing.assert_allclose(q, p.detach().numpy(), rtol=1e-9, atol=1e-12)
-    assert [r["step"] for r in got.history] == [r["step"] for r in ref.history]
-    for a, b in zip(got.history[1:], ref.history[1:]):
-        assert a["batch_loss"] == pytest.approx(b["batch_loss"], rel=1e-9)
-        assert a["batch_grad_norm"] == pytest.approx(b["batch_grad_norm"], rel=1e-9)
+    mlp = make_mlp([6, 5, 3], "relu", seed=0, dtype=torch.float64)
+    ce = torch.nn.functional.cross_entropy
+    assert fast_gradient_for(mlp, ce, y) is not None
+    assert fast_gradient_for(mlp, lambda out, t: ce(out, t), y) is None                  # another loss
+    assert fast_gradient_for(mlp, ce, y.double()) is None                              # soft targets
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(8, 3))
+    assert fast_gradient_for(conv, ce, y) is None
+    assert fast_gradient_for(torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.GELU(), torch.nn.Linear(4, 3)),
+                             ce, y) is None
 
 
-def test_stops_at_gradient_tolerance_like_the_shared_trainer() -> None:
+def test_stops_at_gradient_tolerance_like_autograd() -> None:
     x, y = _problem(1)
     cfg = TrainConfig(lr=0.5, max_iterations=5000, grad_norm_tol=1e-2, log_every=100, progress=False)
-    model = make_mlp([6, 8, 3], "tanh", seed=0, init_scale=0.5, dtype=torch.float64)
-    net = NumpyMLP.from_torch(model, "tanh")
-    ref = train(model, torch.nn.functional.cross_entropy, x, y, cfg)
-    got = train_numpy(net, x.numpy(), y.numpy(), cfg)
+    (_, got), (_, ref) = _train_both(lambda: make_mlp([6, 8, 3], "tanh", seed=0, init_scale=0.5,
+                                                                   dtype=torch.float64), x, y, cfg)
     assert ref.converged and got.converged and got.iterations == ref.iterations < 5000
     assert got.final_grad_norm <= 1e-2 < got.history[-2]["batch_grad_norm"]
 
 
 def test_divergence_raises_one_line() -> None:
     x, y = _problem(2)
-    net = NumpyMLP.from_torch(make_mlp([6, 5, 3], seed=0, init_scale=1.0, dtype=torch.float64), "relu")
+    model = make_mlp([6, 5, 3], seed=0, init_scale=1.0, dtype=torch.float64)
     with pytest.raises(DivergenceError) as info:
-        train_numpy(net, 1e3 * x.numpy(), y.numpy(), TrainConfig(lr=1e6, max_iterations=200, progress=False))
+        train(model, torch.nn.functional.cross_entropy, 1e3 * x, y,
+              TrainConfig(lr=1e6, max_iterations=200, progress=False))
     assert "diverged" in str(info.value) and "\n" not in str(info.value)
 
 
@@ -66,8 +107,9 @@ def test_cyclic_batches_are_unshuffled_and_wrap() -> None:
 
 def test_history_records_evaluation() -> None:
     x, y = _problem(3)
-    net = NumpyMLP.from_torch(make_mlp([6, 5, 3], seed=0, dtype=torch.float64), "relu")
-    res = train_numpy(net, x.numpy(), y.numpy(), TrainConfig(lr=0.1, max_iterations=30, log_every=10, progress=False),
-                      evaluate=lambda m: {"n_out": float(m.logits(x.numpy()).shape[1])})
+    model = make_mlp([6, 5, 3], seed=0, dtype=torch.float64)
+    res = train(model, torch.nn.functional.cross_entropy, x, y,
+                TrainConfig(lr=0.1, max_iterations=30, log_every=10, progress=False),
+                evaluate=lambda m: {"n_out": float(m(x).shape[1])})
     assert [r["step"] for r in res.history] == [0, 10, 20, 30]
     assert all(r["n_out"] == 3.0 for r in res.history) and math.isnan(res.history[0]["batch_grad_norm"])

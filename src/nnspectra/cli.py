@@ -1,7 +1,9 @@
 """The ``nnspectra`` command: audit cached results, print the scorecard, validate a config, report timings.
 
-    nnspectra audit [--configfile config/smoke.yaml] [--config blobs.train.lr=0.1] [--results results/smoke]
+    nnspectra audit [targets] [--configfile config/smoke.yaml] [--config blobs.train.lr=0.1] [--results results/smoke]
+    nnspectra audit --repair [targets] [--configfile config/smoke.yaml] [--cores 4]   (rebuild what is bad, re-audit)
     nnspectra scorecard [--configfile config/smoke.yaml | --metrics-dir results/smoke/metrics] [--csv F --md F]
+    nnspectra scorecard --results results/paper results/cpu      (merge trees; the first with a section wins)
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
     nnspectra compare results/smoke /elsewhere/results/smoke     (numeric outputs equal, byte for byte?)
     nnspectra timings [--configfile config/smoke.yaml] [--rule-prefix realdata_] [--since 2026-11-23T04:00]
@@ -10,8 +12,8 @@
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
 ``configfile:``) first, then each ``--configfile`` merged over it, then ``--config`` overrides
 (dotted keys allowed, values parsed as YAML); the result is validated against ``workflow/schemas``.
-Exit codes: 0 fine, 1 the audit found corrupt/missing files (or stale ones with ``--strict``),
-2 bad input (one line on stderr).
+Exit codes: 0 fine, 1 the audit found corrupt/missing files (or stale ones with ``--strict``; with
+``--repair``: the tree is not clean afterwards), 2 bad input (one line on stderr).
 """
 
 from __future__ import annotations
@@ -82,26 +84,87 @@ def _results_dir(args: argparse.Namespace, config: dict[str, Any] | None = None)
     return Path("results") / str(config["run_name"])
 
 
+def _expected(args: argparse.Namespace, config: dict[str, Any], results: Path) -> dict[str, str] | None:
+    """Files the DAG of the targets should hold, with their rules (``snakemake --summary``); None where that
+    cannot be asked: ``--no-dag``, no Snakefile, or a ``--results`` tree other than the workflow's own."""
+    from nnspectra.pipeline.repair import expected_outputs
+
+    workdir = Path(args.directory)
+    own_tree = (workdir / "results" / str(config["run_name"])).resolve() == results.resolve()
+    if args.no_dag or not Path(args.snakefile).is_file() or not own_tree:
+        if args.repair:
+            raise ConfigError("--repair needs the workflow: run it in the folder holding the Snakefile (or pass "
+                              "--snakefile and --directory), on the config's own results/<run_name> tree")
+        return None
+    found = expected_outputs(args.targets, args.configfile, args.overrides, args.snakefile, workdir)
+    return {name: item.rule for name, item in found.items()}
+
+
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from nnspectra.pipeline.audit import audit
+    from nnspectra.pipeline.audit import STALE, audit
+    from nnspectra.pipeline.repair import plan_repair, quarantine, rebuild, rebuild_command, shown
 
     config = resolve_config(args.configfile, args.overrides)
-    report = audit(_results_dir(args, config), config=None if args.no_config else config)
-    print(report.to_text(only_problems=args.only_problems), end="")
+    results = _results_dir(args, config)
+    checked = None if args.no_config else config
+    expected = _expected(args, config, results)
+    workdir = Path(args.directory) if expected is not None else None
+    report = audit(results, config=checked, expected=expected, workdir=workdir)
+    print(report.to_text(only_problems=args.only_problems or args.repair), end="")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report.to_json(), indent=2))
-    if not report.ok:
+    if not args.repair:
+        if not report.ok:
+            return 1
+        return 1 if args.strict and not report.fresh else 0
+    assert expected is not None
+    plan = plan_repair(report, expected)
+    if plan.empty and not plan.outside:
+        print("repair: nothing to repair")
+        return 0
+    print(plan.describe(), flush=True)
+    command = rebuild_command(args.targets, plan.forcerun, args.configfile, args.overrides, args.cores,
+                              args.snakefile, args.directory, args.profile)
+    if args.dry_run:
+        print(f"repair (dry run, nothing changed): would move those aside, then run: {shown(command)}")
         return 1
-    return 1 if args.strict and not report.fresh else 0
+    code = 0
+    if not plan.empty:
+        folder = quarantine(plan.quarantine, args.directory)
+        if folder is not None:
+            print(f"repair: moved the untrusted files aside to {folder}", flush=True)
+        code = rebuild(command, args.directory)
+        if code:
+            print(f"repair: snakemake failed (exit {code}); its message is above", flush=True)
+    expected = _expected(args, config, results)
+    after = audit(results, config=checked, expected=expected, workdir=Path(args.directory))
+    stale = [e.file for e in after.entries if e.status in STALE and e.file in (expected or {})]
+    print(after.to_text(only_problems=True), end="")
+    clean = code == 0 and after.ok and not stale
+    print("repair: clean" if clean else "repair: NOT clean (see the rows above)")
+    return 0 if clean else 1
 
 
 def _cmd_scorecard(args: argparse.Namespace) -> int:
     from nnspectra.claims import CLAIMS_DIR
     from nnspectra.scorecard import build_scorecard, markdown
 
-    metrics_dir = Path(args.metrics_dir) if args.metrics_dir else _results_dir(args) / "metrics"
-    metric_files = sorted(p for p in metrics_dir.glob("*.json") if not p.name.endswith(SIDECAR_SUFFIX))
+    if args.metrics_dir and args.results:
+        raise ConfigError("give either --metrics-dir (metric folders) or --results (result trees), not both")
+    if args.metrics_dir:
+        folders = [Path(d) for d in args.metrics_dir]
+    elif args.results:
+        folders = [Path(r) / "metrics" for r in args.results]
+    else:
+        folders = [_results_dir(args) / "metrics"]
+    for folder in folders:
+        if (args.metrics_dir or args.results) and not folder.is_dir():
+            raise ConfigError(f"metrics folder '{folder}' does not exist; run the pipeline for that preset first "
+                              "or fix the path")
+    # order = priority: a section found in several folders is read from the first one that has it
+    metric_files = [p for folder in folders
+                    for p in sorted(folder.glob("*.json")) if not p.name.endswith(SIDECAR_SUFFIX)]
     card = build_scorecard(metric_files, claims_dir=args.claims_dir or CLAIMS_DIR, setting=args.setting)
     if args.csv or args.md:
         if not (args.csv and args.md):
@@ -186,9 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Audit cached results, print the replication scorecard, validate a config, report timings.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("audit", help="check cached results against their provenance sidecars")
+    p = sub.add_parser("audit", help="check cached results against their provenance sidecars; --repair rebuilds")
+    p.add_argument("targets", nargs="*", help="the run's targets (default: rule all); files their DAG should "
+                   "make but lacks are listed as missing")
     p.add_argument("--results", default=None, help="results tree (default: results/<run_name> of the config)")
     _add_config_options(p)
+    p.add_argument("--repair", action="store_true", help="move corrupt/untracked files aside and rebuild every "
+                   "corrupt, missing and stale file and all made from it through snakemake; exit 0 only when clean")
+    p.add_argument("--dry-run", action="store_true", help="with --repair: print the plan, change nothing")
+    p.add_argument("--cores", default="1", help="with --repair: snakemake --cores (default 1)")
+    p.add_argument("--profile", default=None, help="with --repair: snakemake --profile (e.g. a cluster profile)")
+    p.add_argument("--snakefile", default="Snakefile", help="the workflow (default: ./Snakefile)")
+    p.add_argument("--directory", default=".", help="Snakemake's working directory (default: .)")
+    p.add_argument("--no-dag", action="store_true", help="do not ask snakemake which files should exist")
     p.add_argument("--no-config", action="store_true", help="skip the stale-config check")
     p.add_argument("--strict", action="store_true", help="exit 1 also when files are stale")
     p.add_argument("--only-problems", action="store_true", help="list only entries that are not ok")
@@ -196,9 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("scorecard", help="evaluate the replication claims on the metrics files")
-    p.add_argument("--metrics-dir", default=None,
-                   help="folder of <section>.json metric files (default: results/<run_name>/metrics of the config)")
-    p.add_argument("--results", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--metrics-dir", action="append", default=None, metavar="DIR",
+                   help="folder of <section>.json metric files; repeat it to merge several (the first folder that "
+                        "has a section wins; default: results/<run_name>/metrics of the config)")
+    p.add_argument("--results", nargs="+", default=None, metavar="TREE",
+                   help="result trees to merge, in priority order, e.g. results/paper results/cpu (their metrics/)")
     _add_config_options(p)
     p.add_argument("--claims-dir", default=None, help="folder of claim YAML files (default: the package's)")
     p.add_argument("--setting", default="", help="label of the setting the metrics were measured in")

@@ -28,3 +28,7 @@ class MemoryBudgetError(NnspectraError):
 
 class DivergenceError(NnspectraError):
     """Training produced a NaN or infinite loss."""
+
+
+class CorruptResultError(NnspectraError):
+    """A cached result differs from its provenance sidecar (or has none), so it must not be used."""

@@ -3,7 +3,7 @@
 The full scorecard (:mod:`nnspectra.scorecard`, ``scorecard.csv``) has 21 columns and long texts: as
 a table on the report's landing page it is thousands of pixels wide and unreadable. This module
 turns the scorecard frame into a compact table — claim id, short claim, the paper's value, our median
-to 3 significant digits, verdict, one-line note — and writes it as a reStructuredText fragment that
+to 3 significant digits, the run that measured it, verdict, one-line note (a fail's diagnosis) — and writes it as a reStructuredText fragment that
 the report's landing page (``workflow/report/workflow.rst``) includes. Every cell is escaped, so
 claim texts such as ``|lambda|`` or ``||W||_op`` render literally instead of raising docutils'
 "Undefined substitution" errors. No Snakemake and no result paths here: callers name the files.
@@ -23,9 +23,9 @@ import pandas as pd
 
 from nnspectra.scorecard import STATUSES, summary_line
 
-COMPACT_COLUMNS = ["id", "claim", "paper", "ours", "verdict", "note"]
+COMPACT_COLUMNS = ["id", "claim", "paper", "ours", "scale", "verdict", "note"]
 # Relative column widths of the rendered table (percent of the table width).
-COLUMN_WIDTHS = (5, 37, 18, 8, 7, 25)
+COLUMN_WIDTHS = (5, 33, 16, 8, 6, 7, 25)
 PAPER_TITLES = {
     "sagun2018": "Sagun, Evci, Güney, Dauphin, Bottou (2018)",
     "sagun2016": "Sagun, Bottou, LeCun (2016)",
@@ -34,7 +34,7 @@ PAPER_TITLES = {
 }
 CLAIM_CHARS = 110   # a short claim fits about two lines of its column at 1,400 px
 PAPER_CHARS = 48
-NOTE_CHARS = 80
+NOTE_CHARS = 110
 _RST_SPECIAL = set(string.punctuation)
 
 
@@ -84,12 +84,19 @@ def rst_escape(text: str) -> str:
     """Inline reStructuredText that renders ``text`` literally.
 
     Every ASCII punctuation character is backslash-escaped, so ``|x|`` (substitution), ``*``, ``_``,
-    backquotes, a leading ``-`` or ``1.`` (lists) and ``word_`` (references) all stay plain text.
+    backquotes, a leading ``-`` or ``1.`` (lists) and ``word_`` (references) all stay plain text. A text of
+    punctuation only starts with an escaped space (which renders as nothing), so its escaped form can never
+    read as a transition or a section underline.
     """
-    return "".join("\\" + ch if ch in _RST_SPECIAL else ch for ch in " ".join(str(text).split()))
+    escaped = "".join("\\" + ch if ch in _RST_SPECIAL else ch for ch in " ".join(str(text).split()))
+    plain = " ".join(str(text).split())
+    return "\\ " + escaped if plain and all(ch in _RST_SPECIAL for ch in plain) else escaped
 
 
 def _note(row: pd.Series) -> str:
+    diagnosis = row.get("diagnosis", "")
+    if row.get("status") == "fail" and isinstance(diagnosis, str) and diagnosis.strip():
+        return f"why: {diagnosis}"
     note = row.get("note", "")
     if isinstance(note, str) and note.strip():
         return note
@@ -102,8 +109,9 @@ def _note(row: pd.Series) -> str:
 def compact_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The scorecard frame reduced to ``COMPACT_COLUMNS`` with short, one-line texts.
 
-    ``ours`` is the median over seeds to 3 significant digits; ``note`` is the reason for a fail or
-    not_run, else how many seeds meet the check. Rows keep the frame's order (by claim id).
+    ``ours`` is the median over seeds to 3 significant digits; ``scale`` the run (preset) that measured
+    it; ``note`` is the diagnosis of a fail, the reason for a not_run, else how many seeds meet the check.
+    Rows keep the frame's order (by claim id).
     """
     missing = [c for c in ("claim_id", "statement", "paper_value", "measured_value", "status") if c not in frame]
     if missing:
@@ -113,6 +121,7 @@ def compact_frame(frame: pd.DataFrame) -> pd.DataFrame:
         "claim": one_line(row["statement"], CLAIM_CHARS),
         "paper": one_line(significant(row["paper_value"]), PAPER_CHARS),
         "ours": significant(row["measured_value"]),
+        "scale": one_line(row.get("scale", ""), 16) if isinstance(row.get("scale", ""), str) else "",
         "verdict": str(row["status"]),
         "note": one_line(_note(row), NOTE_CHARS),
     } for _, row in frame.iterrows()]
@@ -122,7 +131,7 @@ def compact_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def _list_table(compact: pd.DataFrame, title: str) -> list[str]:
     lines = [f".. list-table:: {rst_escape(title)}", "   :header-rows: 1", "   :class: nns-claims",
              f"   :widths: {' '.join(map(str, COLUMN_WIDTHS))}", ""]
-    header = ["id", "claim", "paper's value", "ours (median)", "verdict", "note"]
+    header = ["id", "claim", "paper's value", "ours (median)", "scale", "verdict", "note"]
     for i, cell in enumerate(header):
         lines.append(f"   {'*' if i == 0 else ' '} - {cell}")
     for _, row in compact.iterrows():

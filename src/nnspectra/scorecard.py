@@ -1,20 +1,27 @@
 """Replication scorecard: every claim of ``SPEC.md`` §4 evaluated against the measured metrics.
 
 Inputs are the claim files (:mod:`nnspectra.claims`) and the metric files
-``results/metrics/<section>.json`` that the experiments write::
+``results/<run>/metrics/<section>.json`` that the experiments write::
 
-    {"<metric>": {"values": [one per seed], "seeds": [...], "unit": "...", "description": "..."}}
+    {"<metric>": {"values": [one per seed], "seeds": [...], "unit": "...", "description": "...",
+                  "evidence": {"seeds": 20, "widths": [10, 30], ...}}}
 
 Per claim (SPEC §4 tolerance conventions): the seeds are aggregated as median and interquartile
 range; the claim **passes** when the median meets the claim's ``check`` *and* at least
 ``seed_fraction`` of the seeds do; it **fails** otherwise; it is **not_run** when its metric file or
-metric key does not exist (never pass). A non-finite seed value (a diverged or failed run) counts as
-a failing seed and is left out of the median.
+metric key does not exist, or when the metric's ``evidence`` falls short of the claim's ``requires``
+(too few seeds, widths, configurations, steps: :mod:`nnspectra.claims.requirements`) — never a
+verdict on too little evidence. A non-finite seed value (a diverged or failed run) counts as a failing
+seed and is left out of the median.
+
+Each row names the ``scale`` its metric was measured at (the ``run_name`` the metrics step recorded in
+its provenance sidecar: paper, cpu, smoke ...), and a failing row shows the claim's ``diagnosis``.
+Metric files from several result trees can be merged; for a section present in several, the first
+file given wins (:func:`load_metric_sources`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,33 +32,28 @@ import numpy as np
 import pandas as pd
 
 from nnspectra.claims import CLAIMS_DIR, Claim, load_claims
-from nnspectra.errors import NnspectraError
+from nnspectra.claims.metric_files import (  # noqa: F401 (re-exported: the scorecard's inputs)
+    Metric,
+    MetricsError,
+    Source,
+    load_metric_sources,
+    load_metrics,
+    metric_scale,
+    parse_metrics,
+)
+from nnspectra.claims.requirements import describe_evidence, shortfalls
 from nnspectra.pipeline.io import save_table
 
 STATUSES = ("pass", "fail", "not_run")
 COLUMNS = ["claim_id", "paper", "target", "statement", "paper_value", "measured_value", "spread", "tolerance",
-           "status"]
+           "status", "scale", "diagnosis", "evidence"]
 EXTRA_COLUMNS = ["n_seeds", "n_seeds_pass", "q25", "q75", "unit", "note", "metric", "check", "seed_fraction_pass",
-                 "seed_fraction_required", "figure", "paper_value_source"]
-
-
-class MetricsError(NnspectraError):
-    """A metrics file written by an experiment is malformed (one line naming file and key)."""
-
-
-@dataclass(frozen=True)
-class Metric:
-    """Per-seed values of one metric (``values[i]`` belongs to ``seeds[i]``)."""
-
-    values: tuple[float, ...]
-    seeds: tuple[Any, ...] = ()
-    unit: str = ""
-    description: str = ""
+                 "seed_fraction_required", "figure", "paper_value_source", "requires", "source"]
 
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """Verdict on one claim: median/IQR over seeds, how many seeds pass, and the status."""
+    """Verdict on one claim: median/IQR over seeds, how many seeds pass, the status and its scale."""
 
     claim: Claim
     status: str
@@ -62,6 +64,14 @@ class ClaimResult:
     n_pass: int = 0
     unit: str = ""
     note: str = ""
+    scale: str = ""
+    evidence: str = ""
+    source: str = ""
+
+    @property
+    def diagnosis(self) -> str:
+        """The claim's diagnosis when it fails (empty for pass and not_run)."""
+        return self.claim.diagnosis if self.status == "fail" else ""
 
     @property
     def iqr(self) -> float:
@@ -74,64 +84,25 @@ class ClaimResult:
         return self.n_pass / self.n_seeds if self.n_seeds else math.nan
 
 
-def _as_float(value: Any, where: str) -> float:
-    if value is None:
-        return math.nan
-    if isinstance(value, bool):
-        return 1.0 if value else 0.0
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str) and value.strip().lower() in ("nan", "inf", "-inf", "infinity", "-infinity"):
-        return float(value)
-    raise MetricsError(f"{where}: seed value {value!r} is not a number, bool or null")
-
-
-def parse_metrics(record: Any, source: str) -> dict[str, Metric]:
-    """Validate the parsed JSON of one metrics file and return its metrics by name."""
-    if not isinstance(record, Mapping):
-        raise MetricsError(f"metrics file {source}: must be a JSON object of metrics, not {type(record).__name__}")
-    metrics: dict[str, Metric] = {}
-    for name, entry in record.items():
-        where = f"metrics file {source}, metric '{name}'"
-        if not isinstance(entry, Mapping) or "values" not in entry:
-            raise MetricsError(f"{where}: must be an object with a 'values' list (one value per seed)")
-        values = entry["values"]
-        if not isinstance(values, list):
-            raise MetricsError(f"{where}: 'values' must be a list (one value per seed), not {type(values).__name__}")
-        seeds = entry.get("seeds", [])
-        if seeds and len(seeds) != len(values):
-            raise MetricsError(f"{where}: {len(values)} values but {len(seeds)} seeds; they must pair up")
-        metrics[str(name)] = Metric(
-            values=tuple(_as_float(v, where) for v in values), seeds=tuple(seeds or ()),
-            unit=str(entry.get("unit", "") or ""), description=str(entry.get("description", "") or ""),
-        )
-    return metrics
-
-
-def load_metrics(paths: Iterable[str | Path]) -> dict[str, dict[str, Metric]]:
-    """Metrics by section from ``results/metrics/<section>.json`` files (missing files are skipped)."""
-    sections: dict[str, dict[str, Metric]] = {}
-    for path in map(Path, paths):
-        if not path.is_file():
-            continue
-        try:
-            record = json.loads(path.read_text())
-        except json.JSONDecodeError as err:
-            raise MetricsError(f"metrics file {path}: not valid JSON ({err.msg} at line {err.lineno})") from None
-        sections[path.stem] = parse_metrics(record, str(path))
-    return sections
-
-
-def evaluate_claim(claim: Claim, metrics: Mapping[str, Mapping[str, Metric]]) -> ClaimResult:
-    """Apply SPEC §4's rule to one claim: median meets the check and >= seed_fraction of seeds do."""
+def evaluate_claim(claim: Claim, metrics: Mapping[str, Mapping[str, Metric]],
+                   sources: Mapping[str, Source] | None = None) -> ClaimResult:
+    """Apply SPEC §4's rule to one claim: enough evidence, then the median meets the check and
+    >= seed_fraction of seeds do."""
     section = metrics.get(claim.section)
     if section is None:
-        return ClaimResult(claim, "not_run", note=f"no metrics file results/metrics/{claim.section}.json")
+        return ClaimResult(claim, "not_run", note=f"no metrics file <results>/metrics/{claim.section}.json")
+    source = (sources or {}).get(claim.section)
+    where: dict[str, str] = {}
+    if source:
+        preferred = f" (preferred to {', '.join(source.also_in)})" if source.also_in else ""
+        where = {"scale": source.scale, "source": source.path + preferred}
     metric = section.get(claim.metric_name)
     if metric is None:
-        return ClaimResult(claim, "not_run", note=f"metric '{claim.metric_name}' not in {claim.section}.json")
+        return ClaimResult(claim, "not_run", note=f"metric '{claim.metric_name}' not in {claim.section}.json", **where)
     if not metric.values:
-        return ClaimResult(claim, "not_run", unit=metric.unit, note="metric has no seed values")
+        return ClaimResult(claim, "not_run", unit=metric.unit, note="metric has no seed values", **where)
+    evidence = metric.evidence_with_seeds()
+    where["evidence"] = describe_evidence(evidence)
     values = np.asarray(metric.values, dtype=float)
     finite = values[np.isfinite(values)]
     n = int(values.size)
@@ -139,11 +110,16 @@ def evaluate_claim(claim: Claim, metrics: Mapping[str, Mapping[str, Metric]]) ->
     notes: list[str] = []
     if finite.size < n:
         notes.append(f"{n - finite.size} of {n} seeds non-finite (counted as failing)")
+    short = shortfalls(claim.requires, evidence)
     if finite.size == 0:
-        return ClaimResult(claim, "fail", n_seeds=n, n_pass=0, unit=metric.unit,
-                           note="; ".join(notes + ["no finite value"]))
+        status = "not_run" if short else "fail"
+        return ClaimResult(claim, status, n_seeds=n, n_pass=0, unit=metric.unit,
+                           note="; ".join(short + notes + ["no finite value"]), **where)
     median = float(np.median(finite))
     q25, q75 = (float(q) for q in np.percentile(finite, [25, 75]))
+    if short:  # the value is shown, but no verdict on too little evidence
+        return ClaimResult(claim, "not_run", median, q25, q75, n, n_pass, metric.unit, "; ".join(short + notes),
+                           **where)
     median_ok = claim.check(median)
     fraction_ok = n_pass / n >= claim.seed_fraction - 1e-12
     if not median_ok:
@@ -151,7 +127,7 @@ def evaluate_claim(claim: Claim, metrics: Mapping[str, Mapping[str, Metric]]) ->
     if not fraction_ok:
         notes.append(f"{n_pass}/{n} seeds meet the check, fewer than {claim.seed_fraction:.0%}")
     status = "pass" if median_ok and fraction_ok else "fail"
-    return ClaimResult(claim, status, median, q25, q75, n, n_pass, metric.unit, "; ".join(notes))
+    return ClaimResult(claim, status, median, q25, q75, n, n_pass, metric.unit, "; ".join(notes), **where)
 
 
 def _fmt(x: float) -> str:
@@ -173,6 +149,8 @@ def results_frame(results: Sequence[ClaimResult]) -> pd.DataFrame:
             "figure": c.figure, "metric": c.metric, "unit": r.unit, "check": c.check.describe(), "q25": r.q25,
             "q75": r.q75, "n_seeds": r.n_seeds, "n_seeds_pass": r.n_pass, "seed_fraction_pass": r.seed_fraction_pass,
             "seed_fraction_required": c.seed_fraction, "paper_value_source": c.paper_value_source, "note": r.note,
+            "scale": r.scale, "diagnosis": r.diagnosis, "evidence": r.evidence, "source": r.source,
+            "requires": describe_evidence(dict(c.requires)),
         })
     return pd.DataFrame(rows, columns=COLUMNS + EXTRA_COLUMNS)
 
@@ -182,6 +160,17 @@ def summary_line(frame: pd.DataFrame) -> str:
     counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype=int)
     parts = [f"{int(counts.get(s, 0))} {s}" for s in STATUSES]
     return " / ".join(parts) + f" (of {len(frame)} claims)"
+
+
+def scale_line(frame: pd.DataFrame) -> str:
+    """``blobs: paper (results/paper/metrics/blobs.json); realdata: cpu (...)`` over the rows' sources."""
+    if "source" not in frame or not len(frame):
+        return ""
+    seen: dict[str, str] = {}
+    for source, scale in zip(frame["source"].fillna(""), frame["scale"].fillna("")):
+        if source and source not in seen:
+            seen[source] = scale
+    return "; ".join(f"{Path(src.split(' ')[0]).stem}: {scale} ({src})" for src, scale in seen.items())
 
 
 def _md_cell(text: Any) -> str:
@@ -201,15 +190,23 @@ def markdown(frame: pd.DataFrame, setting: str = "") -> str:
         "tolerance": [f"{_md_cell(t)} (check: median {c}, >= {f:.0%} of seeds)"
                       for t, c, f in zip(frame["tolerance"], frame["check"], frame["seed_fraction_required"])],
         "status": [f"**{s}**" if s == "fail" else s for s in frame["status"]],
+        "scale": frame["scale"].fillna("").map(_md_cell),
+        "diagnosis": frame["diagnosis"].fillna("").map(_md_cell),
+        "evidence": frame["evidence"].fillna("").map(_md_cell),
         "note": frame["note"].map(_md_cell),
     })
     header = ["# Replication scorecard", ""]
     if setting:
         header += [f"Setting: {setting}", ""]
+    scales = scale_line(frame)
+    if scales:
+        header += [f"Scale per metric file: {scales}", ""]
     header += [f"Summary: {summary_line(frame)}", "",
-               "measured_value = median over seeds; spread = interquartile range [q25, q75]. A claim passes when "
+               ("measured_value = median over seeds; spread = interquartile range [q25, q75]. A claim passes when "
                "the median meets its check and at least the required fraction of seeds does (SPEC §4); not_run = "
-               "its experiment has not produced the metric.", ""]
+               "its experiment has not produced the metric, or the run has less evidence (seeds, widths, "
+               "configurations, steps) than the claim's tolerance asks (the note says what is missing). scale = "
+               "the run (preset) whose metrics the row read; diagnosis = why a failing claim fails."), ""]
     table = shown.to_markdown(index=False) if len(shown) else "(no claims)"
     return "\n".join(header) + "\n" + table + "\n"
 
@@ -235,11 +232,15 @@ class Scorecard:
 
 def build_scorecard(metric_files: Iterable[str | Path], claim_files: Iterable[str | Path] | None = None,
                     claims_dir: str | Path = CLAIMS_DIR, setting: str = "") -> Scorecard:
-    """Evaluate every claim (from ``claim_files`` or all of ``claims_dir``) on the given metric files."""
+    """Evaluate every claim (from ``claim_files`` or all of ``claims_dir``) on the given metric files.
+
+    ``metric_files`` may come from several result trees; for a section present in more than one, the
+    first file given wins and the row's ``source`` names it (and those it was preferred to).
+    """
     if isinstance(metric_files, (str, Path)):
         metric_files = [metric_files]
     if isinstance(claim_files, (str, Path)):
         claim_files = [claim_files]
     claims = load_claims(claims_dir, files=claim_files)
-    metrics = load_metrics(metric_files)
-    return Scorecard([evaluate_claim(c, metrics) for c in claims], setting=setting)
+    metrics, sources = load_metric_sources(metric_files)
+    return Scorecard([evaluate_claim(c, metrics, sources) for c in claims], setting=setting)

@@ -119,7 +119,7 @@ rule alignment_metrics:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=cfg("alignment.claims"),
+        cfg=cfg("alignment.claims", "run_name"),
         code=code("nnspectra.experiments.alignment_metrics"),
     script:
         "../scripts/alignment_metrics.py"
@@ -146,7 +146,7 @@ rule alignment_gmm_figures:
         runtime=10,
     params:
         cfg=cfg("alignment.plot", "alignment.claims"),
-        code=code("nnspectra.plotting.alignment"),
+        code=code("nnspectra.plotting.alignment", "nnspectra.experiments.alignment_metrics"),
     script:
         "../scripts/alignment_figure_gmm.py"
 
@@ -169,7 +169,7 @@ rule alignment_xor_figure:
         runtime=10,
     params:
         cfg=cfg("alignment.plot", "alignment.claims"),
-        code=code("nnspectra.plotting.alignment"),
+        code=code("nnspectra.plotting.alignment", "nnspectra.experiments.alignment_metrics"),
     script:
         "../scripts/alignment_figure_xor.py"
 

@@ -258,8 +258,9 @@ rule blobs_metrics:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=cfg("blobs.table1", "blobs.fig1"),
+        cfg=cfg("blobs.table1", "blobs.fig1", "run_name"),
         code=code("nnspectra.experiments.blobs", "nnspectra.experiments.blobs_metrics"),
         seeds=BLOBS_SEEDS,
+        fig1_run={key: BLOBS_FIG1[key] for key in ("alg", "act", "k", "cov")},
     script:
         "../scripts/blobs_metrics.py"

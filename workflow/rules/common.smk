@@ -115,3 +115,19 @@ EVO_RUN = result("evolution/{dataset}/{run}/seed{seed}")
 def evo_summary(dataset: str, run: str, seed: int) -> str:
     """The summary record of one evolution run."""
     return f"{EVO_RUN}/summary.json".format(dataset=dataset, run=run, seed=seed)
+
+# Sagun, Bottou & LeCun 2016 (the predecessor, "P0")
+P0 = config["predecessor"]
+P0_HIDDEN2 = "x".join(str(int(h)) for h in P0["mnist"]["fig2"]["hidden"])   # file-name form, e.g. 10x10
+P0_BLOBS = result("p0/blobs/n{width}/seed{seed}")
+P0_MNIST = result("p0/mnist/{point}/{inputs}_{hidden}/seed{seed}.npz")
+
+
+def p0_blob_runs(seeds) -> list[str]:
+    """The Fig 4 run of every width for each of ``seeds``."""
+    return [f"{P0_BLOBS}/run.npz".format(width=w, seed=s) for s in seeds for w in P0["fig4"]["widths"]]
+
+
+def p0_mnist_spectra(point: str, pairs) -> list[str]:
+    """MNIST / random-input spectra at ``point`` (init | trained) for (inputs, hidden, seed) triples."""
+    return [P0_MNIST.format(point=point, inputs=i, hidden=h, seed=s) for i, h, s in pairs]

@@ -22,7 +22,9 @@ EVO_SUMMARY_IDS = {ds: [(ds, run, seed) for run in spec["runs"] for seed in EVO_
 EVO_SUMMARIES = {ds: [evo_summary(*i) for i in ids] for ds, ids in EVO_SUMMARY_IDS.items()}
 EVO_SPECTRA = {ds: [f"{EVO_RUN}/spectra.npz".format(dataset=ds, run=run, seed=EVO_PLOT_SEED) for run in spec["runs"]]
                for ds, spec in EVO["datasets"].items()}
-EVO_CLAIM_DATASETS = [EVO["claims"]["dataset"]] + ([EVO["claims"]["real_dataset"]] if EVO["claims"]["real_dataset"] else [])
+EVO_CLAIM_DATASETS = list(dict.fromkeys([EVO["claims"]["dataset"]]
+                                         + ([EVO["claims"]["real_dataset"]] if EVO["claims"]["real_dataset"] else [])
+                                         + EVO["claims"]["also_real_datasets"]))
 EVO_CLAIM_RUNS = [EVO["claims"][key] for key in ("gd_small", "sgd_small", "gd_large", "adam")]
 EVO_METRIC_IDS = [(ds, run, seed) for ds in EVO_CLAIM_DATASETS for run in EVO_CLAIM_RUNS for seed in EVO_SEEDS
                   if run in EVO["datasets"][ds]["runs"]]
@@ -110,7 +112,7 @@ rule evolution_metrics:
         mem_mb=500,
         runtime=5,
     params:
-        cfg=cfg("evolution.claims", "evolution.scaling"),
+        cfg=cfg("evolution.claims", "evolution.scaling", "run_name"),
         code=code("nnspectra.experiments.evolution_metrics"),
         runs=EVO_METRIC_IDS,
         scaling=EVO_SCALING_IDS,

@@ -29,6 +29,7 @@ rule realdata_metrics:
         runtime=5,
     params:
         seeds={section: RD[section]["seeds"] for section in REALDATA_ANALYSES},
+        cfg=cfg("run_name"),
         code=code("nnspectra.experiments.realdata_metrics"),
     script:
         "../scripts/realdata_metrics.py"

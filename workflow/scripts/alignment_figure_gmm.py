@@ -1,4 +1,6 @@
 """Figures alignment_gmm (alignment, overlaps, lam and d dependence) and alignment_gmm_spectra."""
+from nnspectra.experiments.alignment_metrics import AlignmentClaims, gmm_figure_numbers
+from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.plotting.alignment import plot_gmm_alignment, plot_gmm_spectra
 from nnspectra.pipeline.step import Step
@@ -7,5 +9,6 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]
     gmm = [load_arrays(p) for p in step.input["gmm"]]
     dscan = [load_arrays(p) for p in step.input["dscan"]]
-    plot_gmm_alignment(gmm, dscan, cfg["alignment.claims"], step.output["figure"])
+    numbers = gmm_figure_numbers(gmm, dscan, settings(AlignmentClaims, cfg["alignment.claims"]))
+    plot_gmm_alignment(gmm, dscan, cfg["alignment.claims"], step.output["figure"], numbers)
     plot_gmm_spectra(gmm, cfg["alignment.claims"], cfg["alignment.plot"], step.output["spectra"])

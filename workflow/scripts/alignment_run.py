@@ -10,7 +10,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     mats = settings(MatrixSettings, cfg["alignment.matrices"])
     d, lam = int(w["aln_d"]), float(w["aln_lam"])
     if task == "xor":
-        sgd = OnlineSGD(cfg["alignment.xor.c"], cfg["alignment.xor.beta"])
+        sgd = OnlineSGD(cfg["alignment.xor.c"], cfg["alignment.xor.beta"], key="alignment.xor")
         run = run_xor(sgd, mats, d, int(w["aln_K"]), lam, step.seed, cfg["alignment.xor.times"])
     else:  # gmm: every measurement; dscan: the full Hessian only, at the d-scan's checkpoints
         sgd = OnlineSGD(cfg["alignment.gmm.c"], cfg["alignment.gmm.beta"])

@@ -8,4 +8,4 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     long = collect_counts(attach_rows([load_json(p) for p in step.input["counts"]]))
     fig1 = {int(s): {"init": load_arrays(i)["eig_H"], "final": load_arrays(f)["eig_H"]}
             for s, i, f in zip(step.params["seeds"], step.input["fig1_init"], step.input["fig1_final"])}
-    save_json(step.output["metrics"], blobs_metrics(long, fig1).as_dict())
+    save_json(step.output["metrics"], blobs_metrics(long, fig1, step.params["fig1_run"]).as_dict())

@@ -9,7 +9,8 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     step.set_device("cpu")  # spectra are float64 numpy on CPU; training uses CPU torch
     summary, arrays = run_evolution(settings(EvoData, cfg[f"evolution.datasets.{w['dataset']}.data"]),
                                     settings(EvoModel, cfg["evolution.model"]), settings(EvoRun, cfg[f"evolution.runs.{w['run']}"]),
-                                    settings(EvoAnalysis, cfg["evolution.analysis"]), step.seed, data_dir=cfg["data_dir"])
+                                    settings(EvoAnalysis, cfg["evolution.analysis"]), step.seed, data_dir=cfg["data_dir"],
+                                    run_key=f"evolution.runs.{w['run']}")
     step.extra["lr"] = summary["lr"]
     save_arrays(step.output["spectra"], **arrays)
     save_json(step.output["summary"], summary)

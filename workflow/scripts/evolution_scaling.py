@@ -9,5 +9,5 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     step.set_device("cpu")
     record = run_scaling(settings(EvoData, cfg[f"evolution.datasets.{w['dataset']}.data"]),
                          settings(EvoModel, cfg["evolution.model"]), settings(EvoRun, cfg[f"evolution.runs.{w['run']}"]),
-                         float(w["factor"]), step.seed)
+                         float(w["factor"]), step.seed, run_key=f"evolution.runs.{w['run']}")
     save_json(step.output["record"], record)

@@ -53,6 +53,19 @@ CLAIM_SCHEMA: dict[str, Any] = {
             "else": {"properties": {"value": _NUMBER}},
         },
         "seed_fraction": {"type": "number", "minimum": 0, "maximum": 1},
+        "requires": {
+            "description": "sample requirements from SPEC's tolerance text, checked against the metric's evidence: "
+                           "a number is a minimum (of a count, or of a list's length), a list must all be present",
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": False,
+            "patternProperties": {r"^[A-Za-z][A-Za-z0-9_]*$": {"oneOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "array", "minItems": 1, "items": {"type": ["number", "string"]}},
+            ]}},
+        },
+        "diagnosis": {"type": "string", "minLength": 1,
+                      "description": "one-line reason, drawn from data, shown when the claim fails"},
         "notes": {"type": "string"},
     },
 }
@@ -115,6 +128,8 @@ class Claim:
     metric: str
     check: Check
     seed_fraction: float = DEFAULT_SEED_FRACTION
+    requires: tuple[tuple[str, float | tuple[float | str, ...]], ...] = ()
+    diagnosis: str = ""
     notes: str = ""
     source_file: str = ""
 
@@ -187,6 +202,9 @@ def parse_claims(entries: Any, source: str) -> list[Claim]:
             paper_value_source=entry["paper_value_source"], metric=entry["metric"],
             check=Check(entry["check"]["op"], value),
             seed_fraction=float(entry.get("seed_fraction", DEFAULT_SEED_FRACTION)),
+            requires=tuple((key, tuple(v) if isinstance(v, list) else float(v))
+                           for key, v in entry.get("requires", {}).items()),
+            diagnosis=" ".join(str(entry.get("diagnosis", "")).split()),
             notes=" ".join(str(entry.get("notes", "")).split()), source_file=source,
         ))
     return claims

@@ -70,6 +70,7 @@ class OnlineSGD:
 
     c: float = 0.5
     beta: float = 0.0
+    key: str = "alignment.gmm"  # the config section holding c (named when the run diverges)
 
 
 def _rng(seed: int, stream: int) -> np.random.Generator:
@@ -100,6 +101,15 @@ def _gram(Y: np.ndarray, w: np.ndarray, dense_max: int) -> "np.ndarray | LinearO
     return weighted_gram_dense(Y, w) if Y.shape[1] <= dense_max else weighted_gram_operator(Y, w)
 
 
+def _block_spectrum(Y: np.ndarray, w: np.ndarray, Yg: np.ndarray, w_null: np.ndarray, mats: MatrixSettings,
+                    seed: int) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """One d x d weighted Gram block (1/M) Y^T diag(w) Y: its top eigenpairs, the null block's top
+    eigenvalue (the bulk edge) and the number of outliers above it."""
+    vals, vecs = _top(_gram(Y, w, int(mats.dense_max)), int(mats.n_top), seed=seed)
+    edge = _top(weighted_gram_operator(Yg, w_null), 1, seed=seed, tol=EDGE_TOL)[0][0]
+    return vals, vecs, edge, count_above_edge(vals, edge, mats.edge_margin)
+
+
 def _null_data(mats: MatrixSettings, Y: np.ndarray, labels: np.ndarray, sample_means: np.ndarray,
                null: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(inputs for the weights, labels, inputs for the Gram factor) of the null matrix (bulk edge).
@@ -122,7 +132,7 @@ def run_gmm(k: int, means_kind: str, sgd: OnlineSGD, mats: MatrixSettings, d: in
     ``kinds`` picks the matrices (the d-scan needs only the Hessian).
     Shapes: T checkpoints, k classes, n = n_top eigenvalues.
     """
-    k, M, n_top, dmax = int(k), int(round(mats.m_factor * d)), int(mats.n_top), int(mats.dense_max)
+    k, M, n_top = int(k), int(round(mats.m_factor * d)), int(mats.n_top)
     if k < 2 or M < 1:
         raise ConfigError(f"alignment.gmm needs k >= 2 classes and m_factor * d >= 1 (got k={k}, M={M})")
     means = orthonormal_means(k, d) if means_kind == "orthonormal" else random_unit_means(k, d, _rng(seed, STREAM_MEANS))
@@ -170,9 +180,7 @@ def run_gmm(k: int, means_kind: str, sgd: OnlineSGD, mats: MatrixSettings, d: in
                 continue
             w, w_null = softmax_block_weights(x, Y, labels, kind), softmax_block_weights(x, Yw, lab_w, kind)
             for c in range(k):
-                bvals, bvecs = _top(_gram(Y, w[:, c], dmax), n_top, seed=seed)
-                bedge = _top(weighted_gram_operator(Yg, w_null[:, c]), 1, seed=seed, tol=EDGE_TOL)[0][0]
-                br = count_above_edge(bvals, bedge, mats.edge_margin)
+                bvals, bvecs, bedge, br = _block_spectrum(Y, w[:, c], Yg, w_null[:, c], mats, seed)
                 out[f"{kind}_block_eigs"][t, c], out[f"{kind}_block_edge"][t, c] = bvals, bedge
                 out[f"{kind}_block_r"][t, c] = br
                 out[f"{kind}_block_align"][t, c] = alignment(x[c], top_space(bvecs, br))
@@ -183,7 +191,7 @@ def run_gmm(k: int, means_kind: str, sgd: OnlineSGD, mats: MatrixSettings, d: in
 
     theta0 = _rng(seed, STREAM_INIT).standard_normal(k * d) / np.sqrt(d)
     online_sgd(theta0, softmax_step_grad(k, d), lambda n: mix.sample(n, train_rng), steps,
-               delta=sgd.c / d, beta=sgd.beta, on_checkpoint=measure, seen=seen)
+               delta=sgd.c / d, beta=sgd.beta, on_checkpoint=measure, seen=seen, step_key=f"{sgd.key}.c")
     return out
 
 
@@ -195,7 +203,7 @@ def run_xor(sgd: OnlineSGD, mats: MatrixSettings, d: int, K: int, lam: float, se
 
     Arrays: T checkpoints, K units.
     """
-    M, n_top, dmax = int(round(mats.m_factor * d)), int(mats.n_top), int(mats.dense_max)
+    M, n_top = int(round(mats.m_factor * d)), int(mats.n_top)
     if K < 1 or M < 1:
         raise ConfigError(f"alignment.xor needs K >= 1 hidden units and m_factor * d >= 1 (got K={K}, M={M})")
     mix = XorMixture.standard(d, lam)
@@ -232,9 +240,7 @@ def run_xor(sgd: OnlineSGD, mats: MatrixSettings, d: int, K: int, lam: float, se
         for kind in KINDS:
             w, w_null = two_layer_unit_weights(p, Y, labels, kind), two_layer_unit_weights(p, Yw, lab_w, kind)
             for i in range(K):
-                vals, vecs = _top(_gram(Y, w[:, i], dmax), n_top, seed=seed)
-                edge = _top(weighted_gram_operator(Yg, w_null[:, i]), 1, seed=seed, tol=EDGE_TOL)[0][0]
-                r = count_above_edge(vals, edge, mats.edge_margin)
+                vals, vecs, edge, r = _block_spectrum(Y, w[:, i], Yg, w_null[:, i], mats, seed)
                 out[f"{kind}_unit_eigs"][t, i], out[f"{kind}_unit_edge"][t, i] = vals, edge
                 out[f"{kind}_unit_r"][t, i] = r
                 out[f"{kind}_unit_align2"][t, i] = alignment(p.W[i], top_space(vecs, 2))
@@ -267,5 +273,6 @@ def run_xor(sgd: OnlineSGD, mats: MatrixSettings, d: int, K: int, lam: float, se
     def grad(theta: np.ndarray, y: np.ndarray, comp: int) -> np.ndarray:
         return label_grad(theta, y, int(comp < 2))
 
-    online_sgd(theta0, grad, sample, steps, delta=sgd.c / d, beta=sgd.beta, on_checkpoint=measure, seen=seen)
+    online_sgd(theta0, grad, sample, steps, delta=sgd.c / d, beta=sgd.beta, on_checkpoint=measure, seen=seen,
+               step_key=f"{sgd.key}.c")
     return out

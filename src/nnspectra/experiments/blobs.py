@@ -9,6 +9,7 @@ Stages (one workflow rule each): data (:func:`nnspectra.data.blobs.blob_dataset`
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ class BlobTrain:
     max_iterations: int = 1_000_000
     grad_norm_tol: float | None = 1e-4
     log_every: int = 100
+    divergence_factor: float | None = 10.0
+    divergence_steps: int = 20
 
 
 def layer_sizes(model: BlobModel, input_dim: int, k: int) -> list[int]:
@@ -77,7 +80,8 @@ def train_config(settings: BlobTrain, alg: str, seed: int, progress: bool = True
     return TrainConfig(lr=float(settings.lr), batch_size=None if alg == "gd" else int(settings.sgd_batch_size),
                        schedule=str(settings.schedule), max_iterations=int(settings.max_iterations),
                        grad_norm_tol=settings.grad_norm_tol, log_every=int(settings.log_every),
-                       seed=int(seed), progress=progress)
+                       seed=int(seed), progress=progress, divergence_factor=settings.divergence_factor,
+                       divergence_steps=int(settings.divergence_steps), config_key="blobs.train")
 
 
 def train_run(data: Mapping[str, np.ndarray], model_cfg: BlobModel, train_cfg: BlobTrain,
@@ -88,22 +92,21 @@ def train_run(data: Mapping[str, np.ndarray], model_cfg: BlobModel, train_cfg: B
     History rows (every ``log_every`` steps): batch loss and gradient norm, full train/test loss and
     accuracy. The models are float64 :func:`make_mlp` networks.
     """
-    from nnspectra.training.fast_mlp import NumpyMLP, accuracy, mean_cross_entropy, train_numpy
+    import torch
 
-    x, y = np.asarray(data["x_train"], np.float64), np.asarray(data["y_train"], np.int64)
-    xt, yt = np.asarray(data["x_test"], np.float64), np.asarray(data["y_test"], np.int64)
+    from nnspectra.training import train
+    from nnspectra.training.evaluate import classification_evaluator, cross_entropy
+
+    x = torch.as_tensor(np.asarray(data["x_train"], np.float64))
+    y = torch.as_tensor(np.asarray(data["y_train"], np.int64))
+    xt = torch.as_tensor(np.asarray(data["x_test"], np.float64))
+    yt = torch.as_tensor(np.asarray(data["y_test"], np.int64))
     k = int(max(y.max(), yt.max()) + 1) if "centers" not in data else int(len(data["centers"]))
     init = build_model(model_cfg, x.shape[1], k, act, seed)
-    net = NumpyMLP.from_torch(init, act)
+    final = copy.deepcopy(init)
     cfg = train_config(train_cfg, alg, seed, progress)
-
-    def evaluate(m: NumpyMLP) -> dict[str, float]:
-        lo, lt = m.logits(x), m.logits(xt)
-        return {"train_loss": mean_cross_entropy(lo, y), "train_acc": accuracy(lo, y),
-                "test_loss": mean_cross_entropy(lt, yt), "test_acc": accuracy(lt, yt)}
-
-    result = train_numpy(net, x, y, cfg, evaluate=evaluate, desc=f"{alg}/{act}/k{k}/seed{seed}")
-    final = net.to_torch(build_model(model_cfg, x.shape[1], k, act, seed))
+    evaluate = classification_evaluator({"train": (x, y), "test": (xt, yt)}, batch=max(len(y), len(yt)))
+    result = train(final, cross_entropy, x, y, cfg, evaluate=evaluate, desc=f"{alg}/{act}/k{k}/seed{seed}")
     history = pd.DataFrame(result.history)
     last = result.history[-1]
     summary = {"alg": alg, "act": act, "k": k, "seed": int(seed), "iterations": result.iterations,

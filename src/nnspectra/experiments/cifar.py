@@ -10,6 +10,7 @@ LB side).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +56,8 @@ class CifarTrain:
     schedule: str = "shuffle"
     eval_batch: int = 1000
     checkpoint_every: int | None = 1000
+    divergence_factor: float | None = 10.0
+    divergence_steps: int = 20
 
     def batch_size(self, part: int) -> int:
         """Part I uses the large batch, Part II the small one."""
@@ -94,7 +97,11 @@ def train_cifar_part(data: Mapping[str, torch.Tensor], model: nn.Module, part: i
     cfg = TrainConfig(lr=float(settings.lr), batch_size=batch, schedule=settings.schedule, max_iterations=steps,
                       grad_norm_tol=None, log_every=int(settings.record_every), seed=seed + 1000 * part,
                       checkpoint_every=settings.checkpoint_every,
-                      checkpoint_path=str(checkpoint_path) if checkpoint_path else None, progress=True)
+                      checkpoint_path=str(checkpoint_path) if checkpoint_path else None, progress=True,
+                      divergence_factor=settings.divergence_factor, divergence_steps=int(settings.divergence_steps),
+                      # Part II continues Part I: its divergence reference is at least the loss the whole run
+                      # started from, the chance-level cross-entropy log(10), not Part I's small end loss
+                      divergence_floor=math.log(10) if part == 2 else 0.0, config_key="realdata.cifar.train")
     result = train(model, cross_entropy, on_device["x_train"], on_device["y_train"], cfg,
                    evaluate=_evaluator(on_device, int(settings.eval_batch)), desc=f"cifar bs={batch}")
     frame = pd.DataFrame(result.history)
@@ -138,4 +145,6 @@ def cifar_metrics(part1: pd.DataFrame, part2: pd.DataFrame, interp: pd.DataFrame
         "test_acc_monotone_violation_pp": 100 * _endpoint_monotone_violation(a, interp["test_acc"].to_numpy()),
         "test_loss_monotone_violation": _endpoint_monotone_violation(a, interp["test_loss"].to_numpy()),
         "train_loss_ratio_m1_over_2": float(train_loss[i_m1] / max(train_loss[i_2], 1e-12)),
+        "steps_part1": float(end1["step"] - part1["step"].iloc[0]),
+        "steps_part2": float(part2["step"].iloc[-1] - end1["step"]),
     }

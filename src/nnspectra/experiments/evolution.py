@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnspectra.data.teacher import RegressionData, mnist_regression, single_index_teacher
+from nnspectra.data.teacher import RegressionData, cifar10_regression, mnist_regression, single_index_teacher
 from nnspectra.errors import ConfigError
 from nnspectra.curvature.kernels import (
     conjugate_kernel,
@@ -46,8 +46,8 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 @dataclass(frozen=True)
 class EvoData:
-    """Config ``evolution.datasets.<name>.data``: ``teacher`` (x ~ N(0, I_d), y = softplus(<beta, x>) + noise)
-    or ``mnist`` (class-balanced, standardised, scalar ``target``)."""
+    """Config ``evolution.datasets.<name>.data``: ``teacher`` (x ~ N(0, I_d), y = softplus(<beta, x>) + noise),
+    ``mnist`` or ``cifar10`` (class-balanced, flattened, standardised, scalar ``target``; SPEC §3.3)."""
 
     kind: str
     n_train: int = 2000
@@ -55,6 +55,7 @@ class EvoData:
     dim: int = 1000
     noise_std: float = 0.3
     target: str = "parity"
+    image_size: int = 32
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class EvoRun:
     lr_factor: float = 1.0
     batch_size: int | None = None
     train_a: bool = False
+    divergence_factor: float | None = 10.0
+    divergence_steps: int = 6
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,14 @@ def make_dataset(data: EvoData, seed: int, data_dir: str | None = None, scale: f
     if data.kind == "teacher":
         dim = int(round(data.dim * scale))
         return single_index_teacher(n_train, n_test, dim, data.noise_std, seed=seed)
+    if data.kind in ("mnist", "cifar10") and scale != 1.0:
+        raise ConfigError(f"the {data.kind} variant has a fixed input dimension and cannot be rescaled")
     if data.kind == "mnist":
-        if scale != 1.0:
-            raise ConfigError("the MNIST variant has a fixed input dimension (784) and cannot be rescaled")
         return mnist_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed)
-    raise ConfigError(f"evolution dataset kind '{data.kind}' is not one of ['teacher', 'mnist']")
+    if data.kind == "cifar10":
+        return cifar10_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed,
+                                  image_size=int(data.image_size))
+    raise ConfigError(f"evolution dataset kind '{data.kind}' is not one of ['teacher', 'mnist', 'cifar10']")
 
 
 def mse(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -127,9 +133,12 @@ def resolve_lr(run: EvoRun, model: TwoLayer, x: torch.Tensor, y: torch.Tensor) -
 
 
 # -- spectra at one checkpoint ------------------------------------------------------------------
-def _tail_fits(eigs: np.ndarray, min_tail: int) -> dict[str, float]:
+def _tail_fits(eigs: np.ndarray, min_tail: int) -> dict[str, float | int]:
+    """CSN and Hill exponents; ``alpha_ntail`` (eigenvalues >= xmin) and ``alpha_npos`` (positive eigenvalues
+    the fit saw) let a figure draw the fitted CCDF ``(n_tail/n_pos) (x/xmin)^(1-alpha)`` without refitting."""
     fit, hill = fit_power_law(eigs, min_tail=min_tail), hill_alpha(eigs)
-    return {"alpha": fit.alpha, "alpha_xmin": fit.xmin, "alpha_ks": fit.ks, "alpha_hill": hill.alpha}
+    return {"alpha": fit.alpha, "alpha_xmin": fit.xmin, "alpha_ks": fit.ks, "alpha_hill": hill.alpha,
+            "alpha_ntail": fit.n_tail, "alpha_npos": int(np.sum(np.asarray(eigs) > 0))}
 
 
 def matrices_at(weight: np.ndarray, head: np.ndarray, data: RegressionData, activation: str,
@@ -195,7 +204,7 @@ def analyse_checkpoint(weight: np.ndarray, head: np.ndarray, init: Mapping[str, 
 
 # -- one run ----------------------------------------------------------------------------------------
 def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRun,
-                           checkpoints: Sequence[int], seed: int, width: int | None = None,
+                           checkpoints: Sequence[int], seed: int, width: int | None = None, run_key: str = "",
                            ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], float, list[dict[str, float]]]:
     """Train one run; return float64 copies ``{t: (W_t, a_t)}`` at the checkpoints, the lr and history."""
     dtype = DTYPES[model_cfg.dtype]
@@ -218,7 +227,9 @@ def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRu
     if run.optimizer == "sgd" and batch is None:
         raise ConfigError("an 'sgd' run needs a batch_size (full-batch training is optimizer 'gd')")
     cfg = TrainConfig(lr=lr, optimizer=optimizer, batch_size=batch, schedule="shuffle", max_iterations=steps,
-                      grad_norm_tol=None, log_every=1, seed=20_000 + seed, progress=False)
+                      grad_norm_tol=None, log_every=1, seed=20_000 + seed, progress=False,
+                      divergence_factor=run.divergence_factor, divergence_steps=int(run.divergence_steps),
+                      config_key=run_key)
     result = train(model, lambda out, target: 0.5 * torch.mean((out - target) ** 2), x, y, cfg,
                    on_log=keep, desc=f"{run.optimizer} lr={lr:.3g}")
     history = [{"step": r["step"], "batch_loss": r["batch_loss"]} for r in result.history]
@@ -226,14 +237,15 @@ def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRu
 
 
 def run_evolution(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, analysis: EvoAnalysis, seed: int,
-                  data_dir: str | None = None) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+                  data_dir: str | None = None, run_key: str = "evolution.runs.<run>",
+                  ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train one (dataset, run, seed) and analyse every checkpoint.
 
     Returns a JSON-able summary (``rows``: one dict of scalars per checkpoint, plus ``lr``, sizes and
     the loss history) and arrays ``<matrix>_t<step>`` of eigenvalues (ascending) per checkpoint.
     """
     data = make_dataset(data_cfg, seed, data_dir)
-    saved, lr, history = train_with_checkpoints(data, model_cfg, run, analysis.checkpoints, seed)
+    saved, lr, history = train_with_checkpoints(data, model_cfg, run, analysis.checkpoints, seed, run_key=run_key)
     activation, init_std = model_cfg.activation, float(model_cfg.init_std)
     ntk_params = "both" if run.train_a else "W"
     w0, a0 = saved[0]
@@ -253,7 +265,7 @@ def run_evolution(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, analysis:
                  step, row["test_mse"], row["w_ks_init"], row["w_alpha"], row["w_lmax"] / row["w_mp_edge"],
                  row["w_align_beta"])
     n, d = data.x_train.shape
-    summary = {"dataset": data.name, "n_train": n, "dim": d, "width": int(w0.shape[0]), "lr": lr,
+    summary = {"dataset": data.name, "kind": data_cfg.kind, "n_train": n, "dim": d, "width": int(w0.shape[0]), "lr": lr,
                "steps": int(run.steps), "optimizer": run.optimizer, "regime": run.regime,
                "train_a": bool(run.train_a), "ntk_params": ntk_params, "seed": seed,
                "null_alignment_beta": 1.0 / math.sqrt(d), "null_alignment_y": 1.0 / n,
@@ -261,12 +273,13 @@ def run_evolution(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, analysis:
     return summary, arrays
 
 
-def run_scaling(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, scale: float, seed: int) -> dict[str, Any]:
+def run_scaling(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, scale: float, seed: int,
+                run_key: str = "evolution.runs.<run>") -> dict[str, Any]:
     """Claim 34: ``||W_T - W_0||`` (op, F) and ``||W_0||_op`` for (n, d, h) multiplied by ``scale``."""
     data = make_dataset(data_cfg, seed, scale=scale)
     width = int(round(model_cfg.width * scale))
     steps = int(run.steps)
-    saved, lr, _ = train_with_checkpoints(data, model_cfg, run, [0], seed, width=width)
+    saved, lr, _ = train_with_checkpoints(data, model_cfg, run, [0], seed, width=width, run_key=run_key)
     w0, wt = saved[0][0], saved[steps][0]
     n, d = data.x_train.shape
     return {"scale": scale, "n_train": n, "dim": d, "width": width, "lr": lr, "steps": steps, "seed": seed,

@@ -3,7 +3,7 @@ and the section's summary table."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,14 +16,32 @@ from nnspectra.experiments.metrics import MetricsRecord
 
 @dataclass(frozen=True)
 class EvoClaims:
-    """Config ``evolution.claims``: the dataset and the four runs the claims read (and the real-data one)."""
+    """Config ``evolution.claims``: the dataset and the four runs the claims read, the real-data dataset of
+    claim 42, and further real-data datasets checked the same way (details, not read by a claim)."""
 
     dataset: str = "teacher"
-    real_dataset: str | None = "mnist"
+    real_dataset: str | None = "cifar10"
     gd_small: str = "gd_lr1"
     sgd_small: str = "sgd_lr1"
     gd_large: str = "gd_eta_star"
     adam: str = "adam_lr1"
+    also_real_datasets: tuple[str, ...] = ()
+
+
+# Claim 42 ("claims 33, 37 and 39 hold with the same thresholds") part by part: the claim id whose check
+# (threshold, read from the claim files) applies, the detail metric's name, and its value from the final
+# rows of the small-lr GD, large-lr GD and Adam runs of one seed (first row = init for the outlier test).
+REGIME_PARTS: dict[str, tuple[str, Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], float]]] = {
+    "33a": ("ks_w_gd", lambda g, lg, a: _final(g)["w_ks_init"]),
+    "33b": ("lmax_ratio_w_gd", lambda g, lg, a: _final(g)["w_lmax_ratio"]),
+    "37": ("outlier_emerged", lambda g, lg, a: float(_final(lg)["w_outliers"] >= 1 and _first(lg)["w_outliers"] == 0)),
+    "39a": ("alpha_w_adam", lambda g, lg, a: _final(a)["w_alpha"]),
+    "39b": ("alpha_drop_w", lambda g, lg, a: _final(g)["w_alpha"] - _final(a)["w_alpha"]),
+    "39c": ("alpha_drop_ck", lambda g, lg, a: _final(g)["ck_alpha"] - _final(a)["ck_alpha"]),
+    "39d": ("alpha_drop_ntk", lambda g, lg, a: _final(g)["ntk_alpha"] - _final(a)["ntk_alpha"]),
+    "39e": ("alpha_ck_adam", lambda g, lg, a: _final(a)["ck_alpha"]),
+    "39f": ("alpha_ntk_adam", lambda g, lg, a: _final(a)["ntk_alpha"]),
+}
 
 
 def _final(summary: Mapping[str, Any]) -> dict[str, float]:
@@ -53,8 +71,9 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
                               f"expected {seeds}")
     out = MetricsRecord()
 
-    def add(name: str, values: Sequence[float], unit: str, description: str, seed_list: Sequence[int] = seeds) -> None:
-        out.add(name, values, seed_list, unit, description)
+    def add(name: str, values: Sequence[float], unit: str, description: str, seed_list: Sequence[int] = seeds,
+            evidence: Mapping[str, Any] | None = None) -> None:
+        out.add(name, values, seed_list, unit, description, evidence)
 
     add("c33_ks_w_gd", [_final(s)["w_ks_init"] for s in gd], "KS distance",
         "Kolmogorov distance between the ESDs of W^T W/h at the end of small-lr GD and at init")
@@ -71,7 +90,8 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
         pairs = list(zip(scaling[lo], scaling[hi]))
         for key, label in (("dW_op", "||W_T - W_0||_op"), ("dW_fro", "||W_T - W_0||_F"), ("W0_op", "||W_0||_op")):
             add(f"c34_{key}_size_ratio", [b[key] / a[key] for a, b in pairs], "ratio",
-                f"{label} at sizes x{hi} over x{lo} (n, d, h scaled together; GD, same lr and steps)", sc_seeds)
+                f"{label} at sizes x{hi} over x{lo} (n, d, h scaled together; GD, same lr and steps)", sc_seeds,
+                {"seeds": len(sc_seeds), "size_factor": [round(hi / lo, 9)]})
     add("c35_ks_ck_gd", [_final(s)["ck_ks_init"] for s in gd], "KS distance", "KS(CK final, CK init), small-lr GD")
     add("c35_ks_ntk_gd", [_final(s)["ntk_ks_init"] for s in gd], "KS distance", "KS(NTK final, NTK init), small-lr GD")
     add("c35_ks_max_kernels_gd", [max(_final(s)["ck_ks_init"], _final(s)["ntk_ks_init"]) for s in gd],
@@ -81,6 +101,8 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
             f"KS({name} final, {name} init), small-lr SGD batch 32")
     add("c36_ks_max_sgd", [max(_final(s)[f"{m}_ks_init"] for m in MATRICES) for s in sgd], "KS distance",
         "max over W, CK, NTK of KS(final, init), small-lr SGD")
+    add("c36_lmax_ratio_w_sgd", [_final(s)["w_lmax_ratio"] for s in sgd], "ratio",
+        "lambda_max(W^T W/h) final / init under small-lr SGD (batch 32)")
     add("c37_outliers_w_large", [_final(s)["w_outliers"] for s in large], "count",
         "eigenvalues of W^T W/h above outlier_factor x the MP edge after large-lr GD")
     add("c37_outliers_w_init", [_first(s)["w_outliers"] for s in large], "count",
@@ -124,27 +146,38 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
         add(f"c41_{name}_dist_adam", [d[2] for d in dists], "relative Frobenius", f"||K-K0||_F/||K0||_F ({name}), Adam")
         add(f"c41_{name}_ordered", [float(d[0] < d[1] < d[2]) for d in dists], "indicator",
             f"1 if the {name} distance from init orders GD small < GD large < Adam")
-    real = claims_cfg.real_dataset
-    if real and real in runs:
-        rds = runs[real]
-        r_gd, r_large, r_adam = rds[claims_cfg.gd_small], rds[claims_cfg.gd_large], rds[claims_cfg.adam]
-        r_seeds = [s["seed"] for s in r_gd]
-        add("c42_ks_w_gd", [_final(s)["w_ks_init"] for s in r_gd], "KS distance",
-            "real data: KS(W^T W/h final, init), small-lr GD", r_seeds)
-        add("c42_outliers_w_large", [_final(s)["w_outliers"] for s in r_large], "count",
-            "real data: outliers of W^T W/h above outlier_factor x MP edge after large-lr GD", r_seeds)
-        add("c42_alpha_w_adam", [_final(s)["w_alpha"] for s in r_adam], "PL exponent",
-            "real data: alpha of the W^T W/h ESD after Adam", r_seeds)
-        check = {str(c.id): c.check for c in load_claims() if str(c.id) in ("33a", "33b", "37", "39a", "39b")}
-        ok = []
-        for g, lg, a in zip(r_gd, r_large, r_adam):
-            c33 = check["33a"](_final(g)["w_ks_init"]) and check["33b"](_final(g)["w_lmax_ratio"])
-            c37 = check["37"](float(_final(lg)["w_outliers"] >= 1 and _first(lg)["w_outliers"] == 0))
-            c39 = check["39a"](_final(a)["w_alpha"]) and check["39b"](_final(g)["w_alpha"] - _final(a)["w_alpha"])
-            ok.append(float(c33 and c37 and c39))
-        add("c42_regimes_reproduce", ok, "indicator",
-            "real data: 1 if claims 33, 37 and 39 (W) all hold with their thresholds", r_seeds)
+    for name in [claims_cfg.real_dataset, *claims_cfg.also_real_datasets]:
+        if name and name in runs:
+            prefix = "c42" if name == claims_cfg.real_dataset else f"c42_{name}"
+            _regime_metrics(out, runs[name], claims_cfg, prefix, name)
     return out
+
+
+def _regime_metrics(out: MetricsRecord, runs: Mapping[str, Sequence[Mapping[str, Any]]], claims_cfg: EvoClaims,
+                    prefix: str, name: str) -> None:
+    """Claim 42 on one real-data dataset: every part of claims 33, 37 and 39 (:data:`REGIME_PARTS`) with the
+    thresholds of those claims, and the indicator that all hold (``<prefix>_regimes_reproduce``)."""
+    r_gd, r_large, r_adam = runs[claims_cfg.gd_small], runs[claims_cfg.gd_large], runs[claims_cfg.adam]
+    r_seeds = [s["seed"] for s in r_gd]
+    for group in (r_large, r_adam):
+        if [s["seed"] for s in group] != r_seeds:
+            raise ConfigError(f"evolution claims: the runs of dataset '{name}' do not share the seeds {r_seeds}")
+    first = r_gd[0]
+    evidence = {"seeds": len(r_seeds), "dataset": [str(first.get("kind", "unknown"))],
+                "n_train": int(first["n_train"]), "dim": int(first["dim"])}
+    checks = {str(c.id): c.check for c in load_claims() if str(c.id) in REGIME_PARTS}
+    missing = sorted(set(REGIME_PARTS) - set(checks))
+    if missing:
+        raise ConfigError(f"claim 42 reads the thresholds of claims {missing}, which the claim files lack")
+    ok = np.ones(len(r_seeds), dtype=bool)
+    for cid, (metric, value) in REGIME_PARTS.items():
+        values = [float(value(g, lg, a)) for g, lg, a in zip(r_gd, r_large, r_adam)]
+        out.add(f"{prefix}_{metric}", values, r_seeds, "", f"real data ({name}): claim {cid}'s measure, "
+                f"checked {checks[cid].describe()}", evidence)
+        ok &= np.array([checks[cid](v) for v in values])
+    out.add(f"{prefix}_regimes_reproduce", [float(v) for v in ok], r_seeds, "indicator",
+            f"real data ({name}): 1 if every part of claims 33, 37 and 39 ({', '.join(REGIME_PARTS)}) holds with "
+            "its threshold", evidence)
 
 
 def group_summaries(summaries: Sequence[tuple[str, str, Mapping[str, Any]]]

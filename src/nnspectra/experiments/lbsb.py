@@ -44,6 +44,8 @@ class LbsbTrain:
     batch_sb: int = 10
     schedule: str = "shuffle"
     log_every: int = 500
+    divergence_factor: float | None = 10.0
+    divergence_steps: int = 20
 
     def batch_size(self, regime: str) -> int:
         """The batch size of ``regime`` (``lb`` or ``sb``)."""
@@ -78,7 +80,8 @@ def train_lbsb_convnet(x: torch.Tensor, y: torch.Tensor, batch_size: int, model:
     net = build_convnet(x.shape[-1], model, seed).to(device)
     cfg = TrainConfig(lr=float(settings.lr), batch_size=int(batch_size), schedule=settings.schedule,
                       max_iterations=int(settings.iterations), grad_norm_tol=None, log_every=int(settings.log_every),
-                      seed=seed, progress=True)
+                      seed=seed, progress=True, divergence_factor=settings.divergence_factor,
+                      divergence_steps=int(settings.divergence_steps), config_key="realdata.lbsb.train")
     result = train(net, cross_entropy, x, y, cfg, evaluate=classification_evaluator({"train": (x, y)}),
                    desc=f"convnet bs={batch_size}")
     return net.cpu(), pd.DataFrame(result.history)

@@ -1,21 +1,24 @@
 """Audit the cached intermediates under ``results/`` against their provenance sidecars.
 
-For every result file ``X`` (everything under ``results/`` except ``logs/``, hidden temporary files,
-``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
+For every result file ``X`` (everything under ``results/`` except ``logs/``, hidden temporary files, resume
+checkpoints ``*.ckpt``, ``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
 :mod:`nnspectra.pipeline.provenance`) and reports one status:
 
 ``corrupt``          the file's sha256 differs from the one recorded when it was made (or the sidecar is unreadable)
+``missing``          the workflow should have made it for the audited targets (Snakemake's DAG says so) but it
+                     is absent (checked only when ``expected`` is given)
 ``missing-sidecar``  no sidecar: nobody can say which config, seed or code made it
 ``orphan-sidecar``   a sidecar whose file is gone
 ``stale-config``     a config value the step used (``params.cfg*``, keyed by dotted path, see
                      :func:`nnspectra.pipeline.config.config_subset`) differs from the current config
 ``stale-code``       the content hash of the step's code (:func:`nnspectra.pipeline.provenance.code_version`
                      of the recorded entry modules) differs from the current source
-``stale-input``      an input file recorded in the sidecar has changed since (upstream was rerun)
+``stale-input``      an input file recorded in the sidecar has changed since (upstream was rerun, or the input
+                     is corrupt) or, inside the results tree, is gone
 ``ok``               none of the above
 
 When several apply, the status is the most serious (order above) and ``problems`` lists them all.
-Corrupt files, missing sidecars and orphan sidecars make :attr:`AuditReport.ok` false (the CLI exits 1);
+Corrupt and missing files, missing sidecars and orphan sidecars make :attr:`AuditReport.ok` false (the CLI exits 1);
 stale files are reported (Snakemake reruns them on the next ``snakemake`` call) and fail only with
 ``strict=True``.
 """
@@ -33,8 +36,9 @@ import pandas as pd
 
 from nnspectra.pipeline.provenance import SIDECAR_SUFFIX, code_version, sha256_file
 
-STATUSES = ("corrupt", "missing-sidecar", "orphan-sidecar", "stale-config", "stale-code", "stale-input", "ok")
-FATAL = frozenset({"corrupt", "missing-sidecar", "orphan-sidecar"})
+STATUSES = ("corrupt", "missing", "missing-sidecar", "orphan-sidecar", "stale-config", "stale-code", "stale-input",
+            "ok")
+FATAL = frozenset({"corrupt", "missing", "missing-sidecar", "orphan-sidecar"})
 STALE = frozenset({"stale-config", "stale-code", "stale-input"})
 # top-level entries of results/ that no pipeline step writes (so they carry no sidecar)
 DEFAULT_EXCLUDES = ("logs", "README.md", "report.html", "report.zip")
@@ -74,6 +78,7 @@ class AuditReport:
     results_dir: Path
     entries: list[AuditEntry]
     config_checked: bool = False
+    expected_checked: bool = False
 
     def counts(self) -> dict[str, int]:
         """Number of entries per status (every status listed, zeros included)."""
@@ -109,6 +114,7 @@ class AuditReport:
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
         verdict = "OK" if self.ok else "FAIL (corrupt or missing files)"
         checked = "" if self.config_checked else " [config not checked]"
+        checked += "" if self.expected_checked else " [expected files not checked]"
         return f"audit of {self.results_dir}: {len(self.entries)} entries: {counts or 'nothing cached'}; {verdict}{checked}"
 
     def to_text(self, only_problems: bool = False) -> str:
@@ -124,7 +130,8 @@ class AuditReport:
     def to_json(self) -> dict[str, Any]:
         """Machine-readable report (``nnspectra audit --json``)."""
         return {"results_dir": str(self.results_dir), "ok": self.ok, "config_checked": self.config_checked,
-                "counts": self.counts(), "entries": [asdict(e) for e in self.entries]}
+                "expected_checked": self.expected_checked, "counts": self.counts(),
+                "entries": [asdict(e) for e in self.entries]}
 
 
 def _canonical(value: Any) -> Any:
@@ -203,11 +210,13 @@ class _CodeHashes:
 def _is_excluded(rel: Path, excludes: Iterable[str]) -> bool:
     if any(part.startswith(".") for part in rel.parts):
         return True  # atomic-write temporaries (.name.tmpPID) and hidden files
+    if rel.suffix == ".ckpt":
+        return True  # resume state of an interrupted training step (it resumes from it or removes it)
     return rel.parts[0] in set(excludes)
 
 
 def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] | None, hasher: _Hasher,
-                code_hashes: _CodeHashes) -> AuditEntry:
+                code_hashes: _CodeHashes, results_dir: Path) -> AuditEntry:
     entry = AuditEntry(file=rel)
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if not sidecar.is_file():
@@ -256,14 +265,20 @@ def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] |
         source = source if source.is_absolute() else workdir / source
         if source.is_file() and hasher(source) != info.get("sha256"):
             entry.flag("stale-input", f"input '{name}' ({info['path']}) changed since this file was made")
+        elif not source.exists() and source.resolve().is_relative_to(results_dir.resolve()):
+            entry.flag("stale-input", f"input '{name}' ({info['path']}) is gone")
     return entry
 
 
 def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None = None,
-          excludes: Iterable[str] = DEFAULT_EXCLUDES, workdir: str | Path | None = None) -> AuditReport:
+          excludes: Iterable[str] = DEFAULT_EXCLUDES, workdir: str | Path | None = None,
+          expected: Mapping[str, str] | None = None) -> AuditReport:
     """Audit every cached file under ``results_dir`` (see module docstring for the statuses).
 
-    ``config`` is the validated current config (``None`` skips the stale-config check). Relative
+    ``config`` is the validated current config (``None`` skips the stale-config check). ``expected`` maps
+    each file the workflow should have made (relative to ``workdir``, as Snakemake names them; from
+    :func:`nnspectra.pipeline.repair.expected_outputs`) to its rule; those under ``results_dir`` that are
+    absent become ``missing`` entries (``None`` skips the check). Relative
     input paths in the sidecars are resolved against ``workdir``, the Snakemake working directory (default:
     the folder holding ``results/``: ``results/<run_name>`` lies two levels below it, a bare ``results`` one).
     Files are reported relative to it (``results/<run_name>/...``).
@@ -273,21 +288,19 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
         resolved = results_dir.resolve()
         workdir = resolved.parents[1] if resolved.parent.name == "results" else resolved.parent
     workdir = Path(workdir)
+    prefix = Path(results_dir.resolve().relative_to(workdir.resolve()))
     excludes = tuple(excludes)
     hasher, code_hashes = _Hasher(), _CodeHashes()
     entries: list[AuditEntry] = []
-    if not results_dir.is_dir():
-        return AuditReport(results_dir, entries, config_checked=config is not None)
-    for path in sorted(p for p in results_dir.rglob("*") if p.is_file()):
+    paths = sorted(p for p in results_dir.rglob("*") if p.is_file()) if results_dir.is_dir() else []
+    for path in paths:
         rel_path = path.relative_to(results_dir)
         if _is_excluded(rel_path, excludes):
             continue
-        rel = str(Path(results_dir.resolve().relative_to(workdir.resolve())) / rel_path)
         if path.name.endswith(SIDECAR_SUFFIX):
             data = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
             if not data.exists():
-                orphan = AuditEntry(file=str(Path(results_dir.resolve().relative_to(workdir.resolve()))
-                                             / data.relative_to(results_dir)))
+                orphan = AuditEntry(file=str(prefix / data.relative_to(results_dir)))
                 try:
                     record = json.loads(path.read_text())
                     orphan.step, orphan.seed = str(record.get("step", "")), record.get("seed")
@@ -297,6 +310,16 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
                 orphan.flag("orphan-sidecar", f"{path.name} has no file: it was deleted or never finished")
                 entries.append(orphan)
             continue
-        entries.append(_audit_file(path, rel, workdir, config, hasher, code_hashes))
+        entries.append(_audit_file(path, str(prefix / rel_path), workdir, config, hasher, code_hashes, results_dir))
+    by_file = {e.file: e for e in entries}
+    for name, rule in sorted((expected or {}).items()):
+        target = Path(name) if Path(name).is_absolute() else workdir / name
+        if target.exists() or not target.resolve().is_relative_to(results_dir.resolve()):
+            continue
+        rel = str(prefix / target.resolve().relative_to(results_dir.resolve()))
+        entry = by_file.get(rel) or AuditEntry(file=rel, step=rule)
+        entry.flag("missing", f"absent, but rule {rule} makes it for the audited targets")
+        if rel not in by_file:
+            entries.append(entry)
     entries.sort(key=lambda e: e.file)
-    return AuditReport(results_dir, entries, config_checked=config is not None)
+    return AuditReport(results_dir, entries, config_checked=config is not None, expected_checked=expected is not None)

@@ -166,6 +166,12 @@ def coerce_strings(value: Any, node: Mapping[str, Any]) -> Any:
         parsed = yaml.safe_load(value)
     except yaml.YAMLError:
         return value
+    if isinstance(parsed, str) and types & {"number", "integer"}:
+        try:  # YAML 1.1 reads "1e8" (no dot) as a string; a number is what the schema allows here
+            number = float(parsed)
+            parsed = int(number) if number.is_integer() and "integer" in types and "number" not in types else number
+        except ValueError:
+            pass
     ok = {"number": (int, float), "integer": (int,), "boolean": (bool,), "null": (type(None),),
           "array": (list,), "object": (dict,)}
     allowed = tuple(t for name in types if name in ok for t in ok[name])
@@ -210,6 +216,10 @@ def cross_check(config: Mapping[str, Any]) -> list[str]:
         for key in ("dataset", "real_dataset"):
             if claims.get(key) and claims[key] not in evo["datasets"]:
                 problems.append(f"config key 'evolution.claims.{key}' = '{claims[key]}' is not in evolution.datasets")
+        for name in claims.get("also_real_datasets", []):
+            if name not in evo["datasets"]:
+                problems.append(f"config key 'evolution.claims.also_real_datasets' names '{name}', which is not in "
+                                "evolution.datasets")
         if claims.get("dataset") in evo["datasets"]:
             for key in ("gd_small", "sgd_small", "gd_large", "adam"):
                 if claims[key] not in evo["datasets"][claims["dataset"]]["runs"]:

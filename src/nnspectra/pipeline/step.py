@@ -7,6 +7,8 @@ Workflow scripts stay thin::
         result = some_library_function(**step.params["cfg"])
         save(result, step.output["spectrum"])
 
+On entry every input that has a ``.prov.json`` sidecar is checked against the sha256 it records
+(:mod:`nnspectra.pipeline.verify`): a corrupt input stops the step before it reads or writes anything.
 On success every output gets a ``.prov.json`` sidecar. A :class:`NnspectraError` (bad input,
 missing data, divergence, memory) ends the step with one readable line on stderr and in the log.
 """
@@ -87,6 +89,7 @@ class Step:
         from nnspectra.pipeline.runtime import configure_threads, request_determinism
 
         self._setup_logging()
+        self._verify_inputs()
         if self.gpus > 0:  # before CUDA starts: pin this job to a free GPU of a multi-GPU machine
             from nnspectra.pipeline.gpu_slots import claim_gpu
 
@@ -162,6 +165,29 @@ class Step:
             self._stream.close()
             self._stream = None
 
+    def _input_files(self) -> dict[str, Any]:
+        """Input paths by name; list-valued inputs (aggregation rules) as ``name[i]``."""
+        inputs: dict[str, Any] = {}
+        for key, value in self.input.items():
+            if isinstance(value, (str, os.PathLike)):
+                inputs[key] = value
+            elif isinstance(value, (list, tuple)):
+                inputs.update({f"{key}[{i}]": v for i, v in enumerate(value) if isinstance(v, (str, os.PathLike))})
+        return inputs
+
+    def _verify_inputs(self) -> None:
+        """Stop before anything is read or written when a cached input differs from its sidecar (one line)."""
+        from nnspectra.pipeline.verify import verify_inputs
+
+        try:
+            verify_inputs(self._input_files().values())
+        except NnspectraError as err:
+            message = f"nnspectra error in step '{self.name}': {err}"
+            log.error(message)
+            self._teardown_logging()
+            print(message, file=sys.__stderr__, flush=True)
+            sys.exit(1)
+
     def _remove_partial_outputs(self) -> None:
         for path in self.output.values():
             for candidate in (Path(path), Path(str(path) + ".prov.json")):
@@ -171,12 +197,7 @@ class Step:
     def _write_provenance(self, wall: float, cpu: float) -> None:
         code = self.params.get("code")
         cfg = {k: v for k, v in self.params.items() if k != "code"}
-        inputs: dict[str, Any] = {}
-        for key, value in self.input.items():
-            if isinstance(value, (str, os.PathLike)):
-                inputs[key] = value
-            elif isinstance(value, (list, tuple)):  # aggregation rules take lists of files
-                inputs.update({f"{key}[{i}]": v for i, v in enumerate(value) if isinstance(v, (str, os.PathLike))})
+        inputs = self._input_files()
         for key, path in self.output.items():
             if not Path(path).is_file():
                 continue

@@ -1,8 +1,10 @@
 """Figures of the Ben Arous et al. (ICLR 2024) replication: spectra over time, alignment, per layer.
 
-Time is always ell/d (SGD steps divided by the dimension) on a symlog axis (linear below 0.1, so that
-ell = 0 is shown); colour encodes ell/d in the spectra panels (with a colour bar) and lam or d in the
-curve panels (legend). Curves are medians over seeds with the interquartile range shaded.
+Time is always ℓ/d (online-SGD steps ℓ divided by the dimension d) on a symlog axis (linear below 0.1, so
+that ℓ = 0 is shown); colour encodes ℓ/d in the spectra panels (with a colour bar) and the signal-to-noise
+ratio λ or d in the curve panels (legend). Curves are medians over seeds with the interquartile range shaded.
+Numbers read off the runs (times to align, readout overlaps, the sub-optimal split) come from
+:mod:`nnspectra.experiments.alignment_metrics` through the figure script: nothing is computed here.
 """
 
 from __future__ import annotations
@@ -13,23 +15,25 @@ from typing import Any
 
 import numpy as np
 
-from nnspectra.plotting import new_figure, save_figure
-from nnspectra.spectra.alignment import first_crossing, subspace_overlap
+from nnspectra.plotting import MARKERS, legend_below, new_figure, save_figure
 
 Run = Mapping[str, np.ndarray]
+TIME_AXIS = "training time ℓ/d (SGD steps per input dimension)"
+SNR = "signal-to-noise ratio λ"
 
 
 def _time_axis(ax: Any, xlabel: bool = True) -> None:
     ax.set_xscale("symlog", linthresh=0.1, linscale=0.5)
     ax.set_xlim(left=0)
     if xlabel:
-        ax.set_xlabel("training time ell/d (SGD steps / dimension)")
+        ax.set_xlabel(TIME_AXIS)
 
 
-def _band(ax: Any, times: np.ndarray, values: np.ndarray, label: str, color: Any, ls: str = "-") -> None:
+def _band(ax: Any, times: np.ndarray, values: np.ndarray, label: str, color: Any, ls: str = "-",
+          marker: str = "o") -> None:
     """Median over axis 0 of ``values`` (seeds, T) with the interquartile range."""
     med = np.nanmedian(values, axis=0)
-    ax.plot(times, med, ls, color=color, label=label, marker="o", ms=3)
+    ax.plot(times, med, ls, color=color, label=label, marker=marker, ms=4)
     if values.shape[0] > 1:
         lo, hi = np.nanpercentile(values, [25, 75], axis=0)
         ax.fill_between(times, lo, hi, color=color, alpha=0.2, lw=0)
@@ -43,7 +47,7 @@ def _group(runs: Sequence[Run], key: str) -> dict[float, list[Run]]:
 
 
 def _time_colours(times: np.ndarray, fig: Any, ax: Any):  # type: ignore[no-untyped-def]
-    """Colours for checkpoints (by index) and a colour bar labelled with ell/d."""
+    """Colours for checkpoints (by index) and a colour bar labelled with ℓ/d."""
     import matplotlib as mpl
 
     cmap = mpl.colormaps["viridis"]
@@ -51,14 +55,19 @@ def _time_colours(times: np.ndarray, fig: Any, ax: Any):  # type: ignore[no-unty
     sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
     cbar = fig.colorbar(sm, ax=ax, ticks=np.arange(len(times)))
     cbar.ax.set_yticklabels([f"{t:g}" for t in times])
-    cbar.set_label("checkpoint ell/d")
+    cbar.set_label("checkpoint ℓ/d (SGD steps per dimension)")
     return [cmap(norm(i)) for i in range(len(times))]
 
 
-def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping[str, Any],
-                       path: str | Path) -> None:
-    """Figure alignment_gmm: alignment with H and G, per block, mean overlap, outliers, lam and d scans."""
+def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping[str, Any], path: str | Path,
+                       numbers: Mapping[str, Mapping[float, np.ndarray]]) -> None:
+    """Figure alignment_gmm: alignment with H and G, per block, mean overlap, outliers, SNR and d scans.
+
+    ``numbers`` (:func:`nnspectra.experiments.alignment_metrics.gmm_figure_numbers`): ``snr_error`` (lam ->
+    1 - A per run at ``snr_time``) and ``align_time`` (d -> first ℓ/d with A >= level per run, inf if never).
+    """
     import seaborn as sns
+    from matplotlib.ticker import LogFormatterSciNotation, NullLocator
 
     fig, axes = new_figure(2, 4, width=4.6, height=3.6)
     by_lam = _group(gmm, "lam")
@@ -66,84 +75,111 @@ def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping
     level = float(claims["align_level"])
     ax_h, ax_g, ax_b, ax_o = axes[0]
     ax_r, ax_snr, ax_d, ax_t = axes[1]
-    for (lam, runs), col in zip(by_lam.items(), colours):
+    n = len(by_lam)
+    for i, ((lam, runs), col) in enumerate(zip(by_lam.items(), colours)):
         t = runs[0]["times"]
-        lab = f"lam = {lam:g}"
-        _band(ax_h, t, np.stack([r["hessian_align"] for r in runs]), lab, col)
-        _band(ax_g, t, np.stack([r["gmatrix_align"] for r in runs]), lab, col)
+        lab = f"λ = {lam:g}"
+        m_h, m_g = MARKERS[i % len(MARKERS)], MARKERS[(i + n) % len(MARKERS)]
+        _band(ax_h, t, np.stack([r["hessian_align"] for r in runs]), lab, col, marker=m_h)
+        _band(ax_g, t, np.stack([r["gmatrix_align"] for r in runs]), lab, col, marker=m_h)
         if "hessian_block_align" in runs[0]:
-            _band(ax_b, t, np.stack([r["hessian_block_align"].mean(axis=1) for r in runs]), lab + " (H_cc)", col)
-            _band(ax_b, t, np.stack([r["gmatrix_block_align"].mean(axis=1) for r in runs]), lab + " (G_cc)", col, "--")
-            _band(ax_o, t, np.stack([r["hessian_block_mean_overlap"].min(axis=1) for r in runs]), lab, col)
-        _band(ax_r, t, np.stack([r["hessian_r"] for r in runs]).astype(float), lab + " (H)", col)
-        _band(ax_r, t, np.stack([r["gmatrix_r"] for r in runs]).astype(float), lab + " (G)", col, "--")
+            _band(ax_b, t, np.stack([r["hessian_block_align"].mean(axis=1) for r in runs]), lab + ", Hessian block",
+                  col, marker=m_h)
+            _band(ax_b, t, np.stack([r["gmatrix_block_align"].mean(axis=1) for r in runs]), lab + ", G-matrix block",
+                  col, "--", marker=m_g)
+            _band(ax_o, t, np.stack([r["hessian_block_mean_overlap"].min(axis=1) for r in runs]), lab, col, marker=m_h)
+        _band(ax_r, t, np.stack([r["hessian_r"] for r in runs]).astype(float), lab + ", Hessian H", col, marker=m_h)
+        _band(ax_r, t, np.stack([r["gmatrix_r"] for r in runs]).astype(float), lab + ", G-matrix G", col, "--",
+              marker=m_g)
     for ax, name in ((ax_h, "Hessian H"), (ax_g, "G-matrix G")):
-        ax.axhline(level, color="grey", ls=":", label=f"level {level:g}")
-        ax.set_title(f"A(x, top-r eigenspace of {name})")
-        ax.set_ylabel("alignment A (fraction of |x|^2)")
-    ax_b.set_title("per class block: A(x^c, top-r_c of block)")
+        ax.axhline(level, color="grey", ls=":", label=f"level {level:g} (claims 24-25)")
+        ax.set_title(f"iterate x vs the top-r eigenspace of the {name}", fontsize="small")
+        ax.set_ylabel("alignment A = |P x|² / |x|² (0 to 1)")
+    ax_b.set_title("class c's weights x^c vs the top eigenspace\nof its diagonal block", fontsize="small")
     ax_b.set_ylabel("alignment A, mean over classes c")
-    ax_o.set_title("top-k eigvecs of H_cc vs span(means)")
-    ax_o.set_ylabel("subspace overlap, min over classes")
-    ax_r.set_title("outliers above the null-run edge")
-    ax_r.set_ylabel("number of outliers r (full matrix)")
+    ax_o.set_title("top-k eigenvectors of each Hessian block\nvs the span of the class means", fontsize="small")
+    ax_o.set_ylabel("subspace overlap (0 to 1), min over classes")
+    ax_r.set_title("outliers: eigenvalues above the noise-only edge", fontsize="small")
+    ax_r.set_ylabel("number of outlier eigenvalues r")
+    ax_r.yaxis.set_major_locator(_integer_ticks())
     for ax in (ax_h, ax_g, ax_b, ax_o, ax_r):
         _time_axis(ax)
-        ax.legend(fontsize="x-small")
-    # SNR dependence of the alignment error
+        legend_below(ax, ncol=2 if ax in (ax_b, ax_r) else 1)
+    # SNR dependence of the alignment error (claim 28)
     t_snr = float(claims["snr_time"])
-    lams = list(by_lam)
-    errs = [[1.0 - r["hessian_align"][np.argmin(np.abs(r["times"] - t_snr))] for r in runs] for runs in by_lam.values()]
-    for lam, e, col in zip(lams, errs, colours):
-        ax_snr.scatter(np.full(len(e), lam), np.maximum(e, 1e-4), color=col, s=14, label=f"lam = {lam:g} (seeds)")
-    ax_snr.plot(lams, [np.median(e) for e in errs], "k-", label="median")
+    errs = numbers["snr_error"]
+    for i, ((lam, e), col) in enumerate(zip(errs.items(), colours)):
+        ax_snr.scatter(np.full(len(e), lam), np.maximum(e, 1e-4), color=col, marker=MARKERS[i % len(MARKERS)], s=18,
+                       label=f"λ = {lam:g}, one point per seed")
+    lams = list(errs)
+    ax_snr.plot(lams, [np.median(e) for e in errs.values()], "k-", label="median over seeds")
     ax_snr.set_xscale("log")
     ax_snr.set_yscale("log")
     ax_snr.set_xticks(lams, [f"{lam:g}" for lam in lams])
-    ax_snr.minorticks_off()
-    ax_snr.set_xlabel("inverse noise variance lam (SNR)")
-    ax_snr.set_ylabel(f"1 - A(x, top-r of H) at ell/d = {t_snr:g}")
-    ax_snr.set_title("alignment error vs SNR")
-    ax_snr.legend(fontsize="x-small")
-    # dimension dependence
+    ax_snr.xaxis.set_minor_locator(NullLocator())
+    ax_snr.yaxis.set_minor_formatter(LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(2, 1)))
+    ax_snr.set_xlabel(f"{SNR} (inverse noise variance, log scale)")
+    ax_snr.set_ylabel(f"1 - A (Hessian) at ℓ/d = {t_snr:g}, floored at 1e-4")
+    ax_snr.set_title("alignment error against the signal-to-noise ratio", fontsize="small")
+    legend_below(ax_snr)
+    # dimension dependence (claim 29)
     by_d = _group(dscan, "d")
     dcols = sns.color_palette("mako_r", len(by_d) + 1)[1:]
-    t_al: dict[float, list[float]] = {}
-    for (d, runs), col in zip(by_d.items(), dcols):
-        _band(ax_d, runs[0]["times"], np.stack([r["hessian_align"] for r in runs]), f"d = {d:g}", col)
-        t_al[d] = [first_crossing(r["times"], r["hessian_align"], level) for r in runs]
+    for i, ((d, runs), col) in enumerate(zip(by_d.items(), dcols)):
+        _band(ax_d, runs[0]["times"], np.stack([r["hessian_align"] for r in runs]), f"d = {d:g}", col,
+              marker=MARKERS[i % len(MARKERS)])
     ax_d.axhline(level, color="grey", ls=":", label=f"level {level:g}")
     _time_axis(ax_d)
-    ax_d.set_ylabel("alignment A(x, top-r of H)")
-    ax_d.set_title(f"d-scan, lam = {float(dscan[0]['lam']):g}" if dscan else "d-scan (no runs)")
-    ax_d.legend(fontsize="x-small")
-    for (d, vals), col in zip(t_al.items(), dcols):
-        finite = [v for v in vals if np.isfinite(v)]
-        ax_t.scatter(np.full(len(finite), d), finite, color=col, s=14, label=f"d = {d:g}: {len(finite)}/{len(vals)} reach")
-    if not any(np.isfinite(v).any() for v in t_al.values()):
-        ax_t.text(0.5, 0.5, f"A never reached {level:g}\nin the d-scan window", ha="center", va="center",
-                  transform=ax_t.transAxes)
-        ax_t.set_xlim(min(by_d, default=1) / 2, max(by_d, default=1) * 2)
-    ax_t.set_xscale("log")
-    ax_t.set_xticks(list(by_d), [f"{d:g}" for d in by_d])
-    ax_t.minorticks_off()
-    ax_t.set_xlabel("dimension d")
-    ax_t.set_ylabel(f"time to A >= {level:g}, ell/d")
-    ax_t.set_title("time to align / d (constant if linear in d)")
-    ax_t.legend(fontsize="x-small")
+    ax_d.set_ylabel("alignment A with the top-r Hessian eigenspace")
+    ax_d.set_title(f"dimension scan at λ = {float(dscan[0]['lam']):g}" if dscan else "dimension scan (no runs)",
+                   fontsize="small")
+    legend_below(ax_d)
+    _align_time_panel(ax_t, numbers["align_time"], dcols, level, max((float(r["times"][-1]) for r in dscan), default=1.0))
     g0 = gmm[0]
     title = (f"Ben Arous et al. task (i): k-GMM (k = {int(g0['hessian_block_r'].shape[1]) if 'hessian_block_r' in g0 else '?'}"
-             f", d = {int(g0['d'])}) + softmax regression, online SGD, {len(gmm) // max(1, len(by_lam))} seeds per lam")
+             f", d = {int(g0['d'])}) + softmax regression, online SGD, {len(gmm) // max(1, len(by_lam))} seeds per λ")
     caption = ("Alignment A(v, U) = |P_U v|^2/|v|^2 of the SGD iterate with the top-r eigenspace of the empirical "
                "Hessian H and G-matrix G on M fresh samples; r = eigenvalues above the top eigenvalue of the null "
-               "(noise-only) matrix. Lines: median over seeds, bands: interquartile range. Dashed lines in the block "
-               "panel and the outlier panel: G. Bottom right: d-scan of the time at which A first reaches the level "
-               "(log-interpolated between checkpoints).")
+               "(noise-only) matrix; λ = signal-to-noise ratio (inverse noise variance); ℓ/d = SGD steps per "
+               "dimension. Lines: median over seeds, bands: interquartile range; dashed: G. Bottom right: time at "
+               "which A first reaches the level in the dimension scan (log-interpolated between checkpoints); open "
+               "markers at the window's end: runs that never reach it.")
     save_figure(fig, path, title, caption)
 
 
+def _align_time_panel(ax: Any, times: Mapping[float, np.ndarray], colours: Sequence[Any], level: float,
+                      window: float) -> None:
+    """Time to align per d (filled markers); runs that never align drawn open at the window's end."""
+    for i, ((d, vals), col) in enumerate(zip(times.items(), colours)):
+        vals = np.asarray(vals, dtype=float)
+        reached = np.isfinite(vals)
+        marker = MARKERS[i % len(MARKERS)]
+        if reached.any():
+            ax.scatter(np.full(int(reached.sum()), d), vals[reached], color=col, marker=marker, s=22,
+                       label=f"d = {d:g}: {int(reached.sum())} of {vals.size} runs reach A ≥ {level:g}")
+        if (~reached).any():
+            ax.scatter(np.full(int((~reached).sum()), d), np.full(int((~reached).sum()), window), marker=marker,
+                       facecolors="none", edgecolors=col, s=40,
+                       label=f"d = {d:g}: {int((~reached).sum())} of {vals.size} runs never reach it by ℓ/d = {window:g}")
+    ax.axhline(window, color="grey", ls=":", lw=0.8, label=f"end of the scan, ℓ/d = {window:g}")
+    ax.set_ylim(0, 1.1 * window)
+    ax.set_xscale("log")
+    ax.set_xticks(list(times), [f"{d:g}" for d in times])
+    ax.minorticks_off()
+    ax.set_xlabel("input dimension d (log scale)")
+    ax.set_ylabel(f"time to reach A ≥ {level:g}, ℓ/d")
+    ax.set_title("time to align per dimension\n(flat if the steps needed grow linearly in d)", fontsize="small")
+    legend_below(ax)
+
+
+def _integer_ticks():  # type: ignore[no-untyped-def]
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True)
+
+
 def plot_gmm_spectra(gmm: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, Any], path: str | Path) -> None:
-    """Figure alignment_gmm_spectra: top eigenvalues of H, G, H_00, G_00 at every checkpoint, coloured by ell/d."""
+    """Figure alignment_gmm_spectra: top eigenvalues of H, G, H_00, G_00 at every checkpoint, coloured by ℓ/d."""
     lam = float(claims["lam"])
     run = next((r for r in gmm if np.isclose(float(r["lam"]), lam) and int(r["seed"]) == int(plot["seed"])), gmm[0])
     has_blocks = "hessian_block_eigs" in run
@@ -154,35 +190,43 @@ def plot_gmm_spectra(gmm: Sequence[Run], claims: Mapping[str, Any], plot: Mappin
                    ("gmatrix_block_eigs", "gmatrix_block_edge", "class block G_00 (d x d)")]
     fig, axes = new_figure(1, len(panels), width=4.4, height=3.8)
     times = run["times"]
+    cols = _time_colours(times, fig, axes[0, -1])  # one colour bar, right of the last panel
     for ax, (ekey, edgekey, name) in zip(axes[0], panels):
-        cols = _time_colours(times, fig, ax)
         eigs, edges = run[ekey], run[edgekey]
         if eigs.ndim == 3:
             eigs, edges = eigs[:, 0], edges[:, 0]
         ranks = np.arange(1, eigs.shape[1] + 1)
         for t in range(len(times)):
-            ax.plot(ranks, eigs[t], "o-", color=cols[t], ms=3, lw=1)
+            ax.plot(ranks, eigs[t], "-", marker=MARKERS[t % len(MARKERS)], color=cols[t], ms=3.5, lw=1,
+                    label=f"ℓ/d = {times[t]:g}")
             ax.axhline(edges[t], color=cols[t], ls=":", lw=0.8)
-        ax.plot([], [], "ko-", ms=3, label="top eigenvalues")
-        ax.plot([], [], "k:", label="null-run edge")
         ax.set_yscale("log")
-        ax.set_xlabel("eigenvalue rank (descending)")
-        ax.set_ylabel("eigenvalue (loss units)")
-        ax.set_title(name)
-        ax.legend(fontsize="x-small")
-    title = f"Ben Arous et al. task (i): emerging outliers, d = {int(run['d'])}, lam = {lam:g}, seed {int(run['seed'])}"
+        ax.xaxis.set_major_locator(_integer_ticks())
+        ax.set_xlabel("eigenvalue rank (1 = largest)")
+        ax.set_ylabel("eigenvalue (loss units, log scale)")
+        ax.set_title(name, fontsize="small")
+    axes[0, 0].plot([], [], "k:", label="noise-only bulk edge\n(same colour: same checkpoint)")
+    legend_below(axes[0, 0], ncol=3)  # the same checkpoints in every panel: one legend
+    title = (f"Ben Arous et al. task (i): emerging outliers, d = {int(run['d'])}, signal-to-noise ratio λ = {lam:g}, "
+             f"seed {int(run['seed'])}")
     caption = ("Top eigenvalues of the empirical Hessian and G-matrix (M fresh test samples) at each SGD checkpoint; "
-               "colour = ell/d (colour bar). Dotted lines: top eigenvalue of the null (noise-only) matrix at the same "
-               "parameters, the bulk edge used to count outliers.")
+               "colour and marker = checkpoint ℓ/d (SGD steps per dimension; colour bar). Dotted lines: top eigenvalue "
+               "of the null (noise-only) matrix at the same parameters, the bulk edge used to count outliers.")
     save_figure(fig, path, title, caption)
 
 
-def plot_xor(runs: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, Any], path: str | Path) -> None:
-    """Figure alignment_xor: per-layer spectra, alignment, overlap with span(mu, nu), evolution, rank deficiency."""
+def plot_xor(runs: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, Any], path: str | Path,
+             numbers: Mapping[str, Any]) -> None:
+    """Figure alignment_xor: per-layer spectra, alignment, overlap with span(mu, nu), evolution, rank deficiency.
+
+    ``numbers`` (:func:`nnspectra.experiments.alignment_metrics.xor_figure_numbers`), one entry per run:
+    ``readout_overlap`` ((T, T) overlap matrix, r) and the claim-32 ``suboptimal`` flags.
+    """
     import seaborn as sns
 
     fig, axes = new_figure(2, 3, width=4.8, height=3.8)
-    run = next((r for r in runs if int(r["seed"]) == int(plot["seed"])), runs[0])
+    pick = next((i for i, r in enumerate(runs) if int(r["seed"]) == int(plot["seed"])), 0)
+    run = runs[pick]
     times = run["times"]
     K = int(run["K"])
     # (a) first-layer unit block spectra of the unit with the largest final norm
@@ -193,24 +237,26 @@ def plot_xor(runs: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, 
     for t in range(len(times)):
         ax.plot(np.arange(1, eigs.shape[1] + 1), np.maximum(eigs[t], 1e-12), "o-", color=cols[t], ms=3, lw=1)
         ax.axhline(max(run["hessian_unit_edge"][t, unit], 1e-12), color=cols[t], ls=":", lw=0.8)
-    ax.plot([], [], "ko-", ms=3, label=f"unit {unit} block eigenvalues")
-    ax.plot([], [], "k:", label="null-run edge")
+    ax.plot([], [], "ko-", ms=3, label=f"eigenvalues of unit {unit}'s block (colour: checkpoint)")
+    ax.plot([], [], "k:", label="bulk edge of the noise-only matrix")
     ax.set_yscale("log")
-    ax.set_xlabel("eigenvalue rank (descending)")
-    ax.set_ylabel("eigenvalue (loss units)")
-    ax.set_title(f"first layer: H block (W_{unit}, W_{unit}), seed {int(run['seed'])}")
-    ax.legend(fontsize="x-small")
+    ax.set_xlabel("eigenvalue rank (1 = largest)")
+    ax.set_ylabel("Hessian eigenvalue (loss units, log scale)")
+    ax.set_title(f"first layer: Hessian block of hidden unit {unit}'s weights\n(largest final norm), seed "
+                 f"{int(run['seed'])}", fontsize="small")
+    legend_below(ax)
     # (b) readout block eigenvalues over time
     ax = axes[0, 1]
     pal = sns.color_palette("deep", K)
     for j in range(K):
-        ax.plot(times, np.maximum(run["hessian_v_eigs"][:, j], 1e-12), "o-", color=pal[j], ms=3, label=f"eigenvalue {j + 1}")
-    ax.plot(times, np.maximum(run["hessian_v_edge"], 1e-12), "k:", label="null-run edge")
+        ax.plot(times, np.maximum(run["hessian_v_eigs"][:, j], 1e-12), "-", marker=MARKERS[j % len(MARKERS)],
+                color=pal[j], ms=4, label=f"eigenvalue {j + 1}")
+    ax.plot(times, np.maximum(run["hessian_v_edge"], 1e-12), "k:", label="bulk edge of the noise-only matrix")
     ax.set_yscale("log")
     _time_axis(ax)
-    ax.set_ylabel("eigenvalue (loss units)")
-    ax.set_title(f"second layer: H block (v, v), K x K, seed {int(run['seed'])}")
-    ax.legend(fontsize="x-small")
+    ax.set_ylabel("Hessian eigenvalue (loss units, log scale)")
+    ax.set_title(f"second layer: {K} x {K} Hessian block of the readout v,\nseed {int(run['seed'])}", fontsize="small")
+    legend_below(ax, ncol=2)
     # (c) per-layer alignment (all seeds)
     ax = axes[0, 2]
     pal = sns.color_palette("deep", 4)
@@ -221,54 +267,61 @@ def plot_xor(runs: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, 
 
     for i, kind in enumerate(("hessian", "gmatrix")):
         ls = "-" if kind == "hessian" else "--"
-        tag = "H" if kind == "hessian" else "G"
+        tag = "Hessian" if kind == "hessian" else "G-matrix"
         _band(ax, times, np.stack([active_median(f"{kind}_unit_align2", r) for r in runs]),
-              f"layer 1: A(W_i, top-2 of {tag}_ii)", pal[0 + i], ls)
-        _band(ax, times, np.stack([r[f"{kind}_v_align"] for r in runs]), f"layer 2: A(v, top-r of {tag}_vv)", pal[2 + i], ls)
+              f"layer 1: unit weights W_i vs top-2 of their {tag} block", pal[0 + i], ls, MARKERS[i])
+        _band(ax, times, np.stack([r[f"{kind}_v_align"] for r in runs]),
+              f"layer 2: readout v vs top-r of its {tag} block", pal[2 + i], ls, MARKERS[2 + i])
     _time_axis(ax)
-    ax.set_ylabel("alignment A (median over active units)")
-    ax.set_title("per-layer alignment")
-    ax.legend(fontsize="x-small")
+    ax.set_ylabel("alignment A = |P w|² / |w|² (0 to 1)")
+    ax.set_title("per-layer alignment (layer 1: median over active units)", fontsize="small")
+    legend_below(ax)
     # (d) overlap with span(mu, nu)
     ax = axes[1, 0]
-    _band(ax, times, np.stack([active_median("hessian_unit_mean_overlap", r) for r in runs]), "H_ii top-2", pal[0])
-    _band(ax, times, np.stack([active_median("gmatrix_unit_mean_overlap", r) for r in runs]), "G_ii top-2", pal[1], "--")
+    _band(ax, times, np.stack([active_median("hessian_unit_mean_overlap", r) for r in runs]),
+          "top-2 eigenvectors of the unit's Hessian block", pal[0], "-", MARKERS[0])
+    _band(ax, times, np.stack([active_median("gmatrix_unit_mean_overlap", r) for r in runs]),
+          "top-2 eigenvectors of the unit's G-matrix block", pal[1], "--", MARKERS[1])
     _time_axis(ax)
-    ax.set_ylabel("overlap with span(mu, nu)")
-    ax.set_title("first-layer outlier space vs the means")
-    ax.legend(fontsize="x-small")
+    ax.set_ylabel("subspace overlap with span(μ, ν) (0 to 1)")
+    ax.set_title("first-layer outlier space vs the class means μ, ν\n(median over active units)", fontsize="small")
+    legend_below(ax)
     # (e) evolution of the readout eigenspace
     ax = axes[1, 1]
-    r_last = max(1, int(run["hessian_v_r"][-1]))
-    vecs = run["hessian_v_vecs"][:, :, :r_last]
-    ov = np.array([[subspace_overlap(a, b) for b in vecs] for a in vecs])
+    ov, r_last = numbers["readout_overlap"][pick]
     im = ax.imshow(ov, vmin=0, vmax=1, cmap="magma", origin="lower")
-    fig.colorbar(im, ax=ax, label=f"overlap |Q(t1)^T Q(t2)|_F^2 / r, r = {r_last}")
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, label=f"overlap |Q(t1)ᵀQ(t2)|²_F / r (0 to 1), r = {r_last}")
     labels = [f"{t:g}" for t in times]
     ax.set_xticks(range(len(times)), labels, rotation=90, fontsize="x-small")
     ax.set_yticks(range(len(times)), labels, fontsize="x-small")
-    ax.set_xlabel("checkpoint ell/d")
-    ax.set_ylabel("checkpoint ell/d")
-    ax.set_title(f"readout eigenspace evolution, seed {int(run['seed'])}")
+    ax.set_xlabel("checkpoint t2, ℓ/d")
+    ax.set_ylabel("checkpoint t1, ℓ/d")
+    ax.set_title(f"how the top-r readout eigenvectors Q move,\nseed {int(run['seed'])}", fontsize="small")
     # (f) rank deficiency
     ax = axes[1, 2]
     gap = float(claims["suboptimal_gap"])
     acc = np.array([r["acc"][-1] for r in runs])
     bayes = float(runs[0]["bayes"])
-    counts = np.array([r["hessian_v_r"][-1] for r in runs], dtype=float)
-    jitter = np.random.default_rng(0).uniform(-0.12, 0.12, len(runs))
-    sub = acc < bayes - gap
-    ax.scatter(acc[~sub], counts[~sub] + jitter[~sub], color=pal[0], s=18, label=f"optimal ({int((~sub).sum())})")
-    ax.scatter(acc[sub], counts[sub] + jitter[sub], color=pal[3], marker="x", s=22, label=f"sub-optimal ({int(sub.sum())})")
-    ax.axvline(bayes - gap, color="grey", ls=":", label=f"Bayes - {gap:g} = {bayes - gap:.3f}")
+    counts = np.array([r["hessian_v_r"][-1] for r in runs], dtype=int)
+    sub = np.asarray(numbers["suboptimal"], dtype=bool)
+    ax.scatter(acc[~sub], counts[~sub], color=pal[0], marker="o", s=30, alpha=0.7,
+               label=f"optimal runs ({int((~sub).sum())})")
+    ax.scatter(acc[sub], counts[sub], color=pal[3], marker="X", s=40, alpha=0.7,
+               label=f"sub-optimal runs ({int(sub.sum())})")
+    ax.axvline(bayes - gap, color="grey", ls=":", label=f"Bayes accuracy - {gap:g} = {bayes - gap:.3f}")
+    ax.yaxis.set_major_locator(_integer_ticks())
+    if counts.size:
+        ax.set_ylim(max(-0.5, counts.min() - 0.5), counts.max() + 0.5)
     ax.set_xlabel("final test accuracy (fraction)")
-    ax.set_ylabel("readout-Hessian outliers at the end")
-    ax.set_title("rank deficiency of sub-optimal runs")
-    ax.legend(fontsize="x-small")
-    title = (f"Ben Arous et al. task (ii): XOR-GMM, d = {int(run['d'])}, K = {K} ReLU units, lam = {float(run['lam']):g}, "
+    ax.set_ylabel("outlier eigenvalues of the readout Hessian at the end")
+    ax.set_title("rank deficiency of sub-optimal runs (one point per seed)", fontsize="small")
+    legend_below(ax)
+    title = (f"Ben Arous et al. task (ii): XOR-GMM, d = {int(run['d'])}, K = {K} ReLU units, λ = {float(run['lam']):g}, "
              f"online SGD, {len(runs)} seeds")
     caption = ("Per-layer spectra of the empirical Hessian on M fresh test samples: first-layer unit blocks (W_i, W_i) "
                "and the K x K readout block. Active units have |W_i| >= median. Alignment A = |P_U w|^2/|w|^2 with the "
-               "top eigenspace; r = eigenvalues above the null (noise-only) matrix's top eigenvalue. Bands: IQR over "
-               "seeds. Bottom right: runs are sub-optimal when their final accuracy is below Bayes - gap.")
+               "top eigenspace; r = eigenvalues above the null (noise-only) matrix's top eigenvalue; λ = signal-to-"
+               "noise ratio; ℓ/d = SGD steps per dimension. Bands: IQR over seeds. Bottom right: runs are "
+               "sub-optimal when their final accuracy is below the Bayes accuracy minus the gap.")
     save_figure(fig, path, title, caption)

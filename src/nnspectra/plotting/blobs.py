@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnspectra.plotting import new_figure, save_figure
+from nnspectra.plotting import legend_below, new_figure, save_figure, series_styles
 
 
 def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, setting: str) -> None:
@@ -22,24 +22,28 @@ def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
     fig, axes = new_figure(1, 2, width=6.0, height=4.4)
     ax = axes[0, 0]
     colors = {"init": "tab:blue", "final": "tab:red"}
+    markers = {"init": "o", "final": "s"}
+    points = {"init": "at initialisation", "final": "after training"}
     for point, spec in spectra.items():
         lam = np.sort(spec["eig_H"])
-        ax.plot(np.arange(1, lam.size + 1), lam, ".", ms=2, color=colors.get(point),
-                label=f"{point}: λ_min={lam[0]:.3g}, λ_max={lam[-1]:.3g}")
+        ax.plot(np.arange(1, lam.size + 1), lam, ls="none", marker=markers.get(point, "^"), ms=2,
+                color=colors.get(point), label=f"{points.get(point, point)}: λmin = {lam[0]:.3g}, λmax = {lam[-1]:.3g}")
     ax.axhline(0.0, color="0.3", lw=0.7)
     ax.set_xlabel("rank of eigenvalue (ascending, 1 = most negative)")
     ax.set_ylabel("Hessian eigenvalue λ (loss units / parameter²)")
     ax.set_title("Full Hessian spectrum (paper Fig. 1)")
-    ax.legend(loc="upper left", markerscale=4)
+    legend_below(ax, markerscale=3, fontsize="small")
     ax = axes[0, 1]
-    styles = {"eig_H": "-", "eig_G": "--", "eig_R": ":"}
-    names = {"eig_H": "H", "eig_G": "Gauss-Newton G", "eig_R": "residual R = H − G"}
+    # colour: the point (as on the left); line style and marker: the matrix
+    styles = {"eig_H": ("-", "o"), "eig_G": ("--", "^"), "eig_R": (":", "x")}
+    names = {"eig_H": "Hessian H", "eig_G": "Gauss-Newton part G", "eig_R": "residual R = H − G"}
     for point, spec in spectra.items():
         for key in ("eig_H", "eig_G", "eig_R"):
             if key in spec:
                 lam = np.sort(spec[key])
-                ax.plot(np.arange(1, lam.size + 1), lam, styles[key], lw=1.2, color=colors.get(point),
-                        label=f"{point}: {names[key]}")
+                ls, marker = styles[key]
+                ax.plot(np.arange(1, lam.size + 1), lam, ls, lw=1.2, color=colors.get(point), marker=marker,
+                        markevery=max(1, lam.size // 8), ms=4, label=f"{points.get(point, point)}: {names[key]}")
     lam_all = np.concatenate([np.abs(s["eig_H"]) for s in spectra.values()])
     linthresh = max(float(np.max(lam_all)) * 1e-4, 1e-12)
     ax.set_yscale("symlog", linthresh=linthresh)
@@ -47,14 +51,15 @@ def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
     decades = 10.0 ** np.arange(np.floor(np.log10(linthresh)) + 1, np.ceil(np.log10(np.max(lam_all))) + 1)
     ax.set_yticks(np.concatenate([-decades[::-1], [0.0], decades]))
     ax.set_xlabel("rank of eigenvalue (ascending)")
-    ax.set_ylabel("eigenvalue (symmetric log scale)")
-    ax.set_title("Gauss-Newton split H = G + R")
-    ax.legend(loc="lower right", fontsize="small")
-    save_figure(fig, path, title=f"Fig. 1 replica: Hessian spectrum at init and after training\n({setting})",
+    ax.set_ylabel("eigenvalue (loss units / parameter²)")
+    ax.set_title("Gauss-Newton split H = G + R (symmetric log y axis)")
+    legend_below(ax, ncol=2, fontsize="small")
+    save_figure(fig, path, title=f"Fig. 1 replica: Hessian spectrum at init and after training\n(run: {setting})",
                 caption="All eigenvalues of the exact float64 Hessian of the mean training loss, sorted. "
-                        "Left: at the random initial point and at the end of training (paper Fig. 1: full-batch GD). "
-                        "Right: the same spectra with the Gauss-Newton part G (positive semi-definite) and the "
-                        "residual R = H - G; symlog y axis, linear within 1e-4 of the largest |λ|.")
+                        "Left: at the random initial point and at the end of training with the algorithm named in the "
+                        "title (the paper's Fig. 1 shows full-batch GD, the default run). Right: the same spectra "
+                        "with the Gauss-Newton part G (positive semi-definite) and the residual R = H - G; symlog y "
+                        "axis, linear within 1e-4 of the largest |λ|.")
     plt.close("all")
 
 
@@ -64,20 +69,23 @@ def plot_fig2(scree: Mapping[int, np.ndarray], path: str | Path, setting: str, t
 
     fig, axes = new_figure(1, 1, width=7.0, height=4.6)
     ax = axes[0, 0]
-    palette = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(scree)))
-    for color, (k, ev) in zip(palette, sorted(scree.items())):
+    dim = max(np.asarray(ev).size for ev in scree.values())
+    shown = min(top, dim)
+    for (colour, marker), (k, ev) in zip(series_styles(len(scree)), sorted(scree.items())):
         ev = np.asarray(ev)[:top]
-        ax.plot(np.arange(1, ev.size + 1), ev, "o-", ms=3, lw=1, color=color, label=f"k = {k} classes")
-        ax.axvline(k - 1, color=color, lw=0.8, ls=":")
+        ax.plot(np.arange(1, ev.size + 1), ev, "-", marker=marker, ms=4, lw=1, color=colour,
+                label=f"k = {k} classes (dotted: rank k − 1 = {k - 1})")
+        ax.axvline(k - 1, color=colour, lw=0.8, ls=":")
     ax.set_yscale("log")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_xlabel("principal component rank")
-    ax.set_ylabel("variance along component (standardised units²)")
-    ax.legend(title="dotted line: rank k − 1")
+    ax.set_xlabel("principal component rank (1 = largest variance)")
+    ax.set_ylabel("variance of the component (standardised units²)")
+    legend_below(ax, ncol=min(3, len(scree)), fontsize="small")
+    what = f"all {dim} components" if shown == dim else f"the first {shown} of {dim} components"
     save_figure(fig, path, title=f"Seed Fig. 2 replica: PCA of the blob inputs\n({setting})",
-                caption="Eigenvalues of the sample covariance of the standardised training inputs (scree, "
-                        f"first {top} of the input dimension). The between-class covariance has rank k - 1, so "
-                        "about k - 1 large components stand above the noise floor; dotted lines mark rank k - 1.")
+                caption=f"Eigenvalues of the sample covariance of the standardised training inputs (scree, {what} "
+                        "of the input space). The between-class covariance has rank k - 1, so about k - 1 large "
+                        "components stand above the noise floor; dotted lines mark rank k - 1.")
     plt.close("all")
 
 
@@ -96,13 +104,14 @@ def plot_fig3(tops: Mapping[int, np.ndarray], cutoffs: Mapping[int, float], path
         lam = np.sort(np.asarray(tops[k]))[::-1][:top]
         ranks = np.arange(1, lam.size + 1)
         above = lam > cutoffs[k]
-        ax.plot(ranks[~above], lam[~above], ".", ms=4, color="0.5", label="bulk")
-        ax.plot(ranks[above], lam[above], "o", ms=3.5, color="tab:red", label=f"above: {int(above.sum())}")
-        ax.axhline(cutoffs[k], color="tab:blue", ls="--", lw=1, label=f"elbow {cutoffs[k]:.2g}")
+        ax.plot(ranks[~above], lam[~above], ls="none", marker="o", ms=3, color="0.5", label="bulk (below the threshold)")
+        ax.plot(ranks[above], lam[above], ls="none", marker="s", ms=3.5, color="tab:red",
+                label=f"above the threshold: {int(above.sum())}")
+        ax.axhline(cutoffs[k], color="tab:blue", ls="--", lw=1, label=f"elbow threshold {cutoffs[k]:.2g}")
         ax.invert_xaxis()
-        ax.set_title(f"k = {k}")
-        ax.set_xlabel("rank (reversed)")
-        ax.legend(loc="upper left", fontsize="small")
+        ax.set_title(f"k = {k} classes")
+        ax.set_xlabel("rank of eigenvalue (1 = largest, reversed)")
+        legend_below(ax, fontsize="small")
     axes[0, 0].set_ylabel("Hessian eigenvalue λ (loss units / parameter²)")
     save_figure(fig, path, title=f"Seed Fig. 3 replica: top-{top} Hessian eigenvalues\nafter training ({setting})",
                 caption="Largest eigenvalues of the exact Hessian after training, one panel per number of classes "

@@ -5,8 +5,10 @@
 * ``evolution_spike`` -- large-lr GD: W ESD with its outlier, top eigenvalues against time, the
   outlier's size and eigenvector alignment against the learning rate.
 * ``evolution_heavytail`` -- log-log tails (rank-ordered spectra) after Adam vs small-lr GD with the
-  fitted power law; test MSE against time for every run.
+  power law the run fitted; test MSE against time for every run.
 * ``evolution_realdata`` -- the same regimes on the real-data variant.
+
+Every number drawn is read from the runs' summaries and spectra (the tail fits included): nothing is refitted.
 """
 
 from __future__ import annotations
@@ -18,38 +20,28 @@ from typing import Any
 import numpy as np
 
 from nnspectra.errors import ConfigError
-from nnspectra.plotting import new_figure, save_figure
+from nnspectra.plotting import (
+    GREY,
+    legend_below,
+    new_figure,
+    save_figure,
+    series_styles,
+)
+from nnspectra.plotting.esd import draw_esd, draw_mp, draw_tail, stored_fit
+from nnspectra.plotting.evolution_runs import (
+    final_step,
+    median_curve,
+    run_label,
+    run_styles,
+    seed_summary,
+    spectra_for,
+)
+from nnspectra.spectra.mp import mp_edges
 
 MATRICES = ("w", "ck", "ntk")  # the three matrices of each run, in panel order
-from nnspectra.spectra.mp import mp_density, mp_edges
-from nnspectra.spectra.powerlaw import fit_power_law
-
-LABELS = {"w": r"$W^\top W/h$", "ck": "CK", "ntk": "NTK"}
-REGIME_COLOURS = {"invariant": "tab:blue", "sgd": "tab:green", "spike": "tab:orange", "heavy_tail": "tab:red"}
-
-
-def _spectra_for(summary: Mapping[str, Any], spectra: Mapping[str, Mapping[str, np.ndarray]]) -> Mapping[str, np.ndarray]:
-    """The eigenvalue arrays of the run of ``summary`` (``spectra`` is keyed by run name, plot seed only)."""
-    if summary["run"] not in spectra:
-        raise ConfigError(f"spectra of run {summary['run']} were not passed to the figure; check evolution.plot.seed")
-    return spectra[summary["run"]]
-
-
-def _seed_summary(seeds: Sequence[Mapping[str, Any]], seed: int) -> Mapping[str, Any]:
-    for summary in seeds:
-        if summary["seed"] == seed:
-            return summary
-    raise ConfigError(f"evolution.plot.seed {seed} has no run; it must be one of evolution.seeds")
-
-
-def _final_step(summary: Mapping[str, Any]) -> int:
-    return int(summary["rows"][-1]["step"])
-
-
-def _median_curve(seeds: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    steps = np.array([r["step"] for r in seeds[0]["rows"]], dtype=float)
-    values = np.array([[r[key] for r in s["rows"]] for s in seeds], dtype=float)
-    return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
+LABELS = {"w": r"$W^\top W/h$", "ck": "conjugate kernel (CK)", "ntk": "neural tangent kernel (NTK)"}
+SHORT = {"w": r"$W^\top W/h$", "ck": "CK", "ntk": "NTK"}
+STEP_AXIS = "training step t (log scale; t = 0 drawn at 0.5)"
 
 
 def _log_eigs(vals: np.ndarray) -> np.ndarray:
@@ -59,45 +51,43 @@ def _log_eigs(vals: np.ndarray) -> np.ndarray:
 
 
 def _hist_pair(ax: Any, name: str, vals0: np.ndarray, vals1: np.ndarray, step: int, bins: int,
-               model_cfg: Mapping[str, Any], ratio: float, ks: float) -> None:
-    """Init vs final ESD on one axis; W in linear scale with the MP density, kernels in log10 scale."""
+               model_cfg: Mapping[str, Any], ratio: float, colour: Any) -> None:
+    """Init vs final ESD on one axis; W on a linear axis with the MP law, kernels on a log10 axis."""
     if name == "w":
-        hi = max(vals0.max(), vals1.max())
-        edges = np.linspace(0.0, hi * 1.02, bins)
-        ax.hist(vals0, bins=edges, density=True, alpha=0.45, color="tab:gray", label="t = 0")
-        ax.hist(vals1, bins=edges, density=True, histtype="step", lw=1.6, color="tab:blue", label=f"t = {step}")
-        grid = np.linspace(1e-6, hi * 1.02, 600)
+        hi = max(vals0.max(), vals1.max()) * 1.02
+        edges = np.linspace(1e-10 * hi, hi, bins)  # exact zeros (rank deficiency) fall below: not drawn
+        draw_esd(ax, vals0, edges, "t = 0", GREY, filled=True)
+        draw_esd(ax, vals1, edges, f"t = {step}", colour)
         sigma2 = float(model_cfg["init_std"]) ** 2
-        ax.plot(grid, mp_density(grid, ratio, sigma2), color="k", lw=1.2, label=f"MP, d/h = {ratio:.2f}")
-        ax.axvline(mp_edges(ratio, sigma2)[1], color="k", ls=":", lw=1, label="MP edge")
-        ax.set_xlabel("eigenvalue of $W^\\top W/h$ (dimensionless)")
-        ax.set_ylabel("density")
+        draw_mp(ax, np.linspace(1e-6, hi, 600), ratio, sigma2)
+        ax.axvline(mp_edges(ratio, sigma2)[1], color="k", ls=":", lw=1, label="MP bulk edge")
+        ax.set_xlabel(r"eigenvalue λ of $W^\top W/h$ (dimensionless)")
+        ax.set_ylabel("density (fraction of eigenvalues per unit λ)")
     else:
         l0, l1 = _log_eigs(vals0), _log_eigs(vals1)
         edges = np.linspace(min(l0.min(), l1.min()), max(l0.max(), l1.max()) + 1e-9, bins)
-        ax.hist(l0, bins=edges, density=True, alpha=0.45, color="tab:gray", label="t = 0")
-        ax.hist(l1, bins=edges, density=True, histtype="step", lw=1.6, color="tab:blue", label=f"t = {step}")
-        ax.set_xlabel(f"log10 eigenvalue of the {LABELS[name]} (dimensionless)")
-        ax.set_ylabel("density of log10 eigenvalue")
-    ax.set_title(f"{LABELS[name]}: KS(t, 0) = {ks:.3f}")
-    ax.legend(fontsize="x-small")
+        ax.stairs(np.histogram(l0, bins=edges, density=True)[0], edges, fill=True, alpha=0.4, color=GREY,
+                  label="t = 0")
+        ax.stairs(np.histogram(l1, bins=edges, density=True)[0], edges, lw=1.5, color=colour, label=f"t = {step}")
+        ax.set_xlabel(f"log10 of the eigenvalue of the {SHORT[name]}")
+        ax.set_ylabel("density (per unit of log10 eigenvalue)")
+    legend_below(ax, ncol=2)
 
 
 def _ks_vs_time(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], names: Sequence[str]) -> None:
+    """Median Kolmogorov distance to t = 0 per (run, matrix): colour and marker per series, style per matrix."""
     styles = {"w": "-", "ck": "--", "ntk": ":"}
-    colours = iter(["tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:olive", "tab:cyan"])
-    for run in names:
-        colour = next(colours)
-        for name in MATRICES:
-            steps, med, lo, hi = _median_curve(runs[run], f"{name}_ks_init")
-            ax.plot(np.maximum(steps, 0.5), med, styles[name], color=colour, marker="o", ms=3,
-                    label=f"{run}: {LABELS[name]}")
-    ax.axhline(0.05, color="k", lw=0.8, ls="-.", label="claim threshold 0.05")
+    series = [(run, name) for run in names for name in MATRICES]
+    for (run, name), (colour, marker) in zip(series, series_styles(len(series))):
+        steps, med, _, _ = median_curve(runs[run], f"{name}_ks_init")
+        ax.plot(np.maximum(steps, 0.5), med, styles[name], color=colour, marker=marker, ms=4,
+                label=f"{run}, {SHORT[name]}")
+    ax.axhline(0.05, color="k", lw=0.8, ls="-.", label="0.05 (claim 33 threshold)")
     ax.set_xscale("log")
-    ax.set_xlabel("training step t (t = 0 drawn at 0.5)")
-    ax.set_ylabel("KS distance of the ESD to t = 0")
-    ax.set_title("distance from the initial spectrum")
-    ax.legend(fontsize="xx-small", ncol=2)
+    ax.set_xlabel(STEP_AXIS)
+    ax.set_ylabel("Kolmogorov distance of the ESD to t = 0")
+    ax.set_title("distance from the initial spectrum", fontsize="small")
+    legend_below(ax, ncol=2)
 
 
 def plot_invariance(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
@@ -107,24 +97,26 @@ def plot_invariance(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any
     runs = grouped[claims["dataset"]]
     rows = [claims["gd_small"], claims["sgd_small"]]
     fig, axes = new_figure(2, 4, width=4.6, height=3.6)
+    styles = run_styles(runs)
     for i, run in enumerate(rows):
-        summary = _seed_summary(runs[run], plot_cfg["seed"])
-        arrays, step = _spectra_for(summary, spectra), _final_step(summary)
-        ratio = summary["dim"] / summary["width"]
+        summary = seed_summary(runs[run], plot_cfg["seed"])
+        arrays, step = spectra_for(summary, spectra), final_step(summary)
         for j, name in enumerate(MATRICES):
             _hist_pair(axes[i, j], name, arrays[f"{name}_t0"], arrays[f"{name}_t{step}"], step, plot_cfg["bins"],
-                       model_cfg, ratio, summary["rows"][-1][f"{name}_ks_init"])
-            axes[i, j].set_title(f"{run} (lr {summary['lr']:.3g}): " + axes[i, j].get_title(), fontsize="small")
+                       model_cfg, summary["dim"] / summary["width"], styles[run][0])
+            ks = summary["rows"][-1][f"{name}_ks_init"]
+            axes[i, j].set_title(f"{SHORT[name]}, {run_label(summary)}\nKolmogorov distance to t = 0: {ks:.3f}",
+                                 fontsize="small")
         same = [r for r, s in runs.items() if s[0]["regime"] == runs[run][0]["regime"]]
         _ks_vs_time(axes[i, 3], runs, same)
-    s0 = _seed_summary(runs[rows[0]], plot_cfg["seed"])
+    s0 = seed_summary(runs[rows[0]], plot_cfg["seed"])
     save_figure(fig, path,
                 title=f"Spectral invariance under small learning rates (n={s0['n_train']}, d={s0['dim']}, "
                       f"h={s0['width']}, {model_cfg['activation']}, seed {plot_cfg['seed']})",
-                caption="Rows: full-batch GD and SGD (batch 32) at small learning rates. Columns 1-3: eigenvalue "
-                        "histograms of W^T W/h (with the Marchenko-Pastur density of ratio d/h and unit variance), the "
+                caption="Rows: full-batch GD and SGD at small learning rates. Columns 1-3: eigenvalue histograms of "
+                        "W^T W/h (with the Marchenko-Pastur law of ratio d/h and the initial variance), the "
                         "conjugate kernel and the NTK (kernels on a log10 axis; eigenvalues below 1e-10 x the largest "
-                        "are dropped) at t = 0 (grey) and at the last step (blue). Column 4: Kolmogorov distance of "
+                        "are not drawn) at t = 0 (grey) and at the last step. Column 4: Kolmogorov distance of "
                         "each ESD at step t from its ESD at t = 0, median over seeds, for every run of that regime.")
 
 
@@ -133,31 +125,31 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
                model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
     """Large-lr GD: ESD with outlier, top eigenvalues vs time, outlier size and alignment vs lr."""
     runs = grouped[claims["dataset"]]
-    main = _seed_summary(runs[claims["gd_large"]], plot_cfg["seed"])
-    arrays, step = _spectra_for(main, spectra), _final_step(main)
+    main = seed_summary(runs[claims["gd_large"]], plot_cfg["seed"])
+    arrays, step = spectra_for(main, spectra), final_step(main)
     ratio = main["dim"] / main["width"]
     edge = mp_edges(ratio, float(model_cfg["init_std"]) ** 2)[1]
+    factor = float(claims["outlier_factor"])
     fig, axes = new_figure(1, 4, width=4.6, height=3.8)
     ax = axes[0, 0]
     _hist_pair(ax, "w", arrays["w_t0"], arrays[f"w_t{step}"], step, plot_cfg["bins"], model_cfg, ratio,
-               main["rows"][-1]["w_ks_init"])
+               run_styles(runs)[main["run"]][0])
     ax.set_yscale("log")
-    ax.set_title(f"{claims['gd_large']} (lr {main['lr']:.3g}): W ESD", fontsize="small")
+    ax.set_title(f"{SHORT['w']}, {run_label(main)}", fontsize="small")
     ax = axes[0, 1]
     k = int(plot_cfg["top_k"])
     steps = [r["step"] for r in main["rows"]]
     tops = np.array([arrays[f"w_t{t}"][-k:][::-1] for t in steps])
-    for i in range(tops.shape[1]):
-        ax.plot(np.maximum(steps, 0.5), tops[:, i], marker="o", ms=3, label=f"λ{i + 1}")
-    ax.axhline(edge, color="k", ls=":", label="MP edge")
-    factor = float(claims["outlier_factor"])
-    ax.axhline(factor * edge, color="tab:red", ls="--", lw=0.8, label=f"{factor:g} x MP edge")
+    for i, (colour, marker) in enumerate(series_styles(tops.shape[1])):
+        ax.plot(np.maximum(steps, 0.5), tops[:, i], marker=marker, ms=4, color=colour, label=f"λ{i + 1}")
+    ax.axhline(edge, color="k", ls=":", label="MP bulk edge")
+    ax.axhline(factor * edge, color="tab:red", ls="--", lw=0.8, label=f"{factor:g} x MP bulk edge")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("training step t (t = 0 drawn at 0.5)")
-    ax.set_ylabel("top eigenvalues of $W^\\top W/h$")
-    ax.set_title(f"top-{k} eigenvalues, {claims['gd_large']}", fontsize="small")
-    ax.legend(fontsize="x-small")
+    ax.set_xlabel(STEP_AXIS)
+    ax.set_ylabel(r"largest eigenvalues of $W^\top W/h$")
+    ax.set_title(f"top {k} eigenvalues, {main['run']}", fontsize="small")
+    legend_below(ax, ncol=3)
     spike_runs = sorted((r for r, s in runs.items() if s[0]["regime"] == "spike"),
                         key=lambda r: np.median([s["lr"] for s in runs[r]]))
     lrs = np.array([np.median([s["lr"] for s in runs[r]]) for r in spike_runs])
@@ -169,31 +161,30 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
     ax = axes[0, 2]
     ratios = np.array([[v / edge for v in stat(r, "w_lmax")] for r in spike_runs])
     ax.errorbar(lrs, ratios[:, 0], yerr=[ratios[:, 0] - ratios[:, 1], ratios[:, 2] - ratios[:, 0]], marker="o",
-                capsize=3, label="λmax / MP edge (median, range over seeds)")
-    ax.axhline(factor, color="tab:red", ls="--", lw=0.8, label=f"{factor:g} (claim 37)")
-    for r, lr in zip(spike_runs, lrs):
-        ax.annotate(r, (lr, ratios[spike_runs.index(r), 0]), fontsize="xx-small", rotation=30)
+                capsize=3, label="λmax / MP bulk edge (median, range over seeds)")
+    ax.axhline(factor, color="tab:red", ls="--", lw=0.8, label=f"{factor:g} (claim 37 threshold)")
     ax.set_xscale("log")
-    ax.set_xlabel("learning rate η (GD, 10 steps)")
-    ax.set_ylabel("λmax($W^\\top W/h$) / MP edge")
-    ax.set_title("outlier size vs learning rate", fontsize="small")
-    ax.legend(fontsize="x-small")
+    ax.set_xlabel("learning rate η of large-lr GD (log scale)")
+    ax.set_ylabel(r"λmax($W^\top W/h$) / MP bulk edge")
+    ax.set_title("outlier size after training (one point per large-lr run)", fontsize="small")
+    legend_below(ax)
     ax = axes[0, 3]
-    for key, label, null in (("w_align_beta", "|<u1, β>| (W)", main["null_alignment_beta"]),
-                             ("ck_align_y", "<v1, y>²/|y|² (CK)", main["null_alignment_y"]),
-                             ("ntk_align_y", "<v1, y>²/|y|² (NTK)", None)):
+    series = (("w_align_beta", r"|<u1, β>|, top eigenvector of $W^\top W/h$ vs teacher β"),
+              ("ck_align_y", "<v1, y>²/|y|², top CK eigenvector vs labels y"),
+              ("ntk_align_y", "<v1, y>²/|y|², top NTK eigenvector vs labels y"))
+    for (key, label), (colour, marker) in zip(series, series_styles(len(series))):
         vals = np.array([stat(r, key) for r in spike_runs])
-        ax.errorbar(lrs, vals[:, 0], yerr=[vals[:, 0] - vals[:, 1], vals[:, 2] - vals[:, 0]], marker="o",
-                    capsize=3, label=label)
-        if null is not None:
-            ax.axhline(null, ls=":", lw=0.8, color="gray")
-    ax.axhline(0.5, color="tab:red", ls="--", lw=0.8, label="0.5 (claim 38, W)")
+        ax.errorbar(lrs, vals[:, 0], yerr=[vals[:, 0] - vals[:, 1], vals[:, 2] - vals[:, 0]], marker=marker,
+                    color=colour, capsize=3, label=label)
+    ax.axhline(main["null_alignment_beta"], ls=":", lw=0.8, color="tab:blue", label="random direction: 1/√d")
+    ax.axhline(main["null_alignment_y"], ls=":", lw=0.8, color="tab:orange", label="random vector: 1/n (CK, NTK)")
+    ax.axhline(0.5, color="tab:red", ls="--", lw=0.8, label="0.5 (claim 38 threshold, W)")
     ax.set_xscale("log")
     ax.set_ylim(0, 1)
-    ax.set_xlabel("learning rate η (GD, 10 steps)")
-    ax.set_ylabel("alignment of the top eigenvector")
-    ax.set_title("top eigenvector alignment (dotted: random baselines)", fontsize="small")
-    ax.legend(fontsize="x-small")
+    ax.set_xlabel("learning rate η of large-lr GD (log scale)")
+    ax.set_ylabel("alignment of the top eigenvector (0 to 1)")
+    ax.set_title("top-eigenvector alignment after training", fontsize="small")
+    legend_below(ax)
     save_figure(fig, path,
                 title=f"Large learning rate: an outlier emerges (n={main['n_train']}, d={main['dim']}, "
                       f"h={main['width']}, seed {plot_cfg['seed']})",
@@ -201,61 +192,64 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
                         "(2) its top eigenvalues against the step; (3) top eigenvalue over the MP edge after training "
                         "for each large learning rate (η* = ||W0||op/||grad L(W0)||op per seed); (4) alignment of the "
                         "top eigenvector of W^T W/h with the teacher direction β and of the top CK/NTK eigenvectors "
-                        "with the training labels, median and range over seeds.")
+                        "with the training labels, median and range over seeds; dotted: the value for a random "
+                        "direction.")
 
 
-def _tail_panel(ax: Any, name: str, curves: Sequence[tuple[str, np.ndarray, str]], min_tail: int) -> None:
-    for label, vals, colour in curves:
-        vals = np.sort(vals[vals > 1e-10 * vals.max()])[::-1]
-        ranks = np.arange(1, vals.size + 1) / vals.size
-        fit = fit_power_law(vals, min_tail=min(min_tail, vals.size))
-        ax.loglog(vals, ranks, ".", ms=2.5, color=colour, label=f"{label}: α = {fit.alpha:.2f}")
-        tail_frac = fit.n_tail / vals.size
-        grid = np.geomspace(fit.xmin, vals[0], 50)
-        ax.loglog(grid, tail_frac * (grid / fit.xmin) ** (1.0 - fit.alpha), "-", color=colour, lw=1.2)
-    ax.set_xlabel(f"eigenvalue λ of the {LABELS[name]} (dimensionless)")
-    ax.set_ylabel("fraction of eigenvalues ≥ λ")
-    ax.set_title(f"{LABELS[name]} tail (lines: CSN power-law fit)", fontsize="small")
-    ax.legend(fontsize="x-small")
+def _tail_panel(ax: Any, name: str, init: tuple[np.ndarray, Mapping[str, Any], str],
+                curves: Sequence[tuple[str, np.ndarray, Mapping[str, Any], str, tuple[Any, str]]]) -> None:
+    """Rank-ordered spectra of matrix ``name``: the initialisation (eigenvalues, t = 0 row, run; grey open
+    circles) and ``curves`` (label, eigenvalues, checkpoint row, run name, (colour, marker))."""
+    vals0, row0, run0 = init
+    draw_tail(ax, vals0, stored_fit(row0, name, run0), "initialisation", GREY, "o", hollow=True)
+    for label, vals, row, run, (colour, marker) in curves:
+        draw_tail(ax, vals, stored_fit(row, name, run), label, colour, marker)
+    ax.set_xlabel(f"eigenvalue λ of the {SHORT[name]} (log scale)")
+    ax.set_ylabel("fraction of eigenvalues ≥ λ (log scale)")
+    ax.set_title(f"{LABELS[name]}: tail and power-law fit (lines)", fontsize="small")
+    legend_below(ax)
 
 
 def _mse_panel(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str) -> None:
+    styles = run_styles(runs)
     for run, seeds in runs.items():
-        steps, med, lo, hi = _median_curve(seeds, "test_mse")
-        colour = REGIME_COLOURS.get(seeds[0]["regime"], "k")
-        ax.plot(np.maximum(steps, 0.5), med, marker="o", ms=3, color=colour, label=f"{run} ({seeds[0]['regime']})",
-                alpha=0.85)
+        colour, marker = styles[run]
+        steps, med, _, _ = median_curve(seeds, "test_mse")
+        ax.plot(np.maximum(steps, 0.5), med, marker=marker, ms=4, color=colour, alpha=0.85,
+                label=f"{run} ({seeds[0]['regime'].replace('_', ' ')})")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("training step t (t = 0 drawn at 0.5)")
+    ax.set_xlabel(STEP_AXIS)
     ax.set_ylabel("test MSE (label units², log scale)")
     ax.set_title(title, fontsize="small")
-    ax.legend(fontsize="xx-small", ncol=2)
+    legend_below(ax, ncol=2)
 
 
 def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
                    spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: Mapping[str, Any],
                    model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
-    """Adam vs small-lr GD: log-log tails with fitted alpha; test MSE vs time for every run."""
+    """Adam vs small-lr GD: log-log tails with their stored fits; test MSE vs time for every run."""
     runs = grouped[claims["dataset"]]
-    adam = _seed_summary(runs[claims["adam"]], plot_cfg["seed"])
-    gd = _seed_summary(runs[claims["gd_small"]], plot_cfg["seed"])
-    a_arr, g_arr = _spectra_for(adam, spectra), _spectra_for(gd, spectra)
+    adam = seed_summary(runs[claims["adam"]], plot_cfg["seed"])
+    gd = seed_summary(runs[claims["gd_small"]], plot_cfg["seed"])
+    a_arr, g_arr = spectra_for(adam, spectra), spectra_for(gd, spectra)
     fig, axes = new_figure(1, 4, width=4.6, height=3.9)
+    tg, ta = final_step(gd), final_step(adam)
+    styles = run_styles(runs)
     for j, name in enumerate(MATRICES):
-        _tail_panel(axes[0, j], name, [
-            ("init", g_arr[f"{name}_t0"], "tab:gray"),
-            (f"{claims['gd_small']} t={_final_step(gd)}", g_arr[f"{name}_t{_final_step(gd)}"], "tab:blue"),
-            (f"{claims['adam']} t={_final_step(adam)}", a_arr[f"{name}_t{_final_step(adam)}"], "tab:red"),
-        ], min_tail=10)
-    _mse_panel(axes[0, 3], runs, "test MSE, median over seeds (colour: regime)")
+        _tail_panel(axes[0, j], name, (g_arr[f"{name}_t0"], gd["rows"][0], gd["run"]), [
+            (f"{run_label(gd)}, t = {tg}", g_arr[f"{name}_t{tg}"], gd["rows"][-1], gd["run"], styles[gd["run"]]),
+            (f"{run_label(adam)}, t = {ta}", a_arr[f"{name}_t{ta}"], adam["rows"][-1], adam["run"],
+             styles[adam["run"]]),
+        ])
+    _mse_panel(axes[0, 3], runs, "test mean squared error (MSE) of every run,\nmedian over seeds")
     save_figure(fig, path,
                 title=f"Adam gives heavy-tailed spectra (n={adam['n_train']}, d={adam['dim']}, h={adam['width']}, "
                       f"seed {plot_cfg['seed']})",
                 caption="Panels 1-3: rank-ordered eigenvalues (fraction of eigenvalues >= λ, log-log) of W^T W/h, the "
                         "CK and the NTK at init, after small-lr GD and after Adam; lines show the power law "
-                        "p(λ) ∝ λ^-α fitted by maximum likelihood above the KS-chosen xmin (Clauset et al. 2009). "
-                        "Panel 4: test MSE against the step for every run (median over seeds).")
+                        "p(λ) ∝ λ^-α fitted by maximum likelihood above the KS-chosen xmin (Clauset et al. 2009), "
+                        "as the run stored it. Panel 4: test MSE against the step for every run (median over seeds).")
 
 
 def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
@@ -267,54 +261,58 @@ def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]
     names = [r for r in (claims["gd_small"], claims["gd_large"], claims["adam"]) if r in runs]
     if not names:
         raise ConfigError(f"evolution_realdata: dataset '{dataset}' trains none of the claims' runs")
-    colours = ["tab:blue", "tab:orange", "tab:red"]
-    picked = {r: _seed_summary(runs[r], plot_cfg["seed"]) for r in names}
+    picked = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}
+    styles = run_styles(runs)
     first = picked[names[0]]
     fig, axes = new_figure(1, 4, width=4.6, height=3.9)
     ratio = first["dim"] / first["width"]
+    sigma2 = float(model_cfg["init_std"]) ** 2
     ax = axes[0, 0]
-    arr0 = _spectra_for(first, spectra)
-    finals = [_spectra_for(s, spectra)[f"w_t{_final_step(s)}"] for s in picked.values()]
+    arr0 = spectra_for(first, spectra)
+    finals = [spectra_for(s, spectra)[f"w_t{final_step(s)}"] for s in picked.values()]
     hi = max(v.max() for v in finals)
     lo = min(v[v > 1e-8 * v.max()].min() for v in [arr0["w_t0"], *finals])
     edges = np.geomspace(lo * 0.95, hi * 1.05, plot_cfg["bins"])
-    ax.hist(arr0["w_t0"], bins=edges, density=True, alpha=0.4, color="tab:gray", label="t = 0")
-    for (run, s), colour in zip(picked.items(), colours):
-        vals = _spectra_for(s, spectra)[f"w_t{_final_step(s)}"]
-        ax.hist(vals, bins=edges, density=True, histtype="step", lw=1.4, color=colour,
-                label=f"{run} t={_final_step(s)}")
-    grid = np.geomspace(edges[0], edges[-1], 600)
-    ax.plot(grid, mp_density(grid, ratio, float(model_cfg["init_std"]) ** 2), "k", lw=1, label="MP")
+    draw_esd(ax, arr0["w_t0"], edges, "t = 0", GREY, filled=True)
+    for run, s in picked.items():
+        draw_esd(ax, spectra_for(s, spectra)[f"w_t{final_step(s)}"], edges, f"{run}, t = {final_step(s)}",
+                 styles[run][0])
+    draw_mp(ax, np.geomspace(edges[0], edges[-1], 600), ratio, sigma2)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("eigenvalue of $W^\\top W/h$ (dimensionless)")
-    ax.set_ylabel("density")
-    ax.set_title("weight ESD (zero eigenvalues not drawn)", fontsize="small")
-    ax.legend(fontsize="x-small")
-    _tail_panel(axes[0, 1], "ck", [("init", arr0["ck_t0"], "tab:gray")] + [
-        (f"{run}", _spectra_for(s, spectra)[f"ck_t{_final_step(s)}"], colour)
-        for (run, s), colour in zip(picked.items(), colours)], min_tail=10)
+    ax.set_xlabel(r"eigenvalue λ of $W^\top W/h$ (log scale)")
+    ax.set_ylabel("density (fraction of all eigenvalues per unit λ)")
+    ax.set_title("weight spectrum (zero eigenvalues not drawn)", fontsize="small")
+    legend_below(ax)
+    _tail_panel(axes[0, 1], "ck", (arr0["ck_t0"], first["rows"][0], first["run"]), [
+        (f"{run}, t = {final_step(s)}", spectra_for(s, spectra)[f"ck_t{final_step(s)}"], s["rows"][-1], run,
+         styles[run]) for run, s in picked.items()])
     ax = axes[0, 2]
-    edge = mp_edges(ratio, float(model_cfg["init_std"]) ** 2)[1]
-    for run, colour in zip(names, colours):
-        steps, med, lo, hi_ = _median_curve(runs[run], "w_lmax")
+    edge = mp_edges(ratio, sigma2)[1]
+    for run in names:
+        colour, marker = styles[run]
+        steps, med, lo, hi_ = median_curve(runs[run], "w_lmax")
         ax.fill_between(np.maximum(steps, 0.5), lo / edge, hi_ / edge, color=colour, alpha=0.2)
-        ax.plot(np.maximum(steps, 0.5), med / edge, marker="o", ms=3, color=colour, label=run)
-    ax.axhline(1.2, color="k", ls="--", lw=0.8, label="1.2 (claim 37)")
+        ax.plot(np.maximum(steps, 0.5), med / edge, marker=marker, ms=4, color=colour, label=run_label(picked[run]))
+    factor = float(claims["outlier_factor"])
+    ax.axhline(factor, color="k", ls="--", lw=0.8, label=f"{factor:g} (claim 37 threshold)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("training step t (t = 0 drawn at 0.5)")
-    ax.set_ylabel("λmax($W^\\top W/h$) / MP edge")
+    ax.set_xlabel(STEP_AXIS)
+    ax.set_ylabel(r"λmax($W^\top W/h$) / MP bulk edge")
     ax.set_title("top weight eigenvalue (median, range over seeds)", fontsize="small")
-    ax.legend(fontsize="x-small")
-    _mse_panel(axes[0, 3], runs, "test MSE, median over seeds")
+    legend_below(ax)
+    _mse_panel(axes[0, 3], runs, "test mean squared error (MSE),\nmedian over seeds")
     save_figure(fig, path,
                 title=f"Real data ({first['dataset']}, n={first['n_train']}, d={first['dim']}, h={first['width']}, "
                       f"seed {plot_cfg['seed']})",
-                caption="The three regimes on a class-balanced MNIST subset (standardised pixels, scalar target): "
+                caption=f"The three regimes on a class-balanced subset of real images ({first['dataset']}; "
+                        "flattened, standardised pixels, scalar target): "
                         "(1) ESD of W^T W/h at init and after small-lr GD, large-lr GD and Adam with the MP law "
-                        "(log-log); (2) rank-ordered CK eigenvalues with CSN power-law fits; (3) top eigenvalue of "
-                        "W^T W/h over the MP edge against the step; (4) test MSE against the step.")
+                        "(log-log; histograms are densities of all d eigenvalues, so the zero eigenvalues of a "
+                        "rank-deficient W keep their mass, as in the MP law's atom at 0); (2) rank-ordered CK "
+                        "eigenvalues with the runs' power-law fits; (3) top eigenvalue of W^T W/h over the MP edge "
+                        "against the step; (4) test MSE against the step.")
 
 
 FIGURES = {"evolution_invariance": plot_invariance, "evolution_spike": plot_spike,

@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nnspectra.plotting import new_figure, save_figure
+from nnspectra.plotting import legend_below, new_figure, save_figure
 from nnspectra.spectra.mp import mp_edges
 
 COLOURS = {"gaussian": "tab:blue", "spiked": "tab:orange", "heavy_tail_aligned": "tab:red",
            "heavy_tail_random": "tab:purple"}
+MARKERS = {"gaussian": "o", "spiked": "s", "heavy_tail_aligned": "^", "heavy_tail_random": "D"}
 
 
 def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray], labels: Mapping[str, str],
@@ -31,13 +32,15 @@ def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray
         eigs = np.sort(np.asarray(spectra[kind]))[::-1]
         eigs = eigs[eigs > 0]
         alpha = float(runs.loc[(runs["seed"] == runs["seed"].min()) & (runs["matrix"] == kind), "alpha"].iloc[0])
-        ax.loglog(np.arange(1, eigs.size + 1), eigs, color=COLOURS[kind], lw=1.4,
+        ranks = np.arange(1, eigs.size + 1)
+        ax.loglog(ranks, eigs, color=COLOURS[kind], lw=1.4, marker=MARKERS[kind], ms=4,
+                  markevery=np.unique(np.geomspace(1, eigs.size, 10).astype(int)) - 1,
                   label=f"{labels[kind]} (α = {alpha:.1f})")
-    ax.axhline(mp_edges(ratio)[1], color="grey", ls=":", lw=1, label="MP right edge (Gaussian)")
-    ax.set_xlabel("rank i")
+    ax.axhline(mp_edges(ratio)[1], color="grey", ls=":", lw=1, label="Marchenko-Pastur bulk edge (Gaussian)")
+    ax.set_xlabel("rank i of the eigenvalue (1 = largest, log scale)")
     ax.set_ylabel(r"eigenvalue $\lambda_i$ of $W^\top W/h$")
     ax.set_title("first-layer spectra (first seed)")
-    ax.legend(fontsize="small")
+    legend_below(ax, fontsize="small")
 
     ax = axes[0, 1]
     for kind in labels:
@@ -45,16 +48,16 @@ def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray
         if part.ngroups == 0:
             continue
         mean, std = part.mean(), part.std().fillna(0.0)
-        ax.errorbar(mean.index, mean.to_numpy(), yerr=std.to_numpy(), color=COLOURS[kind], marker="o", capsize=3,
-                    label=labels[kind])
+        ax.errorbar(mean.index, mean.to_numpy(), yerr=std.to_numpy(), color=COLOURS[kind], marker=MARKERS[kind],
+                    capsize=3, label=labels[kind])
     null = runs.groupby("ridge")["null_test_mse"].mean()
     ax.plot(null.index, null.to_numpy(), color="black", ls="--", lw=1, label="predict the training mean")
     ax.set_xscale("log")
-    ax.set_ylim(0.0, 1.5 * float(null.max()))  # room for the legend above the curves
+    ax.set_ylim(0.0, 1.1 * float(null.max()))
     ax.set_xlabel(r"ridge strength $\lambda_{reg}$ (readout: $(Z^\top Z + \lambda_{reg} n/h\, I)^{-1} Z^\top y$)")
-    ax.set_ylabel("test MSE")
+    ax.set_ylabel("test mean squared error (label units²)")
     ax.set_title(f"random-features ridge regression ({runs['seed'].nunique()} seeds, mean ± sd)")
-    ax.legend(fontsize="small", loc="upper center", ncol=2)
+    legend_below(ax, fontsize="small", ncol=2)
     save_figure(
         fig, out,
         title=(f"Heavy-tailed first layers vs Gaussian (SPEC §3.2; n = {cfg['n_train']}, d = {cfg['dim']}, "

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnspectra.plotting import new_figure, save_figure
+from nnspectra.plotting import MARKERS, legend_below, new_figure, save_figure
 
 
 def _integer_ticks():  # type: ignore[no-untyped-def]
@@ -39,12 +39,13 @@ def plot_right_edge(spectra: Mapping[int, Mapping[str, np.ndarray]], path: str |
     """Seed Fig. 4: the ``top`` largest eigenvalues per width, ordered, rank ``top`` -> 1."""
     fig, axes = new_figure(1, 2, width=6.0, height=4.2)
     colors = _palette(len(spectra))
-    for (width, spec), color in zip(sorted(spectra.items()), colors):
+    for i, ((width, spec), color) in enumerate(zip(sorted(spectra.items()), colors)):
         lam = np.asarray(spec["top"])[:top]
         ranks = np.arange(1, lam.size + 1)
-        label = f"n={width} (P={int(np.asarray(spec['n_params'])):,}, {np.asarray(spec['method']).item()})"
+        label = (f"hidden width n = {width} (P = {int(np.asarray(spec['n_params'])):,} parameters, "
+                 f"{np.asarray(spec['method']).item()} spectrum)")
         for ax in axes[0]:
-            ax.plot(ranks, lam, "o-", ms=2.5, lw=1, color=color, label=label)
+            ax.plot(ranks, lam, "-", marker=MARKERS[i % len(MARKERS)], ms=3, lw=1, color=color, label=label)
     for ax, scale in zip(axes[0], ("linear", "symlog")):
         ax.invert_xaxis()
         ax.xaxis.set_major_locator(_integer_ticks())
@@ -52,10 +53,13 @@ def plot_right_edge(spectra: Mapping[int, Mapping[str, np.ndarray]], path: str |
         ax.set_ylabel("Hessian eigenvalue (loss units / parameter²)")
         if scale == "symlog":
             ax.set_yscale("symlog", linthresh=1e-4)
-            ax.set_title("same, symmetric-log y axis")
+            shown = np.concatenate([np.asarray(s["top"])[:top] for s in spectra.values()])
+            if shown.size and shown.min() > 0:  # no empty negative decades under an all-positive edge
+                ax.set_ylim(shown.min() / 2, shown.max() * 2)
+            ax.set_title("same eigenvalues, symmetric-log y axis")
         else:
             ax.set_title(f"top {top} eigenvalues, increasing")
-        ax.legend(fontsize="small")
+    legend_below(axes[0, 0], fontsize="small")
     save_figure(fig, path, f"Right edge of the Hessian spectrum, d-n-10 MLP on MNIST ({setting})",
                 f"Largest {top} eigenvalues of the exact Hessian of the training loss at the end of GD, ordered "
                 "(x axis runs from rank {top} to rank 1 as in the paper). Claim: the shape of the right edge does "
@@ -68,20 +72,23 @@ def plot_left_edge(spectra: Mapping[int, Mapping[str, np.ndarray]], path: str | 
     fig, axes = new_figure(1, 1, width=9.0, height=4.8)
     ax = axes[0, 0]
     colors = _palette(len(spectra))
-    for (width, spec), color in zip(sorted(spectra.items()), colors):
+    for i, ((width, spec), color) in enumerate(zip(sorted(spectra.items()), colors)):
         neg = _neg_part(spec)
         p = int(np.asarray(spec["n_params"]))
         exact = bool(np.asarray(spec["negative_count_exact"]))
         ranks = np.arange(1, neg.size + 1)
         x = ranks / p if fraction else ranks
         share = f"{100 * neg.size / p:.2f}% negative" if exact else f">= {neg.size} negative (Lanczos window)"
-        ax.plot(x, neg, "-", lw=1.3, color=color, label=f"n={width} (P={p:,}): {share}")
-    ax.set_xlabel("rank / P (fraction of all eigenvalues)" if fraction else "rank of eigenvalue (1 = most negative)")
+        ax.plot(x, neg, "-", marker=MARKERS[i % len(MARKERS)], markevery=max(1, neg.size // 12), ms=4, lw=1.3,
+                color=color, label=f"hidden width n = {width} (P = {p:,} parameters): {share}")
+    ax.set_xlabel("rank / P (fraction of all P eigenvalues, 0 = most negative)" if fraction
+                  else "rank of eigenvalue (1 = most negative)")
     ax.set_ylabel("Hessian eigenvalue (loss units / parameter²)")
     ax.axhline(0.0, color="0.4", lw=0.8)
-    ax.legend(fontsize="small")
+    legend_below(ax, fontsize="small")
     what = "against the fraction of the parameter count" if fraction else "by rank"
-    save_figure(fig, path, f"Left edge of the Hessian spectrum, d-n-10 MLP on MNIST ({setting})",
+    title = "Left edge of the Hessian spectrum " + ("against rank / P" if fraction else "by rank")
+    save_figure(fig, path, f"{title} (seed Fig. {6 if fraction else 5}), d-n-10 MLP on MNIST ({setting})",
                 f"Negative eigenvalues (below the round-off level P·eps·|λ|max) of the same Hessians, sorted "
                 f"ascending and plotted {what}. Legend: share of negative eigenvalues per width. Claim: about "
                 "1.1% are negative for every width, orders of magnitude smaller than the top outliers.")
@@ -99,13 +106,14 @@ def plot_lbsb_top(specs: Mapping[str, Mapping[str, np.ndarray]], counts: Mapping
         count, cutoff = counts[regime]
         batch = int(np.asarray(spec.get("batch_size", 0))) if "batch_size" in spec else None
         label = f"{name}{f' (batch {batch})' if batch else ''}: λmax={lam[0]:.3g}, {count} above threshold"
-        ax.plot(np.arange(1, lam.size + 1), lam, "o-", ms=3, lw=1, color=color, label=label)
+        ax.plot(np.arange(1, lam.size + 1), lam, "-", marker=MARKERS[len(ax.lines) % len(MARKERS)], ms=3, lw=1,
+                color=color, label=label)
         ax.axhline(cutoff, color=color, ls="--", lw=0.9, label=f"{name} threshold ({rule} rule) = {cutoff:.3g}")
     ax.invert_xaxis()
     ax.xaxis.set_major_locator(_integer_ticks())
     ax.set_xlabel("rank of eigenvalue (1 = largest)")
     ax.set_ylabel("Hessian eigenvalue (loss units / parameter²)")
-    ax.legend(fontsize="small")
+    legend_below(ax, ncol=2, fontsize="small")
     save_figure(fig, path, f"Outliers of LB vs SB, 2-conv + 2-FC convnet on MNIST ({setting})",
                 f"Largest {top} eigenvalues of the exact training-loss Hessian at the end of SGD with a large batch "
                 "(LB) and a small batch (SB), same lr and iteration count; dashed lines: the heuristic threshold. "
@@ -117,17 +125,17 @@ def plot_lbsb_bottom(specs: Mapping[str, Mapping[str, np.ndarray]], path: str | 
     fig, axes = new_figure(1, 1, width=9.0, height=4.8)
     ax = axes[0, 0]
     styles = {"lb": ("tab:red", "LB"), "sb": ("tab:blue", "SB")}
-    for regime, spec in specs.items():
+    for i, (regime, spec) in enumerate(specs.items()):
         color, name = styles[regime]
         bottom = np.sort(np.asarray(spec["bottom"]))
         p = int(np.asarray(spec["n_params"]))
         x = np.arange(1, bottom.size + 1) / p
-        ax.plot(x, bottom, "o-", ms=2.5, lw=1, color=color,
+        ax.plot(x, bottom, "-", marker=MARKERS[i % len(MARKERS)], ms=3, lw=1, color=color,
                 label=f"{name}: λmin={bottom[0]:.3g}, |λmax/λmin|={float(spec['top'][0]) / abs(bottom[0]):.3g}")
     ax.axhline(0.0, color="0.4", lw=0.8)
-    ax.set_xlabel("rank / P (fraction of all eigenvalues)")
+    ax.set_xlabel("rank / P (fraction of all P eigenvalues, 0 = most negative)")
     ax.set_ylabel("Hessian eigenvalue (loss units / parameter²)")
-    ax.legend(fontsize="small")
+    legend_below(ax, fontsize="small")
     save_figure(fig, path, f"Negative eigenvalues of LB vs SB, convnet on MNIST ({setting})",
                 "Smallest eigenvalues of the same Hessians (Lanczos bottom window or dense), sorted ascending, against "
                 "rank / P. Claim: the negative eigenvalues are orders of magnitude smaller than the top outliers.")
@@ -137,12 +145,13 @@ def plot_cifar_training(history: pd.DataFrame, switch_step: int, path: str | Pat
     """Seed Fig. 9: full train/test loss and accuracy of Part I (LB) then Part II (SB)."""
     fig, axes = new_figure(1, 2, width=6.0, height=4.2)
     for ax, metric, unit in ((axes[0, 0], "loss", "cross-entropy (nats)"), (axes[0, 1], "acc", "accuracy (fraction)")):
-        for split, color in (("train", "tab:blue"), ("test", "tab:orange")):
-            ax.plot(history["step"], history[f"{split}_{metric}"], lw=1.1, color=color, label=f"{split} {metric}")
-        ax.axvline(switch_step, color="0.3", ls="--", lw=0.9, label="switch LB → SB")
+        for split, color, marker in (("train", "tab:blue", "o"), ("test", "tab:orange", "s")):
+            ax.plot(history["step"], history[f"{split}_{metric}"], "-", marker=marker, ms=3, lw=1.1, color=color,
+                    label=f"{split} {'loss' if metric == 'loss' else 'accuracy'}")
+        ax.axvline(switch_step, color="0.3", ls="--", lw=0.9, label="switch from Part I (LB) to Part II (SB)")
         ax.set_xlabel("SGD step")
         ax.set_ylabel(unit)
-        ax.legend(fontsize="small")
+        legend_below(ax, ncol=2, fontsize="small")
     b1 = int(history.loc[history["part"] == 1, "batch_size"].iloc[0])
     b2 = int(history.loc[history["part"] == 2, "batch_size"].iloc[0])
     save_figure(fig, path, f"CIFAR-10 bare AlexNet: Part I batch {b1}, Part II batch {b2} ({setting})",
@@ -155,13 +164,14 @@ def plot_interpolation(frame: pd.DataFrame, barrier: float, path: str | Path, se
     """Seed Fig. 10: loss and accuracy on the line theta_I + alpha (theta_II - theta_I)."""
     fig, axes = new_figure(1, 2, width=6.0, height=4.2)
     for ax, metric, unit in ((axes[0, 0], "loss", "cross-entropy (nats)"), (axes[0, 1], "acc", "accuracy (fraction)")):
-        for split, color in (("train", "tab:blue"), ("test", "tab:orange")):
-            ax.plot(frame["alpha"], frame[f"{split}_{metric}"], "o-", ms=3, lw=1.1, color=color, label=f"{split} {metric}")
-        ax.axvline(0.0, color="tab:red", ls="--", lw=0.9, label="α=0: end of Part I (LB)")
-        ax.axvline(1.0, color="tab:green", ls="--", lw=0.9, label="α=1: end of Part II (SB)")
+        for split, color, marker in (("train", "tab:blue", "o"), ("test", "tab:orange", "s")):
+            ax.plot(frame["alpha"], frame[f"{split}_{metric}"], "-", marker=marker, ms=3, lw=1.1, color=color,
+                    label=f"{split} {'loss' if metric == 'loss' else 'accuracy'}")
+        ax.axvline(0.0, color="tab:red", ls="--", lw=0.9, label="α = 0: end of Part I (LB)")
+        ax.axvline(1.0, color="tab:green", ls="-.", lw=0.9, label="α = 1: end of Part II (SB)")
         ax.set_xlabel("interpolation coefficient α (dimensionless)")
         ax.set_ylabel(unit)
-        ax.legend(fontsize="small")
+        legend_below(ax, ncol=2, fontsize="small")
     axes[0, 0].set_title(f"train-loss barrier on [0, 1]: {barrier:+.3f} nats")
     save_figure(fig, path, f"CIFAR-10: straight line between the LB and SB end points ({setting})",
                 "Loss and accuracy of θ(α) = θ_I + α(θ_II − θ_I) on the full training and test sets. The barrier is "
@@ -181,33 +191,37 @@ def plot_mp_appendix(results: Mapping[str, Any], ratios: Sequence[float], two_bl
     for ratio, color in zip(ratios, colors):
         eigs = np.asarray(results[f"single_{ratio:g}"])
         heights, _, _ = ax.hist(eigs, bins=bins, density=True, alpha=0.45, color=color,
-                                label=f"Hessian, α=M/N={ratio:g} (KS={float(np.asarray(results[f'ks_{ratio:g}'])):.3f})")
+                                label=f"Hessian, α = M/N = {ratio:g} (KS distance {float(np.asarray(results[f'ks_{ratio:g}'])):.3f})")
         peak = max(peak, float(np.max(heights)))
         a, b = mp_edges(float(ratio))
         grid = np.linspace(max(a, 1e-3), b, 400)
-        ax.plot(grid, mp_density(grid, float(ratio)), color=color, lw=1.6, label=f"MP law, α={ratio:g}")
+        ax.plot(grid, mp_density(grid, float(ratio)), color=color, lw=1.6, label=f"Marchenko-Pastur law, α = {ratio:g}")
     ax.set_ylim(0, 1.6 * peak)  # the alpha = 1 density diverges like x^(-1/2) at 0
     ax.set_xlabel("eigenvalue / mean eigenvalue (dimensionless)")
     ax.set_ylabel("density (1 / unit eigenvalue)")
     ax.set_title("one Gaussian blob, logistic regression")
-    ax.legend(fontsize="x-small")
+    legend_below(ax)
     ax = axes[0, 1]
     colors = _palette(len(two_blob_ratios) + 1)
-    for ratio, color in zip(two_blob_ratios, colors):
+    styles = ("-", "--", "-.", ":")
+    for i, (ratio, color) in enumerate(zip(two_blob_ratios, colors)):
         eigs = np.asarray(results[f"two_{ratio:g}"])
         positive = eigs[eigs > 1e-9 * eigs.max()]
         top = float(np.asarray(results[f"top_{ratio:g}"]))
         count = int(np.asarray(results[f"outliers_{ratio:g}"]))
-        ax.hist(positive, bins=np.logspace(np.log10(positive.min()), np.log10(eigs.max() * 1.5), bins), alpha=0.45,
-                color=color, label=f"α=d/N={ratio:g}: {count} outlier(s), top={top:.4g}")
-        ax.axvline(top, color=color, ls="--", lw=1)
+        ls = styles[i % len(styles)]
+        # outlines, so that a small spectrum is not hidden under a larger one
+        ax.hist(positive, bins=np.logspace(np.log10(positive.min()), np.log10(eigs.max() * 1.5), bins),
+                histtype="step", lw=1.6, ls=ls, color=color,
+                label=f"α = d/N = {ratio:g}: {count} outlier(s), largest eigenvalue {top:.4g} (vertical line)")
+        ax.axvline(top, color=color, ls=ls, lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("non-zero Hessian eigenvalue (summed loss, loss units / parameter²)")
     ax.set_ylabel("count of eigenvalues")
     ax.set_title("two Gaussian blobs, softmax regression at W = 0")
-    ax.legend(fontsize="x-small")
+    legend_below(ax)
     save_figure(fig, path, f"Appendix B: logistic-regression Hessians and the Marchenko-Pastur law ({setting})",
                 "Left: spectrum of the logistic-loss Hessian on one standard Gaussian blob (normalised by its mean "
                 "eigenvalue) against the MP density with ratio α = M/N. Right: the summed Hessian for two blobs has "
-                "a bulk plus one outlier (dashed) along the mean direction, larger for larger α = d/N.")
+                "a bulk plus one outlier (vertical lines: the largest eigenvalue) along the mean direction, larger for larger α = d/N.")

@@ -1,5 +1,6 @@
-"""How parameters move: one training loop (GD, SGD, Adam; checkpoints and resume), online SGD,
-the numpy fast path for tiny MLPs, and loss along straight lines between trained points."""
+"""How parameters move: one training loop (GD, SGD, Adam; checkpoints and resume) with its fast gradient
+path for plain MLPs (picked by the loop, bit-for-bit autograd), online SGD, classification evaluation, and
+loss along straight lines between trained points."""
 
 from nnspectra.training.loop import BatchSampler, TrainConfig, TrainResult, grad_norm, run_fingerprint, train
 

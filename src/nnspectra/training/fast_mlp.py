@@ -1,162 +1,93 @@
-"""Fast path for tiny float64 MLPs: numpy forward/backward and plain GD/SGD (the official code's setting).
+"""Fast gradients for plain MLPs under the softmax cross-entropy: autograd's arithmetic, without autograd.
 
-For a 100-30-30-k net on 100 samples one PyTorch autograd step costs ~0.6 ms of per-operator
-overhead; the closed-form numpy backward costs ~0.13 ms. :func:`train_numpy` has the semantics of
-:func:`nnspectra.training.train` (same batch sampler and seed, same stop rule, history rows and
-divergence error); tests check that both follow the same trajectory.
+For the tiny networks of Sagun et al. (2018) (100-30-30-k on 100 samples) one autograd step costs
+~0.6 ms of per-operator bookkeeping for ~0.1 ms of arithmetic. :func:`mlp_gradient` computes the loss
+and writes every ``p.grad`` with exactly the ATen kernels autograd runs for ``nn.Linear`` / ``ReLU`` /
+``Tanh`` and ``cross_entropy`` (addmm forward; ``_log_softmax_backward_data``; ``mm`` for weight and
+input gradients; ``sum`` for biases; ``threshold_backward`` / ``tanh_backward``), in the same order, so
+the parameters after every optimiser step are bit-for-bit those of the autograd path (tested for ReLU
+and tanh, float32 and float64, full and mini batches). :func:`nnspectra.training.train` picks it by
+itself (:func:`fast_gradient_for`); callers never choose.
 """
 
 from __future__ import annotations
 
-import logging
-import math
 from collections.abc import Callable
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
-from nnspectra.errors import ConfigError, DivergenceError
-from nnspectra.models.mlp import ACTIVATIONS
-from nnspectra.training.loop import BatchSampler, TrainConfig, TrainResult
-
-log = logging.getLogger(__name__)
+GradientFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-class NumpyMLP:
-    """Float64 numpy twin of :func:`make_mlp` with a hand-written backward pass, for fast training.
+def _mean_cross_entropy_fns() -> tuple[Callable[..., torch.Tensor], ...]:
+    from nnspectra.training.evaluate import cross_entropy
 
-    For a 100-30-30-k net on 100 samples one PyTorch autograd step costs ~0.5-1 ms of per-operator
-    overhead; this closed-form backward (the official code's float64 numpy setting) is several times
-    cheaper. Parameters are kept in ``model.named_parameters()`` order: ``[W1, b1, W2, b2, ...]`` with
-    torch's layout, W_l of shape (out, in). It is checked against torch autograd in the tests.
+    return (nn.functional.cross_entropy, cross_entropy)
+
+
+def _mlp_layers(model: nn.Module) -> tuple[list[nn.Linear], type[nn.Module]] | None:
+    """``(linear layers, activation class)`` when ``model`` is Linear, act, ..., act, Linear; else None."""
+    if not isinstance(model, nn.Sequential) or len(model) % 2 == 0:
+        return None
+    linears = [m for m in model[::2]]
+    acts = [m for m in model[1::2]]
+    if not all(type(m) is nn.Linear and m.bias is not None for m in linears):
+        return None
+    if not acts:
+        return linears, nn.ReLU
+    kind = type(acts[0])
+    if kind not in (nn.ReLU, nn.Tanh) or any(type(a) is not kind or getattr(a, "inplace", False) for a in acts):
+        return None
+    return linears, kind
+
+
+def fast_gradient_for(model: nn.Module, loss_fn: Callable[..., torch.Tensor], targets: torch.Tensor,
+                      ) -> GradientFn | None:
+    """The fast gradient function for this (model, loss, targets), or None when it does not apply.
+
+    It applies to CPU ``nn.Sequential`` MLPs (Linear with bias, one of ReLU/Tanh between) trained on the
+    mean softmax cross-entropy with integer class targets; anything else uses autograd.
     """
-
-    def __init__(self, params: list[np.ndarray], activation: str = "relu") -> None:
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"activation '{activation}' is not one of {sorted(ACTIVATIONS)}")
-        self.params = [np.array(p, dtype=np.float64) for p in params]
-        self.activation = activation
-
-    @classmethod
-    def from_torch(cls, model: nn.Sequential, activation: str) -> "NumpyMLP":
-        """Copy the parameters of a :func:`make_mlp` network (in float64)."""
-        return cls([p.detach().double().cpu().numpy() for p in model.parameters()], activation)
-
-    def to_torch(self, model: nn.Sequential) -> nn.Sequential:
-        """Write the parameters back into ``model`` (same architecture) and return it."""
-        with torch.no_grad():
-            for p, value in zip(model.parameters(), self.params):
-                p.copy_(torch.from_numpy(value))
-        return model
-
-    def _act(self, z: np.ndarray) -> np.ndarray:
-        return np.maximum(z, 0.0) if self.activation == "relu" else np.tanh(z)
-
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        """Network outputs (n, k) for inputs (n, d)."""
-        h = x
-        n_layers = len(self.params) // 2
-        for i in range(n_layers):
-            h = h @ self.params[2 * i].T + self.params[2 * i + 1]
-            if i < n_layers - 1:
-                h = self._act(h)
-        return h
-
-    def loss_and_grad(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray]]:
-        """Mean softmax cross-entropy on (x (n, d), y (n,) int) and its gradient per parameter."""
-        n_layers = len(self.params) // 2
-        pre, post = [], [x]
-        h = x
-        for i in range(n_layers):
-            z = h @ self.params[2 * i].T + self.params[2 * i + 1]
-            if i < n_layers - 1:
-                pre.append(z)
-                h = self._act(z)
-                post.append(h)
-            else:
-                h = z
-        logits = h - h.max(axis=1, keepdims=True)
-        expo = np.exp(logits)
-        total = expo.sum(axis=1, keepdims=True)
-        rows = np.arange(len(y))
-        loss = float(np.mean(np.log(total[:, 0]) - logits[rows, y]))
-        delta = expo / total
-        delta[rows, y] -= 1.0
-        delta /= len(y)
-        grads: list[np.ndarray] = [np.empty(0)] * len(self.params)
-        for i in range(n_layers - 1, -1, -1):
-            grads[2 * i] = delta.T @ post[i]
-            grads[2 * i + 1] = delta.sum(axis=0)
-            if i > 0:
-                back = delta @ self.params[2 * i]
-                if self.activation == "relu":
-                    delta = back * (pre[i - 1] > 0)
-                else:
-                    delta = back * (1.0 - post[i] ** 2)
-        return loss, grads
+    layers = _mlp_layers(model)
+    first = next(model.parameters(), None)
+    if (layers is None or first is None or first.device.type != "cpu" or loss_fn not in _mean_cross_entropy_fns()
+            or targets.dtype != torch.int64 or targets.dim() != 1):
+        return None
+    linears, act = layers
+    return lambda x, y: mlp_gradient(linears, act is nn.ReLU, x, y)
 
 
-def accuracy(logits: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(logits, axis=1) == y))
+@torch.no_grad()
+def mlp_gradient(linears: list[nn.Linear], relu: bool, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of the MLP on (x (n, d), y (n,)); sets ``.grad`` of every weight and bias.
 
-
-def mean_cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
-    z = logits - logits.max(axis=1, keepdims=True)
-    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
-
-
-def train_numpy(net: NumpyMLP, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-                evaluate: Callable[[NumpyMLP], dict[str, float]] | None = None, desc: str = "train") -> TrainResult:
-    """Plain GD/SGD on a :class:`NumpyMLP`, with exactly the semantics of :func:`nnspectra.training.train`.
-
-    Same batch schedule (the shared :class:`BatchSampler` with the same seeded generator), same stop
-    rule (the current batch's gradient norm <= ``grad_norm_tol`` ends training *before* the update),
-    same history rows and the same :class:`DivergenceError` on a non-finite loss. Only plain SGD
-    without momentum or weight decay is supported (the paper's update ``w <- w - lr g``).
+    Returns the loss (a 0-d tensor). Bit-for-bit the value and gradients autograd computes.
     """
-    if cfg.optimizer != "sgd" or cfg.momentum or cfg.weight_decay:
-        raise ConfigError("the numpy trainer supports plain SGD/GD only (no momentum, weight decay or Adam)")
-    gen = torch.Generator().manual_seed(int(cfg.seed))
-    sampler = BatchSampler(len(x), cfg.batch_size, cfg.schedule, gen)
-    result = TrainResult()
-
-    def record(step: int, loss: float, gnorm: float) -> None:
-        row = {"step": step, "batch_loss": loss, "batch_grad_norm": gnorm}
-        if evaluate is not None:
-            row.update(evaluate(net))
-        result.history.append(row)
-
-    if cfg.log_every:
-        record(0, mean_cross_entropy(net.logits(x), y), math.nan)
-    bar = tqdm(total=cfg.max_iterations, desc=desc, mininterval=10.0, disable=not cfg.progress)
-    step, loss, gnorm = 0, math.nan, math.nan
-    for step in range(1, cfg.max_iterations + 1):
-        idx = sampler.next()
-        if idx is None:
-            loss, grads = net.loss_and_grad(x, y)
+    inputs, hidden = [x], []
+    h = x
+    last = len(linears) - 1
+    for i, layer in enumerate(linears):
+        z = torch.addmm(layer.bias, h, layer.weight.t())
+        if i < last:
+            h = torch.relu(z) if relu else torch.tanh(z)
+            hidden.append(h)
+            inputs.append(h)
         else:
-            ii = idx.numpy()
-            loss, grads = net.loss_and_grad(x[ii], y[ii])
-        if not math.isfinite(loss):
-            bar.close()
-            raise DivergenceError(f"training diverged at step {step}: loss is {loss} (lr={cfg.lr}, "
-                                  f"batch={sampler.batch_size}); lower blobs.train.lr in the config")
-        gnorm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
-        if cfg.grad_norm_tol is not None and gnorm <= cfg.grad_norm_tol:
-            result.converged = True
-            break
-        for p, g in zip(net.params, grads):
-            p -= cfg.lr * g
-        if cfg.log_every and step % cfg.log_every == 0:
-            record(step, loss, gnorm)
-            bar.update(cfg.log_every)
-    bar.close()
-    result.iterations = step - 1 if result.converged else step
-    result.final_grad_norm = gnorm
-    if not result.history or result.history[-1]["step"] != step:
-        record(step, loss, gnorm)
-    log.info("%s stopped after %d steps (converged=%s, grad norm %.3g, batch loss %.4g)",
-             desc, step, result.converged, gnorm, loss)
-    return result
+            h = z
+    logp = torch.log_softmax(h, 1)
+    loss = nn.functional.nll_loss(logp, y)
+    grad = torch.zeros_like(logp)
+    # nll_loss backward with mean reduction: -grad_output / total_weight, in the tensor's dtype
+    grad.scatter_(1, y[:, None], float(-(torch.ones((), dtype=logp.dtype) / y.shape[0])))
+    grad = torch.ops.aten._log_softmax_backward_data(grad, logp, 1, logp.dtype)
+    for i in range(last, -1, -1):
+        layer = linears[i]
+        layer.weight.grad = torch.mm(grad.t(), inputs[i])
+        layer.bias.grad = grad.sum(0)
+        if i > 0:
+            back = torch.mm(grad, layer.weight)
+            out = hidden[i - 1]
+            grad = (torch.ops.aten.threshold_backward(back, out, 0) if relu
+                    else torch.ops.aten.tanh_backward(back, out))
+    return loss

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from torch.func import vmap
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from nnspectra.errors import ConfigError
@@ -83,3 +84,19 @@ def max_monotonicity_violation(alphas: Sequence[float], values: Sequence[float],
         v = -v
     running_max = np.maximum.accumulate(v)
     return float(np.max(running_max - v))
+
+
+def line_losses(theta_a: np.ndarray, theta_b: np.ndarray, alphas: np.ndarray,
+                loss_of_theta: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
+    """Loss at theta_a + alpha (theta_b - theta_a) for trajectories (T, P) and alphas (A,): (T, A).
+
+    The same straight line as :func:`interpolate_vector`, evaluated for all
+    steps and alphas at once (vmapped loss).
+    """
+    a = torch.as_tensor(theta_a)
+    b = torch.as_tensor(theta_b)
+    al = torch.as_tensor(np.asarray(alphas, dtype=np.float64))
+    points = a[:, None, :] + al[None, :, None] * (b - a)[:, None, :]  # (T, A, P)
+    with torch.no_grad():
+        vals = vmap(loss_of_theta)(points.reshape(-1, points.shape[-1]))
+    return vals.reshape(points.shape[0], points.shape[1]).numpy()

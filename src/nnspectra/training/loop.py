@@ -3,8 +3,11 @@
 Batches follow the schedule of the paper's official code by default (cyclic, fixed order) or are
 shuffled each epoch / drawn with replacement. Training stops when the gradient norm of the current
 (mini-)batch falls to ``grad_norm_tol`` (as in the official code of Sagun et al.) or after
-``max_iterations``. A NaN or infinite loss stops with :class:`DivergenceError`. Long runs can save a
-checkpoint every ``checkpoint_every`` steps and resume from it with identical results.
+``max_iterations``. Training stops with :class:`DivergenceError` (one line naming the config key) when the
+loss is not finite, or when the batch loss stays above ``divergence_factor`` times its initial value for
+``divergence_steps`` consecutive steps (a finite blow-up: lr 1e8 drives the loss to 1e7 and accuracy to
+chance without ever overflowing). Long runs can save a checkpoint every ``checkpoint_every`` steps and
+resume from it with identical results.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import torch
 from tqdm.auto import tqdm
 
 from nnspectra.errors import DivergenceError, NnspectraError
+from nnspectra.training.divergence import DivergenceMonitor
+from nnspectra.training.fast_mlp import fast_gradient_for
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,10 @@ class TrainConfig:
     checkpoint_every: int | None = None
     checkpoint_path: str | None = None
     progress: bool = True
+    divergence_factor: float | None = 10.0  # None: only a non-finite loss counts as divergence
+    divergence_steps: int = 20  # consecutive steps above divergence_factor x the initial loss
+    divergence_floor: float = 0.0  # lower bound of the initial loss (a run continuing another one)
+    config_key: str = ""  # dotted config section of these settings, named in error messages
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -58,6 +67,15 @@ class TrainConfig:
             raise NnspectraError(f"batch schedule '{self.schedule}' is not one of {SCHEDULES}")
         if not self.lr > 0:
             raise NnspectraError(f"learning rate must be > 0, got {self.lr}")
+        if self.divergence_factor is not None and not self.divergence_factor > 1:
+            raise NnspectraError(f"{self.key('divergence_factor')} must be > 1 (or null to switch the check off), "
+                                 f"got {self.divergence_factor}")
+        if int(self.divergence_steps) < 1:
+            raise NnspectraError(f"{self.key('divergence_steps')} must be >= 1, got {self.divergence_steps}")
+
+    def key(self, name: str) -> str:
+        """The dotted config key of setting ``name`` (``config_key`` names the section, e.g. ``blobs.train``)."""
+        return f"{self.config_key}.{name}" if self.config_key else name
 
 
 @dataclass
@@ -138,10 +156,11 @@ def run_fingerprint(model: torch.nn.Module, inputs: torch.Tensor, targets: torch
 
 
 def _save_checkpoint(path: Path, fingerprint: str, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                     sampler: BatchSampler, result: TrainResult) -> None:
+                     sampler: BatchSampler, result: TrainResult, monitor: DivergenceMonitor) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save({"fingerprint": fingerprint, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "sampler": sampler.state_dict(),  # tensors and plain values only: loads with weights_only=True
+                "divergence": {"reference": monitor.reference, "streak": monitor.streak},
                 "history": [{k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in result.history]},
                tmp)
     os.replace(tmp, path)
@@ -182,11 +201,14 @@ def train(
     gen = torch.Generator().manual_seed(int(cfg.seed))
     sampler = BatchSampler(len(inputs), cfg.batch_size, cfg.schedule, gen)
     opt = _make_optimizer(model, cfg)
+    # plain MLPs under cross-entropy get their gradients without autograd's overhead, bit-for-bit the same
+    fast_gradient = fast_gradient_for(model, loss_fn, targets)
     result = TrainResult()
     start = 0
     ckpt = Path(cfg.checkpoint_path) if cfg.checkpoint_path else None
     fingerprint = run_fingerprint(model, inputs, targets, cfg) if ckpt is not None else ""
     state = None
+    monitor = DivergenceMonitor(cfg, sampler.batch_size)
     if ckpt is not None and ckpt.exists():
         device = next(model.parameters()).device
         state = _load_checkpoint(ckpt, fingerprint, device)
@@ -196,6 +218,8 @@ def train(
         sampler.load_state_dict(state["sampler"])
         result.history = state["history"]
         start = state["step"]
+        monitor.reference = state.get("divergence", {}).get("reference")
+        monitor.streak = int(state.get("divergence", {}).get("streak", 0))
         log.info("resumed from checkpoint %s at step %d", ckpt, start)
 
     def record(step: int, loss: float, gnorm: float) -> None:
@@ -213,6 +237,7 @@ def train(
         with torch.no_grad():
             loss0 = float(loss_fn(model(inputs), targets))
         record(0, loss0, math.nan)
+        monitor.start(loss0)
 
     model.train()
     bar = tqdm(total=cfg.max_iterations, initial=start, desc=desc, mininterval=5.0, disable=not cfg.progress)
@@ -221,14 +246,19 @@ def train(
         idx = sampler.next()
         xb, yb = (inputs, targets) if idx is None else (inputs[idx], targets[idx])
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
+        if fast_gradient is not None:
+            loss = fast_gradient(xb, yb)
+        else:
+            loss = loss_fn(model(xb), yb)
+            loss.backward()
         loss_value = float(loss.detach())
-        if not math.isfinite(loss_value):
+        try:
+            monitor.update(step, loss_value)
+        except DivergenceError:
             bar.close()
-            raise DivergenceError(
-                f"training diverged at step {step}: loss is {loss_value} (lr={cfg.lr}, batch={sampler.batch_size}); "
-                "lower the learning rate in the config")
+            if ckpt is not None:  # a diverged run is not worth resuming
+                ckpt.unlink(missing_ok=True)
+            raise
         gnorm = grad_norm(model)
         converged = cfg.grad_norm_tol is not None and gnorm <= cfg.grad_norm_tol
         if converged:
@@ -241,14 +271,15 @@ def train(
             bar.update(cfg.log_every)
             bar.set_postfix(loss=f"{loss_value:.3g}", grad=f"{gnorm:.2g}", refresh=False)
         if ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            _save_checkpoint(ckpt, fingerprint, step, model, opt, sampler, result)
+            _save_checkpoint(ckpt, fingerprint, step, model, opt, sampler, result, monitor)
     bar.close()
     result.iterations = step - 1 if result.converged else step
     result.final_grad_norm = gnorm
     if not result.history or result.history[-1]["step"] != step:
         record(step, loss_value, gnorm)
+    if ckpt is not None:
+        ckpt.unlink(missing_ok=True)  # finished or diverged: nothing to resume
+    monitor.check_end(step, float(result.history[-1].get("train_loss", loss_value)))
     log.info("%s stopped after %d steps (converged=%s, grad norm %.3g, batch loss %.4g)",
              desc, step, result.converged, gnorm, loss_value)
-    if ckpt is not None and ckpt.exists():
-        ckpt.unlink()
     return result

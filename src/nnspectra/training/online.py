@@ -46,11 +46,13 @@ class SeenBuffer:
 def online_sgd(theta0: np.ndarray, grad_step: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
                sample: SampleFn, steps: np.ndarray, delta: float, beta: float = 0.0, chunk: int = 1000,
                on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
-               seen: SeenBuffer | None = None) -> list[np.ndarray]:
+               seen: SeenBuffer | None = None, step_key: str = "the step size c") -> list[np.ndarray]:
     """One-pass SGD theta <- theta - delta (grad L(theta; Y_l) + beta theta), one fresh sample per step.
 
     ``grad_step(theta, Y_l, label_l)`` returns the per-sample gradient; ``sample(n)`` draws n fresh
     (Y, labels). Returns copies of theta at each step count in ``steps`` (calling ``on_checkpoint``).
+    No loss is evaluated along the way, so divergence is a non-finite theta at a checkpoint; the one-line
+    :class:`DivergenceError` names ``step_key``, the config key to lower (e.g. ``alignment.gmm.c``).
     """
     theta = np.array(theta0, dtype=np.float64, copy=True)
     out: list[np.ndarray] = []
@@ -59,7 +61,8 @@ def online_sgd(theta0: np.ndarray, grad_step: Callable[[np.ndarray, np.ndarray, 
     while True:
         while t_idx < len(steps) and steps[t_idx] == ell:
             if not np.all(np.isfinite(theta)):
-                raise DivergenceError(f"online SGD diverged before step {ell}; lower the step size c")
+                raise DivergenceError(f"online SGD diverged before step {ell}: theta is not finite "
+                                      f"(step size delta={delta:g}); lower {step_key} in the config")
             out.append(theta.copy())
             if on_checkpoint is not None:
                 on_checkpoint(ell, out[-1])

@@ -1,0 +1,91 @@
+"""The predecessor paper's MNIST experiments (P0 Figs 1-2; claim 23): Hessian spectra of MNIST-shaped nets on
+MNIST and on random i.i.d. inputs, at the random init and after GD. The 2-D blob experiments (Figs 4-8) and the
+shared network helpers are in :mod:`nnspectra.experiments.predecessor`."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnspectra.curvature import eigvalsh_dense
+from nnspectra.errors import ConfigError
+from nnspectra.experiments.predecessor import (
+    as_tensors, build_net, full_grad_norm, full_loss, hessian_matrix, spectrum, train_gd,
+)
+from nnspectra.models.mlp import mlp_parameter_count
+
+
+def coarse_grain(mat: np.ndarray | torch.Tensor, max_side: int = 400) -> np.ndarray:
+    """Block means of a square matrix so that its side is at most ``max_side`` (heatmaps of large Hessians).
+
+    The side is cut to a multiple of the block size (at most block - 1 trailing rows/columns dropped).
+    """
+    a = mat.detach().cpu().numpy() if isinstance(mat, torch.Tensor) else np.asarray(mat)
+    block = max(1, math.ceil(a.shape[0] / max_side))
+    if block == 1:
+        return a.astype(np.float64)
+    m = (a.shape[0] // block) * block
+    return a[:m, :m].reshape(m // block, block, m // block, block).mean(axis=(1, 3))
+
+
+def trained_spectra(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, sizes: Sequence[int], *, seed: int,
+                    init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
+                    max_iterations: int = 100_000, heatmap_side: int = 0, train: bool = True,
+                    device: torch.device | str | None = None) -> dict[str, Any]:
+    """Hessian spectrum of one net at its random init and after GD to ``grad_norm_tol`` (P0 Figs 1-2).
+
+    Returns ``eig_init``, ``eig_final`` (P,) ascending, training facts (iterations, converged, final
+    loss and gradient norm) and, with ``heatmap_side`` > 0, ``heatmap_final``: the final Hessian block-
+    averaged to at most that side (P0 Fig 1 left panel). ``train=False`` stops after the init spectrum
+    (claim 23 needs only that). Training and Hessians run on ``device`` (default CPU).
+    """
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    xt, yt = (t.to(dev) for t in as_tensors(x, y))
+    model = build_net(sizes, seed=seed, init=init, init_scale=init_scale).to(dev)
+    eig_init = spectrum(model, xt, yt)
+    loss_init = full_loss(model, xt, yt)
+    if not train:
+        return {"eig_init": eig_init, "n_params": mlp_parameter_count(sizes), "sizes": np.asarray(sizes),
+                "loss_init": loss_init}
+    t0 = time.perf_counter()
+    result = train_gd(model, xt, yt, lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations,
+                      seed=seed, desc=f"p0 {sizes}")
+    train_s = time.perf_counter() - t0
+    h = hessian_matrix(model, xt, yt)
+    out: dict[str, Any] = {
+        "eig_init": eig_init, "eig_final": eigvalsh_dense(h), "n_params": mlp_parameter_count(sizes),
+        "sizes": np.asarray(sizes), "iterations": result.iterations, "converged": result.converged,
+        "final_grad_norm": full_grad_norm(model, xt, yt), "loss_init": loss_init,
+        "loss_final": full_loss(model, xt, yt), "train_seconds": train_s,
+    }
+    if heatmap_side:
+        out["heatmap_final"] = coarse_grain(h, heatmap_side)
+    return out
+
+
+def mnist_random_spectra(x_mnist: np.ndarray, y_mnist: np.ndarray, x_random: np.ndarray, y_random: np.ndarray,
+                         hidden: Sequence[int], *, seed: int, n_classes: int = 10, **train_kw: Any,
+                         ) -> dict[str, dict[str, Any]]:
+    """P0 Fig 2: the same net and the SAME init trained on MNIST and on random inputs.
+
+    ``hidden`` are the hidden widths (P0 says "two hidden layers" but its MNIST parameter counts fit
+    one; SPEC §1.12 runs both readings). Returns {"mnist": ..., "random": ...}, each as
+    :func:`trained_spectra`. Claim 23 compares the two ``eig_init`` spectra.
+    """
+    if x_mnist.shape[1] != x_random.shape[1]:
+        raise ConfigError(f"MNIST inputs have {x_mnist.shape[1]} features but the random inputs "
+                          f"{x_random.shape[1]}; generate random_patterns with n_features={x_mnist.shape[1]}")
+    sizes = [int(x_mnist.shape[1]), *[int(h) for h in hidden], int(n_classes)]
+    return {"mnist": trained_spectra(x_mnist, y_mnist, sizes, seed=seed, **train_kw),
+            "random": trained_spectra(x_random, y_random, sizes, seed=seed, **train_kw)}
+
+
+def spectral_width(eigs: np.ndarray) -> float:
+    """λ_max - λ_min of a spectrum (claim 23's width)."""
+    lam = np.asarray(eigs, dtype=np.float64)
+    return float(lam.max() - lam.min())

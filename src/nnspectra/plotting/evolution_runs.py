@@ -1,0 +1,48 @@
+"""Reading the evolution runs for a figure: the plot seed's summary and spectra, a run's readable label, its
+median curve over seeds, and one colour and marker per run shared by every panel of a figure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from nnspectra.errors import ConfigError
+from nnspectra.plotting import series_styles
+
+OPTIMIZERS = {"gd": "full-batch GD", "sgd": "SGD", "adam": "Adam"}
+
+
+def spectra_for(summary: Mapping[str, Any], spectra: Mapping[str, Mapping[str, np.ndarray]]) -> Mapping[str, np.ndarray]:
+    """The eigenvalue arrays of the run of ``summary`` (``spectra`` is keyed by run name, plot seed only)."""
+    if summary["run"] not in spectra:
+        raise ConfigError(f"spectra of run {summary['run']} were not passed to the figure; check evolution.plot.seed")
+    return spectra[summary["run"]]
+
+
+def seed_summary(seeds: Sequence[Mapping[str, Any]], seed: int) -> Mapping[str, Any]:
+    for summary in seeds:
+        if summary["seed"] == seed:
+            return summary
+    raise ConfigError(f"evolution.plot.seed {seed} has no run; it must be one of evolution.seeds")
+
+
+def final_step(summary: Mapping[str, Any]) -> int:
+    return int(summary["rows"][-1]["step"])
+
+
+def run_label(summary: Mapping[str, Any]) -> str:
+    """``<run name> (<optimizer>, lr <lr>)``: the config's name and what it means."""
+    return f"{summary['run']} ({OPTIMIZERS.get(summary['optimizer'], summary['optimizer'])}, lr {summary['lr']:.3g})"
+
+
+def run_styles(runs: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
+    """One colour and marker per run of the dataset, the same in every panel of a figure."""
+    return dict(zip(runs, series_styles(len(runs))))
+
+
+def median_curve(seeds: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    steps = np.array([r["step"] for r in seeds[0]["rows"]], dtype=float)
+    values = np.array([[r[key] for r in s["rows"]] for s in seeds], dtype=float)
+    return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)

@@ -1,0 +1,362 @@
+"""Fault injection (issue 12): every planted fault is caught before use in one line, no valid file is lost,
+and ``nnspectra audit --repair`` restores a tree bit-identical to an undisturbed run.
+
+Fast part: divergence of each training path (the blobs MLP and the MNIST MLP through the one training loop,
+the Wang et al. evolution runs, online SGD). Workflow part (``-m workflow``): faults planted in copies of one
+undisturbed smoke-preset ``table1`` run (one row, one seed: 5 jobs), plus damaged data files and a
+diverging run through the pipeline. docs/auditing.md has the table fault -> message -> fix.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nnspectra.errors import DivergenceError
+from nnspectra.training.divergence import DivergenceMonitor
+from nnspectra.training.loop import TrainConfig
+
+from conftest import workflow_env
+
+
+def _one_line(err: BaseException) -> str:
+    message = str(err)
+    assert "\n" not in message, message
+    return message
+
+
+# ----------------------------------------------------------------------------------------- divergence
+def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
+    from nnspectra.data.blobs import blob_dataset
+    from nnspectra.experiments.blobs import BlobModel, BlobTrain, train_run
+
+    data = blob_dataset(12, 5, 3, 1.0, 0).as_arrays()
+    model = BlobModel(hidden=(4, 3), init="normal", init_scale=0.5, seed_offset=0)
+    for alg in ("gd", "sgd"):
+        settings = BlobTrain(lr=1e8, sgd_batch_size=4, max_iterations=2000, grad_norm_tol=1e-4, log_every=50)
+        with pytest.raises(DivergenceError) as info:
+            train_run(data, model, settings, alg, "relu", seed=0, progress=False)
+        message = _one_line(info.value)
+        assert "training diverged" in message and "lower blobs.train.lr in the config" in message, message
+        assert "blobs.train.divergence_factor" in message
+    # control: without the multiple-of-initial rule the same run ends "normally" at a huge finite loss
+    quiet = BlobTrain(lr=1e8, max_iterations=300, grad_norm_tol=1e-4, log_every=50, divergence_factor=None)
+    _, _, history, _ = train_run(data, model, quiet, "gd", "relu", seed=0, progress=False)
+    assert math.isfinite(history["batch_loss"].iloc[-1])
+    assert history["batch_loss"].iloc[-1] > 1e3 * history["batch_loss"].iloc[0]
+
+
+def test_mnist_mlp_lr_1e8_stops_in_one_line_naming_the_key() -> None:
+    from nnspectra.experiments.mnist_width import GDTrain, MlpModel, train_mnist_mlp
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(40, 1, 14, 14, generator=gen)
+    y = torch.arange(40) % 10
+    settings = GDTrain(lr=1e8, iterations=500, log_every=100)
+    with pytest.raises(DivergenceError) as info:
+        train_mnist_mlp(x, y, 5, MlpModel(), settings, seed=0)
+    message = _one_line(info.value)
+    assert "lower realdata.mnist.train.lr in the config" in message, message
+    _, history = train_mnist_mlp(x, y, 5, MlpModel(), GDTrain(lr=0.1, iterations=50, log_every=10), seed=0)
+    assert history["batch_loss"].iloc[-1] < history["batch_loss"].iloc[0]
+
+
+def test_diverging_evolution_run_is_reported_as_divergence() -> None:
+    from nnspectra.experiments.evolution import (
+        EvoAnalysis,
+        EvoData,
+        EvoModel,
+        EvoRun,
+        run_evolution,
+    )
+
+    data = EvoData(kind="teacher", n_train=40, n_test=30, dim=20, noise_std=0.3)
+    model = EvoModel(width=30, activation="tanh", init_std=1.0, dtype="float64")
+    analysis = EvoAnalysis(checkpoints=(0, 1, 10), outlier_factor=1.2, min_tail=5)
+    run = EvoRun(regime="spike", optimizer="gd", lr=1e20, steps=10, batch_size=None, train_a=False)
+    with pytest.raises(DivergenceError) as info:
+        run_evolution(data, model, run, analysis, 0, run_key="evolution.runs.gd_huge")
+    message = _one_line(info.value)
+    assert "lower evolution.runs.gd_huge.lr in the config" in message and "power-law" not in message, message
+    # the GD loss saturates (tanh, W only) finite at 12x its start; Adam at lr 1e20 reaches 1e40, still finite
+    adam = EvoRun(regime="heavy_tail", optimizer="adam", lr=1e20, steps=10, batch_size=None, train_a=True)
+    with pytest.raises(DivergenceError, match="stayed above 10 x its initial.*lower evolution.runs.adam_huge.lr"):
+        run_evolution(data, model, adam, analysis, 0, run_key="evolution.runs.adam_huge")
+
+
+def test_monitor_reference_streak_floor_and_nonfinite() -> None:
+    cfg = TrainConfig(lr=1.0, divergence_factor=10.0, divergence_steps=3, config_key="x.train")
+    monitor = DivergenceMonitor(cfg)
+    for step, loss in enumerate([1.0, 11.0, 12.0, 0.5, 11.0, 11.0], start=1):  # a streak is broken by 0.5
+        monitor.update(step, loss)
+    with pytest.raises(DivergenceError, match=r"above 10 x its initial 1 for 3 steps \(lr=1\); lower x.train.lr"):
+        monitor.update(7, 50.0)
+    with pytest.raises(DivergenceError, match="loss is nan"):
+        DivergenceMonitor(cfg).update(1, math.nan)
+    floored = DivergenceMonitor(TrainConfig(lr=1.0, divergence_steps=1, divergence_floor=math.log(10)))
+    floored.update(1, 0.01)  # a run continued from a trained model: 10 x 0.01 is no divergence ...
+    floored.update(2, 0.5)
+    assert floored.reference == pytest.approx(math.log(10))
+    with pytest.raises(DivergenceError):  # ... 10 x the chance-level loss is
+        floored.update(3, 30.0)
+    DivergenceMonitor(TrainConfig(lr=1.0, divergence_factor=None)).update(1, 1e30)  # switched off
+    with pytest.raises(Exception, match="x.train.divergence_factor must be > 1"):
+        TrainConfig(lr=1.0, divergence_factor=0.5, config_key="x.train")
+
+
+def test_a_diverged_run_leaves_no_checkpoint_to_resume(tmp_path: Path) -> None:
+    from nnspectra.models.mlp import make_mlp
+    from nnspectra.training import train
+    from nnspectra.training.evaluate import cross_entropy
+
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(40, 5, generator=gen, dtype=torch.float64), torch.arange(40) % 3
+    model = make_mlp([5, 8, 3], "relu", init="normal", init_scale=0.5, seed=0, dtype=torch.float64)
+    ckpt = tmp_path / "part1.ckpt"
+    cfg = TrainConfig(lr=1e8, batch_size=8, max_iterations=400, grad_norm_tol=None, log_every=10, progress=False,
+                      checkpoint_every=5, checkpoint_path=str(ckpt), config_key="realdata.cifar.train")
+    with pytest.raises(DivergenceError, match="lower realdata.cifar.train.lr"):
+        train(model, cross_entropy, x, y, cfg)
+    assert not ckpt.exists()
+
+
+def test_torch_loop_nan_names_the_key() -> None:
+    from nnspectra.training import train
+
+    model = torch.nn.Linear(3, 1, dtype=torch.float64)
+    x, y = torch.ones(4, 3, dtype=torch.float64), torch.full((4, 1), math.inf, dtype=torch.float64)
+    cfg = TrainConfig(lr=0.1, max_iterations=5, progress=False, config_key="realdata.lbsb.train")
+    with pytest.raises(DivergenceError, match="loss is (nan|inf).*lower realdata.lbsb.train.lr in the config"):
+        train(model, lambda out, t: ((out - t) ** 2).mean(), x, y, cfg)
+
+
+def test_online_sgd_divergence_names_the_key() -> None:
+    from nnspectra.training.online import online_sgd
+
+    with pytest.raises(DivergenceError, match=r"theta is not finite \(step size delta=0.5\); lower alignment.xor.c"):
+        online_sgd(np.zeros(3), lambda theta, y, label: np.full(3, np.inf), lambda n: (np.zeros((n, 3)), np.zeros(n)),
+                   np.array([0, 5]), delta=0.5, step_key="alignment.xor.c")
+
+
+# ----------------------------------------------------------------------- planted faults through the workflow
+# One row (SGD ReLU k=2) and one seed of the smoke preset's Table 1: blobs_data -> blobs_train -> blobs_spectrum
+# -> blobs_counts -> table1, 5 jobs. Every fault is planted in its own copy of one undisturbed run.
+FAULTS_YAML = "blobs:\n  table1: {rows: [9], seeds: [0]}\n"
+CONFIG = ("--configfile", "config/smoke.yaml", "config/faults.yaml")
+TARGET = "table1"
+RUN = "results/smoke/blobs/runs/sgd_relu_k2_cov1/seed0"
+REPAIR = "nnspectra audit --repair table1 --configfile config/smoke.yaml config/faults.yaml"
+COMPARED = (".npz", ".csv", ".pt", ".json", ".md")  # every result file (sidecars are compared by the audit)
+
+
+def _run(work: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=work, env=workflow_env(work), capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def _snakemake(work: Path, *args: str, target: str = TARGET) -> subprocess.CompletedProcess:
+    return _run(work, "snakemake", target, "--cores", "2", *args, *CONFIG)
+
+
+def _audit(work: Path, *args: str) -> subprocess.CompletedProcess:
+    return _run(work, "nnspectra.cli", "audit", *args, TARGET, *CONFIG)
+
+
+def _out(proc: subprocess.CompletedProcess) -> str:
+    return proc.stdout + proc.stderr
+
+
+def _snapshot(work: Path) -> dict[str, bytes]:
+    """Every file of the results tree (sidecars included, logs excluded) with its bytes."""
+    root = work / "results" / "smoke"
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).parts[0] != "logs"}
+
+
+def _rows(proc: subprocess.CompletedProcess) -> dict[str, str]:
+    """Audit table rows by file."""
+    return {line.split()[0]: line for line in proc.stdout.splitlines() if line.startswith("results/")}
+
+
+def _the_line(proc: subprocess.CompletedProcess, start: str) -> str:
+    """The one line of the output that starts with ``start`` (asserting there is exactly one)."""
+    lines = [line for line in _out(proc).splitlines() if line.startswith(start)]
+    assert len(lines) == 1, _out(proc)[-4000:]
+    return lines[0]
+
+
+def _flip(path: Path, offset: int, keep_mtime: bool = False) -> None:
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x10
+    path.write_bytes(bytes(data))
+    if keep_mtime:  # the flip Snakemake cannot see: same size, same mtime
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def _repair_and_compare(work: Path, undisturbed: Path) -> str:
+    """Run the repair; assert it ends clean, the audit agrees, and every result is bit-identical to the
+    undisturbed run. Returns the repair's output."""
+    from nnspectra.pipeline.compare import compare_trees
+
+    proc = _run(work, "nnspectra.cli", "audit", "--repair", TARGET, *CONFIG, "--cores", "2")
+    assert proc.returncode == 0 and proc.stdout.endswith("repair: clean\n"), _out(proc)[-6000:]
+    assert "audit of results/smoke: 10 entries: 10 ok; OK\nrepair: clean" in proc.stdout, proc.stdout[-3000:]
+    same = compare_trees(work / "results" / "smoke", undisturbed / "results" / "smoke", suffixes=COMPARED)
+    assert same.same and len(same.identical) >= 10, (same.summary(), same.different, same.only_a, same.only_b)
+    return _out(proc)
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory: pytest.TempPathFactory, copy_workflow) -> Path:  # type: ignore[no-untyped-def]
+    """A workflow copy with one undisturbed smoke ``table1`` run (one row, one seed) that audits clean."""
+    work = copy_workflow(tmp_path_factory.mktemp("undisturbed"))
+    (work / "config" / "faults.yaml").write_text(FAULTS_YAML)
+    proc = _snakemake(work)
+    assert proc.returncode == 0, _out(proc)[-4000:]
+    audit = _audit(work)
+    assert audit.returncode == 0 and "10 ok; OK" in audit.stdout, _out(audit)[-3000:]
+    return work
+
+
+@pytest.fixture
+def work(undisturbed: Path, tmp_path: Path) -> Path:
+    """A private copy of the undisturbed run (results, Snakemake's metadata, mtimes kept) to plant a fault in."""
+    return Path(shutil.copytree(undisturbed, tmp_path / "work", symlinks=True))
+
+
+@pytest.mark.workflow
+def test_corrupt_npz_is_caught_before_use_and_repaired(work: Path, undisturbed: Path) -> None:
+    spectrum = work / RUN / "spectrum_final.npz"
+    _flip(spectrum, spectrum.stat().st_size // 2, keep_mtime=True)
+    before = _snapshot(work)
+    assert "Nothing to be done" in _out(_snakemake(work, "-n"))  # Snakemake cannot see it: nothing reads it
+    audit = _audit(work)
+    assert audit.returncode == 1 and "corrupt" in _rows(audit)[f"{RUN}/spectrum_final.npz"], audit.stdout[-3000:]
+    # a run that would read it (counts forced) stops before any job is prepared: nothing deleted or rewritten
+    proc = _snakemake(work, "--forcerun", "blobs_counts")
+    assert proc.returncode != 0
+    line = _the_line(proc, "Cache error: ")
+    assert line.startswith(f"Cache error: cached file {RUN}/spectrum_final.npz (made by rule blobs_spectrum) is "
+                           "corrupt: sha256 "), line
+    assert line.endswith(f"so it must not be used; nothing was run or deleted; rebuild it and everything made "
+                         f"from it with: {REPAIR}"), line
+    assert _snapshot(work) == before
+    out = _repair_and_compare(work, undisturbed)
+    assert "move aside 1 untrusted file(s)" in out and "blobs_spectrum" in out
+
+
+@pytest.mark.workflow
+def test_corrupt_pt_tensor_bytes_load_but_are_caught_and_repaired(work: Path, undisturbed: Path) -> None:
+    from nnspectra.pipeline.io import load_state_dict
+
+    model = work / RUN / "model_final.pt"
+    original = load_state_dict(model)
+    with zipfile.ZipFile(model) as archive:  # the first tensor's bytes, not the zip structure
+        info = next(i for i in archive.infolist() if i.filename.endswith("/data/0"))
+    raw = model.read_bytes()
+    name_len, extra_len = int.from_bytes(raw[info.header_offset + 26:info.header_offset + 28], "little"), \
+        int.from_bytes(raw[info.header_offset + 28:info.header_offset + 30], "little")
+    _flip(model, info.header_offset + 30 + name_len + extra_len + 8)
+    flipped = load_state_dict(model)  # still loads (no CRC check): only the sidecar hash can tell
+    assert not torch.equal(flipped["0.weight"], original["0.weight"])
+    assert all(torch.equal(flipped[k], original[k]) for k in original if k != "0.weight")
+    before = _snapshot(work)
+    proc = _snakemake(work)  # the new mtime makes Snakemake plan spectrum, counts and table1 again
+    assert proc.returncode != 0 and "blobs_spectrum" in _out(proc)
+    line = _the_line(proc, "Cache error: ")
+    assert f"cached file {RUN}/model_final.pt (made by rule blobs_train) is corrupt" in line, line
+    assert _snapshot(work) == before  # the valid spectrum, counts and table are all still there
+    _repair_and_compare(work, undisturbed)
+
+
+@pytest.mark.workflow
+def test_deleted_intermediate_is_listed_as_missing_and_rebuilt(work: Path, undisturbed: Path) -> None:
+    (work / RUN / "spectrum_final.npz").unlink()  # its sidecar stays behind
+    assert "Nothing to be done" in _out(_snakemake(work, "-n"))  # Snakemake 9 does not rebuild it
+    audit = _audit(work)
+    row = _rows(audit)[f"{RUN}/spectrum_final.npz"]
+    assert audit.returncode == 1 and "missing" in row and "absent, but rule blobs_spectrum makes it" in row, row
+    before = _snapshot(work)
+    plan = _run(work, "nnspectra.cli", "audit", "--repair", "--dry-run", TARGET, *CONFIG)
+    assert plan.returncode == 1 and f"rebuild 2 file(s) and everything made from them: {RUN}/counts.json, " \
+        f"{RUN}/spectrum_final.npz" in plan.stdout, _out(plan)[-3000:]  # counts: its input is gone
+    assert f"would move those aside, then run: snakemake table1 --snakefile {work / 'Snakefile'}" in plan.stdout
+    assert f"--forcerun {RUN}/counts.json {RUN}/spectrum_final.npz" in plan.stdout
+    assert _snapshot(work) == before  # nothing ran
+    _repair_and_compare(work, undisturbed)
+
+
+@pytest.mark.workflow
+def test_deleted_sidecar_is_rebuilt(work: Path, undisturbed: Path) -> None:
+    (work / RUN / "counts.json.prov.json").unlink()
+    audit = _audit(work)
+    assert audit.returncode == 1 and "missing-sidecar" in _rows(audit)[f"{RUN}/counts.json"]
+    before = _snapshot(work)
+    proc = _snakemake(work, "--forcerun", "table1")  # table1 reads the unverifiable file: stopped
+    line = _the_line(proc, "Cache error: ")
+    assert proc.returncode != 0 and f"cached file {RUN}/counts.json (made by rule blobs_counts) has no provenance " \
+        "sidecar counts.json.prov.json to verify it against" in line, line
+    assert _snapshot(work) == before
+    _repair_and_compare(work, undisturbed)
+
+
+@pytest.mark.workflow
+def test_files_made_under_another_config_value_are_stale_and_rebuilt(work: Path, undisturbed: Path) -> None:
+    planted = _snakemake(work, "--config", 'blobs={"counting": {"top": 30}}')  # counts and table made with top=30
+    assert planted.returncode == 0, _out(planted)[-3000:]
+    audit = _audit(work)
+    assert audit.returncode == 0, _out(audit)[-3000:]  # stale is not fatal ...
+    row = _rows(audit)[f"{RUN}/counts.json"]
+    assert "stale-config" in row and "blobs.counting.top: 30 -> 40" in row, row
+    assert _audit(work, "--strict").returncode == 1  # ... except with --strict
+    _repair_and_compare(work, undisturbed)
+
+
+@pytest.mark.workflow
+def test_diverged_training_leaves_nothing_downstream_accepts(work: Path, undisturbed: Path) -> None:
+    table = (work / "results" / "smoke" / "tables" / "table1.csv").read_bytes()
+    proc = _snakemake(work, "--config", 'blobs={"train": {"lr": 1.0e+8}}')
+    assert proc.returncode != 0
+    line = _the_line(proc, "nnspectra error in step 'blobs_train': ")
+    assert "training diverged" in line and "lower blobs.train.lr in the config" in line, line
+    for name in ("model_init.pt", "model_final.pt", "history.csv", "train.json"):
+        assert not (work / RUN / name).exists() and not (work / RUN / (name + ".prov.json")).exists()
+    assert (work / "results" / "smoke" / "tables" / "table1.csv").read_bytes() == table  # nothing downstream ran
+    audit = _audit(work)  # under the config the tree was made with, the training outputs are missing
+    assert audit.returncode == 1 and "missing" in _rows(audit)[f"{RUN}/model_final.pt"]
+
+
+@pytest.mark.workflow
+def test_damaged_data_files_through_the_pipeline(copy_workflow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fakedata import write_fake_cifar, write_fake_mnist, write_payload_pickle
+
+    work = copy_workflow((tmp_path / "work").mkdir() or tmp_path / "work")
+    data = tmp_path / "data"
+    write_fake_mnist(data)
+    images = data / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-100])  # truncated
+    write_fake_cifar(data)
+    marker = tmp_path / "pwned"
+    batch = data / "cifar-10-batches-py" / "data_batch_1"
+    write_payload_pickle(batch, marker, nested=True)
+    cases = [("results/smoke/realdata/mnist/n5/seed0/model.pt", "realdata_mnist_train", images),
+             ("results/smoke/realdata/cifar/seed0/part1.pt", "realdata_cifar_part1", batch)]
+    for target, rule, path in cases:
+        proc = _run(work, "snakemake", target, "--cores", "1", "--configfile", "config/smoke.yaml", "--config",
+                    f"data_dir={data}")
+        assert proc.returncode != 0
+        line = _the_line(proc, f"nnspectra error in step '{rule}': ")
+        assert str(path.resolve()) in line and "is damaged" in line and "download it again" in line, line
+        assert "missing" not in line and "urlopen" not in line, line
+        assert not (work / target).exists()
+    assert not marker.exists(), "the planted CIFAR-10 pickle ran"

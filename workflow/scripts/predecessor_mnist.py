@@ -1,0 +1,27 @@
+"""P0 Figs 1-2: Hessian spectrum of one MNIST-shaped net on MNIST or on random inputs, at init (and after GD)."""
+from nnspectra.data.p0 import mnist_examples, random_patterns
+from nnspectra.data.vision import resolve_data_dir
+from nnspectra.experiments.predecessor import parse_hidden
+from nnspectra.experiments.predecessor_mnist import trained_spectra
+from nnspectra.pipeline.io import save_arrays
+from nnspectra.pipeline.runtime import resolve_device
+from nnspectra.pipeline.step import Step
+
+with Step.from_namespace(snakemake) as step:  # noqa: F821
+    cfg, w = step.params["cfg"], step.wildcards
+    mnist, model, train = cfg["predecessor.mnist"], cfg["predecessor.model"], cfg["predecessor.train"]
+    seed, per_class, side = int(w["seed"]), int(mnist["per_class"]), int(mnist["image_size"])
+    if w["inputs"] == "mnist":
+        x, y = mnist_examples(resolve_data_dir(cfg["data_dir"]), per_class, int(mnist["subset_seed"]), side,
+                              download=bool(cfg["download"]))
+    else:
+        x, y = random_patterns(10 * per_class, side * side, 10, seed=int(mnist["random_seed_offset"]) + seed,
+                               distribution=mnist["random_distribution"])
+    device = resolve_device(cfg["device"])
+    step.set_device(device)
+    out = trained_spectra(x, y, [x.shape[1], *parse_hidden(w["hidden"]), 10], seed=int(model["seed_offset"]) + seed,
+                          init=model["init"], init_scale=float(model["init_scale"]), lr=float(train["lr"]),
+                          grad_norm_tol=float(train["grad_norm_tol"]), max_iterations=int(mnist["max_iterations"]),
+                          heatmap_side=int(mnist["heatmap_side"]), train=w["point"] == "trained", device=device)
+    step.extra.update(n_params=out["n_params"], iterations=out.get("iterations", 0))
+    save_arrays(step.output["spectra"], seed=seed, inputs=w["inputs"], **out)

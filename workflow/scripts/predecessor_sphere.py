@@ -1,0 +1,20 @@
+"""P0 Fig 6: one batch of random inits on a sphere trained together by GD (vmapped); final lambda_max of each."""
+from nnspectra.data.p0 import two_blobs
+from nnspectra.experiments.predecessor import sphere_lambda_max
+from nnspectra.pipeline.io import save_arrays
+from nnspectra.pipeline.runtime import resolve_device
+from nnspectra.pipeline.step import Step
+
+with Step.from_namespace(snakemake) as step:  # noqa: F821
+    cfg, seed = step.params["cfg"], int(step.wildcards["seed"])
+    data, model, train, fig6 = (cfg[f"predecessor.{k}"] for k in ("blobs", "model", "train", "fig6"))
+    x, y = two_blobs(int(data["n_per_blob"]), float(data["std"]), int(data["seed_offset"]) + seed)
+    device = resolve_device(cfg["device"])
+    step.set_device(device)
+    out = sphere_lambda_max(x, y, int(fig6["width"]), int(fig6["n_inits"]), seed=seed, radius=fig6["radius"],
+                            init=model["init"], init_scale=float(model["init_scale"]), lr=float(train["lr"]),
+                            grad_norm_tol=float(train["grad_norm_tol"]), max_iterations=int(train["max_iterations"]),
+                            snapshot_tols=[float(t) for t in fig6["snapshot_tols"]], chunk=int(fig6["chunk"]),
+                            device=device)
+    step.extra.update(seconds_per_init=out["seconds_per_init"], cpu_seconds_per_init=out["cpu_seconds_per_init"])
+    save_arrays(step.output["run"], seed=seed, **out)

@@ -1,0 +1,14 @@
+"""P0 Fig 7: the same 2-n-n-2 net and init trained by GD on blobs of growing std; final Hessian spectra."""
+from nnspectra.experiments.predecessor import blob_std_sweep
+from nnspectra.pipeline.io import save_arrays
+from nnspectra.pipeline.step import Step
+
+with Step.from_namespace(snakemake) as step:  # noqa: F821
+    cfg, seed = step.params["cfg"], int(step.wildcards["seed"])
+    data, model, train, fig7 = (cfg[f"predecessor.{k}"] for k in ("blobs", "model", "train", "fig7"))
+    step.set_device("cpu")
+    out = blob_std_sweep([float(s) for s in fig7["stds"]], int(fig7["width"]), seed=int(model["seed_offset"]) + seed,
+                         data_seed=int(data["seed_offset"]) + seed, n_per_blob=int(data["n_per_blob"]),
+                         init=model["init"], init_scale=float(model["init_scale"]), lr=float(train["lr"]),
+                         grad_norm_tol=float(train["grad_norm_tol"]), max_iterations=int(train["max_iterations"]))
+    save_arrays(step.output["run"], seed=seed, **out)
