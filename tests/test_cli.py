@@ -1,16 +1,20 @@
-"""The `nnspectra` command: validate-config, scorecard and audit subcommands, exit codes, one-line errors."""
+"""The `nnspectra` command: validate-config, scorecard, audit and run subcommands, exit codes, one-line errors."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import run_guarded, run_snakemake, workflow_env
 from nnspectra.cli import main, parse_override, resolve_config
+from nnspectra.pipeline.snakemake_cli import Rewritten, nest_config_entries, rewrite_snakemake_args
 from nnspectra.pipeline.config import config_subset
 from nnspectra.errors import ConfigError
 from nnspectra.pipeline.provenance import build_record, code_version, write_sidecar
@@ -101,3 +105,97 @@ def test_console_script_is_installed() -> None:
     assert proc.returncode == 0
     for command in ("audit", "scorecard", "validate-config"):
         assert command in proc.stdout
+
+
+# -- nnspectra run: a thin wrapper over `python -m snakemake` -------------------------------------------------
+
+def test_run_nests_dotted_config_keys_per_section() -> None:
+    entries = ["blobs.train.lr=0.05", "download=false", "blobs.train.max_iterations=9", "blobs.model.hidden=[5, 5]",
+               "evolution.runs.gd_lr1={steps: 5}", "evolution.runs.gd_lr1.lr=2"]
+    nested = nest_config_entries(entries)
+    assert nested == ['blobs={"train": {"lr": "0.05", "max_iterations": "9"}, "model": {"hidden": ["5", "5"]}}',
+                      "download=false", 'evolution={"runs": {"gd_lr1": {"steps": "5", "lr": "2"}}}']
+    # an undotted entry for a section stays where it is; later dotted ones start a new entry after it
+    assert nest_config_entries(["blobs.train.lr=1", 'blobs={"train": {"lr": 2}}', "blobs.train.lr=3"]) == \
+        ['blobs={"train": {"lr": "1"}}', 'blobs={"train": {"lr": 2}}', 'blobs={"train": {"lr": "3"}}']
+    with pytest.raises(ConfigError, match="blobs..lr"):
+        nest_config_entries(["blobs..lr=1"])
+
+
+def test_run_moves_targets_out_of_multi_value_options(tmp_path: Path, copy_workflow) -> None:
+    work = copy_workflow(tmp_path)
+    (work / "extra.yml").write_text("threads: 2\n")
+    fig = work / "results" / "smoke" / "figures" / "fig1.png"
+    fig.parent.mkdir(parents=True)
+    fig.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    r = rewrite_snakemake_args(["--cores", "2", "--configfile", "config/smoke.yaml", "fig3", "extra.yml",
+                                "results/smoke/figures/fig1.png", "results/smoke/tables/table1.md"], work)
+    assert r.args == ["fig3", "results/smoke/figures/fig1.png", "results/smoke/tables/table1.md",
+                      "--cores", "2", "--configfile", "config/smoke.yaml", "extra.yml"]
+    r = rewrite_snakemake_args(["-n", "--config", "device=cpu", "fig2", "--quiet", "rules", "fig1",
+                                "--default-resources", "mem_mb=100", "table1", "--configfile=config/smoke.yaml"], work)
+    assert r.args == ["fig2", "fig1", "table1", "-n", "--config", "device=cpu", "--quiet", "rules",
+                      "--default-resources", "mem_mb=100", "--configfile=config/smoke.yaml"]
+    assert len(r.notes) == 3
+    plain = ["fig3", "--cores", "2", "--configfile", "config/smoke.yaml", "--config", "device=cpu"]
+    assert rewrite_snakemake_args(plain, work) == Rewritten(plain, [])  # nothing to do: unchanged
+    with pytest.raises(ConfigError, match="'fgi3' after --configfile is neither .* did you mean the rule 'fig3'"):
+        rewrite_snakemake_args(["--configfile", "config/smoke.yaml", "fgi3"], work)
+    with pytest.raises(ConfigError, match="--configfile is followed by no value of its own"):
+        rewrite_snakemake_args(["--configfile", "fig3"], work)
+
+
+def test_run_checks_config_files_first(tmp_path: Path, copy_workflow, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    work = copy_workflow(tmp_path)
+    (work / "bad.yaml").write_text("blobs:\n  train: {lr: 0.1\nthreads: 2\n")
+    monkeypatch.chdir(work)
+    for args, message in ((["--configfile", "config/smoke.yaml", "config/missing.yaml"],
+                           "nnspectra run: config file config/missing.yaml not found"),
+                          (["--configfile=bad.yaml"], "nnspectra run: config file bad.yaml line 3 is not valid YAML"),
+                          (["-n", "--configfile", "bad.yaml", "fig3"], "config file bad.yaml line 3")):
+        assert main(["run", "--cores", "1", *args]) == 2  # before Snakemake starts
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+
+
+def test_run_end_to_end_targets_after_configfile_and_dotted_overrides(tmp_path: Path, copy_workflow) -> None:
+    work = copy_workflow(tmp_path)
+    run = [sys.executable, "-m", "nnspectra.cli", "run", "-n", "--cores", "1", "--configfile", "config/smoke.yaml"]
+    ok = run_guarded([*run, "fig3", "--config", "blobs.train.lr=0.05", "download=false"], work, workflow_env(work))
+    assert ok.returncode == 0, ok.stdout[-3000:]
+    table = ok.stdout.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
+    assert {"fig3", "blobs_train", "blobs_spectrum"} <= set(re.findall(r"^(\w+)\s+\d+\s*$", table, re.M))
+    assert "fig1" not in table  # only what fig3 needs
+    assert "nnspectra run: target(s) fig3 moved before --configfile" in ok.stdout
+
+    # a bad value arrives under its dotted key, and fails exactly as the nested form does in plain snakemake
+    bad = run_guarded([*run, "--config", "blobs.train.lr=abc"], work, workflow_env(work))
+    plain = run_snakemake(work, "-n", "--cores", "1", "--configfile", "config/smoke.yaml",
+                          "--config", 'blobs={"train": {"lr": "abc"}}')
+    message = "Config error: config key 'blobs.train.lr' = 'abc' has the wrong type; expected number"
+    assert bad.returncode == plain.returncode == 1
+    assert message in bad.stdout and message in plain.stdout
+
+
+def test_run_overrides_reach_the_workflow_typed_by_the_schema(tmp_path: Path, copy_workflow) -> None:
+    work = copy_workflow(tmp_path)
+    (work / "show.smk").write_text(textwrap.dedent("""
+        import json
+        from nnspectra.pipeline.config import validate_config
+        configfile: "config/config.yaml"
+        typed = validate_config(config, "workflow/schemas")
+        print("RAW " + json.dumps(config["blobs"]["train"]))
+        print("TYPED " + json.dumps({"lr": typed["blobs"]["train"]["lr"], "it": typed["blobs"]["train"]["max_iterations"],
+                                     "hidden": typed["blobs"]["model"]["hidden"], "download": typed["download"]}))
+        rule all:
+            default_target: True
+    """))
+    proc = run_guarded([sys.executable, "-m", "nnspectra.cli", "run", "-s", "show.smk", "-n", "--cores", "1",
+                        "--config", "blobs.train.lr=0.05", "blobs.model.hidden=[7, 3]", "download=false",
+                        "blobs.train.max_iterations=12"], work, workflow_env(work))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    raw = json.loads(re.search(r"^RAW (.*)$", proc.stdout, re.M).group(1))
+    assert raw["lr"] == "0.05" and raw["max_iterations"] == "12"  # Snakemake passes strings...
+    typed = json.loads(re.search(r"^TYPED (.*)$", proc.stdout, re.M).group(1))
+    assert typed == {"lr": 0.05, "it": 12, "hidden": [7, 3], "download": False}  # ...the schema types them

@@ -1,23 +1,26 @@
-"""Execution profiles parse, and a dry run with them plans every job with its resources."""
+"""Execution profiles parse, and a dry run with them plans every job with its resources.
+
+Every dry run happens in a private copy of the workflow (``copy_workflow``), so results of pipeline runs in
+the checkout cannot make these tests plan nothing; ``test_a_finished_checkout_does_not_change_the_plan``
+plants such a results tree and shows it.
+"""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import copy_workflow_from, run_snakemake
 
-def _dry_run(repo_root: Path, *args: str) -> str:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", *args], cwd=repo_root, env=env,
-                          capture_output=True, text=True, timeout=600)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
-    return out
+SMOKE = ("--configfile", "config/smoke.yaml")
+
+
+def _dry_run(work: Path, *args: str) -> str:
+    proc = run_snakemake(work, "-n", *args)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.stdout
 
 
 def _job_blocks(out: str) -> list[str]:
@@ -25,11 +28,7 @@ def _job_blocks(out: str) -> list[str]:
     return [b for b in blocks if re.match(r"(?:local)?rule \w+:", b) and not b.startswith(("localrule all", "rule all"))]
 
 
-@pytest.mark.parametrize("profile", ["slurm", "local-gpu"])
-def test_profile_dry_run_declares_resources(repo_root: Path, profile: str) -> None:
-    if profile == "slurm":
-        pytest.importorskip("snakemake_executor_plugin_slurm")
-    out = _dry_run(repo_root, "--profile", f"workflow/profiles/{profile}", "--configfile", "config/smoke.yaml")
+def _check_resources(out: str) -> None:
     blocks = _job_blocks(out)
     assert blocks, "the dry run planned no jobs"
     for block in blocks:
@@ -41,9 +40,46 @@ def test_profile_dry_run_declares_resources(repo_root: Path, profile: str) -> No
         assert "log:" in block, f"{name} has no log file"
 
 
-def test_gpu_capable_jobs_claim_a_gpu_only_when_running_on_cuda(repo_root: Path) -> None:
-    on_gpu = _dry_run(repo_root, "--profile", "workflow/profiles/local-gpu", "--configfile", "config/smoke.yaml")
+@pytest.mark.parametrize("profile", ["slurm", "local-gpu"])
+def test_profile_dry_run_declares_resources(tmp_path: Path, copy_workflow, profile: str) -> None:
+    if profile == "slurm":
+        pytest.importorskip("snakemake_executor_plugin_slurm")
+    work = copy_workflow(tmp_path / "work")
+    _check_resources(_dry_run(work, "--profile", f"workflow/profiles/{profile}", *SMOKE))
+
+
+def test_gpu_capable_jobs_claim_a_gpu_only_when_running_on_cuda(tmp_path: Path, copy_workflow) -> None:
+    work = copy_workflow(tmp_path / "work")
+    on_gpu = _dry_run(work, "--profile", "workflow/profiles/local-gpu", *SMOKE)
     gpu_jobs = {b.split(":")[0] for b in _job_blocks(on_gpu) if re.search(r"resources:.*\bgpu=1\b", b)}
     assert "rule blobs_spectrum" in gpu_jobs and "rule realdata_mnist_train" in gpu_jobs
-    on_cpu = _dry_run(repo_root, "--cores", "2", "--configfile", "config/smoke.yaml", "--config", "device=cpu")
+    on_cpu = _dry_run(work, "--cores", "2", *SMOKE, "--config", "device=cpu")
     assert not [b for b in _job_blocks(on_cpu) if re.search(r"resources:.*\bgpu=1\b", b)]
+
+
+def _plant_finished_results(checkout: Path) -> int:
+    """Create every file a smoke run would write (outputs, logs, benchmarks) and Snakemake's records of them:
+    what a checkout looks like after ``snakemake --configfile config/smoke.yaml`` finished. Returns the count."""
+    planned = _dry_run(checkout, "--cores", "1", *SMOKE)
+    files = set()
+    for match in re.finditer(r"^\s+(?:output|log|benchmark): (.+)$", planned, re.M):
+        files |= {f.strip() for f in match.group(1).split(",")}
+    for name in sorted(files):
+        path = checkout / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("planted\n")
+    # record them as made by the current code and params, as a real run does (.snakemake/metadata)
+    touched = run_snakemake(checkout, "--touch", "--cores", "1", *SMOKE)
+    assert touched.returncode == 0, touched.stdout[-3000:]
+    return len(files)
+
+
+def test_a_finished_checkout_does_not_change_the_plan(tmp_path: Path) -> None:
+    checkout = copy_workflow_from(Path(__file__).resolve().parents[1], tmp_path / "checkout")  # the user's checkout
+    assert _plant_finished_results(checkout) > 50
+    assert "Nothing to be done" in _dry_run(checkout, "--cores", "1", *SMOKE), \
+        "the planted tree does not look finished, so this test proves nothing"
+    # the profile tests above, run against that checkout, still see the whole DAG
+    from_checkout = lambda dest: copy_workflow_from(checkout, dest)  # noqa: E731
+    test_profile_dry_run_declares_resources(tmp_path / "a", from_checkout, "local-gpu")
+    test_gpu_capable_jobs_claim_a_gpu_only_when_running_on_cuda(tmp_path / "b", from_checkout)

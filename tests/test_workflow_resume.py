@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import run_snakemake, workflow_env
 from fakedata import write_fake_cifar
 
 
@@ -56,16 +57,11 @@ def work(tmp_path_factory: pytest.TempPathFactory, copy_workflow, shared_data_di
     return work
 
 
-def _snakemake(*targets: str, forcerun: str | None = None, unlock: bool = False) -> list[str]:
-    # targets first: --configfile / --quiet / --forcerun take several values
-    cmd = [sys.executable, "-m", "snakemake", *targets, "--cores", "1", "--quiet", "rules"]
-    cmd += ["--unlock"] if unlock else []
-    cmd += ["--configfile", "config/smoke.yaml", "config/resume.yaml"]
-    return cmd + (["--forcerun", forcerun] if forcerun else [])
-
-
-def _env() -> dict[str, str]:
-    return dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", MPLBACKEND="Agg")
+def _args(*targets: str, forcerun: str | None = None, unlock: bool = False) -> list[str]:
+    # targets first: --configfile / --forcerun take several values
+    args = [*targets, "--cores", "1"] + (["--unlock"] if unlock else [])
+    args += ["--configfile", "config/smoke.yaml", "config/resume.yaml"]
+    return args + (["--forcerun", forcerun] if forcerun else [])
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
@@ -73,14 +69,14 @@ def _state(path: Path) -> dict[str, torch.Tensor]:
 
 
 def test_killed_run_resumes_to_the_uninterrupted_result(work: Path) -> None:
-    done = subprocess.run(_snakemake(TARGET), cwd=work, env=_env(), capture_output=True, text=True,
-                          timeout=900)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = run_snakemake(work, *_args(TARGET))
+    assert done.returncode == 0, done.stdout[-6000:]
     reference, reference_history = _state(work / TARGET), (work / HISTORY).read_text()
     assert not (work / CHECKPOINT).exists(), "a finished run must remove its checkpoint"
 
     # Second run of the same job, killed (SIGKILL to the whole process group) after its first checkpoint.
-    proc = subprocess.Popen(_snakemake(TARGET, forcerun="realdata_cifar_part1"), cwd=work, env=_env(),
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *_args(TARGET, forcerun="realdata_cifar_part1")],
+                            cwd=work, env=workflow_env(work),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 600
     while not (work / CHECKPOINT).exists():
@@ -92,12 +88,10 @@ def test_killed_run_resumes_to_the_uninterrupted_result(work: Path) -> None:
     assert not (work / TARGET).exists(), "the killed run got to the end; make the toy run longer"
     assert (work / CHECKPOINT).exists()
 
-    unlock = subprocess.run(_snakemake(unlock=True), cwd=work, env=_env(), capture_output=True, text=True,
-                            timeout=300)
-    assert unlock.returncode == 0, unlock.stderr[-2000:]
-    rerun = subprocess.run(_snakemake(TARGET), cwd=work, env=_env(), capture_output=True, text=True,
-                           timeout=900)
-    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    unlock = run_snakemake(work, *_args(unlock=True))
+    assert unlock.returncode == 0, unlock.stdout[-2000:]
+    rerun = run_snakemake(work, *_args(TARGET))
+    assert rerun.returncode == 0, rerun.stdout[-6000:]
 
     assert "resumed from checkpoint" in (work / LOG).read_text()
     resumed = _state(work / TARGET)

@@ -7,6 +7,7 @@
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
     nnspectra compare results/smoke /elsewhere/results/smoke     (numeric outputs equal, byte for byte?)
     nnspectra timings [--configfile config/smoke.yaml] [--rule-prefix realdata_] [--since 2026-11-23T04:00]
+    nnspectra run [snakemake arguments...]   (snakemake, plus dotted --config keys and targets anywhere)
 
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
 ``configfile:``) first, then each ``--configfile`` merged over it, then ``--config`` overrides
@@ -210,8 +211,39 @@ def _cmd_timings(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_snakemake(args: Sequence[str]) -> int:
+    """``python -m snakemake`` with ``args`` made acceptable to Snakemake's CLI (dotted ``--config`` keys
+    nested, targets moved out of multi-value options, config files checked first); its exit code."""
+    import shlex
+    import subprocess
+
+    from nnspectra.pipeline.snakemake_cli import rewrite_snakemake_args
+
+    if list(args[:1]) in (["-h"], ["--help"]):
+        print(RUN_HELP)
+    rewritten = rewrite_snakemake_args(args)
+    command = [sys.executable, "-m", "snakemake", *rewritten.args]
+    for note in rewritten.notes:
+        print(f"nnspectra run: {note}", file=sys.stderr)
+    if rewritten.notes:
+        print(f"nnspectra run: snakemake {shlex.join(rewritten.args)}", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(command)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached Snakemake too (same process group): let it clean up
+            continue
+
+
+RUN_HELP = ("nnspectra run [snakemake arguments...]: runs `python -m snakemake` with the same arguments, except that "
+            "dotted --config keys (blobs.train.lr=0.05) are sent nested, targets written after --configfile/--config "
+            "are moved before them, and every --configfile is checked first (one line naming file and line). "
+            "Snakemake's own help follows.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser with the ``audit``, ``scorecard``, ``validate-config`` and ``timings`` subcommands."""
+    """Argument parser with the ``audit``, ``scorecard``, ``validate-config``, ``timings`` and ``run`` subcommands
+    (``run`` is dispatched before parsing: its arguments are Snakemake's)."""
     parser = argparse.ArgumentParser(
         prog="nnspectra",
         description="Audit cached results, print the replication scorecard, validate a config, report timings.")
@@ -267,11 +299,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only results created from then on (UTC unless an offset is given), e.g. one run")
     p.add_argument("--csv", default=None, help="also write the table as CSV here")
     p.set_defaults(func=_cmd_timings)
+
+    sub.add_parser("run", add_help=False, help="run snakemake; dotted --config keys and targets anywhere work")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nnspectra`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["run"]:  # everything after `run` belongs to snakemake, unparsed
+        try:
+            return run_snakemake(argv[1:])
+        except NnspectraError as err:
+            print(f"nnspectra run: {err}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

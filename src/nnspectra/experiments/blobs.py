@@ -13,18 +13,20 @@ import copy
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from nnspectra.errors import ConfigError
 from nnspectra.experiments.blobs_runs import PAPER_COLUMNS, PAPER_TABLE1, run_name
-from nnspectra.models.mlp import make_mlp, mlp_parameter_count
+from nnspectra.models.sizes import mlp_parameter_count
 from nnspectra.spectra.outliers import RULES
-from nnspectra.training import TrainConfig, train
-from nnspectra.training.evaluate import classification_evaluator, cross_entropy
+
+if TYPE_CHECKING:  # torch is imported where a model is built: the aggregation jobs skip its ~2 s import
+    import torch
+
+    from nnspectra.training import TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,10 @@ def layer_sizes(model: BlobModel, input_dim: int, k: int) -> list[int]:
 
 def build_model(model: BlobModel, input_dim: int, k: int, act: str, seed: int) -> torch.nn.Sequential:
     """The float64 MLP at its initial point (config ``blobs.model``)."""
+    import torch
+
+    from nnspectra.models.mlp import make_mlp
+
     return make_mlp(layer_sizes(model, input_dim, k), act, init=model.init,
                     init_scale=float(model.init_scale), seed=int(model.seed_offset) + int(seed),
                     dtype=torch.float64)
@@ -67,6 +73,8 @@ def build_model(model: BlobModel, input_dim: int, k: int, act: str, seed: int) -
 
 def train_config(settings: BlobTrain, alg: str, seed: int, progress: bool = True) -> TrainConfig:
     """Shared :class:`TrainConfig` for ``alg`` in {gd, sgd} from config ``blobs.train``."""
+    from nnspectra.training import TrainConfig
+
     if alg not in ("gd", "sgd"):
         raise ConfigError(f"blobs algorithm '{alg}' is not one of ['gd', 'sgd']")
     return TrainConfig(lr=float(settings.lr), batch_size=None if alg == "gd" else int(settings.sgd_batch_size),
@@ -84,6 +92,11 @@ def train_run(data: Mapping[str, np.ndarray], model_cfg: BlobModel, train_cfg: B
     History rows (every ``log_every`` steps): batch loss and gradient norm, full train/test loss and
     accuracy. The models are float64 :func:`make_mlp` networks.
     """
+    import torch
+
+    from nnspectra.training import train
+    from nnspectra.training.evaluate import classification_evaluator, cross_entropy
+
     x = torch.as_tensor(np.asarray(data["x_train"], np.float64))
     y = torch.as_tensor(np.asarray(data["y_train"], np.int64))
     xt = torch.as_tensor(np.asarray(data["x_test"], np.float64))

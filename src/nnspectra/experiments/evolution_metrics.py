@@ -11,7 +11,6 @@ import numpy as np
 
 from nnspectra.claims import load_claims
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.evolution import MATRICES
 from nnspectra.experiments.metrics import MetricsRecord
 
 
@@ -60,6 +59,8 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
     ``runs[dataset][run]`` is the list of per-seed summaries of :func:`run_evolution` (same seed
     order everywhere); ``scaling[factor]`` the per-seed records of :func:`run_scaling`.
     """
+    from nnspectra.experiments.evolution import MATRICES  # here: the figure and table jobs need no torch
+
     ds = runs[claims_cfg.dataset]
     gd, sgd = ds[claims_cfg.gd_small], ds[claims_cfg.sgd_small]
     large, adam = ds[claims_cfg.gd_large], ds[claims_cfg.adam]

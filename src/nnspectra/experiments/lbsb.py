@@ -11,16 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import torch
-from torch import nn
 
-from nnspectra.models.convnets import make_small_convnet
 from nnspectra.spectra.outliers import count_outliers
-from nnspectra.training import TrainConfig, train
-from nnspectra.training.evaluate import classification_evaluator, cross_entropy
+
+if TYPE_CHECKING:  # torch is imported where a model is built: analysis jobs skip its ~2 s import
+    import pandas as pd
+    import torch
+    from torch import nn
 
 REGIMES = ("lb", "sb")
 
@@ -62,6 +62,8 @@ class LbsbAnalysis:
 
 def build_convnet(image_size: int, model: ConvnetModel, seed: int) -> nn.Sequential:
     """The 2-conv + 2-FC MNIST convnet of SPEC §1.7."""
+    from nnspectra.models.convnets import make_small_convnet
+
     return make_small_convnet(1, image_size, tuple(model.channels), int(model.kernel), int(model.hidden), 10,
                               seed=seed)
 
@@ -69,6 +71,11 @@ def build_convnet(image_size: int, model: ConvnetModel, seed: int) -> nn.Sequent
 def train_lbsb_convnet(x: torch.Tensor, y: torch.Tensor, batch_size: int, model: ConvnetModel, settings: LbsbTrain,
                        seed: int, device: torch.device | str = "cpu") -> tuple[nn.Module, pd.DataFrame]:
     """SGD on the convnet with one batch size; lr, iterations and init are shared by LB and SB (SPEC §1.7)."""
+    import pandas as pd
+
+    from nnspectra.training import TrainConfig, train
+    from nnspectra.training.evaluate import classification_evaluator, cross_entropy
+
     x, y = x.to(device), y.to(device)
     net = build_convnet(x.shape[-1], model, seed).to(device)
     cfg = TrainConfig(lr=float(settings.lr), batch_size=int(batch_size), schedule=settings.schedule,

@@ -11,16 +11,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-import torch
-from torch import nn
 
-from nnspectra.models.mlp import make_mlp
 from nnspectra.spectra.outliers import count_edge
-from nnspectra.training import TrainConfig, train
-from nnspectra.training.evaluate import classification_evaluator, cross_entropy
+
+if TYPE_CHECKING:  # torch is imported where a model is built: analysis jobs skip its ~2 s import
+    import pandas as pd
+    import torch
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class WidthAnalysis:
 
 def build_mlp(input_dim: int, width: int, model: MlpModel, seed: int) -> nn.Sequential:
     """784-n-10 MLP (single hidden layer; P = 795 n + 10 at 28x28), SPEC §1.5."""
+    from nnspectra.models.mlp import make_mlp
+
     return make_mlp([input_dim, int(width), 10], activation=model.activation, init=model.init,
                     init_scale=float(model.init_scale), seed=seed)
 
@@ -76,6 +78,11 @@ def train_mnist_mlp(x: torch.Tensor, y: torch.Tensor, width: int, model: MlpMode
 
     Returns the trained model (on CPU) and its history (batch loss, gradient norm, train loss/accuracy).
     """
+    import pandas as pd
+
+    from nnspectra.training import TrainConfig, train
+    from nnspectra.training.evaluate import classification_evaluator, cross_entropy
+
     x = x.reshape(len(x), -1).to(device)
     y = y.to(device)
     net = build_mlp(x.shape[1], width, model, seed).to(device)
