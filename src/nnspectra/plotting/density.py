@@ -45,7 +45,7 @@ def plot_spectral_densities(panels: Mapping[str, Mapping[str, np.ndarray]], path
         ax.set_xlabel("eigenvalue")
         ax.set_ylabel("spectral density")
         ax.set_title(f"{title}: P = {int(arr['n_params']):,}, N = {int(arr['n_samples']):,}", fontsize=10)
-        ax.legend(fontsize=8, loc="upper right")
+        ax.legend(fontsize=8, loc="lower center")
     if setting:
         fig.suptitle(setting, fontsize=9)
     fig.tight_layout()
