@@ -40,6 +40,7 @@ def plot_spectral_densities(panels: Mapping[str, Mapping[str, np.ndarray]], path
         ax.plot([], [], " ", label=rf"$\lambda_{{max}}$ = {top[0]:.4g}" if top.size else r"$\lambda_{max}$ n/a")
         ax.plot([], [], " ", label=f"trace = {float(arr['trace_mean']):.4g} ± {float(arr['trace_std']):.2g}")
         ax.set_yscale("log")
+        ax.set_ylim(bottom=float(dens.max()) * 1e-9)  # deep dips between outliers say nothing; keep 9 decades
         if xscale == "symlog":
             ax.set_xscale("symlog", linthresh=max(float(arr["sigma"]), 1e-12))
         ax.set_xlabel("eigenvalue")
