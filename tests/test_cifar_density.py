@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import run_snakemake
 
 from nnspectra.curvature import hessian
 from nnspectra.errors import ConfigError
@@ -15,8 +16,6 @@ from nnspectra.experiments.cifar import AlexNetModel, build_alexnet
 from nnspectra.experiments.cifar_density import DensitySettings, curvature_density, sample_images
 from nnspectra.plotting.density import plot_spectral_densities
 from nnspectra.training.evaluate import cross_entropy
-
-from conftest import run_snakemake
 
 
 def _tiny(seed: int = 0, n: int = 24):
@@ -84,6 +83,6 @@ def test_every_preset_dag_contains_fig_cifar_density(preset: str, tmp_path: Path
     dry = run_snakemake(work, "-n", "--cores", "2", *args)
     assert dry.returncode == 0, dry.stdout[-3000:]
     table = dry.stdout.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
-    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, flags=re.M)}
+    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, flags=re.MULTILINE)}
     assert jobs.get("realdata_fig_cifar_density") == 1 and jobs.get("realdata_cifar_density") == 2, jobs
     assert jobs.get("all") == 1

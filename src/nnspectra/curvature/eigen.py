@@ -71,7 +71,7 @@ def _dense_of(A: np.ndarray | LinearOperator) -> np.ndarray:
     return 0.5 * (dense + dense.T)
 
 
-def _torch_eigenpairs(A: "TorchOperator", k: int, which: str, tol: float, seed: int, return_vectors: bool,
+def _torch_eigenpairs(A: TorchOperator, k: int, which: str, tol: float, seed: int, return_vectors: bool,
                       ncv: int | None, maxiter: int | None, on_no_convergence: str,
                       ) -> tuple[np.ndarray, np.ndarray | None] | None:
     """:func:`eigenpairs` for a torch operator: thick-restart Lanczos in torch (basis on the operator's
@@ -96,7 +96,7 @@ def _torch_eigenpairs(A: "TorchOperator", k: int, which: str, tol: float, seed: 
                               f"{res.n_restarts} restarts", vals[done], None if vecs is None else vecs[:, done])
 
 
-def eigenpairs(A: "np.ndarray | LinearOperator | TorchOperator", k: int, *, which: str = "LA", tol: float = 0.0,
+def eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, *, which: str = "LA", tol: float = 0.0,
                seed: int = 0,
                return_vectors: bool = True, ncv: int | None = None, maxiter: int | None = None,
                dense_below: int = 0, on_no_convergence: str = "raise") -> tuple[np.ndarray, np.ndarray | None]:
@@ -156,11 +156,11 @@ def eigenpairs(A: "np.ndarray | LinearOperator | TorchOperator", k: int, *, whic
     return vals, (vecs if return_vectors else None)
 
 
-def top_eigenpairs(A: "np.ndarray | LinearOperator | TorchOperator", k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
+def top_eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
     """The k largest (algebraic) eigenpairs, descending (:func:`eigenpairs` with ``which="LA"``)."""
     return eigenpairs(A, k, which="LA", **options)  # type: ignore[arg-type]
 
 
-def bottom_eigenpairs(A: "np.ndarray | LinearOperator | TorchOperator", k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
+def bottom_eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
     """The k smallest (algebraic) eigenpairs, ascending (:func:`eigenpairs` with ``which="SA"``)."""
     return eigenpairs(A, k, which="SA", **options)  # type: ignore[arg-type]
