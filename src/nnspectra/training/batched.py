@@ -35,7 +35,7 @@ class BatchedGDResult:
 
 def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], torch.Tensor], *, lr: float,
                grad_norm_tol: float, max_iterations: int, snapshot_tols: Sequence[float] = (),
-               progress_every: int = 0) -> BatchedGDResult:
+               progress_every: int = 0, progress_seconds: float = 60.0) -> BatchedGDResult:
     """Full-batch GD on B independent parameter vectors at once (P0 Fig 6's thousands of inits).
 
     Why a second loop: :func:`nnspectra.training.train` trains one ``nn.Module``; Fig 6 needs thousands
@@ -47,7 +47,8 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
     the full gradient g is computed; if ||g|| <= tol the net stops *before* updating (iterations = t - 1),
     else theta <- theta - lr g; a non-finite loss freezes the net as diverged. ``snapshot_tols`` (each
     > ``grad_norm_tol``) keep each net's parameters where its gradient norm first fell to that level.
-    The tests check it against ``train`` (same trajectory to 1e-10).
+    The tests check it against ``train`` (same trajectory to 1e-10). Progress is logged every
+    ``progress_every`` steps and at least every ``progress_seconds`` of wall time (0: never).
     """
     theta = theta0.detach().clone()
     b = theta.shape[0]
@@ -63,7 +64,7 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
     snaps = {t: torch.full_like(theta, float("nan")) for t in tols}
     taken = {t: torch.zeros(b, dtype=torch.bool, device=theta.device) for t in tols}
     active = torch.arange(b, device=theta.device)
-    t0 = time.perf_counter()
+    t0 = last_log = time.perf_counter()
     for step in range(1, int(max_iterations) + 1):
         th = theta[active]
         grads, losses = step_fn(th)
@@ -89,9 +90,11 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
         active = active[keep]
         if active.numel() == 0:
             break
-        if progress_every and step % progress_every == 0:
-            log.info("batched GD step %d: %d of %d nets running (%.0f s)", step, active.numel(), b,
-                     time.perf_counter() - t0)
+        now = time.perf_counter()
+        if (progress_every and step % progress_every == 0) or (progress_seconds and now - last_log >= progress_seconds):
+            log.info("batched GD step %d of at most %d: %d of %d nets running (%.0f s)", step, int(max_iterations),
+                     active.numel(), b, now - t0)
+            last_log = now
     if active.numel():  # hit max_iterations: report the gradient at the final point, as train() does
         idx = active.cpu().numpy()
         iterations[idx] = int(max_iterations)
