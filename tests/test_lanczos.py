@@ -149,3 +149,35 @@ def test_cuda_basis_stays_on_the_device():
     np.testing.assert_allclose(res.values.numpy(), exact[::-1][:5], rtol=1e-10)
     tri = lanczos_tridiagonal(DenseOperator(torch.from_numpy(a).cuda()), torch.ones(2, 300), 10)
     assert tri.alpha.shape == (2, 10)
+
+
+# -- the one front-end (eigen.eigenpairs) on torch product operators ----------------------------------
+
+def test_eigenpairs_front_end_runs_torch_lanczos_on_products_and_matches_eigsh():
+    """eigenpairs/top/bottom on a HessianProducts use the torch Lanczos and agree with ARPACK on the scipy
+    HessianOperator of the same convnet to 1e-10 relative (float64); vectors are eigenvectors."""
+    model = make_small_convnet(1, 12, (2, 3), 3, 6, 10, seed=0, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(40, 1, 12, 12, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 10, (40,), generator=gen)
+    prods, sop = HessianProducts(model, CE, x, y), HessianOperator(model, CE, x, y)
+    for k, fn, which in ((5, top_eigenpairs, "LA"), (4, bottom_eigenpairs, "SA")):
+        vals, vecs = fn(prods, k, tol=1e-13, seed=3)
+        assert prods.n_products > 0 and isinstance(vals, np.ndarray) and vecs.shape == (prods.size, k)
+        ref = scipy_edge(sop, k, which)
+        np.testing.assert_allclose(vals, ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
+        hv = prods.matmat(torch.from_numpy(vecs.T.copy())).numpy().T
+        np.testing.assert_allclose(hv, vecs * vals, atol=1e-8 * np.abs(ref).max())
+
+
+def test_eigenpairs_front_end_partial_and_raise_on_torch_operator():
+    a, exact = spiked_matrix(300, seed=2)
+    op = DenseOperator(torch.from_numpy(a))
+    from scipy.sparse.linalg import ArpackNoConvergence
+
+    with pytest.raises(ArpackNoConvergence):
+        top_eigenpairs(op, 6, tol=1e-14, ncv=13, maxiter=0)
+    vals, _ = top_eigenpairs(op, 6, tol=1e-14, ncv=13, maxiter=0, on_no_convergence="partial")
+    assert vals.size < 6 and all(np.min(np.abs(exact - v)) < 1e-8 for v in vals)
+    vals, _ = top_eigenpairs(op, 6, tol=1e-14, ncv=13, maxiter=0, on_no_convergence="dense", dense_below=1)
+    np.testing.assert_allclose(vals, exact[::-1][:6], atol=1e-12)

@@ -87,6 +87,30 @@ def test_auto_falls_back_to_lanczos_when_dense_does_not_fit():
         hessian_spectrum(model, x, y, {**CURV, "method": "power"})
 
 
+def test_auto_on_a_convnet_picks_dense_or_lanczos_by_budget_and_both_agree(caplog):
+    """method: auto on a tiny convnet: dense under a big budget, Lanczos (torch, on HessianProducts) under a
+    tiny one; the choice and its reason are logged and recorded; both give the same edges (float64)."""
+    import logging
+
+    model = lbsb.build_convnet(12, lbsb.ConvnetModel(channels=(2, 3), kernel=3, hidden=6), 0)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(30, 1, 12, 12, generator=gen), torch.randint(0, 10, (30,), generator=gen)
+    auto = {**CURV, "method": "auto", "top_k": 4, "bottom_k": 3, "lanczos_tol": 1e-12}
+    with caplog.at_level(logging.INFO, logger="nnspectra.curvature.spectrum"):
+        dense = hessian_spectrum(model, x, y, auto, memory_budget_gb=8.0)
+    assert dense["method"] == "dense" and dense["eigenvalues"].size == dense["n_params"]
+    assert "auto -> dense" in dense["method_reason"] and "<=" in dense["method_reason"]
+    assert any("auto -> dense" in r.getMessage() for r in caplog.records)
+    tiny = 2 * dense["n_params"] ** 2 * 8 / 2**30 / 2  # half of what the dense spectrum needs
+    lanczos = hessian_spectrum(model, x, y, auto, memory_budget_gb=tiny)
+    assert lanczos["method"] == "lanczos" and "auto -> lanczos" in lanczos["method_reason"]
+    assert lanczos["hvps"] > 0 and lanczos["eigenvalues"].size == 0
+    scale = np.abs(dense["eigenvalues"]).max()
+    np.testing.assert_allclose(lanczos["top"], dense["top"][:4], rtol=1e-9, atol=1e-10 * scale)
+    np.testing.assert_allclose(lanczos["bottom"], dense["bottom"][:3], rtol=1e-9, atol=1e-10 * scale)
+    assert str(spectrum_arrays(lanczos)["method_reason"]).startswith("method: auto -> lanczos")
+
+
 def _fake_spec(top, bottom, p, eigs=None, exact=True, n_neg=None):
     bottom = np.asarray(bottom, dtype=float)
     return {"top": np.asarray(top, dtype=float), "bottom": bottom, "n_params": np.asarray(p),

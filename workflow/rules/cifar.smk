@@ -4,6 +4,7 @@
 if RD["cifar"]["enabled"]:
     TARGETS["fig9"] = [result("figures/fig9.png")]
     TARGETS["fig10"] = [result("figures/fig10.png")]
+    TARGETS["fig_cifar_density"] = [result("figures/fig_cifar_density.png")]
 
 
 rule realdata_cifar_part1:
@@ -153,3 +154,59 @@ rule fig9:
 rule fig10:
     input:
         result("figures/fig10.png"),
+
+
+# Beyond the paper (issue 15, item 4): Hessian spectral density (SLQ), trace and top eigenvalues of each end point.
+rule realdata_cifar_density:
+    input:
+        model=f"{CIFAR_RUN}/part{{part}}.pt",
+    output:
+        density=f"{CIFAR_RUN}/density_part{{part}}.npz",
+    wildcard_constraints:
+        part="[12]",
+    log:
+        logfile("realdata_cifar_density", "seed{seed}_part{part}"),
+    benchmark:
+        benchfile("realdata_cifar_density", "seed{seed}_part{part}")
+    threads: JOB_THREADS
+    conda:
+        CONDA_ENV
+    resources:
+        gpu=GPU,
+        mem_mb=8000,
+        runtime=600,
+    params:
+        cfg=cfg("realdata.cifar.data", "realdata.cifar.model", "realdata.cifar.density", *RD_DATA_KEYS),
+        code=code("nnspectra.experiments.cifar_density", "nnspectra.experiments.cifar", "nnspectra.data.vision"),
+        seed=seed_of,
+    script:
+        "../scripts/realdata_cifar_density.py"
+
+
+rule realdata_fig_cifar_density:
+    input:
+        part1=f"{CIFAR_RUN}/density_part1.npz".format(seed=RD_SEED),
+        part2=f"{CIFAR_RUN}/density_part2.npz".format(seed=RD_SEED),
+    output:
+        fig=report(result("figures/fig_cifar_density.png"), caption="../report/fig_cifar_density.rst",
+                   category="Beyond the papers"),
+    log:
+        logfile("realdata_fig_cifar_density"),
+    benchmark:
+        benchfile("realdata_fig_cifar_density")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        cfg=cfg("realdata.plot"),
+        code=code("nnspectra.plotting.density"),
+    script:
+        "../scripts/realdata_fig_cifar_density.py"
+
+
+rule fig_cifar_density:
+    input:
+        result("figures/fig_cifar_density.png"),

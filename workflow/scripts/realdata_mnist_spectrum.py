@@ -19,4 +19,4 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     spec = hessian_spectrum(model, cross_entropy, x, y, settings(SpectrumSettings, cfg["realdata.mnist.curvature"]),
                             cfg["memory_budget_gb"], step.seed, device)
     save_arrays(step.output["spectrum"], width=width, **spectrum_arrays(spec))
-    step.extra.update(method=spec["method"], n_params=spec["n_params"], hvps=spec["hvps"])
+    step.extra.update(method=spec["method"], method_reason=spec["method_reason"], n_params=spec["n_params"], hvps=spec["hvps"])

@@ -11,11 +11,15 @@ eigenvectors skips most of the back-transformation, so subsets go to evr with ``
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
 import torch
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
+
+if TYPE_CHECKING:
+    from nnspectra.curvature.products import TorchOperator
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,12 @@ def eigh_dense(mat: torch.Tensor | np.ndarray, subset: tuple[int, int] | None = 
 
 # -- the Lanczos front-end: edges of symmetric operators ----------------------------------------------
 
+def _is_torch_operator(A: object) -> bool:
+    from nnspectra.curvature.products import TorchOperator
+
+    return isinstance(A, TorchOperator)
+
+
 def _start_vector(dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(dim)
 
@@ -61,13 +71,44 @@ def _dense_of(A: np.ndarray | LinearOperator) -> np.ndarray:
     return 0.5 * (dense + dense.T)
 
 
-def eigenpairs(A: np.ndarray | LinearOperator, k: int, *, which: str = "LA", tol: float = 0.0, seed: int = 0,
+def _torch_eigenpairs(A: TorchOperator, k: int, which: str, tol: float, seed: int, return_vectors: bool,
+                      ncv: int | None, maxiter: int | None, on_no_convergence: str,
+                      ) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """:func:`eigenpairs` for a torch operator: thick-restart Lanczos in torch (basis on the operator's
+    device). Returns None when it did not converge and ``on_no_convergence="dense"`` asks for the fallback."""
+    from nnspectra.curvature.lanczos import lanczos_eigsh
+
+    res = lanczos_eigsh(A, k, which, ncv=ncv, tol=tol if tol > 0 else 64 * np.finfo(np.float64).eps,
+                        max_restarts=1000 if maxiter is None else int(maxiter), seed=seed,
+                        return_vectors=return_vectors)
+    vals = res.values.cpu().numpy()
+    vecs = None if res.vectors is None else res.vectors.cpu().numpy()
+    if res.converged:
+        return vals, vecs
+    if on_no_convergence == "dense":
+        return None
+    # converged = residual <= one threshold, so they are the n_converged smallest residuals
+    done = np.zeros(len(vals), dtype=bool)
+    done[np.argsort(res.residuals.cpu().numpy(), kind="stable")[: res.n_converged]] = True
+    if on_no_convergence == "partial":  # lanczos_eigsh has logged how many converged
+        return vals[done], (None if vecs is None else vecs[:, done])
+    raise ArpackNoConvergence(f"torch Lanczos ({which}) converged for {res.n_converged} of {k} eigenvalues after "
+                              f"{res.n_restarts} restarts", vals[done], None if vecs is None else vecs[:, done])
+
+
+def eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, *, which: str = "LA", tol: float = 0.0,
+               seed: int = 0,
                return_vectors: bool = True, ncv: int | None = None, maxiter: int | None = None,
                dense_below: int = 0, on_no_convergence: str = "raise") -> tuple[np.ndarray, np.ndarray | None]:
     """The k largest (``which="LA"``, descending) or smallest (``"SA"``, ascending) eigenpairs of symmetric A.
 
-    The one front-end for spectral edges: ARPACK's implicitly restarted Lanczos (``eigsh``) from a seeded
-    start vector (so results repeat), relative tolerance ``tol`` (0 = machine precision). Dense ``eigh``
+    The one front-end for spectral edges: for a scipy ``LinearOperator``, ARPACK's implicitly restarted
+    Lanczos (``eigsh``); for a :class:`~nnspectra.curvature.products.TorchOperator` (e.g. HessianProducts),
+    the torch thick-restart Lanczos :func:`nnspectra.curvature.lanczos.lanczos_eigsh` (no numpy round trip
+    per product; the basis stays on the operator's device, so on CUDA nothing leaves the GPU). Both start
+    from a seeded vector (so results repeat), relative tolerance ``tol`` (0 = machine precision; ARPACK's
+    relative to each eigenvalue, the torch one relative to the largest |Ritz value|), ``maxiter`` restarts.
+    Dense ``eigh``
     instead when A is an array, when its size is below ``dense_below``, or when k >= dim - 1 and dense is
     allowed (``dense_below > 0``). If ARPACK runs out of restarts: ``on_no_convergence="raise"`` re-raises,
     ``"dense"`` falls back to the dense matrix, ``"partial"`` keeps the Ritz values that converged (logged).
@@ -75,7 +116,8 @@ def eigenpairs(A: np.ndarray | LinearOperator, k: int, *, which: str = "LA", tol
     """
     if which not in ("LA", "SA"):
         raise ValueError(f"which must be 'LA' (largest) or 'SA' (smallest), got {which!r}")
-    dim = A.shape[0]
+    torch_op = _is_torch_operator(A)
+    dim = A.size if torch_op else A.shape[0]
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     dense_ok = isinstance(A, np.ndarray) or dense_below > 0
@@ -85,7 +127,11 @@ def eigenpairs(A: np.ndarray | LinearOperator, k: int, *, which: str = "LA", tol
         raise ValueError(f"k must be between 1 and P - 1 = {dim - 1} for Lanczos, got {k}; "
                          "use eigvalsh_dense for the whole spectrum")
     use_dense = isinstance(A, np.ndarray) or dim < dense_below or (dense_ok and k >= dim - 1)
-    if not use_dense:
+    if not use_dense and torch_op:
+        out = _torch_eigenpairs(A, k, which, tol, seed, return_vectors, ncv, maxiter, on_no_convergence)
+        if out is not None:
+            return out
+    elif not use_dense:
         try:
             out = eigsh(A, k=k, which=which, tol=tol, v0=_start_vector(dim, seed), ncv=ncv, maxiter=maxiter,
                         return_eigenvectors=return_vectors)
@@ -104,17 +150,17 @@ def eigenpairs(A: np.ndarray | LinearOperator, k: int, *, which: str = "LA", tol
             order = np.argsort(vals)[::-1] if which == "LA" else np.argsort(vals)
             return vals[order], (None if vecs is None else vecs[:, order])
     lo, hi = (dim - k, dim - 1) if which == "LA" else (0, k - 1)
-    vals, vecs = scipy.linalg.eigh(_dense_of(A), subset_by_index=[lo, hi])
+    vals, vecs = scipy.linalg.eigh(_dense_of(A.dense().cpu().numpy() if torch_op else A), subset_by_index=[lo, hi])
     if which == "LA":
         vals, vecs = vals[::-1], vecs[:, ::-1]
     return vals, (vecs if return_vectors else None)
 
 
-def top_eigenpairs(A: np.ndarray | LinearOperator, k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
+def top_eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
     """The k largest (algebraic) eigenpairs, descending (:func:`eigenpairs` with ``which="LA"``)."""
     return eigenpairs(A, k, which="LA", **options)  # type: ignore[arg-type]
 
 
-def bottom_eigenpairs(A: np.ndarray | LinearOperator, k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
+def bottom_eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, **options: object) -> tuple[np.ndarray, np.ndarray | None]:
     """The k smallest (algebraic) eigenpairs, ascending (:func:`eigenpairs` with ``which="SA"``)."""
     return eigenpairs(A, k, which="SA", **options)  # type: ignore[arg-type]

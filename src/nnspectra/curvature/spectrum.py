@@ -3,9 +3,10 @@ else the spectral edges by Lanczos (Sagun et al. 2018 §2.1: "the exact full Hes
 products up to the machine precision").
 
 :func:`hessian_spectrum` is the one place that chooses between the dense route
-(:func:`nnspectra.curvature.hessian` + ``eigvalsh``) and the Lanczos edges (:func:`lanczos_edges` on a
-:class:`~nnspectra.curvature.operators.HessianOperator` through the one Lanczos front-end
-:func:`nnspectra.curvature.eigen.eigenpairs`).
+(:func:`nnspectra.curvature.hessian` + ``eigvalsh``) and the Lanczos edges (:func:`lanczos_edges` on
+:class:`~nnspectra.curvature.products.HessianProducts` through the one Lanczos front-end
+:func:`nnspectra.curvature.eigen.eigenpairs`, i.e. the torch Lanczos; see :func:`use_torch_lanczos`);
+``method: auto`` decides by the one rule :func:`nnspectra.curvature.choose.choose_spectrum_method`.
 """
 
 from __future__ import annotations
@@ -19,17 +20,22 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 
+from nnspectra.curvature.choose import DENSE_COPIES, choose_spectrum_method
 from nnspectra.curvature.dense import hessian, hessian_decomposition
 from nnspectra.curvature.eigen import bottom_eigenpairs, eigvalsh_dense, top_eigenpairs
 from nnspectra.curvature.memory import check_dense_fits
 from nnspectra.curvature.operators import HessianOperator
-from nnspectra.errors import ConfigError, MemoryBudgetError
+from nnspectra.curvature.products import HessianProducts, TorchOperator
+from nnspectra.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 METHODS = ("auto", "dense", "lanczos")
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: the torch Lanczos on the CPU too: measured not slower than ARPACK on the scipy operator at the convnet
+#: and the 784-70-10 MLP (docs/performance.md, "Lanczos front-end")
+TORCH_LANCZOS_ON_CPU = True
 
 
 @dataclass(frozen=True)
@@ -64,21 +70,26 @@ def negative_tolerance(eigs: np.ndarray, n_params: int, dtype: torch.dtype = tor
     return float(n_params * torch.finfo(dtype).eps * np.max(np.abs(eigs)))
 
 
-def lanczos_edges(op: LinearOperator, top_k: int, bottom_k: int, tol: float, seed: int,
+def lanczos_edges(op: LinearOperator | TorchOperator, top_k: int, bottom_k: int, tol: float, seed: int,
                   maxiter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     """Top-k (descending) and bottom-k (ascending) eigenvalues of a symmetric operator by Lanczos.
 
-    ARPACK iterates in float64 whatever the operator's arithmetic (its single-precision mode converges
-    poorly); when it runs out of restarts the Ritz values that did converge are kept (and logged).
+    Through the one front-end :func:`nnspectra.curvature.eigen.eigenpairs`: a torch operator (e.g.
+    :class:`~nnspectra.curvature.products.HessianProducts`) runs the torch thick-restart Lanczos (float64
+    basis on the operator's device); a scipy LinearOperator runs ARPACK, in float64 whatever the
+    operator's arithmetic (its single-precision mode converges poorly). When the restarts (``maxiter``)
+    run out, the Ritz values that did converge are kept (and logged).
     """
-    p = op.shape[0]
-    as64 = LinearOperator((p, p), matvec=lambda v: np.asarray(op.matvec(np.asarray(v).ravel()), dtype=np.float64),
-                          dtype=np.float64)
+    p = op.size if isinstance(op, TorchOperator) else op.shape[0]
+    if not isinstance(op, TorchOperator):
+        inner = op
+        op = LinearOperator((p, p), matvec=lambda v: np.asarray(inner.matvec(np.asarray(v).ravel()), dtype=np.float64),
+                            dtype=np.float64)
 
     def edge(k: int, solver: Callable[..., tuple[np.ndarray, Any]]) -> np.ndarray:
         k = min(k, p - 2)
         ncv = min(p - 1, max(2 * k + 1, 3 * k))
-        return solver(as64, k, tol=tol, seed=seed, return_vectors=False, ncv=ncv, maxiter=maxiter,
+        return solver(op, k, tol=tol, seed=seed, return_vectors=False, ncv=ncv, maxiter=maxiter,
                       on_no_convergence="partial")[0]
 
     top = edge(top_k, top_eigenpairs)
@@ -86,16 +97,23 @@ def lanczos_edges(op: LinearOperator, top_k: int, bottom_k: int, tol: float, see
     return np.sort(top)[::-1], np.sort(bottom)
 
 
+def use_torch_lanczos(device: torch.device | str) -> bool:
+    """Whether the Lanczos edges of a model run the torch Lanczos on :class:`HessianProducts` (True) or
+    ARPACK on the scipy :class:`HessianOperator`. Always on CUDA (the basis stays on the GPU); on the
+    CPU too, where it measured faster (docs/performance.md, "Lanczos front-end": one thread, CPU time)."""
+    return torch.device(device).type == "cuda" or TORCH_LANCZOS_ON_CPU
+
+
 def _choose_method(settings: SpectrumSettings, p: int, dtype: torch.dtype, memory_budget_gb: float | None,
-                   device: torch.device | str) -> str:
+                   device: torch.device | str) -> tuple[str, str]:
+    """(method, reason): the configured method, or for ``auto`` the one rule of
+    :func:`nnspectra.curvature.choose.choose_spectrum_method` (dense when the matrix and eigvalsh's copy
+    fit the device's budget and P <= ``max_dense_params``)."""
     if settings.method != "auto":
-        return settings.method
-    try:
-        check_dense_fits(p, p, dtype, memory_budget_gb, device=device, copies=2.0)
-    except MemoryBudgetError as err:
-        log.info("dense Hessian does not fit (%s); using Lanczos edges", err)
-        return "lanczos"
-    return "dense" if p <= settings.max_dense_params else "lanczos"
+        return settings.method, f"method: {settings.method} (configured)"
+    choice = choose_spectrum_method(p, dtype, device, memory_budget_gb, copies=DENSE_COPIES,
+                                    max_dense_params=int(settings.max_dense_params))
+    return choice.method, f"method: auto -> {choice.method}: {choice.reason}"
 
 
 def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
@@ -106,16 +124,18 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y
     Returns ``top`` (descending), ``bottom`` (ascending), ``eigenvalues`` (all, ascending; empty for
     Lanczos), ``n_params``, ``method``, ``n_negative`` (eigenvalues below minus
     :func:`negative_tolerance`; exact for dense, for Lanczos a lower bound unless the bottom window
-    reaches 0: ``negative_count_exact``), ``hvps`` (operator products used) and ``dtype``.
+    reaches 0: ``negative_count_exact``), ``hvps`` (operator products used) and ``dtype``; ``method_reason``
+    says why that method was used (logged too).
     """
     dtype = DTYPES[settings.dtype]
     model = model.to(device)
     x, y = x.to(device), y.to(device)
     p = sum(t.numel() for t in model.parameters())
     top_k, bottom_k = int(settings.top_k), int(settings.bottom_k)
-    method = _choose_method(settings, p, dtype, memory_budget_gb, device)
+    method, reason = _choose_method(settings, p, dtype, memory_budget_gb, device)
+    log.info("Hessian spectrum of P = %d parameters: %s", p, reason)
     if method == "dense":
-        check_dense_fits(p, p, dtype, memory_budget_gb, device=device, copies=2.0)
+        check_dense_fits(p, p, dtype, memory_budget_gb, device=device, copies=DENSE_COPIES)
         log.info("building the dense %d x %d %s Hessian (%.1f GiB) on %s", p, p, settings.dtype,
                  p * p * torch.finfo(dtype).bits / 8 / 2**30, device)
         h = hessian(model, loss_fn, x, y, dtype=dtype, chunk=int(settings.chunk), budget_gb=memory_budget_gb,
@@ -129,16 +149,21 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y
         n_neg_tol = negative_tolerance(eigs, p, dtype)
         n_negative, exact = int(np.sum(eigs < -n_neg_tol)), True
     else:
-        op = HessianOperator(model, loss_fn, x, y, dtype=dtype, device=device)
+        if use_torch_lanczos(device):
+            op = HessianProducts(model, loss_fn, x, y, dtype=dtype, device=device)
+            log.info("Lanczos edges (top %d, bottom %d) by torch thick-restart Lanczos on %s", top_k, bottom_k, device)
+        else:
+            op = HessianOperator(model, loss_fn, x, y, dtype=dtype, device=device)
+            log.info("Lanczos edges (top %d, bottom %d) by ARPACK on %s", top_k, bottom_k, device)
         top, bottom = lanczos_edges(op, top_k, bottom_k, float(settings.lanczos_tol), seed,
                                     int(settings.lanczos_maxiter))
-        hvps = int(op.n_matvec)
+        hvps = int(op.n_products if isinstance(op, TorchOperator) else op.n_matvec)
         eigs = np.empty(0)
         n_neg_tol = negative_tolerance(np.concatenate([top, bottom]), p, dtype)
         n_negative = int(np.sum(bottom < -n_neg_tol))
         exact = bool(n_negative < bottom.size)
     model.cpu()
-    return {"eigenvalues": eigs, "top": top, "bottom": bottom, "n_params": p, "method": method,
+    return {"eigenvalues": eigs, "top": top, "bottom": bottom, "n_params": p, "method": method, "method_reason": reason,
             "n_negative": n_negative, "negative_count_exact": exact, "negative_tolerance": n_neg_tol,
             "hvps": hvps, "dtype": settings.dtype}
 
