@@ -38,13 +38,14 @@ def plot_spectral_densities(panels: Mapping[str, Mapping[str, np.ndarray]], path
         for i, lam in enumerate(top):
             ax.axvline(lam, color="C3", lw=0.8, alpha=0.7, label=f"top {top.size} (Lanczos)" if i == 0 else None)
         ax.plot([], [], " ", label=rf"$\lambda_{{max}}$ = {top[0]:.4g}" if top.size else r"$\lambda_{max}$ n/a")
-        ax.plot([], [], " ", label=f"trace = {float(arr['trace_mean']):.4g} ± {float(arr['trace_std']):.2g}")
+        ax.plot([], [], " ", label=f"trace (Hutchinson) = {float(arr['trace_mean']):.4g} ± {float(arr['trace_std']):.2g}")
         ax.set_yscale("log")
         ax.set_ylim(bottom=float(dens.max()) * 1e-9)  # deep dips between outliers say nothing; keep 9 decades
         if xscale == "symlog":
             ax.set_xscale("symlog", linthresh=max(float(arr["sigma"]), 1e-12))
-        ax.set_xlabel("eigenvalue")
-        ax.set_ylabel("spectral density")
+        axis = ", symmetric-log axis" if xscale == "symlog" else ""
+        ax.set_xlabel(f"curvature eigenvalue (loss / parameter²{axis})")
+        ax.set_ylabel("spectral density (per unit eigenvalue)")
         ax.set_title(f"{title}: P = {int(arr['n_params']):,}, N = {int(arr['n_samples']):,}", fontsize=10)
         ax.legend(fontsize=8, loc="lower center")
     if setting:
