@@ -2,7 +2,7 @@
 
     python benchmarks/bench_gpu_paths.py --device cpu --out results/benchmarks/gpu_paths_cpu
     python benchmarks/bench_gpu_paths.py --device cuda --out results/benchmarks/gpu_paths_cuda
-    python benchmarks/bench_gpu_paths.py --quick --out /tmp/gpu_paths_quick       # small sizes, minutes
+    python benchmarks/bench_gpu_paths.py --quick --out results/benchmarks/gpu_paths_quick   # small sizes, minutes
 
 Writes ``<out>.csv`` and ``<out>.md`` (rewritten after every row). Every (case, method) runs in a fresh
 single-threaded subprocess (its peak memory is its own). Cases (seeded random data of the papers'
@@ -47,6 +47,11 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from curvature_harness import cpu_name  # noqa: E402
+
+from nnspectra.models.sizes import mlp_parameter_count  # noqa: E402
 
 CASES: dict[str, dict[str, Any]] = {
     "convnet": {"kind": "convnet", "channels": [8, 16], "hidden": 32, "image": 28, "n": 1000},
@@ -417,7 +422,7 @@ def run(args: argparse.Namespace, log=print) -> list[dict[str, Any]]:  # type: i
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE")
     rows: list[dict[str, Any]] = []
     meta = {"device": device, "gflops": gflops, "budget_mb": budget_mb, "torch": torch.__version__,
-            "device_name": torch.cuda.get_device_name() if device == "cuda" else _cpu_name(), "quick": args.quick,
+            "device_name": torch.cuda.get_device_name() if device == "cuda" else cpu_name(), "quick": args.quick,
             "k": args.k, "probes": args.probes, "steps": args.steps, "cap_s": args.cap}
     for name in chosen:
         case = cases[name]
@@ -473,8 +478,7 @@ def run(args: argparse.Namespace, log=print) -> list[dict[str, Any]]:  # type: i
 
 def _n_params(case: dict[str, Any]) -> int:
     if case["kind"] == "mlp":
-        w = case["widths"]
-        return sum(a * b + b for a, b in zip(w[:-1], w[1:]))
+        return mlp_parameter_count(case["widths"])
     if case["kind"] == "convnet":
         c1, c2 = case["channels"]
         size = ((case["image"] - 4) // 2 - 4) // 2
@@ -482,17 +486,6 @@ def _n_params(case: dict[str, Any]) -> int:
     c1, c2 = case["channels"]
     h1, h2 = case["hidden"]
     return 3 * c1 * 25 + c1 + c1 * c2 * 25 + c2 + c2 * 64 * h1 + h1 + h1 * h2 + h2 + h2 * 10 + 10
-
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "cpu"
 
 
 COLUMNS = ["case", "P", "N", "method", "status", "wall_s", "cpu_s", "eig_cpu_s", "products", "per_product_ms",

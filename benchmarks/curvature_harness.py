@@ -330,7 +330,8 @@ def _write(rows: list[dict[str, Any]], gflops: float, quick: bool, out_csv: str 
     return frame
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo), for the benchmark tables."""
     try:
         with open("/proc/cpuinfo") as handle:
             for line in handle:
@@ -381,7 +382,7 @@ def summary_markdown(frame: "Any", gflops: float, quick: bool) -> str:
     lines = [f"# Curvature benchmark ({'quick' if quick else 'full'})", "",
              f"float64, 1 thread, N = {', '.join(str(v) for v in sorted(set(frame['N'])))} samples (seeded random "
              "inputs, random labels), ReLU MLPs with cross-entropy; float64 GEMM rate measured in this run: "
-             f"{gflops:.1f} GFLOP/s (CPU time). Device: CPU ({_cpu_name()}). Times: median over `reps` runs (slow reference methods: 1 run). "
+             f"{gflops:.1f} GFLOP/s (CPU time). Device: CPU ({cpu_name()}). Times: median over `reps` runs (slow reference methods: 1 run). "
              "Flop bound = 4 N P^2 at that rate; bound_fraction = bound / CPU time. "
              "Memory: peak RSS increase of a fresh process over its RSS after setup, / Hessian bytes (meaningful "
              "only where the Hessian dwarfs allocator noise, i.e. not for the quick sizes).", "",

@@ -239,8 +239,9 @@ class _OuterProducts(_ModelProducts):
     """v -> sum_i J_i^T B_i J_i v with per-sample C x C blocks B_i; J v by the double-vjp trick:
     w(u) = J^T u is linear in u, so d/du <w(u), v> = J v (a backward pass through the graph of w)."""
 
+    @abstractmethod
     def _blocks(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Per-sample C x C blocks (N, C, C) of the outer curvature (Gauss-Newton or G-matrix)."""
 
     def _precompute(self) -> None:
         self._chunk_blocks = []

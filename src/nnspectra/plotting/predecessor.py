@@ -27,6 +27,15 @@ def _log_histogram(ax: Any, eigs: np.ndarray, bins: int, color: Any, label: str,
             histtype="stepfilled", edgecolor=color, linewidth=0.8)
 
 
+def _blob_spectrum_panel(ax: Any, lam: np.ndarray, bins: int, color: Any, label: str, title: str) -> None:
+    """One panel of P0 Figs 4 and 7: log-count histogram of a final-Hessian spectrum, legend below."""
+    _log_histogram(ax, lam, bins, color, label)
+    ax.set_title(title)
+    ax.set_xlabel("λ (loss / param²)")
+    legend_below(ax)
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+
+
 def _common_edges(spectra: Sequence[np.ndarray], bins: int) -> np.ndarray:
     lo = min(float(np.min(s)) for s in spectra)
     hi = max(float(np.max(s)) for s in spectra)
@@ -107,13 +116,10 @@ def plot_fig4(spectra: Mapping[int, np.ndarray], path: str | Path, setting: str,
         lam = np.asarray(spectra[p])
         top = float(lam.max())
         n_iso = int(np.sum(lam > cutoff_fraction * top))
-        _log_histogram(ax, lam, bins, color, f"{n_iso} above {cutoff_fraction:g}·λ_max")
         for sign in (-1, 1):
             ax.axvline(sign * cutoff_fraction * top, color="0.3", ls=":", lw=0.9)
-        ax.set_title(f"{p} parameters\nλ_max = {top:.3g}")
-        ax.set_xlabel("λ (loss / param²)")
-        legend_below(ax)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+        _blob_spectrum_panel(ax, lam, bins, color, f"{n_iso} above {cutoff_fraction:g}·λ_max",
+                             f"{p} parameters\nλ_max = {top:.3g}")
     axes[0, 0].set_ylabel("count (log scale)")
     save_figure(fig, path, f"P0 Fig. 4 replica: final Hessian of 2-n-n-2 nets on two blobs ({setting})",
                 "Histogram (log count) of all eigenvalues of the exact float64 Hessian after GD to a small gradient "
@@ -205,11 +211,7 @@ def plot_fig7(spectra: Mapping[float, np.ndarray], path: str | Path, setting: st
     fig, axes = new_figure(1, len(stds), width=max(2.8, 14.0 / len(stds)), height=4.2)
     for ax, s, color in zip(axes[0], stds, series_colours(len(stds))):
         lam = np.asarray(spectra[s])
-        _log_histogram(ax, lam, bins, color, f"λ_max = {lam.max():.3g}")
-        ax.set_title(f"blob std {s:g}")
-        ax.set_xlabel("λ (loss / param²)")
-        legend_below(ax)
-        ax.ticklabel_format(axis="x", style="sci", scilimits=(-2, 2))
+        _blob_spectrum_panel(ax, lam, bins, color, f"λ_max = {lam.max():.3g}", f"blob std {s:g}")
     axes[0, 0].set_ylabel("count (log scale)")
     save_figure(fig, path, f"P0 Fig. 7 replica: data complexity vs Hessian spectrum ({setting})",
                 "Histogram (log count) of all final-Hessian eigenvalues of the same net and init trained by GD on two "
