@@ -375,7 +375,8 @@ def predict(method: str, p: int, per_product_s: float | None, product_mb: float 
     group b on) products (the layer-triangular build, :func:`tail_work`; batching makes it an upper bound) +
     eigvalsh at 0.38 x the GEMM rate for (4/3) P^3 flops (measured: P = 11,978 in 62 s at 58 GFLOP/s);
     memory 2 P^2 float64 (matrix + eigvalsh's copy) + the product's memory + the column-block workspace,
-    which nnspectra.curvature.generic caps at BLOCK_FRACTION of the budget left and MAX_BLOCK columns.
+    which nnspectra.curvature.generic caps at BLOCK_FRACTION of the budget left, MAX_BLOCK columns and
+    MAX_BLOCK_BYTES.
     Lanczos: 20 k + 50 products (measured 5-20 per wanted value), each with a reorthogonalisation of
     ~4 ncv P flops at a tenth of the GEMM rate (memory-bound GEMV); basis (ncv + 1) P float64.
     SLQ: probes x steps products, reorthogonalisation 2 steps P flops per product; basis probes x steps x P.
@@ -386,10 +387,10 @@ def predict(method: str, p: int, per_product_s: float | None, product_mb: float 
     if method.startswith("product"):
         return 0.0, base
     if method == "dense_ours":
-        from nnspectra.curvature.generic import BLOCK_FRACTION, MAX_BLOCK, PER_COLUMN_FACTOR
+        from nnspectra.curvature.generic import BLOCK_FRACTION, MAX_BLOCK, MAX_BLOCK_BYTES, PER_COLUMN_FACTOR
 
         workspace = min(BLOCK_FRACTION * max(0.0, spec["budget_mb"] - p * p * 8 / 2**20),
-                        MAX_BLOCK * PER_COLUMN_FACTOR * base)
+                        MAX_BLOCK * PER_COLUMN_FACTOR * base, MAX_BLOCK_BYTES / 2**20)
         if spec["case"]["kind"] == "mlp":  # layer GEMMs, ~N P^2 multiply-adds (nnspectra.curvature.mlp)
             build = 2 * spec["case"]["n"] * p * p / (gflops * 1e9)
         else:

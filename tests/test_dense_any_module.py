@@ -88,8 +88,45 @@ def test_auto_strategy_times_candidates_and_keeps_fastest():
     assert rel(h, reference_hessian(model, CE, x, y)) <= RTOL
     for group in info["groups"]:
         timed = group["s_per_column"]
-        assert set(timed) == {"jvp", "double_backward", "double_backward_batched"}  # >= 3 blocks of 8 each
+        # a plain Sequential of Conv2d / Linear layers: the layer-output jvp replaces the plain jvp
+        assert set(timed) == {"output_jvp", "double_backward", "double_backward_batched"}  # >= 3 blocks of 8
         assert group["strategy"] == min(timed, key=timed.__getitem__)
+
+
+def _mixed_sequential() -> nn.Sequential:
+    """Nested Sequential: strided/padded/dilated conv, a grouped conv (no closed form here), batch norm in eval
+    mode, smooth activations (nothing piecewise linear), a Linear on a 3-D input, a bias-free Linear."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(2, 4, 3, stride=2, padding=1, dilation=1), nn.Tanh(),
+        nn.Sequential(nn.Conv2d(4, 4, 3, padding=2, dilation=2, groups=2), nn.Softplus(), nn.BatchNorm2d(4)),
+        nn.Conv2d(4, 3, (2, 3), padding=(1, 0), dilation=(1, 2), bias=False), nn.Sigmoid(),
+        nn.Flatten(start_dim=2), nn.Linear(6, 5), nn.GELU(), nn.Flatten(),
+        nn.Sequential(nn.Linear(15, 6, bias=False), nn.Tanh()), nn.Linear(6, 4),
+    ).double().eval()
+    model[2][2].running_mean.uniform_(-0.2, 0.2)
+    return model
+
+
+def test_output_jvp_on_nested_sequential_with_smooth_layers_and_fallbacks():
+    from nnspectra.curvature.layer_tangent import output_tangent_plan
+
+    model = _mixed_sequential()
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(6, 2, 9, 9, generator=gen, dtype=torch.float64)
+    y = torch.randint(0, 4, (6,), generator=gen)
+    ref = reference_hessian(model, CE, x, y)
+    info: dict = {}
+    h = hessian_any(model, CE, x, y, budget=GIB, strategy="output_jvp", chunk=7, info=info)
+    assert rel(h, ref) <= RTOL
+    used = {g["group"]: g["strategy"] for g in info["groups"]}
+    assert used == {"0": "output_jvp", "2.0": "jvp", "2.2": "jvp", "3": "output_jvp", "6": "output_jvp",
+                    "9.0": "output_jvp", "10": "output_jvp"}
+    assert "grouped" in output_tangent_plan(model, ["2.0.weight", "2.0.bias"])
+    assert "not nn.Linear" in output_tangent_plan(model, ["2.2.weight", "2.2.bias"])
+    assert "not a plain nn.Sequential" in output_tangent_plan(Branchy(), ["conv.weight", "conv.bias"])
+    auto: dict = {}
+    assert rel(hessian_any(model, CE, x, y, budget=GIB, chunk=3, info=auto), ref) <= RTOL
 
 
 def test_block_size_follows_the_memory_budget():
@@ -102,6 +139,21 @@ def test_block_size_follows_the_memory_budget():
     assert [g["block"] for g in small["groups"]] == [1, 1, 1, 1]
     assert [g["block"] for g in large["groups"]] == [20, 57, 20, 60]  # whole groups
     assert all(g["graph_mb"] > 0 for g in large["groups"])
+
+
+def test_block_working_set_is_capped_whatever_the_budget(monkeypatch):
+    import nnspectra.curvature.generic as generic
+
+    model, x, y = convnet_case()
+    ample: dict = {}
+    hessian_any(model, CE, x, y, budget=64 * GIB, info=ample)
+    per_column = [g["graph_mb"] * 2**20 * generic.PER_COLUMN_FACTOR for g in ample["groups"]]
+    monkeypatch.setattr(generic, "MAX_BLOCK_BYTES", int(2.5 * min(per_column)))  # <= 2 columns in every group
+    capped: dict = {}
+    h = hessian_any(model, CE, x, y, budget=64 * GIB, info=capped)
+    assert rel(h, reference_hessian(model, CE, x, y)) <= RTOL
+    assert [g["block"] for g in ample["groups"]] == [20, 57, 20, 60]
+    assert all(1 <= g["block"] <= 2 for g in capped["groups"])
 
 
 def test_any_module_with_branches_buffers_and_unused_parameters():

@@ -6,12 +6,16 @@ passes skip every layer before b (for a convnet, the columns of the fully connec
 a convolution). The upper block triangle is filled, then mirrored (Sagun et al. 2018 eq. 1: the
 Hessian of the mean loss).
 
-Three ways to get a block of columns, all exact; which is fastest depends on the layer type and the
+Four ways to get a block of columns, all exact; which is fastest depends on the layer type and the
 device, so by default each group TIMES its first blocks with each and keeps the fastest
-(``strategy="auto"``; the jvp on a full block, the double-backward variants on a short trial block,
-since their cost per column hardly depends on the block); the choice and its timings are logged and
-returned in ``info``:
+(``strategy="auto"``; the jvp variants on a full block, the double-backward variants on a short trial
+block, since their cost per column hardly depends on the block); the choice and its timings are logged
+and returned in ``info``:
 
+* ``"output_jvp"``: for a Linear or Conv2d layer of a plain ``nn.Sequential``, forward-over-reverse from
+  the layer's OUTPUT, whose tangents are written in closed form (patch rows), then one GEMM for the
+  layer's own rows (:mod:`nnspectra.curvature.layer_tangent`); replaces ``"jvp"`` in the auto timing
+  where it applies (elsewhere it falls back to ``"jvp"``, and the log says why);
 * ``"jvp"``: forward-over-reverse, ``vmap`` over the basis vectors of a block (one pass for the block);
 * ``"double_backward"``: the autograd graph of the group's gradient is built once, then each column is
   one backward pass through it (no repeated forward/backward of the primal);
@@ -19,14 +23,16 @@ returned in ``info``:
   (``is_grads_batched``).
 
 Measured on one CPU thread, float64, SPEC §1.7 convnet (P = 11,978, N = 1,000), CPU ms per column
-(conv1 / conv2 / fc1 group, blocks of 64, quiet machine): jvp 719 / 58 / 3.7, double_backward
-230 / 139 / 1.6, batched 568 / 238 / 1.4: no single method wins every group, and the winner moves with
-the block size and the load (with blocks of 35 / 140 / 512 under load: jvp won conv1). Timing uses
-process CPU time on the CPU and synchronised wall time on CUDA. Float64 convolutions on the CPU run at
-3-30 GFLOP/s (no MKL-DNN float64 path), so the conv columns dominate there (build ~340 s CPU).
+(conv1 / conv2 / fc1 group, idle machine, blocks of 22 / 87 / 420): output_jvp 351 / 34 / 1.75, jvp
+401 / 54 / 2.6, double_backward 449 / 195 / 1.28, batched 505 / 210 / 1.29: the whole Hessian in
+178 CPU-s with output_jvp (268 s without it). No single method wins every group, and the winner moves
+with the block size and the load. Timing uses process CPU time on the CPU and synchronised wall time on
+CUDA. Float64 convolutions on the CPU run at 6-30 GFLOP/s (no MKL-DNN float64 path; the per-image
+im2col of the slow path dominates), so the conv columns dominate there.
 
 Block size (columns per block) comes from the memory budget: the bytes the group's graph saves
-(measured with saved-tensor hooks while it is built) times a safety factor, per column.
+(measured with saved-tensor hooks while it is built) times a safety factor, per column, within half the
+budget and at most ``MAX_BLOCK_BYTES`` (bigger blocks only add memory traffic).
 """
 
 from __future__ import annotations
@@ -38,15 +44,20 @@ from collections.abc import Callable
 import torch
 from torch.func import functional_call, vmap
 
+from nnspectra.curvature.layer_tangent import LayerOutputColumns, output_tangent_plan
+
 log = logging.getLogger(__name__)
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-STRATEGIES = ("auto", "jvp", "double_backward", "double_backward_batched")
+STRATEGIES = ("auto", "output_jvp", "jvp", "double_backward", "double_backward_batched")
 #: bytes per column of a vmapped block, as a multiple of the bytes the group's gradient graph saves
 #: (measured on the SPEC §1.7 convnet, CPU: ~0.8x for the conv2 columns; 1.5x leaves a margin)
 PER_COLUMN_FACTOR = 1.5
 #: fraction of the memory budget (after the P x P result) that one block may use
 BLOCK_FRACTION = 0.5
 MAX_BLOCK = 512
+#: cap on one block's estimated working set, whatever the budget: larger blocks run SLOWER per column on
+#: the CPU (SPEC §1.7 convnet, conv1 columns by output_jvp: 309 ms at 22 per block (~4 GB), 494 ms at 50)
+MAX_BLOCK_BYTES = 4 * 2**30
 
 
 def parameter_groups(model: torch.nn.Module) -> list[list[str]]:
@@ -85,6 +96,10 @@ class _Group:
         self.n_tail = sum(params[n].numel() for n in tail)
         self._graph: tuple | None = None
         self.saved_bytes = 0
+        plan = output_tangent_plan(model, block)
+        self.output_jvp_reason = plan if isinstance(plan, str) else None  # why output_jvp does not apply
+        self._plan = None if isinstance(plan, str) else plan
+        self._layer: LayerOutputColumns | None = None
 
     # -- double backward: graph of the block's gradient w.r.t. the tail parameters, built once
     def graph(self) -> tuple:
@@ -110,8 +125,12 @@ class _Group:
             self._graph = (flat, [leaves[n] for n in self.tail])
         return self._graph
 
-    def release(self) -> None:
-        self._graph = None
+    def release(self, keep: str | None = None) -> None:
+        """Free the kept gradient graph and the layer-output state, except what ``keep`` (a strategy) uses."""
+        if keep is None or keep.endswith("jvp"):
+            self._graph = None
+        if keep != "output_jvp":
+            self._layer = None
 
     def columns_double_backward(self, basis: torch.Tensor, batched: bool) -> torch.Tensor:
         flat, leaves = self.graph()
@@ -154,7 +173,17 @@ class _Group:
 
         return vmap(column)(basis)
 
-    def columns(self, strategy: str, basis: torch.Tensor) -> torch.Tensor:
+    def columns(self, strategy: str, start: int, stop: int) -> torch.Tensor:
+        """Rows H[j, b:] for the group's parameters j in [start, stop)."""
+        if strategy == "output_jvp":
+            if self._layer is None:
+                index, leaves = self._plan  # type: ignore[misc]
+                self._layer = LayerOutputColumns(leaves, index, self.loss_fn, self.inputs, self.targets, self.params,
+                                                 self.tail[len(self.block):])
+            return self._layer.columns(start, stop)
+        first = next(iter(self.params.values()))
+        basis = torch.zeros(stop - start, self.n_block, dtype=first.dtype, device=first.device)
+        basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
         if strategy == "jvp":
             return self.columns_jvp(basis)
         return self.columns_double_backward(basis, batched=(strategy == "double_backward_batched"))
@@ -189,14 +218,20 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
         if chunk is None:
             grp.graph()  # measures the bytes this group's graph saves
             per_col = PER_COLUMN_FACTOR * max(grp.saved_bytes, 8 * (grp.n_tail + inputs.numel()))
-            step = int(max(1, min(n_block, MAX_BLOCK, (BLOCK_FRACTION * budget) // per_col)))
+            workspace = min(BLOCK_FRACTION * budget, MAX_BLOCK_BYTES)
+            step = int(max(1, min(n_block, MAX_BLOCK, workspace // per_col)))
         else:
             step = int(max(1, min(n_block, chunk)))
-        candidates = ["jvp", "double_backward", "double_backward_batched"] if strategy == "auto" else [strategy]
+        first_order = "output_jvp" if grp.output_jvp_reason is None else "jvp"
+        candidates = [first_order, "double_backward", "double_backward_batched"] if strategy == "auto" else [strategy]
+        if strategy == "output_jvp" and grp.output_jvp_reason is not None:
+            log.info("output_jvp does not apply to %s (%s): jvp instead", block[0], grp.output_jvp_reason)
+            candidates = ["jvp"]
         if strategy == "auto" and n_block <= step:  # one block only: nothing to learn, take the cheapest bet
-            candidates = ["double_backward_batched" if step > 1 else "double_backward"]
-        # the vmapped jvp gets cheaper per column with the block size, so it is timed on a full block; the
-        # double-backward variants are (nearly) per column, so a short trial block tells their cost
+            candidates = [first_order if first_order == "output_jvp" else
+                          "double_backward_batched" if step > 1 else "double_backward"]
+        # the vmapped jvp variants get cheaper per column with the block size, so they are timed on a full
+        # block; the double-backward variants are (nearly) per column, so a short trial block tells their cost
         trial = max(1, min(step, max(4, step // 8)))
         timings: dict[str, float] = {}
         chosen = candidates[0]
@@ -206,20 +241,17 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
                 current = candidates[len(timings)]
             else:
                 current = chosen
-            width = step if current == "jvp" or len(timings) == len(candidates) else trial
+            width = step if current.endswith("jvp") or len(timings) == len(candidates) else trial
             stop = min(n_block, start + width)
-            basis = torch.zeros(stop - start, n_block, dtype=dtype, device=device)
-            basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
             t0 = _clock(device)
-            cols = grp.columns(current, basis)
+            cols = grp.columns(current, start, stop)
             if len(timings) < len(candidates):
                 timings[current] = (_clock(device) - t0) / (stop - start)
                 if len(timings) == len(candidates):
                     chosen = min(timings, key=timings.__getitem__)
+                    grp.release(keep=chosen)  # free what the other strategies built
             out[row0 + start : row0 + stop, row0:] = cols
             start = stop
-        if chosen == "jvp":
-            grp.release()
         report.append({"group": block[0].rsplit(".", 1)[0], "params": n_block, "block": step, "strategy": chosen,
                        "s_per_column": dict(timings), "graph_mb": grp.saved_bytes / 2**20})
         log.info("Hessian columns of %s (%d params): %s, %d per block, %s", block[0].rsplit(".", 1)[0], n_block,
