@@ -49,7 +49,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from curvature_harness import cpu_name  # noqa: E402
+from curvature_harness import cpu_name, rss_mb  # noqa: E402
 
 from nnspectra.models.sizes import mlp_parameter_count  # noqa: E402
 
@@ -111,11 +111,7 @@ def _memory_now(device: str) -> float:
 
     if device.startswith("cuda"):
         return torch.cuda.memory_allocated() / 2**20
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_mb()
 
 
 def _memory_peak(device: str) -> float:

@@ -11,11 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import pandas as pd  # noqa: E402
+from bench_tables import write_table  # noqa: E402
 import torch  # noqa: E402
 
 from nnspectra.curvature.dense import loss_of_flat_params  # noqa: E402
@@ -56,10 +55,7 @@ def main() -> None:
             rows.append({"net": f"2-{width}-{width}-2 (P={p0.blob_parameter_count(width)})", "path": name,
                          "us_per_net_step_cpu": round(1e6 * cpu, 2), "us_per_net_step_wall": round(1e6 * wall, 2)})
             print(rows[-1], flush=True)
-    frame = pd.DataFrame(rows)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    print(frame.to_markdown(index=False))
+    write_table(rows, args.out)
 
 
 if __name__ == "__main__":

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from pathlib import Path
 from unittest import mock
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import pandas as pd  # noqa: E402
+from bench_tables import write_table  # noqa: E402
 import torch  # noqa: E402
 
 from nnspectra.models.mlp import make_mlp  # noqa: E402
@@ -53,10 +52,7 @@ def main() -> None:
             rows.append({"case": name, "path": "fast gradient" if fast else "autograd",
                          "ms_per_step_cpu": round(1e3 * cpu, 4), "ms_per_step_wall": round(1e3 * wall, 4)})
             print(rows[-1], flush=True)
-    frame = pd.DataFrame(rows)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(args.out, index=False)
-    print(frame.to_markdown(index=False))
+    write_table(rows, args.out)
 
 
 if __name__ == "__main__":

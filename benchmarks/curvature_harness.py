@@ -65,7 +65,8 @@ def gemm_gflops(size: int = 2000, reps: int = 3) -> float:
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """Resident memory of this process now (MiB, from /proc; NaN where there is none)."""
     with open("/proc/self/status") as handle:
         for line in handle:
             if line.startswith("VmRSS:"):
@@ -119,7 +120,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     model, x, y = _build(widths, n)
     loss_fn = nn.functional.cross_entropy
     p = n_params(widths)
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     ref_h, ref_eigs = tmp / "reference_hessian.npy", tmp / "reference_eigvalsh.npy"
     record: dict[str, Any] = {}
 
@@ -132,7 +133,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
             return _hvp_loop(model, loss_fn, x, y)
     elif method == "eigvalsh":
         mat = hessian(model, loss_fn, x, y)
-        rss0 = _rss_mb()
+        rss0 = rss_mb()
 
         def compute():  # type: ignore[no-untyped-def]
             return eigvalsh_dense(mat)
