@@ -85,7 +85,8 @@ class LayerOutputColumns:
     """Columns H[b:, b] of the group owned by ``leaves[index]`` (see the module docstring).
 
     ``params``: all parameters by name (detached); ``tail_rest``: the names after the group, in the
-    order of the output rows. Computes a = head(x), the patch matrix M and z once.
+    order of the output rows; ``inputs``: batched (a Conv2d layer needs its input as (N, C, H, W)).
+    Computes a = head(x), the patch matrix M and z once.
     """
 
     def __init__(self, leaves: list[tuple[str, nn.Module]], index: int, loss_fn: LossFn, inputs: torch.Tensor,
@@ -98,6 +99,8 @@ class LayerOutputColumns:
                 a = _call(leaf, q, params, a)
             z = _call(layer, name, params, a)
         if isinstance(layer, nn.Conv2d):
+            if a.dim() != 4:
+                raise ValueError(f"layer {name}: output_jvp needs a batched (N, C, H, W) input, got {tuple(a.shape)}")
             cols = nn.functional.unfold(a, layer.kernel_size, dilation=layer.dilation, padding=layer.padding,
                                         stride=layer.stride)  # (N, K, L)
         else:
@@ -122,7 +125,11 @@ class LayerOutputColumns:
             flat = [gr[n].reshape(-1) for n in tail_rest]
             return gz, (torch.cat(flat) if flat else z_.new_zeros(0))
 
-        self._column = lambda zt: torch.func.jvp(grads, (self.z,), (zt,))[1]
+        self._grads = grads
+
+    def _product(self, z_tangent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(d^2 Phi/dz^2 t, d^2 Phi/(d theta_rest dz) t) for one output tangent t (forward over reverse)."""
+        return torch.func.jvp(self._grads, (self.z,), (z_tangent,))[1]
 
     def tangents(self, start: int, stop: int) -> torch.Tensor:
         """M e_j for the group's parameters j in [start, stop) (weight entries (o, k) row-major, then bias o)."""
@@ -138,7 +145,7 @@ class LayerOutputColumns:
     def columns(self, start: int, stop: int) -> torch.Tensor:
         """Rows H[j, b:] for j in [start, stop): (stop - start, n_block + n_rest)."""
         width = stop - start
-        u_z, u_rest = vmap(self._column)(self.tangents(start, stop))
+        u_z, u_rest = vmap(self._product)(self.tangents(start, stop))
         u = u_z.reshape(width, self.m, self.o, self.l)
         weight = torch.matmul(u.permute(0, 2, 1, 3).reshape(width, self.o, self.m * self.l), self.patches)
         parts = [weight.reshape(width, self.n_weight)]
