@@ -271,3 +271,18 @@ def test_cuda_generic_paths_match_cpu():
     assert out.is_cuda and rel(out.cpu(), v.cpu() @ cpu) <= RTOL
     gn = GaussNewtonProducts(model, CE, x, y, device="cuda").dense()
     assert gn.is_cuda and rel(gn.cpu(), reference_outer(model, CE, x, y, "gauss_newton")) <= RTOL
+
+
+def test_long_groups_log_progress(monkeypatch, caplog):
+    import logging
+    import re
+
+    import nnspectra.curvature.generic as generic
+
+    model, x, y = convnet_case()
+    monkeypatch.setattr(generic, "PROGRESS_SECONDS", -1.0)  # a line after every block but a group's last
+    with caplog.at_level(logging.INFO, logger="nnspectra.curvature.generic"):
+        hessian_any(model, CE, x, y, budget=GIB, chunk=20, info={})
+    progress = [r.getMessage() for r in caplog.records if " of " in r.getMessage()]
+    assert "Hessian columns of 3: 20 of 57 (output_jvp)" in progress
+    assert not any(re.search(r": (\d+) of \1 \(", m) for m in progress)  # none after a group's last block

@@ -58,6 +58,8 @@ MAX_BLOCK = 512
 #: cap on one block's estimated working set, whatever the budget: larger blocks run SLOWER per column on
 #: the CPU (SPEC §1.7 convnet, conv1 columns by output_jvp: 309 ms at 22 per block (~4 GB), 494 ms at 50)
 MAX_BLOCK_BYTES = 4 * 2**30
+#: a progress line at most this often within one layer group (a conv group takes minutes on a CPU)
+PROGRESS_SECONDS = 60.0
 
 
 def parameter_groups(model: torch.nn.Module) -> list[list[str]]:
@@ -236,6 +238,7 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
         timings: dict[str, float] = {}
         chosen = candidates[0]
         start = 0
+        name, last_log = block[0].rsplit(".", 1)[0], time.monotonic()
         while start < n_block:
             if len(timings) < len(candidates):
                 current = candidates[len(timings)]
@@ -252,9 +255,12 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
                     grp.release(keep=chosen)  # free what the other strategies built
             out[row0 + start : row0 + stop, row0:] = cols
             start = stop
-        report.append({"group": block[0].rsplit(".", 1)[0], "params": n_block, "block": step, "strategy": chosen,
+            if time.monotonic() - last_log > PROGRESS_SECONDS and start < n_block:
+                last_log = time.monotonic()
+                log.info("Hessian columns of %s: %d of %d (%s)", name, start, n_block, current)
+        report.append({"group": name, "params": n_block, "block": step, "strategy": chosen,
                        "s_per_column": dict(timings), "graph_mb": grp.saved_bytes / 2**20})
-        log.info("Hessian columns of %s (%d params): %s, %d per block, %s", block[0].rsplit(".", 1)[0], n_block,
+        log.info("Hessian columns of %s (%d params): %s, %d per block, %s", name, n_block,
                  chosen, step, {k: f"{v * 1e3:.2f} ms" for k, v in timings.items()})
         grp.release()
         row0 += n_block
