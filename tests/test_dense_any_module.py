@@ -139,6 +139,10 @@ def test_block_size_follows_the_memory_budget():
     assert [g["block"] for g in small["groups"]] == [1, 1, 1, 1]
     assert [g["block"] for g in large["groups"]] == [20, 57, 20, 60]  # whole groups
     assert all(g["graph_mb"] > 0 for g in large["groups"])
+    # a fixed chunk is an upper bound: the budget still wins (the pipeline passes chunk = 256)
+    capped: dict = {}
+    assert rel(hessian_any(model, CE, x, y, budget=1, chunk=256, info=capped), ref) <= RTOL
+    assert [g["block"] for g in capped["groups"]] == [1, 1, 1, 1]
 
 
 def test_block_working_set_is_capped_whatever_the_budget(monkeypatch):
