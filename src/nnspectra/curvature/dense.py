@@ -163,8 +163,8 @@ def hessian(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targe
     """Exact P x P Hessian of the mean loss (Sagun et al. 2018 eq. 1), symmetric, on ``device``.
 
     ``method``: auto | mlp | hvp (see module docstring); ``chunk``: at most this many basis vectors
-    per vmapped block (hvp only; the memory budget sets the block and may allow fewer). Raises MemoryBudgetError if P x P does not fit
-    in ``budget_gb`` (default 80% of the available memory).
+    per vmapped block (hvp only; the memory budget sets the block and may allow fewer). Raises
+    MemoryBudgetError if P x P does not fit in ``budget_gb`` (default 80% of the available memory).
     """
     return _dense("hessian", model, loss_fn, inputs, targets, dtype=dtype, method=method, budget_gb=budget_gb,
                   device=device, chunk=chunk)

@@ -183,7 +183,7 @@ class _Group:
                 self._layer = LayerOutputColumns(leaves, index, self.loss_fn, self.inputs, self.targets, self.params,
                                                  self.tail[len(self.block):])
             return self._layer.columns(start, stop)
-        first = next(iter(self.params.values()))
+        first = self.params[self.block[0]]
         basis = torch.zeros(stop - start, self.n_block, dtype=first.dtype, device=first.device)
         basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
         if strategy == "jvp":
@@ -198,7 +198,7 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
 
     ``budget``: bytes that may be used beyond the result (sets the columns per block); ``chunk``: at most
     this many columns per block (fewer when the budget requires: a fixed chunk of 256 conv1 columns of the
-    SPEC §1.7 convnet would need ~45 GB); ``strategy``: auto | jvp | double_backward | double_backward_batched (module docstring).
+    SPEC §1.7 convnet would need ~45 GB); ``strategy``: one of :data:`STRATEGIES` (module docstring).
     ``info`` (optional dict) receives, per group, the strategy used, block size and seconds per column.
     """
     from nnspectra.curvature.mlp import symmetrize_from_upper
@@ -228,8 +228,10 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
             log.info("output_jvp does not apply to %s (%s): jvp instead", block[0], grp.output_jvp_reason)
             candidates = ["jvp"]
         if strategy == "auto" and n_block <= step:  # one block only: nothing to learn, take the cheapest bet
-            candidates = [first_order if first_order == "output_jvp" else
-                          "double_backward_batched" if step > 1 else "double_backward"]
+            if first_order == "output_jvp":
+                candidates = ["output_jvp"]
+            else:
+                candidates = ["double_backward_batched" if step > 1 else "double_backward"]
         # the vmapped jvp variants get cheaper per column with the block size, so they are timed on a full
         # block; the double-backward variants are (nearly) per column, so a short trial block tells their cost
         trial = max(1, min(step, max(4, step // 8)))

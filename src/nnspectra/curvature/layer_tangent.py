@@ -92,7 +92,7 @@ class LayerOutputColumns:
     def __init__(self, leaves: list[tuple[str, nn.Module]], index: int, loss_fn: LossFn, inputs: torch.Tensor,
                  targets: torch.Tensor, params: dict[str, torch.Tensor], tail_rest: list[str]):
         name, layer = leaves[index]
-        self.layer = layer
+        self.has_bias = layer.bias is not None
         with torch.no_grad():
             a = inputs
             for q, leaf in leaves[:index]:
@@ -149,7 +149,7 @@ class LayerOutputColumns:
         u = u_z.reshape(width, self.m, self.o, self.l)
         weight = torch.matmul(u.permute(0, 2, 1, 3).reshape(width, self.o, self.m * self.l), self.patches)
         parts = [weight.reshape(width, self.n_weight)]
-        if self.layer.bias is not None:
+        if self.has_bias:
             parts.append(u.sum(dim=(1, 3)))
         return torch.cat(parts + [u_rest], dim=1)
 

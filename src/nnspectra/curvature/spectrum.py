@@ -45,8 +45,8 @@ class SpectrumSettings:
     ``method``: ``dense`` (every eigenvalue), ``lanczos`` (the ``top_k`` largest and ``bottom_k``
     smallest) or ``auto`` (dense when the matrix and the eigensolver workspace fit the memory budget
     and P <= ``max_dense_params``, else Lanczos). ``dtype`` is the arithmetic of the Hessian products;
-    ``chunk`` at most this many basis vectors per batched product (fewer when the memory budget requires); ``lanczos_tol`` ARPACK's relative tolerance
-    and ``lanczos_maxiter`` its restart cap.
+    ``chunk`` at most this many basis vectors per batched product (fewer when the memory budget
+    requires); ``lanczos_tol`` ARPACK's relative tolerance and ``lanczos_maxiter`` its restart cap.
     """
 
     method: str = "auto"
