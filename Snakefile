@@ -47,7 +47,13 @@ include: "workflow/rules/scorecard.smk"
 
 # Before any job is prepared (preparing deletes a job's old outputs), every cached input of the planned jobs
 # is checked against the sha256 in its sidecar: a corrupt file stops the run in one line, nothing is deleted.
+# The first line says where MNIST/CIFAR-10 come from (lookup: config data_dir > $NNSPECTRA_DATA > ./data > ../shared/data).
 onstart:
+    from nnspectra.data.vision import locate_data_dir
+
+    data_root, data_origin = locate_data_dir(config["data_dir"])
+    print(f"Datasets: {data_root.resolve()} ({data_origin}; download {'on' if config['download'] else 'off'})",
+          file=sys.stderr)
     try:
         print(verify_planned_inputs(workflow, RESULTS), file=sys.stderr)
     except CorruptResultError as err:

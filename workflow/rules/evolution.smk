@@ -66,7 +66,7 @@ rule evolution_run:
         runtime=120,
     params:
         cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
-                          "evolution.analysis", "data_dir", "device"),
+                          "evolution.analysis", *RD_DATA_KEYS),
         code=code("nnspectra.experiments.evolution"),
         seed=seed_of,
     script:
