@@ -13,9 +13,16 @@ min_version("9.21.1")
 try:
     from nnspectra.errors import ConfigError, CorruptResultError
     from nnspectra.pipeline.config import validate_config
+    from nnspectra.pipeline.snakemake_cli import impossible_count
     from nnspectra.pipeline.verify import verify_planned_inputs
 except ImportError as err:  # the package must be installed (pip install -e .)
     sys.exit(f"nnspectra is not importable ({err}); install it first: pip install -e '.[test]'")
+
+
+# `--cores 0` or `--jobs 0` would start no job and wait forever (Snakemake 9 accepts them): one line instead.
+for _option, _count in (("--cores", workflow.resource_settings.cores), ("--jobs", workflow.resource_settings.nodes)):
+    if (_problem := impossible_count(_option, _count)) is not None:
+        sys.exit(f"Argument error: {_problem}")
 
 
 configfile: "config/config.yaml"
