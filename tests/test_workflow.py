@@ -87,6 +87,22 @@ def test_figures_and_tables_exist(smoke_run: Path) -> None:
     assert "not_run" in text or "pass" in text or "fail" in text
 
 
+def test_timings_are_the_sums_of_the_runs_benchmark_files(smoke_run: Path) -> None:
+    """`nnspectra timings` = Snakemake's own benchmark files of the run (issue 22: it used to undercount)."""
+    import pandas as pd
+
+    from nnspectra.pipeline.timings import rule_timings
+
+    results = smoke_run / "results" / "smoke"
+    files = [pd.read_csv(f, sep="\t") for f in sorted((results / "logs").glob("*/*.bench.tsv"))]
+    frame = rule_timings(results)
+    assert len(files) > 50 and set(frame["source"]) == {"benchmark"}
+    assert frame["jobs"].sum() == len(files)
+    tolerance = 0.006 * len(frame)  # per-rule rounding to 0.01 min
+    assert frame["wall_total_min"].sum() == pytest.approx(sum(f["s"].sum() for f in files) / 60, abs=tolerance)
+    assert frame["cpu_total_min"].sum() == pytest.approx(sum(f["cpu_time"].sum() for f in files) / 60, abs=tolerance)
+
+
 def test_rerun_is_a_no_op(smoke_run: Path) -> None:
     dry = run_snakemake(smoke_run, "-n", "--cores", "2", "--configfile", "config/smoke.yaml")
     assert dry.returncode == 0, dry.stdout[-2000:]

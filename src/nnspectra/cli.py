@@ -7,6 +7,8 @@
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
     nnspectra compare results/smoke /elsewhere/results/smoke     (numeric outputs equal, byte for byte?)
     nnspectra timings [--configfile config/smoke.yaml] [--rule-prefix realdata_] [--since 2026-11-23T04:00]
+    nnspectra status [targets] [--configfile config/cpu.yaml] [--cores 2]   (jobs done / total, time left)
+    nnspectra --version
     nnspectra run [snakemake arguments...]   (snakemake, plus dotted --config keys and targets anywhere)
 
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
@@ -27,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from nnspectra import __version__
 from nnspectra.pipeline.config import DEFAULT_SCHEMA_DIR, REPO_ROOT, load_config_files, validate_config
 from nnspectra.errors import ConfigError, NnspectraError
 from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
@@ -211,6 +214,26 @@ def _cmd_timings(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    import os
+
+    from nnspectra.pipeline.progress import progress
+
+    if args.cores is not None and args.cores < 1:
+        raise ConfigError(f"--cores {args.cores} is impossible: give a whole number of at least 1")
+    config = resolve_config(args.configfile, args.overrides)
+    results = Path("results") / str(config["run_name"])
+    if not Path(args.snakefile).is_file():
+        raise ConfigError(f"no workflow at {args.snakefile}; run this in the checkout "
+                          "(or pass --snakefile and --directory)")
+    cores = args.cores or os.cpu_count() or 1
+    print(f"nnspectra status: {results}/, target {' '.join(args.targets) or 'all'} (asking Snakemake for the plan)",
+          flush=True)
+    state = progress(args.targets, args.configfile, args.overrides, results, args.snakefile, args.directory)
+    print("\n".join(state.lines(cores)))
+    return 0
+
+
 def run_snakemake(args: Sequence[str]) -> int:
     """``python -m snakemake`` with ``args`` made acceptable to Snakemake's CLI (dotted ``--config`` keys
     nested, targets moved out of multi-value options, config files checked first); its exit code."""
@@ -247,6 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnspectra",
         description="Audit cached results, print the replication scorecard, validate a config, report timings.")
+    parser.add_argument("--version", action="version", version=f"nnspectra {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("audit", help="check cached results against their provenance sidecars; --repair rebuilds")
@@ -299,6 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="only results created from then on (UTC unless an offset is given), e.g. one run")
     p.add_argument("--csv", default=None, help="also write the table as CSV here")
     p.set_defaults(func=_cmd_timings)
+
+    p = sub.add_parser("status", help="progress of a run: jobs done / total of the target and the time left")
+    p.add_argument("targets", nargs="*", help="the run's targets (default: rule all)")
+    _add_config_options(p)
+    p.add_argument("--cores", type=int, default=None,
+                   help="cores the run uses, for the wall-time estimate (default: this machine's)")
+    p.add_argument("--snakefile", default="Snakefile", help="the workflow (default: ./Snakefile)")
+    p.add_argument("--directory", default=".", help="Snakemake's working directory (default: .)")
+    p.set_defaults(func=_cmd_status)
 
     sub.add_parser("run", add_help=False, help="run snakemake; dotted --config keys and targets anywhere work")
     return parser
