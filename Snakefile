@@ -3,6 +3,7 @@
 # Usage: `snakemake --cores N` (everything), `snakemake --cores N <target>` (one figure or table);
 # the README lists every target. Results go to results/<run_name>/ (one tree per preset).
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,12 +11,21 @@ from snakemake.utils import min_version
 
 min_version("9.21.1")
 
+# The library of this checkout (src/) is the one the Snakefile and every job import, installed or not: the
+# rule environment (workflow/envs/nnspectra.yaml) holds the dependencies only, and a second checkout's
+# editable install cannot stand in for this one's code.
+SRC = str(Path(workflow.basedir, "src"))
+if sys.path[:1] != [SRC]:
+    sys.path.insert(0, SRC)
+if os.environ.get("PYTHONPATH", "").split(os.pathsep)[:1] != [SRC]:
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+
 try:
     from nnspectra.errors import ConfigError, CorruptResultError
     from nnspectra.pipeline.config import validate_config
     from nnspectra.pipeline.snakemake_cli import impossible_count
     from nnspectra.pipeline.verify import verify_planned_inputs
-except ImportError as err:  # the package must be installed (pip install -e .)
+except ImportError as err:  # its dependencies must be installed (pip install -e . or the conda environment)
     sys.exit(f"nnspectra is not importable ({err}); install it first: pip install -e '.[test]'")
 
 

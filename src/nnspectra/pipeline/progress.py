@@ -114,8 +114,9 @@ class Progress:
         if unmeasured:
             names = sorted(unmeasured, key=lambda rule: -unmeasured[rule])
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-            out.append(f"not in the estimate: {sum(unmeasured.values())} jobs of {len(names)} rules with no finished "
-                       f"job yet ({shown})")
+            rules = f"{len(names)} rule" + ("s" if len(names) != 1 else "")
+            out.append(f"not in the estimate: {sum(unmeasured.values())} jobs of {rules} with no finished job yet "
+                       f"({shown})")
         return out
 
 
