@@ -199,10 +199,10 @@ def test_summary_table_and_figures(tiny_runs: dict[str, list[dict]], tmp_path: P
     # two of the four (each ~2 s on an idle core); the smoke workflow draws all of them
     for name in ("evolution_spike", "evolution_heavytail"):
         out = tmp_path / f"{name}.png"
-        plot_figure(name, grouped, spectra, plot, MODEL_CFG, claims, ANALYSIS_CFG, out)
+        plot_figure(name, grouped, {"teacher": spectra}, plot, MODEL_CFG, claims, ANALYSIS_CFG, out)
         assert out.stat().st_size > 10_000
     with pytest.raises(ConfigError, match="unknown"):
-        plot_figure("nope", grouped, spectra, plot, MODEL_CFG, claims, ANALYSIS_CFG, tmp_path / "x.png")
+        plot_figure("nope", grouped, {"teacher": spectra}, plot, MODEL_CFG, claims, ANALYSIS_CFG, tmp_path / "x.png")
 
 
 def test_sgd_without_batch_size_is_a_config_error() -> None:

@@ -88,7 +88,7 @@ def _evo_figure(evo: dict[str, Any], name: str, tmp_path: Path, take: Callable[[
                 grouped: Any = None) -> Any:
     from nnspectra.plotting.evolution import plot_figure
 
-    plot_figure(name, grouped or evo["grouped"], evo["spectra"], PLOT_CFG, MODEL_CFG,
+    plot_figure(name, grouped or evo["grouped"], {"teacher": evo["spectra"]}, PLOT_CFG, MODEL_CFG,
                 {**CLAIMS, "real_dataset": "teacher"}, ANALYSIS_CFG, tmp_path / f"{name}.png")
     (fig,) = take()
     return fig
@@ -255,7 +255,7 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         ph.plot_heavytail_examples(runs, spectra, dict(zip(table["matrix"], table["description"])), cfg,
                                    out_dir / "evolution_ht_examples.png")
         for name in EVO_FIGURES:
-            pe.plot_figure(name, evo["grouped"], evo["spectra"], PLOT_CFG, MODEL_CFG,
+            pe.plot_figure(name, evo["grouped"], {"teacher": evo["spectra"]}, PLOT_CFG, MODEL_CFG,
                            {**CLAIMS, "real_dataset": "teacher"}, ANALYSIS_CFG, out_dir / f"{name}.png")
         gmm, dscan, xor = _gmm_runs()
         claims = {"lam": 10.0, "align_level": 0.99, "snr_time": 2, "suboptimal_gap": 0.05}

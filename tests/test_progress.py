@@ -41,11 +41,11 @@ def test_time_left_is_jobs_to_go_times_the_measured_mean(tmp_path: Path) -> None
     assert (state.jobs_total, state.jobs_to_go) == (7, 5)  # `all` only collects: not a job to wait for
     assert state.seconds_left() == pytest.approx(60.0) and state.unmeasured == {"table1": 2}
     lines = state.lines(cores=2)
-    assert lines[0] == "jobs: 2 of 7 done (29%), 5 to go, 1 being written now"
+    assert lines[0] == "jobs: 2 of 7 done (29%), 5 to go; 1 outputs marked in progress"
     assert lines[1].startswith("time left: ≈0.5 min wall on 2 cores (1.0 job-min for 3 jobs")
     assert "2 jobs of 1 rule with no finished job yet (table1)" in lines[2]
     done = Progress(total={"fig1": 1}, to_go={}, seconds_per_job=means)
-    assert done.lines(cores=2) == ["jobs: 1 of 1 done (100%), 0 to go, 0 being written now",
+    assert done.lines(cores=2) == ["jobs: 1 of 1 done (100%), 0 to go; 0 outputs marked in progress",
                                    "time left: none, the target is up to date"]
 
 

@@ -34,13 +34,16 @@ EVO_METRIC_INPUTS = {
     "scaling": [EVO_SCALING.format(dataset=EVO["scaling"]["dataset"], run=EVO["scaling"]["run"], factor=factor, seed=seed)
                 for factor, seed in [(f, s) for f in EVO["scaling"]["factors"] for s in EVO_SEEDS]],
 }
+# the datasets each figure draws: the synthetic one, or every real-data variant the claims name that is configured
+EVO_REAL_DATASETS = [ds for ds in EVO_CLAIM_DATASETS[1:] if ds in EVO["datasets"]] or [EVO["claims"]["dataset"]]
 EVO_FIGURES = {
-    "evolution_invariance": EVO["claims"]["dataset"],
-    "evolution_spike": EVO["claims"]["dataset"],
-    "evolution_heavytail": EVO["claims"]["dataset"],
-    "evolution_realdata": EVO["claims"]["real_dataset"] or EVO["claims"]["dataset"],
+    "evolution_invariance": [EVO["claims"]["dataset"]],
+    "evolution_spike": [EVO["claims"]["dataset"]],
+    "evolution_heavytail": [EVO["claims"]["dataset"]],
+    "evolution_realdata": EVO_REAL_DATASETS,
 }
-EVO_FIG_INPUTS = {name: {"summaries": EVO_SUMMARIES[ds], "spectra": EVO_SPECTRA[ds]} for name, ds in EVO_FIGURES.items()}
+EVO_FIG_INPUTS = {name: {"summaries": [f for ds in dss for f in EVO_SUMMARIES[ds]],
+                         "spectra": [f for ds in dss for f in EVO_SPECTRA[ds]]} for name, dss in EVO_FIGURES.items()}
 for _name in EVO_FIGURES:
     TARGETS[_name] = [result(f"figures/{_name}.png")]
 TARGETS["evolution_table"] = [result("tables/evolution_table.csv"), result("tables/evolution_table.md")]
@@ -163,8 +166,8 @@ rule evolution_figure:
     params:
         cfg=cfg("evolution.plot", "evolution.model", "evolution.claims", "evolution.analysis"),
         code=code("nnspectra.plotting.evolution", "nnspectra.experiments.evolution_metrics"),
-        ids=lambda w: EVO_SUMMARY_IDS[EVO_FIGURES[w.figure]],
-        spectra_runs=lambda w: EVO["datasets"][EVO_FIGURES[w.figure]]["runs"],
+        ids=lambda w: [i for ds in EVO_FIGURES[w.figure] for i in EVO_SUMMARY_IDS[ds]],
+        spectra_runs=lambda w: [[ds, run] for ds in EVO_FIGURES[w.figure] for run in EVO["datasets"][ds]["runs"]],
     script:
         "../scripts/evolution_figure.py"
 

@@ -102,7 +102,7 @@ class Progress:
         total, to_go = self.jobs_total, self.jobs_to_go
         done = total - to_go
         share = f" ({100 * done / total:.0f}%)" if total else ""
-        out = [f"jobs: {done} of {total} done{share}, {to_go} to go, {len(self.running)} being written now"]
+        out = [f"jobs: {done} of {total} done{share}, {to_go} to go; {len(self.running)} outputs marked in progress"]
         if not to_go:
             out.append("time left: none, the target is up to date")
             return out

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from nnspectra.errors import ConfigError
+from nnspectra.data.teacher import TARGET_MEANINGS
 from nnspectra.plotting import series_styles
 
 OPTIMIZERS = {"gd": "full-batch GD", "sgd": "SGD", "adam": "Adam"}
@@ -33,8 +34,19 @@ def final_step(summary: Mapping[str, Any]) -> int:
 
 
 def run_label(summary: Mapping[str, Any]) -> str:
-    """``<run name> (<optimizer>, lr <lr>)``: the config's name and what it means."""
-    return f"{summary['run']} ({OPTIMIZERS.get(summary['optimizer'], summary['optimizer'])}, lr {summary['lr']:.3g})"
+    """What the run is, in words: optimiser and learning rate (``η*`` when the config's lr is the spike
+    threshold), and whether both layers train; not the config's run id."""
+    text = f"{OPTIMIZERS.get(summary['optimizer'], summary['optimizer'])}, lr {summary['lr']:.3g}"
+    if str(summary.get("run", "")).endswith("eta_star"):
+        text += " (= η*)"
+    return text + (", both layers trained" if summary.get("train_a") else "")
+
+
+def dataset_title(name: str) -> str:
+    """A dataset's name as the runs record it (``CIFAR-10 vehicle``) with its scalar target in words."""
+    base, _, target = name.rpartition(" ")
+    meaning = TARGET_MEANINGS.get(target)
+    return f"{base}: target {meaning}" if base and meaning else name
 
 
 def run_styles(runs: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
