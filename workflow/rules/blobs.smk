@@ -191,6 +191,7 @@ rule fig1:
         cfg=cfg("blobs.fig1", "blobs.data"),
         code=code("nnspectra.plotting.blobs"),
         setting=f"{BLOBS_FIG1['alg'].upper()}, {BLOBS_FIG1['act']}, k={BLOBS_FIG1['k']}, cov={BLOBS_FIG1['cov']:g}, seed {BLOBS['fig1']['seed']}",
+        algorithm=BLOBS_FIG1["alg"],
     script:
         "../scripts/blobs_fig1.py"
 
