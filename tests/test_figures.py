@@ -450,6 +450,15 @@ def test_p0_fig6_title_is_one_line_and_its_log_axis_has_labels(tmp_path: Path, k
     assert len(labelled) >= 3, [t.get_text() for t in labelled]
 
 
+def test_every_regression_target_has_words() -> None:
+    from nnspectra.data.teacher import CIFAR_TARGETS, TARGETS
+    from nnspectra.plotting.evolution_runs import TARGET_MEANINGS, dataset_title
+
+    assert set(TARGET_MEANINGS) == set(TARGETS) | set(CIFAR_TARGETS)
+    assert dataset_title("CIFAR-10 vehicle").startswith("CIFAR-10: target +1 for the 4 vehicle classes")
+    assert dataset_title("teacher") == "teacher"
+
+
 def test_evolution_realdata_draws_every_real_dataset_in_words(evo: dict[str, Any], tmp_path: Path,
                                                                keep_figures) -> None:
     """One row per real-data variant (MNIST and CIFAR-10), targets explained, runs named by what they are, and

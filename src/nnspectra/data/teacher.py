@@ -37,9 +37,6 @@ from nnspectra.errors import ConfigError
 TARGETS = ("parity", "digit")
 CIFAR_TARGETS = ("vehicle", "parity")
 CIFAR_VEHICLES = (0, 1, 8, 9)  # airplane, automobile, ship, truck (batches.meta order)
-# each target in words, for figure captions and titles
-TARGET_MEANINGS = {"parity": "+1 for odd class labels, -1 for even", "digit": "the digit minus 4.5",
-                   "vehicle": "+1 for the 4 vehicle classes (airplane, car, ship, truck), -1 for the 6 animals"}
 
 
 @dataclass

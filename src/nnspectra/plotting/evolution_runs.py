@@ -9,10 +9,13 @@ from typing import Any
 import numpy as np
 
 from nnspectra.errors import ConfigError
-from nnspectra.data.teacher import TARGET_MEANINGS
 from nnspectra.plotting import series_styles
 
 OPTIMIZERS = {"gd": "full-batch GD", "sgd": "SGD", "adam": "Adam"}
+# the scalar targets of nnspectra.data.teacher (TARGETS, CIFAR_TARGETS) in words, for titles and captions
+# (here, not in the data module, so that wording never reruns training; tests keep the two in step)
+TARGET_MEANINGS = {"parity": "+1 for odd class labels, -1 for even", "digit": "the digit minus 4.5",
+                   "vehicle": "+1 for the 4 vehicle classes (airplane, car, ship, truck), -1 for the 6 animals"}
 
 
 def spectra_for(summary: Mapping[str, Any], spectra: Mapping[str, Mapping[str, np.ndarray]]) -> Mapping[str, np.ndarray]:
