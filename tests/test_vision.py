@@ -98,6 +98,7 @@ def test_failed_download_becomes_data_not_found(tmp_path, monkeypatch):
     assert "download failed" in message and "\n" not in message
     assert "no network" in message  # the reason, not only torchvision's first line
     assert str((tmp_path / "MNIST" / "raw").resolve()) in message and "copy them into that folder" in message
+    assert "network is reachable" in message and "set 'download: true'" not in message  # it was on already
 
 
 def test_fake_cifar_repacked(tmp_path):

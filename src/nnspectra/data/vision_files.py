@@ -26,7 +26,8 @@ CIFAR_FILES = {True: tuple(f"data_batch_{i}" for i in range(1, 6)), False: ("tes
 CIFAR_FOLDER = "cifar-10-batches-py"
 _HOWTO = (f"copy them into that folder, or set config 'data_dir' or the environment variable {ENV_VAR} to a "
           "directory in torchvision's layout (looked up: config 'data_dir' > $NNSPECTRA_DATA > ./data > "
-          "../shared/data), or set 'download: true' on a machine with a network")
+          "../shared/data)")
+_DOWNLOAD_HINT = ", or set 'download: true' on a machine with a network"
 
 
 def _missing(folder: Path, names: tuple[str, ...]) -> list[str]:
@@ -35,8 +36,9 @@ def _missing(folder: Path, names: tuple[str, ...]) -> list[str]:
 
 def _not_found(dataset: str, folder: Path, missing: list[str], reason: str = "") -> DataNotFoundError:
     why = f" ({reason})" if reason else ""
-    return DataNotFoundError(
-        f"{dataset} files missing from {folder.resolve()}: {', '.join(missing)}{why}; {_HOWTO}")
+    tried = "download" in reason and reason != "download is off"  # on and failed: the network is the fix
+    return DataNotFoundError(f"{dataset} files missing from {folder.resolve()}: {', '.join(missing)}{why}; {_HOWTO}"
+                             + (", or run where the network is reachable" if tried else _DOWNLOAD_HINT))
 
 
 def _first_line(err: BaseException) -> str:
