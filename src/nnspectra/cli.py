@@ -215,22 +215,12 @@ def _cmd_timings(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    import os
+    from nnspectra.pipeline.progress import status_lines
 
-    from nnspectra.pipeline.progress import progress
-
-    if args.cores is not None and args.cores < 1:
-        raise ConfigError(f"--cores {args.cores} is impossible: give a whole number of at least 1")
     config = resolve_config(args.configfile, args.overrides)
-    results = Path("results") / str(config["run_name"])
-    if not Path(args.snakefile).is_file():
-        raise ConfigError(f"no workflow at {args.snakefile}; run this in the checkout "
-                          "(or pass --snakefile and --directory)")
-    cores = args.cores or os.cpu_count() or 1
-    print(f"nnspectra status: {results}/, target {' '.join(args.targets) or 'all'} (asking Snakemake for the plan)",
-          flush=True)
-    state = progress(args.targets, args.configfile, args.overrides, results, args.snakefile, args.directory)
-    print("\n".join(state.lines(cores)))
+    for line in status_lines(args.targets, args.configfile, args.overrides, Path("results") / str(config["run_name"]),
+                             args.cores, args.snakefile, args.directory):
+        print(line, flush=True)
     return 0
 
 

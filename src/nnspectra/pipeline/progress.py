@@ -11,9 +11,10 @@ as each rule's first jobs finish; rules not measured yet are named, not guessed.
 from __future__ import annotations
 
 import base64
+import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,3 +139,16 @@ def progress(targets: Sequence[str], configfiles: Sequence[str | Path], override
     running = [p for p in running_outputs(workdir) if p.startswith(results_prefix)]
     return Progress(total=total, to_go=to_go, seconds_per_job=seconds_per_job(Path(workdir) / results),
                     running=running)
+
+
+def status_lines(targets: Sequence[str], configfiles: Sequence[str | Path], overrides: Sequence[str], results: Path,
+                 cores: int | None = None, snakefile: str | Path = "Snakefile", workdir: str | Path = ".",
+                 ) -> Iterator[str]:
+    """``nnspectra status``: a first line saying what is asked (printed before the slow plans), then the view."""
+    if cores is not None and cores < 1:
+        raise ConfigError(f"--cores {cores} is impossible: give a whole number of at least 1")
+    if not Path(snakefile).is_file():
+        raise ConfigError(f"no workflow at {snakefile}; run this in the checkout (or pass --snakefile and --directory)")
+    yield f"nnspectra status: {results}/, target {' '.join(targets) or 'all'} (asking Snakemake for the plan)"
+    state = progress(targets, configfiles, overrides, results, snakefile, workdir)
+    yield from state.lines(cores or os.cpu_count() or 1)

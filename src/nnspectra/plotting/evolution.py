@@ -32,6 +32,7 @@ from nnspectra.plotting.evolution_runs import (
     final_step,
     median_curve,
     dataset_title,
+    real_datasets,
     run_label,
     run_styles,
     seed_summary,
@@ -253,27 +254,15 @@ def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]
                         "as the run stored it. Panel 4: test MSE against the step for every run (median over seeds).")
 
 
-def real_datasets(grouped: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    """The real-data variants the claims name (``real_dataset``, then ``also_real_datasets``) that were run;
-    the synthetic ``dataset`` when none was."""
-    named = [claims.get("real_dataset"), *(claims.get("also_real_datasets") or [])]
-    found = [d for d in dict.fromkeys(named) if d and d in grouped]
-    return found or [claims["dataset"]]
-
-
 def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
                   spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: Mapping[str, Any],
                   model_cfg: Mapping[str, Any], claims: Mapping[str, Any], names: Sequence[str]) -> Mapping[str, Any]:
     """One dataset's row: W ESDs, CK tails (plot seed), top weight eigenvalue and test MSE (over seeds)."""
-    picked = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}
-    styles = run_styles(runs)
+    picked, styles = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}, run_styles(runs)
     first = picked[names[0]]
-    where = dataset_title(first["dataset"])
-    seed = f"seed {plot_cfg['seed']}"
-    ratio = first["dim"] / first["width"]
-    sigma2 = float(model_cfg["init_std"]) ** 2
-    ax = axes[0]
-    arr0 = spectra_for(first, spectra)
+    where, seed = dataset_title(first["dataset"]), f"seed {plot_cfg['seed']}"
+    ratio, sigma2 = first["dim"] / first["width"], float(model_cfg["init_std"]) ** 2
+    ax, arr0 = axes[0], spectra_for(first, spectra)
     finals = [spectra_for(s, spectra)[f"w_t{final_step(s)}"] for s in picked.values()]
     hi = max(v.max() for v in finals)
     lo = min(v[v > 1e-8 * v.max()].min() for v in [arr0["w_t0"], *finals])
@@ -328,12 +317,11 @@ def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]
     fig, axes = new_figure(len(rows), 4, width=4.6, height=3.9)
     firsts = [_realdata_row(axes[i], grouped[dataset], spectra[dataset], plot_cfg, model_cfg, claims, names)
               for i, (dataset, names) in enumerate(rows)]
-    sizes = "; ".join(f"{dataset_title(f['dataset']).split(':')[0]}: n = {f['n_train']}, d = {f['dim']}"
-                      for f in firsts)
+    names = [dataset_title(f["dataset"]).split(":")[0] for f in firsts]
+    sizes = "; ".join(f"{name}: n = {f['n_train']}, d = {f['dim']}" for name, f in zip(names, firsts))
     targets = " ".join(f"{dataset_title(f['dataset'])}." for f in firsts)
-    save_figure(fig, path,
-                title=f"Spectral regimes on real images: {' and '.join(dataset_title(f['dataset']).split(':')[0] for f in firsts)}"
-                      f" ({sizes}; width h = {firsts[0]['width']}, {model_cfg['activation']})",
+    save_figure(fig, path, title=f"Spectral regimes on real images: {' and '.join(names)} ({sizes}; "
+                                 f"width h = {firsts[0]['width']}, {model_cfg['activation']})",
                 caption=f"The three regimes on class-balanced subsets of real images (flattened, standardised pixels, "
                         f"a scalar regression target). {targets} Columns: (1) ESD of W^T W/h at init and after "
                         "small-lr GD, large-lr GD and Adam with the MP law (log-log; histograms are densities of all "

@@ -61,3 +61,11 @@ def median_curve(seeds: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarr
     steps = np.array([r["step"] for r in seeds[0]["rows"]], dtype=float)
     values = np.array([[r[key] for r in s["rows"]] for s in seeds], dtype=float)
     return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
+
+
+def real_datasets(grouped: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
+    """The real-data variants the claims name (``real_dataset``, then ``also_real_datasets``) that were run;
+    the synthetic ``dataset`` when none was."""
+    named = [claims.get("real_dataset"), *(claims.get("also_real_datasets") or [])]
+    found = [d for d in dict.fromkeys(named) if d and d in grouped]
+    return found or [claims["dataset"]]
