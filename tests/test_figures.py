@@ -475,12 +475,14 @@ def test_evolution_realdata_draws_every_real_dataset_in_words(evo: dict[str, Any
     (fig,) = keep_figures()
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert len(panels) == 8  # two rows of four
-    assert [ax.get_title().split(":")[0] for ax in panels[::4]] == ["CIFAR-10", "MNIST"]
+    assert [ax.get_title().splitlines()[0] for ax in panels[::4]] == ["CIFAR-10", "MNIST"]
     title = fig._suptitle.get_text()
     assert "MNIST" in title and "CIFAR-10" in title and "seed" not in title
     labels = [label for ax in panels for label in ax.get_legend_handles_labels()[1]]
     assert not [label for label in labels if any(run in label for run in RUNS)], labels
-    assert "vehicle classes" in panels[0].get_title() and "seed 0" in panels[0].get_title()
+    assert "seed 0" in panels[0].get_title() and "seed 0" in panels[1].get_title()
+    caption = fig.texts[0].get_text().replace("\n", " ")
+    assert "CIFAR-10: target +1 for the 4 vehicle classes" in caption and "MNIST: target +1 for odd" in caption
     assert "seeds" in panels[2].get_title() and "seeds" in panels[3].get_title()
 
 

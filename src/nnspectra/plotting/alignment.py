@@ -168,6 +168,8 @@ def _align_time_panel(ax: Any, times: Mapping[float, np.ndarray], colours: Seque
     ax.axhline(window, color="grey", ls=":", lw=0.8, label=f"end of the scan, ℓ/d = {window:g}")
     ax.set_ylim(0, ceiling)
     ax.set_xscale("log")
+    if times:  # room around the outer dimensions for their markers and counts
+        ax.set_xlim(min(times) / 1.5, max(times) * 1.5)
     ax.set_xticks(list(times), [f"{d:g}" for d in times])
     ax.minorticks_off()
     ax.set_xlabel("input dimension d (log scale)")

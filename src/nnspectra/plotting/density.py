@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnspectra.plotting import GREY, legend_below, new_figure, save_figure
+from nnspectra.plotting import legend_below, new_figure, save_figure
 
 
 def one_eigenvalue_density(arr: Mapping[str, np.ndarray]) -> float:
@@ -57,7 +57,6 @@ def plot_spectral_densities(panels: Mapping[str, Mapping[str, np.ndarray]], path
         ax.plot([], [], " ", label=rf"$\lambda_{{max}}$ = {top[0]:.4g}" if top.size else r"$\lambda_{max}$ n/a")
         ax.plot([], [], " ", label=f"trace (Hutchinson) = {float(arr['trace_mean']):.4g} ± {float(arr['trace_std']):.2g}")
         ax.set_yscale("log")
-        ax.axhline(floor, color=GREY, lw=0.6, ls=":")
         if xscale == "symlog":
             ax.set_xscale("symlog", linthresh=max(min(float(a["sigma"]) for a in panels.values()), 1e-12))
         axis = " (symmetric-log axis)" if xscale == "symlog" else ""
@@ -75,5 +74,5 @@ def plot_spectral_densities(panels: Mapping[str, Mapping[str, np.ndarray]], path
                 "{dataset} (Part I: large batch; Part II: small batch from Part I's end point), estimated by "
                 "stochastic Lanczos quadrature with a Gaussian kernel; red lines: the top eigenvalues computed "
                 "by Lanczos (the outliers the density smooths into its right tail). Both panels share their axes. "
-                "The y axis stops at a tenth of the density of one single eigenvalue (dotted line): below it the "
-                "estimate holds less than one eigenvalue.".replace("{dataset}", dataset))
+                "The y axis starts at a tenth of the peak density of one single eigenvalue: below it the estimate "
+                "holds less than a tenth of an eigenvalue, so the curves stop there.".replace("{dataset}", dataset))

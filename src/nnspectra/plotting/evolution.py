@@ -260,7 +260,7 @@ def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
     """One dataset's row: W ESDs, CK tails (plot seed), top weight eigenvalue and test MSE (over seeds)."""
     picked, styles = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}, run_styles(runs)
     first = picked[names[0]]
-    where, seed = dataset_title(first["dataset"]), f"seed {plot_cfg['seed']}"
+    where, seed = dataset_title(first["dataset"]).split(":")[0], f"seed {plot_cfg['seed']}"  # targets: caption
     ratio, sigma2 = first["dim"] / first["width"], float(model_cfg["init_std"]) ** 2
     ax, arr0 = axes[0], spectra_for(first, spectra)
     finals = [spectra_for(s, spectra)[f"w_t{final_step(s)}"] for s in picked.values()]
