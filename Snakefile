@@ -17,8 +17,9 @@ min_version("9.21.1")
 SRC = str(Path(workflow.basedir, "src"))
 if sys.path[:1] != [SRC]:
     sys.path.insert(0, SRC)
-if os.environ.get("PYTHONPATH", "").split(os.pathsep)[:1] != [SRC]:
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+_path = os.environ.get("PYTHONPATH", "")
+if _path.split(os.pathsep)[:1] != [SRC]:
+    os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, _path])))
 
 try:
     from nnspectra.errors import ConfigError, CorruptResultError
