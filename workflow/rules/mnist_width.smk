@@ -2,7 +2,7 @@
 #   train (GD) -> exact Hessian spectrum (dense, or Lanczos edges when too large) -> per-seed analysis
 #   -> fig4 (right edge), fig5 / fig6 (left edge by rank / by fraction of P).
 
-from nnspectra.models.sizes import dense_spectrum_mb, mlp_parameter_count
+from nnspectra.models.sizes import mlp_spectrum_mb
 
 
 wildcard_constraints:
@@ -50,7 +50,8 @@ rule realdata_mnist_spectrum:
         CONDA_ENV
     resources:
         gpu=GPU,
-        mem_mb=lambda w: dense_spectrum_mb(mlp_parameter_count([RD['mnist']['data']['image_size'] ** 2, int(w.width), 10])),
+        mem_mb=lambda w: mlp_spectrum_mb([RD["mnist"]["data"]["image_size"] ** 2, int(w.width), 10],
+                                         10 * RD["mnist"]["data"]["per_class"], RD["mnist"]["curvature"]["method"]),
         runtime=600,
     params:
         cfg=cfg("realdata.mnist.data", "realdata.mnist.model", "realdata.mnist.curvature", "memory_budget_gb",
