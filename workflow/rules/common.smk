@@ -5,10 +5,14 @@ import os
 
 from nnspectra.pipeline.config import config_subset
 from nnspectra.pipeline.provenance import code_version
-from nnspectra.pipeline.runtime import gpu_present
+from nnspectra.pipeline.runtime import gpu_present, set_run_deadline
 
 # torch's OpenMP threads busy-wait on shared machines; jobs inherit this.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# A time budget for this invocation (config max_hours): long training stops cleanly at its next checkpoint once
+# it has passed, and the same command continues it. Jobs read it from the environment, never from params.
+set_run_deadline(config.get("max_hours"))
 
 # Every preset writes its own tree, results/<run_name>/ (config key run_name: paper, cpu, smoke, ...), so
 # running one preset never plans to rerun or overwrite another's files.

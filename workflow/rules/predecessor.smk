@@ -76,8 +76,10 @@ rule p0_sphere:
         runtime=600,
     params:
         cfg=cfg(*P0_KEYS, "predecessor.fig6", "device"),
-        code=code("nnspectra.experiments.predecessor", "nnspectra.data.p0"),
+        code=code("nnspectra.experiments.predecessor_sphere", "nnspectra.data.p0"),
         seed=seed_of,
+        # finished groups of inits (resume after max_hours or a kill); not an output, kept until the run is done
+        checkpoint=lambda w: result(f"p0/fig6/seed{w.seed}.groups"),  # files group*.ckpt
     script:
         "../scripts/predecessor_sphere.py"
 
