@@ -67,7 +67,7 @@ rule evolution_run:
     params:
         cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
                           "evolution.analysis", "data_dir", "device"),
-        code=code("nnspectra.experiments.evolution"),
+        code=code("evolution_run.py"),
         seed=seed_of,
     script:
         "../scripts/evolution_run.py"
@@ -90,7 +90,7 @@ rule evolution_scaling:
     params:
         cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
                           "device"),
-        code=code("nnspectra.experiments.evolution"),
+        code=code("evolution_scaling.py"),
         seed=seed_of,
     script:
         "../scripts/evolution_scaling.py"
@@ -113,7 +113,7 @@ rule evolution_metrics:
         runtime=5,
     params:
         cfg=cfg("evolution.claims", "evolution.scaling", "run_name"),
-        code=code("nnspectra.experiments.evolution_metrics"),
+        code=code("evolution_metrics.py"),
         runs=EVO_METRIC_IDS,
         scaling=EVO_SCALING_IDS,
     script:
@@ -137,7 +137,7 @@ rule evolution_table:
         mem_mb=500,
         runtime=5,
     params:
-        code=code("nnspectra.experiments.evolution_metrics"),
+        code=code("evolution_table.py"),
         ids=[i for ids in EVO_SUMMARY_IDS.values() for i in ids],
     script:
         "../scripts/evolution_table.py"
@@ -162,7 +162,7 @@ rule evolution_figure:
         runtime=10,
     params:
         cfg=cfg("evolution.plot", "evolution.model", "evolution.claims", "evolution.analysis"),
-        code=code("nnspectra.plotting.evolution", "nnspectra.experiments.evolution_metrics"),
+        code=code("evolution_figure.py"),
         ids=lambda w: EVO_SUMMARY_IDS[EVO_FIGURES[w.figure]],
         spectra_runs=lambda w: EVO["datasets"][EVO_FIGURES[w.figure]]["runs"],
     script:
@@ -189,7 +189,7 @@ rule evolution_ht_run:
         runtime=30,
     params:
         cfg=cfg("evolution.ht_examples"),
-        code=code("nnspectra.experiments.heavytail_examples"),
+        code=code("evolution_ht_examples.py"),
     script:
         "../scripts/evolution_ht_examples.py"
 
@@ -214,7 +214,7 @@ rule evolution_ht_figure:
         runtime=10,
     params:
         cfg=cfg("evolution.ht_examples"),
-        code=code("nnspectra.plotting.heavytail_examples"),
+        code=code("evolution_ht_figure.py"),
     script:
         "../scripts/evolution_ht_figure.py"
 

@@ -30,7 +30,7 @@ rule realdata_metrics:
     params:
         seeds={section: RD[section]["seeds"] for section in REALDATA_ANALYSES},
         cfg=cfg("run_name"),
-        code=code("nnspectra.experiments.realdata_metrics"),
+        code=code("realdata_metrics.py"),
     script:
         "../scripts/realdata_metrics.py"
 
