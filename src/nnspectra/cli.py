@@ -4,6 +4,7 @@
     nnspectra audit --repair [targets] [--configfile config/smoke.yaml] [--cores 4]   (rebuild what is bad, re-audit)
     nnspectra scorecard [--configfile config/smoke.yaml | --metrics-dir results/smoke/metrics] [--csv F --md F]
     nnspectra scorecard --results results/paper results/cpu      (merge trees; the first with a section wins)
+    nnspectra scorecard --results results/paper --readme README.md   (the README's results tables, generated)
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
     nnspectra compare results/smoke /elsewhere/results/smoke     (numeric outputs equal, byte for byte?)
     nnspectra timings [--configfile config/smoke.yaml] [--rule-prefix realdata_] [--since 2026-11-23T04:00]
@@ -170,6 +171,21 @@ def _cmd_scorecard(args: argparse.Namespace) -> int:
         if not (args.csv and args.md):
             raise ConfigError("give both --csv and --md to write the scorecard, or neither to print it")
         card.write(args.csv, args.md)
+    if args.readme_section or args.readme:
+        from nnspectra.scorecard_readme import readme_section, replace_section
+
+        trees = [str(t) for t in (args.results or args.metrics_dir or [folders[0].parent])]
+        block = readme_section(card.frame, trees)
+        if args.readme:
+            readme = Path(args.readme)
+            if not readme.is_file():
+                raise ConfigError(f"--readme '{readme}' does not exist; give the README that holds the scorecard "
+                                  "markers")
+            readme.write_text(replace_section(readme.read_text(), block, str(readme)))
+            print(f"scorecard tables of {', '.join(trees)} written into {readme}")
+        else:
+            print(block, end="")
+        return 0
     print(markdown(card.frame, card.setting), end="")
     return 0
 
@@ -279,6 +295,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--setting", default="", help="label of the setting the metrics were measured in")
     p.add_argument("--csv", default=None, help="write the scorecard CSV here (with --md)")
     p.add_argument("--md", default=None, help="write the scorecard Markdown here (with --csv)")
+    p.add_argument("--readme-section", action="store_true",
+                   help="print the README's results tables (counts per paper, ids per status, fails with their "
+                        "diagnoses, not_run reasons) instead of the scorecard")
+    p.add_argument("--readme", default=None, metavar="FILE",
+                   help="write those tables into FILE between its scorecard marker comments (e.g. README.md)")
     p.set_defaults(func=_cmd_scorecard)
 
     p = sub.add_parser("compare", help="compare the numeric outputs (.npz, .csv) of two results trees by sha256")
