@@ -258,7 +258,7 @@ rule blobs_metrics:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=cfg("blobs.table1", "blobs.fig1", "run_name"),
+        cfg=cfg("blobs.table1", "blobs.fig1", "blobs.data", "blobs.model", "blobs.train", "run_name"),
         code=code("blobs_metrics.py"),
         seeds=BLOBS_SEEDS,
         fig1_run={key: BLOBS_FIG1[key] for key in ("alg", "act", "k", "cov")},

@@ -147,7 +147,8 @@ rule p0_metrics:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=cfg("predecessor.fig4", "predecessor.fig7", "run_name"),
+        cfg=cfg("predecessor.fig4", "predecessor.fig7", "predecessor.blobs", "predecessor.train", "predecessor.fig6",
+                "predecessor.mnist", "run_name"),   # the runs' scale is recorded as evidence (SCALE_KEYS)
         code=code("predecessor_metrics.py"),
     script:
         "../scripts/predecessor_metrics.py"
