@@ -369,8 +369,10 @@ rule demo_p0_metrics:
 
         record = {
             "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4],
-                                            "evidence": {"stds": [0.2, 0.4, 0.6, 0.8, 1.0]}},
-            "init_width_ratio_mnist_random": {"values": [1.5, 2.0, 4.0], "seeds": [0, 1, 2]},
+                                            "evidence": {"stds": [0.2, 0.4, 0.6, 0.8, 1.0], "n_per_blob": 100,
+                                                         "grad_norm_tol": [0.0001], "width": [14]}},
+            "init_width_ratio_mnist_random": {"values": [1.5, 2.0, 4.0, 1.0, 2.5], "seeds": [0, 1, 2, 3, 4],
+                                              "evidence": {"n_train": 1000, "input_dim": [784]}},
         }
         with open(output[0], "w") as handle:
             json.dump(record, handle)

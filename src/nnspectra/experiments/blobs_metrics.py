@@ -126,6 +126,12 @@ def blobs_metrics(long: pd.DataFrame, fig1: Mapping[int, Mapping[str, np.ndarray
         "claim 5: smallest lambda_max over SGD ReLU cov 1 configurations (paper ≈0.010)")
     put("sgd_top_eig_max", sgd1, lambda d: float(d["lambda_max"].max()), "eigenvalue",
         "claim 5: largest lambda_max over SGD ReLU cov 1 configurations (paper ≈0.017)")
+    for (alg, act, cov, k), _ in long.groupby(["alg", "act", "cov", "k"]):
+        row = (long["alg"] == alg) & (long["act"] == act) & (long["cov"] == cov) & (long["k"] == k)
+        for rule in ("elbow", "gap"):
+            put(f"{rule}_{alg}_{act}_cov{float(cov):g}_k{int(k)}", row, lambda d, r=rule: float(d[r].iloc[0]),
+                "eigenvalues", f"detail: {rule} count of the {alg.upper()} {act} cov {float(cov):g} k = {int(k)} "
+                "configuration (what the diagnoses quote)")
     metrics.add_evidence(scale)
     if fig1:
         _fig1_metrics(metrics, fig1, fig1_run or {}, scale or {})
@@ -150,6 +156,8 @@ def _fig1_metrics(metrics: MetricsRecord, fig1: Mapping[int, Mapping[str, np.nda
                                   "fraction", "claim 6: fraction of final eigenvalues with |lambda| < 1e-2 lambda_max(init)"),
         "fig1_final_outliers": ([float(np.sum(f > 1e-2 * e.max())) for e, f in zip(init, final)], "eigenvalues",
                                 "claim 6: number of final eigenvalues above 1e-2 lambda_max(init)"),
+        "fig1_init_lambda_max": ([float(e.max()) for e in init], "eigenvalue",
+                                 "detail: lambda_max of the initial Hessian (paper ≈0.155)"),
         "fig1_init_min_over_max": ([float(e.min() / e.max()) for e in init], "ratio",
                                    "claim 7: lambda_min / lambda_max of the initial Hessian (paper ≈ -0.5)"),
         "fig1_final_min_over_max": ([float(f.min() / f.max()) for f in final], "ratio",
