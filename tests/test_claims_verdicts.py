@@ -116,8 +116,6 @@ def test_claim_8a_compares_every_pair_of_widths(tmp_path: Path) -> None:
     sizes = {10: 7960, 30: 23860, 50: 39760, 70: 55660}
     scale = {10: 1.0, 30: 1.0, 50: 0.8, 70: 1.12}
     record = _mnist({n: _spec(scale[n], p, 9 * n) for n, p in sizes.items()})
-    assert record["mnist_top20_rel_dev_n50_n70"]["values"][0] == pytest.approx(0.4)
-    assert record["mnist_top20_rel_dev_n10_n70"]["values"][0] == pytest.approx(0.12)
     row = _card(tmp_path, "realdata", record, "sagun_real.yaml").loc["8a"]
     assert row["status"] == "fail" and row["measured_value"] == pytest.approx(0.4)
     assert "up to 0.4 between two widths" in row["diagnosis"]
