@@ -130,11 +130,12 @@ def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
                 f"claim 22a: 1 if the final λ_max increases strictly over blob std {list(stds)} (0 if any std is missing)",
                 evidence=ev("fig7", seeds, stds=present))
         out.add("lambda_max_ratio_std1_std02", ratio, seeds, "ratio",
-                f"claim 22b: λ_max(std {hi_std:g}) / λ_max(std {lo_std:g}) after GD", evidence=ev("fig7", seeds, stds=present))
+                f"claim 22b: λ_max(std {hi_std:g}) / λ_max(std {lo_std:g}) after GD",
+                evidence=ev("fig7", seeds, stds=present))
     if fig2:
         seeds = sorted(fig2)
         out.add("init_width_ratio_mnist_random",
                 [spectral_width(fig2[s][0]) / spectral_width(fig2[s][1]) for s in seeds], seeds, "ratio",
-                "claim 23: (λ_max - λ_min) of the initial Hessian on MNIST / on random i.i.d. inputs, same net and init",
-                evidence=ev("fig2", seeds))
+                "claim 23: (λ_max - λ_min) of the initial Hessian on MNIST / on random i.i.d. inputs, same net and "
+                "init", evidence=ev("fig2", seeds))
     return out

@@ -17,7 +17,8 @@ from nnspectra.experiments.metrics import MetricsRecord
 SECTIONS = ("mnist", "lbsb", "cifar", "mp")
 
 METRIC_INFO: dict[str, tuple[str, str]] = {
-    "mnist_top20_max_rel_dev": ("fraction", "claim 8: max over every pair of widths a < b and ranks 1-20 of |lambda_r(b) - lambda_r(a)| / lambda_r(a)"),
+    "mnist_top20_max_rel_dev": ("fraction", ("claim 8: max over every pair of widths a < b and ranks 1-20 of "
+                                             "|lambda_r(b) - lambda_r(a)| / lambda_r(a)")),
     "mnist_lambda_max_min": ("loss/param^2", "claim 8: smallest lambda_max over the widths"),
     "mnist_lambda_max_max": ("loss/param^2", "claim 8: largest lambda_max over the widths"),
     "mnist_neg_frac_mean_pct": ("percent", "claim 9: mean over widths of the share of negative eigenvalues"),
