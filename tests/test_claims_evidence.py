@@ -9,20 +9,21 @@ helpers, fed with the resolved smoke config) is not_run, naming what is missing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from nnspectra.claims import CLAIMS_DIR, Claim, load_claims
 from nnspectra.claims.metric_files import Metric
+from nnspectra.claims.requirements import shortfalls
 from nnspectra.cli import resolve_config
 from nnspectra.experiments import blobs_metrics, predecessor_metrics, realdata_metrics
 from nnspectra.experiments.alignment_metrics import _run_evidence
 from nnspectra.experiments.evolution_metrics import run_evidence
 from nnspectra.pipeline.config import config_subset
 from nnspectra.scorecard import evaluate_claim
-
-import numpy as np
 
 CLAIMS = load_claims(CLAIMS_DIR)
 SEED_MINIMUM = {"32": 20}  # SPEC §2.2: >= 20 seeds for the XOR rank deficiency; every other claim >= 5 (§1.4, §5)
@@ -90,7 +91,7 @@ def _smoke_scale(claim: Claim, cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def smoke_config() -> dict[str, Any]:
-    return resolve_config(["config/smoke.yaml"])
+    return resolve_config([Path(__file__).resolve().parents[1] / "config" / "smoke.yaml"])
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[str(c.id) for c in CLAIMS])
@@ -118,7 +119,6 @@ def test_paper_preset_blob_and_realdata_scale_meets_the_requirements() -> None:
     real = realdata_metrics.scale_evidence(config_subset(cfg, *realdata_metrics.SCALE_KEYS))
     p0 = predecessor_metrics.scale_evidence(config_subset(cfg, *predecessor_metrics.SCALE_KEYS))
     by_id = {str(c.id): c for c in CLAIMS}
-    from nnspectra.claims.requirements import shortfalls
 
     def scale_only(claim: Claim, evidence: Mapping[str, Any]) -> list[str]:
         keys = [(k, v) for k, v in claim.requires if k in evidence]
