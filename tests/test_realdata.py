@@ -239,3 +239,13 @@ def test_all_stages_at_toy_scale(fake_root, tmp_path):
     loaded = load_json(tmp_path / "metrics.json")
     for name in ("mnist_top20_max_rel_dev", "lbsb_lambda_max_ratio_lb_sb", "cifar_barrier_train_loss", "mp_ks_max"):
         assert loaded[name]["seeds"] == [0] and len(loaded[name]["values"]) == 1 and loaded[name]["description"]
+
+
+def test_width_agreement_compares_every_pair_of_widths():
+    """SPEC's "agree across n": the largest deviation over every pair, not only against the narrowest net."""
+    top = np.r_[np.linspace(0.1, 0.01, 10), np.full(110, 1e-4)]
+    specs = {10: _fake_spec(top, [-1e-5, 0.0], 1000), 30: _fake_spec(top * 1.2, [-1e-5, 0.0], 3000),
+             50: _fake_spec(top * 0.9, [-1e-5, 0.0], 5000)}
+    m = mw.mnist_width_metrics(specs, compare_top=20, outlier_tau=10.0, window=120)
+    assert m["top20_max_rel_dev"] == pytest.approx(0.3 / 1.2)   # 30 vs 50; each against n = 10 is <= 0.2
+    assert np.isnan(m["neg_closest_n10"])                      # planted records without the edge pair

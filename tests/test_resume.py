@@ -112,3 +112,72 @@ def test_same_seed_gives_bit_identical_training() -> None:
     model, x, y = _problem(seed=1)
     train(model, loss, x, y, TrainConfig(**{**cfg.__dict__, "seed": 8}))
     assert not torch.equal(runs[0], _params(model))  # the batch order depends on the seed
+
+
+def test_max_hours_ends_at_a_checkpoint_and_the_same_call_continues(tmp_path: Path) -> None:
+    """A deadline (config max_hours) stops training at its next checkpoint, in one line; calling again finishes
+    with the parameters of an uninterrupted run."""
+    from nnspectra.errors import TimeBudgetReached
+
+    loss = torch.nn.functional.cross_entropy
+    ckpt = tmp_path / "train.ckpt"
+    cfg = TrainConfig(lr=0.05, batch_size=8, schedule="shuffle", max_iterations=100, grad_norm_tol=None,
+                      log_every=10, seed=1, checkpoint_every=30, checkpoint_path=str(ckpt), progress=False)
+    model_a, x, y = _problem()
+    train(model_a, loss, x, y, cfg)
+    model_b, _, _ = _problem()
+    with pytest.raises(TimeBudgetReached, match=r"stopped at step 30 of 100 \(max_hours reached\).*run the same "
+                                                r"command again to continue"):
+        train(model_b, loss, x, y, cfg, deadline=0.0)
+    assert ckpt.exists()
+    model_c, _, _ = _problem()
+    train(model_c, loss, x, y, cfg, deadline=None)
+    assert torch.equal(_params(model_c), _params(model_a)) and not ckpt.exists()
+
+
+def test_p0_fig6_groups_resume_after_max_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """P0 Fig 6 trains its inits a group at a time; a deadline between groups keeps the finished ones, and the
+    same call continues to the numbers of an uninterrupted run."""
+    import numpy as np
+
+    from nnspectra.data.p0 import two_blobs
+    from nnspectra.errors import TimeBudgetReached
+    from nnspectra.experiments import predecessor_sphere as ps
+
+    x, y = two_blobs(10, 0.5, 0)
+    kw = dict(seed=0, init="torch", lr=0.1, grad_norm_tol=1e-3, max_iterations=200, snapshot_tols=[1e-2], group=4)
+    full = ps.sphere_lambda_max(x, y, 3, 12, **kw)
+    folder = tmp_path / "seed0.groups"
+    clock = iter([0.0, 10.0])  # the deadline check before group 1 passes, the one before group 2 does not
+    monkeypatch.setattr(ps.time, "time", lambda: next(clock))
+    with pytest.raises(TimeBudgetReached, match=r"stopped after 1 of 3 groups of 4 inits"):
+        ps.sphere_lambda_max(x, y, 3, 12, checkpoint_dir=folder, deadline=5.0, **kw)
+    monkeypatch.undo()
+    assert sorted(p.name for p in folder.iterdir()) == ["group0000.ckpt"]
+    calls: list[int] = []
+    real = ps._sphere_group
+    monkeypatch.setattr(ps, "_sphere_group", lambda theta0, *a: calls.append(len(theta0)) or real(theta0, *a))
+    resumed = ps.sphere_lambda_max(x, y, 3, 12, checkpoint_dir=folder, deadline=None, **kw)
+    assert calls == [4, 4]  # group 0 came from its checkpoint
+    for key in ("lambda_max", "lambda_min", "iterations", "converged", "lambda_max_at_tol"):
+        np.testing.assert_array_equal(resumed[key], full[key])
+    assert not folder.exists()  # done: the kept groups are removed
+
+
+def test_run_deadline_comes_from_max_hours_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from nnspectra.errors import NnspectraError
+    from nnspectra.pipeline.runtime import DEADLINE_ENV, run_deadline, set_run_deadline
+
+    monkeypatch.delenv(DEADLINE_ENV, raising=False)
+    set_run_deadline(None)
+    assert run_deadline() is None
+    set_run_deadline(0.5)
+    assert abs(run_deadline() - (time.time() + 1800)) < 60
+    first = run_deadline()
+    set_run_deadline(2.0)  # a job of the same run (e.g. on a cluster node) keeps the run's deadline
+    assert run_deadline() == first
+    monkeypatch.setenv(DEADLINE_ENV, "soon")
+    with pytest.raises(NnspectraError, match="NNSPECTRA_DEADLINE='soon' is not a time"):
+        run_deadline()

@@ -32,3 +32,7 @@ class DivergenceError(NnspectraError):
 
 class CorruptResultError(NnspectraError):
     """A cached result differs from its provenance sidecar (or has none), so it must not be used."""
+
+
+class TimeBudgetReached(NnspectraError):
+    """A long job stopped cleanly at a checkpoint because the run's ``max_hours`` ran out; rerun to continue."""

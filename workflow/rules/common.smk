@@ -5,10 +5,14 @@ import os
 
 from nnspectra.pipeline.config import config_subset
 from nnspectra.pipeline.provenance import code_version
-from nnspectra.pipeline.runtime import gpu_present
+from nnspectra.pipeline.runtime import gpu_present, set_run_deadline
 
 # torch's OpenMP threads busy-wait on shared machines; jobs inherit this.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# A time budget for this invocation (config max_hours): long training stops cleanly at its next checkpoint once
+# it has passed, and the same command continues it. Jobs read it from the environment, never from params.
+set_run_deadline(config.get("max_hours"))
 
 # Every preset writes its own tree, results/<run_name>/ (config key run_name: paper, cpu, smoke, ...), so
 # running one preset never plans to rerun or overwrite another's files.
@@ -48,9 +52,11 @@ def cfg(*dotted_keys: str) -> dict:
     return config_subset(config, *dotted_keys)
 
 
-def code(*modules: str) -> dict:
-    """Content hash of the library code a step runs (a ``params:`` entry: editing that code reruns it)."""
-    return code_version(*modules)
+def code(script: str) -> dict:
+    """Content hash of what a job runs: its script and every nnspectra module the script imports, found from
+    the script's own imports (a ``params:`` entry, so editing any of that code reruns the job). Pass the
+    job's own script; tests/test_code_hash.py checks that each one does."""
+    return code_version(f"workflow/scripts/{script}")
 
 
 def seed_of(wildcards) -> int:

@@ -70,7 +70,7 @@ rule evolution_run:
     params:
         cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
                           "evolution.analysis", *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.evolution"),
+        code=code("evolution_run.py"),
         seed=seed_of,
     script:
         "../scripts/evolution_run.py"
@@ -93,7 +93,7 @@ rule evolution_scaling:
     params:
         cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
                           "device"),
-        code=code("nnspectra.experiments.evolution"),
+        code=code("evolution_scaling.py"),
         seed=seed_of,
     script:
         "../scripts/evolution_scaling.py"
@@ -116,7 +116,7 @@ rule evolution_metrics:
         runtime=5,
     params:
         cfg=cfg("evolution.claims", "evolution.scaling", "run_name"),
-        code=code("nnspectra.experiments.evolution_metrics"),
+        code=code("evolution_metrics.py"),
         runs=EVO_METRIC_IDS,
         scaling=EVO_SCALING_IDS,
     script:
@@ -140,7 +140,7 @@ rule evolution_table:
         mem_mb=500,
         runtime=5,
     params:
-        code=code("nnspectra.experiments.evolution_metrics"),
+        code=code("evolution_table.py"),
         ids=[i for ids in EVO_SUMMARY_IDS.values() for i in ids],
     script:
         "../scripts/evolution_table.py"
@@ -165,7 +165,7 @@ rule evolution_figure:
         runtime=10,
     params:
         cfg=cfg("evolution.plot", "evolution.model", "evolution.claims", "evolution.analysis"),
-        code=code("nnspectra.plotting.evolution", "nnspectra.experiments.evolution_metrics"),
+        code=code("evolution_figure.py"),
         ids=lambda w: [i for ds in EVO_FIGURES[w.figure] for i in EVO_SUMMARY_IDS[ds]],
         spectra_runs=lambda w: [[ds, run] for ds in EVO_FIGURES[w.figure] for run in EVO["datasets"][ds]["runs"]],
     script:
@@ -192,7 +192,7 @@ rule evolution_ht_run:
         runtime=30,
     params:
         cfg=cfg("evolution.ht_examples"),
-        code=code("nnspectra.experiments.heavytail_examples"),
+        code=code("evolution_ht_examples.py"),
     script:
         "../scripts/evolution_ht_examples.py"
 
@@ -217,7 +217,7 @@ rule evolution_ht_figure:
         runtime=10,
     params:
         cfg=cfg("evolution.ht_examples"),
-        code=code("nnspectra.plotting.heavytail_examples"),
+        code=code("evolution_ht_figure.py"),
     script:
         "../scripts/evolution_ht_figure.py"
 

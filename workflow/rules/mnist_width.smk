@@ -2,7 +2,7 @@
 #   train (GD) -> exact Hessian spectrum (dense, or Lanczos edges when too large) -> per-seed analysis
 #   -> fig4 (right edge), fig5 / fig6 (left edge by rank / by fraction of P).
 
-from nnspectra.models.sizes import dense_spectrum_mb, mlp_parameter_count
+from nnspectra.models.sizes import mlp_spectrum_mb
 
 
 wildcard_constraints:
@@ -30,7 +30,7 @@ rule realdata_mnist_train:
         runtime=120,
     params:
         cfg=cfg("realdata.mnist.data", "realdata.mnist.model", "realdata.mnist.train", *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.mnist_width", "nnspectra.data.vision"),
+        code=code("realdata_mnist_train.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_mnist_train.py"
@@ -50,12 +50,13 @@ rule realdata_mnist_spectrum:
         CONDA_ENV
     resources:
         gpu=GPU,
-        mem_mb=lambda w: dense_spectrum_mb(mlp_parameter_count([RD['mnist']['data']['image_size'] ** 2, int(w.width), 10])),
+        mem_mb=lambda w: mlp_spectrum_mb([RD["mnist"]["data"]["image_size"] ** 2, int(w.width), 10],
+                                         10 * RD["mnist"]["data"]["per_class"], RD["mnist"]["curvature"]["method"]),
         runtime=600,
     params:
         cfg=cfg("realdata.mnist.data", "realdata.mnist.model", "realdata.mnist.curvature", "memory_budget_gb",
                 *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.mnist_width", "nnspectra.data.vision", "nnspectra.curvature.spectrum"),
+        code=code("realdata_mnist_spectrum.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_mnist_spectrum.py"
@@ -78,7 +79,7 @@ rule realdata_mnist_analysis:
         runtime=5,
     params:
         cfg=cfg("realdata.mnist.analysis"),
-        code=code("nnspectra.experiments.mnist_width"),
+        code=code("realdata_mnist_analysis.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_mnist_analysis.py"
@@ -103,7 +104,7 @@ rule realdata_fig_mnist:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("nnspectra.plotting.realdata"),
+        code=code("realdata_fig_mnist.py"),
     script:
         "../scripts/realdata_fig_mnist.py"
 

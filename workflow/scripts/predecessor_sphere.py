@@ -1,8 +1,8 @@
 """P0 Fig 6: one batch of random inits on a sphere trained together by GD (vmapped); final lambda_max of each."""
 from nnspectra.data.p0 import two_blobs
-from nnspectra.experiments.predecessor import sphere_lambda_max
+from nnspectra.experiments.predecessor_sphere import sphere_lambda_max
 from nnspectra.pipeline.io import save_arrays
-from nnspectra.pipeline.runtime import resolve_device
+from nnspectra.pipeline.runtime import resolve_device, run_deadline
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
@@ -15,6 +15,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
                             init=model["init"], init_scale=float(model["init_scale"]), lr=float(train["lr"]),
                             grad_norm_tol=float(train["grad_norm_tol"]), max_iterations=int(train["max_iterations"]),
                             snapshot_tols=[float(t) for t in fig6["snapshot_tols"]], chunk=int(fig6["chunk"]),
-                            device=device)
+                            device=device, group=fig6["group"], checkpoint_dir=step.params.get("checkpoint"),
+                            deadline=run_deadline())
     step.extra.update(seconds_per_init=out["seconds_per_init"], cpu_seconds_per_init=out["cpu_seconds_per_init"])
     save_arrays(step.output["run"], seed=seed, **out)

@@ -6,6 +6,7 @@ from nnspectra.errors import DataNotFoundError
 from nnspectra.experiments.cifar import AlexNetModel, CifarData, CifarTrain, build_alexnet, train_cifar_part
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_model, save_model, save_table
+from nnspectra.pipeline.runtime import run_deadline
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
@@ -22,6 +23,6 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
         load_model(model, step.input["start"])
     Path(step.params["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
     history = train_cifar_part(sets, model, part, settings(CifarTrain, cfg["realdata.cifar.train"]), step.seed,
-                               checkpoint_path=step.params["checkpoint"], device=device)
+                               checkpoint_path=step.params["checkpoint"], device=device, deadline=run_deadline())
     save_model(model, step.output["model"], part=part, seed=step.seed)
     save_table(history, step.output["history"])

@@ -1,4 +1,9 @@
-"""Dense spectrum or Lanczos edges? "Dense whenever it fits the device's budget, else Lanczos" (issue 15).
+"""Which exact route for a Hessian spectrum: the m x m reduction, dense, or Lanczos edges?
+
+"Dense whenever it fits the device's budget, else Lanczos" (issue 15), preceded by the cheapest exact route
+where it applies: a one-hidden-layer ReLU net under cross-entropy has every nonzero eigenvalue in an m x m
+matrix (:mod:`nnspectra.curvature.reduced`), chosen when m < P and its buffers fit. The rule reads only
+the sizes and the budget, never a timing, so the same config gives the same method (and bytes) on any load.
 
 A dense spectrum needs the P x P matrix plus the eigensolver's copy of it (``torch.linalg.eigvalsh``
 works on a copy; its values-only workspace is O(P)), i.e. ``copies = 2`` matrices of P^2 * itemsize
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from nnspectra.curvature.memory import DEFAULT_FRACTION, GIB, available_memory_bytes
+from nnspectra.curvature.reduced import REDUCED_COPIES
 
 #: P x P buffers at the peak of a dense spectrum (the matrix and eigvalsh's copy)
 DENSE_COPIES = 2.0
@@ -22,7 +28,7 @@ DENSE_COPIES = 2.0
 class SpectrumChoice:
     """``method`` ("dense" or "lanczos"), the bytes a dense spectrum needs, the budget, and why."""
 
-    method: str
+    method: str  # "reduced", "dense" or "lanczos"
     need_bytes: int
     budget_bytes: int
     reason: str
@@ -36,8 +42,10 @@ def dense_spectrum_bytes(n_params: int, dtype: torch.dtype = torch.float64, copi
 
 def choose_spectrum_method(n_params: int, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
                            budget_gb: float | None = None, *, available_bytes: int | None = None,
-                           copies: float = DENSE_COPIES, max_dense_params: int | None = None) -> SpectrumChoice:
-    """Dense when ``copies`` P x P matrices fit the budget (and P <= ``max_dense_params`` if given), else Lanczos.
+                           copies: float = DENSE_COPIES, max_dense_params: int | None = None,
+                           reduced_columns: int | None = None) -> SpectrumChoice:
+    """Reduced when ``reduced_columns`` m is given, m < P and its m x m buffers fit; else dense when ``copies``
+    P x P matrices fit the budget (and P <= ``max_dense_params`` if given); else Lanczos.
 
     The budget is ``budget_gb`` GiB when given, else 80 % of ``available_bytes`` (free GPU memory or
     available RAM of ``device``; queried only when neither is given, the one impure case).
@@ -53,8 +61,13 @@ def choose_spectrum_method(n_params: int, dtype: torch.dtype = torch.float64, de
         avail = available_memory_bytes(device) if available_bytes is None else int(available_bytes)
         budget = int(DEFAULT_FRACTION * avail)
         source = f"{DEFAULT_FRACTION:.0%} of {avail / GIB:.2f} GiB available"
-    need = dense_spectrum_bytes(n_params, dtype, copies)
     dev = torch.device(device).type
+    if reduced_columns is not None and reduced_columns < n_params:
+        need = dense_spectrum_bytes(reduced_columns, torch.float64, REDUCED_COPIES)
+        if need <= budget:
+            return SpectrumChoice("reduced", need, budget, f"exact m x m reduction, m = {reduced_columns:,} < P = "
+                                  f"{n_params:,}; needs {need / GIB:.2f} GiB <= {budget / GIB:.2f} GiB on {dev} ({source})")
+    need = dense_spectrum_bytes(n_params, dtype, copies)
     name = str(dtype).replace("torch.", "")
     if max_dense_params is not None and n_params > max_dense_params:
         return SpectrumChoice("lanczos", need, budget, f"P = {n_params:,} > max_dense_params = {max_dense_params:,}")

@@ -26,11 +26,12 @@ from nnspectra.curvature.eigen import bottom_eigenpairs, eigvalsh_dense, top_eig
 from nnspectra.curvature.memory import check_dense_fits
 from nnspectra.curvature.operators import HessianOperator
 from nnspectra.curvature.products import HessianProducts, TorchOperator
+from nnspectra.curvature.reduced import reduced_hessian_eigenvalues, reduced_size
 from nnspectra.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-METHODS = ("auto", "dense", "lanczos")
+METHODS = ("auto", "dense", "lanczos", "reduced")
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: the torch Lanczos on the CPU too: measured not slower than ARPACK on the scipy operator at the convnet
@@ -43,7 +44,9 @@ class SpectrumSettings:
     """How to compute a Hessian spectrum (config ``realdata.<section>.curvature``).
 
     ``method``: ``dense`` (every eigenvalue), ``lanczos`` (the ``top_k`` largest and ``bottom_k``
-    smallest) or ``auto`` (dense when the matrix and the eigensolver workspace fit the memory budget
+    smallest), ``reduced`` (every eigenvalue of a one-hidden-layer ReLU net under cross-entropy from the
+    exact m x m reduction, :mod:`nnspectra.curvature.reduced`, always float64) or ``auto`` (reduced where
+    it applies and m < P, else dense when the matrix and the eigensolver workspace fit the memory budget
     and P <= ``max_dense_params``, else Lanczos). ``dtype`` is the arithmetic of the Hessian products;
     ``chunk`` at most this many basis vectors per batched product (fewer when the memory budget
     requires); ``lanczos_tol`` ARPACK's relative tolerance and ``lanczos_maxiter`` its restart cap.
@@ -63,6 +66,15 @@ class SpectrumSettings:
             raise ConfigError(f"curvature method '{self.method}' is not one of {METHODS}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"curvature dtype '{self.dtype}' is not one of {sorted(DTYPES)}")
+
+
+@dataclass(frozen=True)
+class LbsbSpectrumSettings(SpectrumSettings):
+    """Config ``realdata.lbsb.curvature`` (seed Figs 7-8): :class:`SpectrumSettings` with the top-40 and
+    bottom-40 windows the figures draw (its own class, so each section's defaults have one home)."""
+
+    top_k: int = 40
+    bottom_k: int = 40
 
 
 def negative_tolerance(eigs: np.ndarray, n_params: int, dtype: torch.dtype = torch.float64) -> float:
@@ -104,16 +116,36 @@ def use_torch_lanczos(device: torch.device | str) -> bool:
     return torch.device(device).type == "cuda" or TORCH_LANCZOS_ON_CPU
 
 
-def _choose_method(settings: SpectrumSettings, p: int, dtype: torch.dtype, memory_budget_gb: float | None,
-                   device: torch.device | str) -> tuple[str, str]:
+def is_mean_cross_entropy(loss_fn: LossFn) -> bool:
+    """Whether ``loss_fn`` is the mean softmax cross-entropy (the loss the m x m reduction is derived for)."""
+    from nnspectra.training.evaluate import cross_entropy
+
+    return loss_fn in (cross_entropy, torch.nn.functional.cross_entropy)
+
+
+def _choose_method(settings: SpectrumSettings, model: torch.nn.Module, loss_fn: LossFn, n_samples: int,
+                   dtype: torch.dtype, memory_budget_gb: float | None, device: torch.device | str) -> tuple[str, str]:
     """(method, reason): the configured method, or for ``auto`` the one rule of
-    :func:`nnspectra.curvature.choose.choose_spectrum_method` (dense when the matrix and eigvalsh's copy
-    fit the device's budget and P <= ``max_dense_params``)."""
+    :func:`nnspectra.curvature.choose.choose_spectrum_method` (the exact reduction where it applies and is
+    smaller, else dense when the matrix and eigvalsh's copy fit the device's budget and P <= ``max_dense_params``)."""
+    m = reduced_size(model, n_samples) if is_mean_cross_entropy(loss_fn) else None
+    if settings.method == "reduced" and m is None:
+        raise ConfigError("curvature method 'reduced' needs a Sequential(Linear, ReLU, Linear) under mean "
+                          "cross-entropy; use method auto, dense or lanczos")
     if settings.method != "auto":
         return settings.method, f"method: {settings.method} (configured)"
+    p = sum(t.numel() for t in model.parameters())
     choice = choose_spectrum_method(p, dtype, device, memory_budget_gb, copies=DENSE_COPIES,
-                                    max_dense_params=int(settings.max_dense_params))
+                                    max_dense_params=int(settings.max_dense_params), reduced_columns=m)
     return choice.method, f"method: auto -> {choice.method}: {choice.reason}"
+
+
+def negative_edge(eigs_ascending: np.ndarray, n_negative: int) -> tuple[float, float]:
+    """(the counted negative eigenvalue nearest 0, the next eigenvalue up): how clearly the count is separated
+    from round-off at its threshold (NaN where the window does not reach them)."""
+    closest = float(eigs_ascending[n_negative - 1]) if 0 < n_negative <= eigs_ascending.size else float("nan")
+    above = float(eigs_ascending[n_negative]) if n_negative < eigs_ascending.size else float("nan")
+    return closest, above
 
 
 def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
@@ -122,9 +154,10 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y
     """Eigenvalues of the exact Hessian of the mean loss ``loss_fn(model(x), y)`` at the model's parameters.
 
     Returns ``top`` (descending), ``bottom`` (ascending), ``eigenvalues`` (all, ascending; empty for
-    Lanczos), ``n_params``, ``method``, ``n_negative`` (eigenvalues below minus
-    :func:`negative_tolerance`; exact for dense, for Lanczos a lower bound unless the bottom window
-    reaches 0: ``negative_count_exact``), ``hvps`` (operator products used) and ``dtype``; ``method_reason``
+    Lanczos), ``n_params``, ``method``, ``n_negative`` (eigenvalues below minus ``negative_tolerance``
+    (:func:`negative_tolerance`); exact for dense and reduced, for Lanczos a lower bound unless the bottom
+    window reaches 0: ``negative_count_exact``), ``negative_closest`` and ``above_negatives``
+    (:func:`negative_edge`), ``hvps`` (operator products used) and ``dtype``; ``method_reason``
     says why that method was used (logged too).
     """
     dtype = DTYPES[settings.dtype]
@@ -132,9 +165,20 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y
     x, y = x.to(device), y.to(device)
     p = sum(t.numel() for t in model.parameters())
     top_k, bottom_k = int(settings.top_k), int(settings.bottom_k)
-    method, reason = _choose_method(settings, p, dtype, memory_budget_gb, device)
+    method, reason = _choose_method(settings, model, loss_fn, len(x), dtype, memory_budget_gb, device)
     log.info("Hessian spectrum of P = %d parameters: %s", p, reason)
-    if method == "dense":
+    dtype_name = settings.dtype
+    if method == "reduced":
+        log.info("the exact m x m reduction of the Hessian (float64; pivoted Cholesky + eigvalsh, no progress "
+                 "reports until it returns)")
+        reduced = reduced_hessian_eigenvalues(model.cpu(), x.cpu(), y.cpu(), memory_budget_gb)
+        eigs, dtype_name = reduced.eigenvalues, "float64"
+        log.info("reduction done: m = %d columns, rank %d; lambda_max %.4g, lambda_min %.4g", reduced.n_columns,
+                 reduced.rank, eigs[-1], eigs[0])
+        top, bottom, hvps = eigs[::-1][:top_k].copy(), eigs[:bottom_k].copy(), 0
+        n_neg_tol = negative_tolerance(eigs, p, torch.float64)
+        n_negative, exact = int(np.sum(eigs < -n_neg_tol)), True
+    elif method == "dense":
         check_dense_fits(p, p, dtype, memory_budget_gb, device=device, copies=DENSE_COPIES)
         log.info("building the dense %d x %d %s Hessian (%.1f GiB) on %s", p, p, settings.dtype,
                  p * p * torch.finfo(dtype).bits / 8 / 2**30, device)
@@ -163,9 +207,10 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y
         n_negative = int(np.sum(bottom < -n_neg_tol))
         exact = bool(n_negative < bottom.size)
     model.cpu()
+    closest, above = negative_edge(eigs if eigs.size else bottom, n_negative)
     return {"eigenvalues": eigs, "top": top, "bottom": bottom, "n_params": p, "method": method, "method_reason": reason,
             "n_negative": n_negative, "negative_count_exact": exact, "negative_tolerance": n_neg_tol,
-            "hvps": hvps, "dtype": settings.dtype}
+            "negative_closest": closest, "above_negatives": above, "hvps": hvps, "dtype": dtype_name}
 
 
 def dense_spectra(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,

@@ -84,9 +84,12 @@ def _evaluator(data: Mapping[str, torch.Tensor], batch: int):  # type: ignore[no
 
 
 def train_cifar_part(data: Mapping[str, torch.Tensor], model: nn.Module, part: int, settings: CifarTrain, seed: int,
-                     checkpoint_path: str | Path | None = None, device: torch.device | str = "cpu") -> pd.DataFrame:
+                     checkpoint_path: str | Path | None = None, device: torch.device | str = "cpu",
+                     deadline: float | None = None) -> pd.DataFrame:
     """Part ``part`` (1: large batch from init; 2: small batch from Part I's end) trained in place.
 
+    With a ``deadline`` (epoch seconds) it stops at the first checkpoint after it (TimeBudgetReached) and the
+    same call continues from there: 25,000-step parts run in chunks on a CPU.
     Plain SGD at the constant lr; every ``record_every`` steps the full train and test loss/accuracy are
     recorded (SPEC §1.9). Part II's steps are numbered after Part I's. Returns the history with its
     part and batch size as the first columns.
@@ -103,7 +106,8 @@ def train_cifar_part(data: Mapping[str, torch.Tensor], model: nn.Module, part: i
                       # started from, the chance-level cross-entropy log(10), not Part I's small end loss
                       divergence_floor=math.log(10) if part == 2 else 0.0, config_key="realdata.cifar.train")
     result = train(model, cross_entropy, on_device["x_train"], on_device["y_train"], cfg,
-                   evaluate=_evaluator(on_device, int(settings.eval_batch)), desc=f"cifar bs={batch}")
+                   evaluate=_evaluator(on_device, int(settings.eval_batch)), desc=f"cifar bs={batch}",
+                   deadline=deadline)
     frame = pd.DataFrame(result.history)
     frame["step"] = frame["step"] + (0 if part == 1 else steps)
     frame.insert(0, "part", part)
@@ -139,6 +143,7 @@ def cifar_metrics(part1: pd.DataFrame, part2: pd.DataFrame, interp: pd.DataFrame
         "switch_train_loss_jump": float(after["train_loss"] - end1["train_loss"]),
         "switch_test_acc_dip_pp": 100 * float(end1["test_acc"] - after["test_acc"]),
         "final_test_acc_part1": float(end1["test_acc"]),
+        "final_train_acc_part1": float(end1.get("train_acc", math.nan)),
         "final_test_acc_part2": float(part2.iloc[-1]["test_acc"]),
         "test_acc_gain_pp": 100 * float(part2.iloc[-1]["test_acc"] - end1["test_acc"]),
         "barrier_train_loss": barrier_height(a, train_loss),

@@ -8,7 +8,7 @@ Hessian of the mean training loss. One function per figure group, explicit argum
 * Figs 1-2 (MNIST vs random inputs): :mod:`nnspectra.experiments.predecessor_mnist`.
 * :func:`blob_width_run` -- Figs 4-5: the 2-D two-blob data, two equal hidden layers of width n
   (P = n² + 6n + 2), final Hessian (matrix and spectrum) and its isolated eigenvalues.
-* :func:`sphere_lambda_max` -- Fig 6: many random inits on a sphere of fixed radius trained at once by
+* :func:`nnspectra.experiments.predecessor_sphere.sphere_lambda_max` -- Fig 6: many random inits on a sphere of fixed radius trained at once by
   :func:`nnspectra.training.batched.batched_gd` (vmapped over stacked parameters), final λ_max of each.
 * :func:`blob_std_sweep` -- Fig 7: the same net and init on blobs of growing std, final λ_max.
 * :func:`interpolation_profiles` -- Fig 8: loss on the straight line between simultaneous iterates of
@@ -229,45 +229,6 @@ def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, *, seed: int, init:
 
 
 # ---------------------------------------------------------------------------------------- Fig 6
-def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *, seed: int, radius: float | None = None,
-                      init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
-                      max_iterations: int = 200_000, snapshot_tols: Sequence[float] = (1e-2, 1e-3),
-                      hidden_layers: int = 2, chunk: int = 256, device: torch.device | str | None = None,
-                      ) -> dict[str, Any]:
-    """P0 Fig 6: ``n_inits`` random inits on a sphere of fixed radius, GD to ``grad_norm_tol``, final λ_max.
-
-    ``radius`` default: :func:`init_radius` of the ``init`` scheme. Returns per-init arrays
-    ``lambda_max``, ``lambda_min``, ``n_isolated`` (claim 20's reading), ``iterations``, ``converged``,
-    ``diverged``, ``grad_norm``, ``loss``; ``lambda_max_at_tol`` (len(snapshot_tols), n_inits): λ_max
-    where each net's gradient norm first fell to each snapshot tolerance (how λ_max depends on the
-    stopping rule); and ``seconds_per_init`` (wall time of training + Hessians / n_inits).
-    """
-    sizes = blob_sizes(width, hidden_layers)
-    p = mlp_parameter_count(sizes)
-    r = init_radius(sizes, init, init_scale) if radius is None else float(radius)
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    xt, yt = (t.to(dev) for t in as_tensors(x, y))
-    template = build_net(sizes, seed=seed).to(dev)
-    f = loss_of_flat_params(template, cross_entropy, xt, yt)
-    theta0 = torch.as_tensor(sphere_parameters(n_inits, p, r, seed), device=dev)
-    t0, c0 = time.perf_counter(), time.process_time()
-    res = batched_gd(theta0, f, lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations,
-                     snapshot_tols=snapshot_tols, progress_every=5000)
-    t1 = time.perf_counter()
-    eig = batched_hessian_eigvalsh(res.theta, f, chunk)
-    at_tol = np.stack([batched_hessian_eigvalsh(res.snapshots[float(t)], f, chunk)[:, -1] for t in snapshot_tols]) \
-        if snapshot_tols else np.zeros((0, n_inits))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-    log.info("sphere inits: %d nets of P=%d, training %.1f s, Hessians %.1f s (%.3f s wall / %.3f s CPU per init)",
-             n_inits, p, t1 - t0, time.perf_counter() - t1, wall / n_inits, cpu / n_inits)
-    return {"lambda_max": eig[:, -1], "lambda_min": eig[:, 0],
-            "n_isolated": np.array([isolated_eigenvalues(e).count if np.all(np.isfinite(e)) else -1 for e in eig]),
-            "iterations": res.iterations, "converged": res.converged, "diverged": res.diverged,
-            "grad_norm": res.grad_norm, "loss": res.loss, "snapshot_tols": np.asarray(snapshot_tols, dtype=np.float64),
-            "lambda_max_at_tol": at_tol, "radius": r, "n_params": p, "seconds_per_init": wall / n_inits,
-            "cpu_seconds_per_init": cpu / n_inits}
-
-
 # ---------------------------------------------------------------------------------------- Fig 7
 def blob_std_sweep(stds: Sequence[float], width: int, *, seed: int, data_seed: int, n_per_blob: int = 100,
                    init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,

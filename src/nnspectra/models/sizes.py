@@ -16,3 +16,15 @@ def mlp_parameter_count(sizes: Sequence[int]) -> int:
 def dense_spectrum_mb(n_params: int, bytes_per_entry: int = 8, copies: float = 2.0, base_mb: int = 2000) -> int:
     """Memory (MB) of a dense P x P matrix and its eigensolver workspace (~``copies`` matrices) plus a base."""
     return base_mb + int(copies * bytes_per_entry * n_params**2 / 1e6)
+
+
+def mlp_spectrum_mb(sizes: Sequence[int], n_samples: int, method: str = "auto") -> int:
+    """Memory (MB) of a Hessian spectrum of the MLP ``sizes`` on ``n_samples`` by ``method``: the m x m
+    reduction's 3 buffers, m = (N + 2n)(C - 1), where a one-hidden-layer net takes it (``auto`` when m < P,
+    or ``reduced``), else a dense P x P spectrum (Lanczos edges are budgeted as dense, an upper bound)."""
+    n_params = mlp_parameter_count(sizes)
+    if len(sizes) == 3 and method in ("auto", "reduced"):
+        m = (int(n_samples) + 2 * int(sizes[1])) * (int(sizes[2]) - 1)
+        if m < n_params or method == "reduced":
+            return dense_spectrum_mb(m, copies=3.0)
+    return dense_spectrum_mb(n_params)

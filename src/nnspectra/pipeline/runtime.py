@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+#: environment variable holding the run's deadline (epoch seconds) when config ``max_hours`` is set
+DEADLINE_ENV = "NNSPECTRA_DEADLINE"
 
 
 def gpu_present() -> bool:
@@ -94,3 +96,27 @@ def determinism_state() -> dict[str, object]:
         "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "torch_threads": torch.get_num_threads(),
     }
+
+
+def set_run_deadline(max_hours: float | None) -> None:
+    """Start the run's clock (config ``max_hours``): jobs inherit the deadline through :data:`DEADLINE_ENV`.
+
+    Not a rule parameter, so a time budget never makes a result stale; an already exported deadline (a
+    cluster job started by the main Snakemake process) is kept.
+    """
+    if max_hours is not None:
+        import time
+
+        os.environ.setdefault(DEADLINE_ENV, repr(time.time() + 3600.0 * float(max_hours)))
+
+
+def run_deadline() -> float | None:
+    """The run's deadline in epoch seconds, or None when the run has no time budget."""
+    value = os.environ.get(DEADLINE_ENV)
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise NnspectraError(f"environment variable {DEADLINE_ENV}={value!r} is not a time in epoch seconds; "
+                             f"unset it and use config 'max_hours'") from None

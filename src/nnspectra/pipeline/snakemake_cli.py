@@ -281,3 +281,32 @@ def rewrite_snakemake_args(args: Sequence[str], cwd: str | Path = ".") -> Rewrit
         out += [arg, *kept]
         i = end
     return Rewritten(args=targets + out, notes=notes)
+
+
+def run_snakemake(args: Sequence[str]) -> int:
+    """``python -m snakemake`` with ``args`` made acceptable to Snakemake's CLI (dotted ``--config`` keys
+    nested, targets moved out of multi-value options, config files checked first); its exit code."""
+    import shlex
+    import subprocess
+    import sys
+
+    if list(args[:1]) in (["-h"], ["--help"]):
+        print(RUN_HELP)
+    rewritten = rewrite_snakemake_args(args)
+    command = [sys.executable, "-m", "snakemake", *rewritten.args]
+    for note in rewritten.notes:
+        print(f"nnspectra run: {note}", file=sys.stderr)
+    if rewritten.notes:
+        print(f"nnspectra run: snakemake {shlex.join(rewritten.args)}", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(command)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached Snakemake too (same process group): let it clean up
+            continue
+
+
+RUN_HELP = ("nnspectra run [snakemake arguments...]: runs `python -m snakemake` with the same arguments, except that "
+            "dotted --config keys (blobs.train.lr=0.05) are sent nested, targets written after --configfile/--config "
+            "are moved before them, and every --configfile is checked first (one line naming file and line). "
+            "Snakemake's own help follows.\n")

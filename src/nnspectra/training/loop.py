@@ -16,6 +16,7 @@ import hashlib
 import logging
 import math
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from nnspectra.errors import DivergenceError, NnspectraError
+from nnspectra.errors import DivergenceError, NnspectraError, TimeBudgetReached
 from nnspectra.training.divergence import DivergenceMonitor
 from nnspectra.training.fast_mlp import fast_gradient_for
 
@@ -166,6 +167,20 @@ def _save_checkpoint(path: Path, fingerprint: str, step: int, model: torch.nn.Mo
     os.replace(tmp, path)
 
 
+def _report_checkpoint(desc: str, ckpt: Path, step: int, start: int, total: int, started: float,
+                       deadline: float | None) -> None:
+    """Log progress with the remaining-time estimate at a checkpoint; past the deadline, stop the run here."""
+    now = time.time()
+    rate = (now - started) / max(step - start, 1)
+    left_h = rate * (total - step) / 3600
+    log.info("%s: checkpoint at step %d of %d (%.1f %%); %.3f s per step, ~%.2f h left at this rate",
+             desc, step, total, 100.0 * step / total, rate, left_h)
+    if deadline is not None and now >= deadline and step < total:
+        raise TimeBudgetReached(f"{desc} stopped at step {step:,} of {total:,} (max_hours reached); its checkpoint "
+                                f"{ckpt} is kept: run the same command again to continue (~{left_h:.2f} h of "
+                                f"this job left at {rate:.3f} s per step)")
+
+
 def _load_checkpoint(path: Path, fingerprint: str, device: torch.device) -> dict[str, Any] | None:
     """The checkpoint's state if it belongs to this run; a stale or unreadable one is removed."""
     try:
@@ -191,12 +206,15 @@ def train(
     evaluate: EvalFn | None = None,
     on_log: Callable[[int, torch.nn.Module], None] | None = None,
     desc: str = "train",
+    deadline: float | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on (inputs, targets) and return its history.
 
     Every ``cfg.log_every`` steps (and at the end) a history row records the step, the loss and
     gradient norm of the current batch, and whatever ``evaluate(model)`` returns (e.g. full-set
-    loss/accuracy); ``on_log(step, model)`` may save checkpoints of the trajectory.
+    loss/accuracy); ``on_log(step, model)`` may save checkpoints of the trajectory. With a checkpoint
+    and a ``deadline`` (epoch seconds; the run's ``max_hours``), the first checkpoint written after the
+    deadline ends the run with :class:`TimeBudgetReached`; calling again with the same settings continues.
     """
     gen = torch.Generator().manual_seed(int(cfg.seed))
     sampler = BatchSampler(len(inputs), cfg.batch_size, cfg.schedule, gen)
@@ -240,6 +258,7 @@ def train(
         monitor.start(loss0)
 
     model.train()
+    started = time.time()
     bar = tqdm(total=cfg.max_iterations, initial=start, desc=desc, mininterval=5.0, disable=not cfg.progress)
     step, loss_value, gnorm = start, math.nan, math.nan
     for step in range(start + 1, cfg.max_iterations + 1):
@@ -272,6 +291,7 @@ def train(
             bar.set_postfix(loss=f"{loss_value:.3g}", grad=f"{gnorm:.2g}", refresh=False)
         if ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
             _save_checkpoint(ckpt, fingerprint, step, model, opt, sampler, result, monitor)
+            _report_checkpoint(desc, ckpt, step, start, cfg.max_iterations, started, deadline)
     bar.close()
     result.iterations = step - 1 if result.converged else step
     result.final_grad_norm = gnorm
