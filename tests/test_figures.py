@@ -61,6 +61,7 @@ def keep_figures(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[
     import matplotlib.pyplot as plt
 
     real_close = plt.close
+    real_close("all")  # figures an earlier test left open are not this test's
     monkeypatch.setattr(plt, "close", lambda *args, **kwargs: None)
 
     def take() -> list[Any]:
