@@ -46,8 +46,12 @@ def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
         with pytest.raises(DivergenceError) as info:
             train_run(data, model, settings, alg, "relu", seed=0, progress=False)
         message = _one_line(info.value)
-        assert "training diverged" in message and "lower blobs.train.lr in the config" in message, message
-        assert "blobs.train.divergence_factor" in message
+        assert "lower blobs.train.lr in the config" in message, message
+        # GD blows up (a finite loss 1e7); the SGD batches of 4 saturate: their gradient is exactly 0
+        if alg == "gd":
+            assert "training diverged" in message and "blobs.train.divergence_factor" in message, message
+        else:
+            assert "training collapsed" in message and "the loss is exactly 0" in message, message
     # control: without the multiple-of-initial rule the same run ends "normally" at a huge finite loss
     quiet = BlobTrain(lr=1e8, max_iterations=300, grad_norm_tol=1e-4, log_every=50, divergence_factor=None)
     _, _, history, _ = train_run(data, model, quiet, "gd", "relu", seed=0, progress=False)
@@ -145,6 +149,97 @@ def test_online_sgd_divergence_names_the_key() -> None:
     with pytest.raises(DivergenceError, match=r"theta is not finite \(step size delta=0.5\); lower alignment.xor.c"):
         online_sgd(np.zeros(3), lambda theta, y, label: np.full(3, np.inf), lambda n: (np.zeros((n, 3)), np.zeros(n)),
                    np.array([0, 5]), delta=0.5, step_key="alignment.xor.c")
+
+
+# ----------------------------------------------------------------------- collapse: exact zeros are no convergence
+# lr 1e8 / 1e300 on the tanh blobs net saturates every unit: the loss and gradient become EXACTLY 0, which the
+# gradient-norm stop took for convergence (and an all-zero Hessian was cached). One test per training path.
+COLLAPSE = r"training collapsed at step \d+: the loss is exactly 0 .*lower blobs.train.lr in the config"
+
+
+@pytest.mark.parametrize("lr", [1e8, 1e300])
+def test_gd_tanh_blobs_collapse_stops_naming_the_lr(lr: float) -> None:
+    from nnspectra.data.blobs import blob_dataset
+    from nnspectra.experiments.blobs import BlobModel, BlobTrain, train_run
+
+    data = blob_dataset(40, 20, 2, 1.0, 0).as_arrays()  # the smoke preset's blobs net (hidden 10, 10)
+    model = BlobModel(hidden=(10, 10), init="normal", init_scale=0.1, seed_offset=1000)
+    with pytest.raises(DivergenceError, match=COLLAPSE) as info:
+        train_run(data, model, BlobTrain(lr=lr, max_iterations=300, log_every=50), "gd", "tanh", seed=0,
+                  progress=False)
+    assert f"lr={lr:g}" in _one_line(info.value)
+    # control: the same net at the preset's lr trains without a collapse
+    train_run(data, model, BlobTrain(lr=0.1, max_iterations=300, log_every=50), "gd", "tanh", seed=0, progress=False)
+
+
+def test_sgd_tanh_blobs_collapse_stops_naming_the_lr() -> None:
+    from nnspectra.data.blobs import blob_dataset
+    from nnspectra.experiments.blobs import BlobModel, BlobTrain, train_run
+
+    data = blob_dataset(40, 20, 2, 1.0, 0).as_arrays()
+    model = BlobModel(hidden=(10, 10), init="normal", init_scale=0.1, seed_offset=1000)
+    with pytest.raises(DivergenceError, match=COLLAPSE) as info:
+        train_run(data, model, BlobTrain(lr=1e8, sgd_batch_size=10, max_iterations=300, log_every=50), "sgd", "tanh",
+                  seed=0, progress=False)
+    assert "batch=10" in _one_line(info.value)
+
+
+def test_nonfinite_parameters_stop_naming_the_lr() -> None:
+    from nnspectra.training import TrainConfig, train
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    with torch.no_grad():
+        model[0].bias[0] = float("inf")  # tanh-like saturation hides it from the loss: CE of inf logits is nan
+    x, y = torch.zeros(4, 3), torch.tensor([0, 0, 0, 0])
+    cfg = TrainConfig(lr=0.1, max_iterations=3, grad_norm_tol=None, log_every=0, progress=False,
+                      divergence_factor=None, config_key="blobs.train")
+    with pytest.raises(DivergenceError, match="lower blobs.train.lr in the config"):
+        train(model, torch.nn.functional.cross_entropy, x, y, cfg)
+
+
+def test_batched_gd_collapse_or_blow_up_stops_naming_the_lr() -> None:
+    from nnspectra.data.p0 import two_blobs
+    from nnspectra.experiments.predecessor import sphere_lambda_max
+
+    x, y = two_blobs(30, 1.0, 0)
+    for lr in (1e8, 1e300):
+        with pytest.raises(DivergenceError, match=r"batched GD: 8 of 8 nets diverged or collapsed .*lower "
+                                                  r"predecessor.train.lr in the config") as info:
+            sphere_lambda_max(x, y, 6, 8, seed=0, lr=lr, max_iterations=300, snapshot_tols=[])
+        _one_line(info.value)
+    ok = sphere_lambda_max(x, y, 6, 8, seed=0, lr=0.1, max_iterations=300, snapshot_tols=[])
+    assert not ok["diverged"].any() and (ok["lambda_max"] > 0).all()
+
+
+def test_online_sgd_collapse_names_the_key() -> None:
+    from nnspectra.models.mixture_nets import two_layer_step_grad
+    from nnspectra.training.online import COLLAPSE_SAMPLES, online_sgd
+
+    k, d = 3, 5
+    rng = np.random.default_rng(0)
+    sample = lambda n: (rng.standard_normal((n, d)), rng.integers(0, 2, n))  # noqa: E731
+    # all-zero weights: every ReLU unit is dead, the gradient is exactly 0 on every sample, nothing moves
+    with pytest.raises(DivergenceError, match=r"online SGD collapsed at steps 0-\d+: the gradient was exactly 0 .*"
+                                              r"lower alignment.xor.c in the config") as info:
+        online_sgd(np.zeros(k * d + k), two_layer_step_grad(k, d), sample, np.array([0, 2 * COLLAPSE_SAMPLES]),
+                   delta=0.1, step_key="alignment.xor.c")
+    _one_line(info.value)
+    moving = np.concatenate([rng.standard_normal(k * d), np.ones(k)])
+    assert len(online_sgd(moving, two_layer_step_grad(k, d), sample, np.array([0, 2 * COLLAPSE_SAMPLES]),
+                          delta=0.1, step_key="alignment.xor.c")) == 2
+
+
+def test_cifar_training_blow_up_or_collapse_names_the_lr() -> None:
+    from nnspectra.experiments.cifar import AlexNetModel, CifarTrain, build_alexnet, train_cifar_part
+
+    gen = torch.Generator().manual_seed(0)
+    data = {"x_train": torch.randn(40, 3, 32, 32, generator=gen), "y_train": torch.arange(40) % 10,
+            "x_test": torch.randn(20, 3, 32, 32, generator=gen), "y_test": torch.arange(20) % 10}
+    model = build_alexnet(AlexNetModel(channels=(2, 2), hidden=(8, 6)), seed=0)
+    settings = CifarTrain(lr=1e8, batch_lb=20, steps_per_part=60, record_every=20, eval_batch=40, checkpoint_every=None)
+    with pytest.raises(DivergenceError, match=r"training (diverged|collapsed) .*lower realdata.cifar.train.lr") as info:
+        train_cifar_part(data, model, 1, settings, seed=0)
+    _one_line(info.value)
 
 
 # ----------------------------------------------------------------------- planted faults through the workflow

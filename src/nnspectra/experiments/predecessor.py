@@ -233,14 +233,15 @@ def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *,
                       init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
                       max_iterations: int = 200_000, snapshot_tols: Sequence[float] = (1e-2, 1e-3),
                       hidden_layers: int = 2, chunk: int = 256, device: torch.device | str | None = None,
-                      ) -> dict[str, Any]:
+                      lr_key: str | None = "predecessor.train.lr") -> dict[str, Any]:
     """P0 Fig 6: ``n_inits`` random inits on a sphere of fixed radius, GD to ``grad_norm_tol``, final λ_max.
 
     ``radius`` default: :func:`init_radius` of the ``init`` scheme. Returns per-init arrays
     ``lambda_max``, ``lambda_min``, ``n_isolated`` (claim 20's reading), ``iterations``, ``converged``,
     ``diverged``, ``grad_norm``, ``loss``; ``lambda_max_at_tol`` (len(snapshot_tols), n_inits): λ_max
     where each net's gradient norm first fell to each snapshot tolerance (how λ_max depends on the
-    stopping rule); and ``seconds_per_init`` (wall time of training + Hessians / n_inits).
+    stopping rule); and ``seconds_per_init`` (wall time of training + Hessians / n_inits). A net that
+    diverges or collapses (loss or gradient exactly 0) stops the run naming ``lr_key`` (None: flag it).
     """
     sizes = blob_sizes(width, hidden_layers)
     p = mlp_parameter_count(sizes)
@@ -252,7 +253,7 @@ def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *,
     theta0 = torch.as_tensor(sphere_parameters(n_inits, p, r, seed), device=dev)
     t0, c0 = time.perf_counter(), time.process_time()
     res = batched_gd(theta0, f, lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations,
-                     snapshot_tols=snapshot_tols, progress_every=5000)
+                     snapshot_tols=snapshot_tols, progress_every=5000, lr_key=lr_key)
     t1 = time.perf_counter()
     eig = batched_hessian_eigvalsh(res.theta, f, chunk)
     at_tol = np.stack([batched_hessian_eigvalsh(res.snapshots[float(t)], f, chunk)[:, -1] for t in snapshot_tols]) \

@@ -6,7 +6,8 @@ shuffled each epoch / drawn with replacement. Training stops when the gradient n
 ``max_iterations``. Training stops with :class:`DivergenceError` (one line naming the config key) when the
 loss is not finite, or when the batch loss stays above ``divergence_factor`` times its initial value for
 ``divergence_steps`` consecutive steps (a finite blow-up: lr 1e8 drives the loss to 1e7 and accuracy to
-chance without ever overflowing). Long runs can save a checkpoint every ``checkpoint_every`` steps and
+chance without ever overflowing), and when the loss or gradient collapses to exactly zero or the parameters
+become non-finite (saturation, not convergence: :func:`nnspectra.training.divergence.check_collapse`). Long runs can save a checkpoint every ``checkpoint_every`` steps and
 resume from it with identical results.
 """
 
@@ -261,6 +262,16 @@ def train(
             raise
         gnorm = grad_norm(model)
         converged = cfg.grad_norm_tol is not None and gnorm <= cfg.grad_norm_tol
+        # an exact zero is saturation, not convergence (training/divergence.py); a mini-batch's loss may round
+        # to 0 in float32 on a memorised set (margins > 17), its gradient only when the units saturate
+        if gnorm == 0.0 or (loss_value == 0.0 and sampler.full_batch):
+            try:
+                monitor.check_collapse(step, loss_value, gnorm)
+            except DivergenceError:
+                bar.close()
+                if ckpt is not None:
+                    ckpt.unlink(missing_ok=True)
+                raise
         if converged:
             # stop at a point whose gradient norm satisfies the criterion (no further update)
             result.converged = True
@@ -279,6 +290,9 @@ def train(
         record(step, loss_value, gnorm)
     if ckpt is not None:
         ckpt.unlink(missing_ok=True)  # finished or diverged: nothing to resume
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if not finite:
+        monitor.check_collapse(step, loss_value, gnorm, params_finite=False)
     monitor.check_end(step, float(result.history[-1].get("train_loss", loss_value)))
     log.info("%s stopped after %d steps (converged=%s, grad norm %.3g, batch loss %.4g)",
              desc, step, result.converged, gnorm, loss_value)
