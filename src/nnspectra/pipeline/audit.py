@@ -5,28 +5,38 @@ checkpoints ``*.ckpt``, ``README.md`` and the Snakemake report) the audit reads 
 :mod:`nnspectra.pipeline.provenance`) and reports one status:
 
 ``corrupt``          the file's sha256 differs from the one recorded when it was made (or the sidecar is unreadable)
+``incomplete``       Snakemake marked it as being written (``.snakemake/incomplete/``) and never finished: it was
+                     stopped (kill -9, power cut); Snakemake refuses to go on until it is rebuilt
 ``missing``          the workflow should have made it for the audited targets (Snakemake's DAG says so) but it
                      is absent (checked only when ``expected`` is given)
 ``missing-sidecar``  no sidecar: nobody can say which config, seed or code made it
 ``orphan-sidecar``   a sidecar whose file is gone
+``leftover``         a temporary file (``.name.tmpPID``, ``.stem.tmpPID.png``, ``name.ckpt.tmp``) whose
+                     writer is gone: a killed step or a full disk; the repair deletes it
 ``stale-config``     a config value the step used (``params.cfg*``, keyed by dotted path, see
                      :func:`nnspectra.pipeline.config.config_subset`) differs from the current config
 ``stale-code``       the content hash of the step's code (:func:`nnspectra.pipeline.provenance.code_version`
                      of the recorded entry modules) differs from the current source
+``stale-data``       a dataset file the step read (its sidecar's ``data`` records, see
+                     :func:`nnspectra.data.vision_files.datasets_read`) changed or is gone since
 ``stale-input``      an input file recorded in the sidecar has changed since (upstream was rerun, or the input
-                     is corrupt) or, inside the results tree, is gone
+                     is corrupt) or, inside the results tree, is gone; or an input (at any depth upstream: the
+                     status follows the DAG of the sidecars) is itself not ``ok``
 ``ok``               none of the above
 
 When several apply, the status is the most serious (order above) and ``problems`` lists them all.
-Corrupt and missing files, missing sidecars and orphan sidecars make :attr:`AuditReport.ok` false (the CLI exits 1);
-stale files are reported (Snakemake reruns them on the next ``snakemake`` call) and fail only with
-``strict=True``.
+Anything but ``ok`` makes :attr:`AuditReport.fresh` false and the CLI exit 1; :attr:`AuditReport.ok` (no
+corrupt, incomplete, missing or leftover file) tells whether the tree may be used as it is.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import os
+import re
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,10 +46,12 @@ import pandas as pd
 
 from nnspectra.pipeline.provenance import SIDECAR_SUFFIX, code_version, sha256_file
 
-STATUSES = ("corrupt", "missing", "missing-sidecar", "orphan-sidecar", "stale-config", "stale-code", "stale-input",
-            "ok")
-FATAL = frozenset({"corrupt", "missing", "missing-sidecar", "orphan-sidecar"})
-STALE = frozenset({"stale-config", "stale-code", "stale-input"})
+STATUSES = ("corrupt", "incomplete", "missing", "missing-sidecar", "orphan-sidecar", "leftover", "stale-config",
+            "stale-code", "stale-data", "stale-input", "ok")
+FATAL = frozenset({"corrupt", "incomplete", "missing", "missing-sidecar", "orphan-sidecar", "leftover"})
+STALE = frozenset({"stale-config", "stale-code", "stale-data", "stale-input"})
+#: temporaries of the atomic writers (pipeline.io, provenance.write_sidecar, training checkpoints), with the pid
+TEMPORARY = re.compile(r"^\.?(?P<name>.+)\.tmp(?P<pid>\d*)(?:\.[A-Za-z0-9]+)?$")
 # top-level entries of results/ that no pipeline step writes (so they carry no sidecar)
 DEFAULT_EXCLUDES = ("logs", "README.md", "report.html", "report.zip")
 _MISSING = object()
@@ -62,6 +74,7 @@ class AuditEntry:
     host: str = ""
     device: str = ""
     commit: str = ""
+    inputs: list[str] = field(default_factory=list)
 
     def flag(self, problem: str, detail: str) -> None:
         """Record a problem; the status becomes the most serious one seen so far."""
@@ -112,20 +125,35 @@ class AuditReport:
     def summary(self) -> str:
         """One line: counts per status and the verdict."""
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
-        verdict = "OK" if self.ok else "FAIL (corrupt or missing files)"
+        verdict = "OK" if self.fresh else ("STALE (rebuild: nnspectra audit --repair)" if self.ok else
+                                           "FAIL (corrupt, incomplete, missing or leftover files)")
         checked = "" if self.config_checked else " [config not checked]"
         checked += "" if self.expected_checked else " [expected files not checked]"
         return f"audit of {self.results_dir}: {len(self.entries)} entries: {counts or 'nothing cached'}; {verdict}{checked}"
 
-    def to_text(self, only_problems: bool = False) -> str:
-        """Plain-text table (problems first) followed by the summary line."""
+    def to_text(self, only_problems: bool = False, verbose: bool = False, width: int | None = None) -> str:
+        """Problems first, then the summary line. By default one line per file that fits the terminal
+        (file, status, the first problem cut to the width); ``verbose``: the full table (step, seed, code,
+        config, created, where, every problem)."""
         frame = self.frame()
         if only_problems:
             frame = frame[frame["status"] != "ok"]
         frame = frame.assign(_order=frame["status"].map(STATUSES.index)).sort_values(["_order", "file"]).drop(
             columns="_order")
-        table = frame.to_markdown(index=False, tablefmt="simple") if len(frame) else "(no entries)"
-        return f"{table}\n\n{self.summary()}\n"
+        if verbose:
+            table = frame.to_markdown(index=False, tablefmt="simple") if len(frame) else "(no entries)"
+            return f"{table}\n\n{self.summary()}\n"
+        width = width or shutil.get_terminal_size((120, 24)).columns
+        details = {e.file: e.details[0] if e.details else "" for e in self.entries}
+        lines = []
+        name_w = min(max((len(f) for f in frame["file"]), default=4), max(20, width // 2))
+        status_w = max((len(s) for s in frame["status"]), default=6)
+        for file, status in zip(frame["file"], frame["status"]):
+            line = f"{file:<{name_w}}  {status:<{status_w}}  {details[file]}".rstrip()
+            lines.append(line if len(line) <= width else line[: max(width - 1, name_w + status_w + 4)] + "…")
+        body = "\n".join(lines) if lines else "(no entries)"
+        hint = "" if self.fresh or not lines else "\n(details: nnspectra audit --verbose)"
+        return f"{body}{hint}\n\n{self.summary()}\n"
 
     def to_json(self) -> dict[str, Any]:
         """Machine-readable report (``nnspectra audit --json``)."""
@@ -207,16 +235,87 @@ class _CodeHashes:
         return self._cache[key]
 
 
+def _pid_alive(pid: str) -> bool:
+    """Whether process ``pid`` runs (an empty pid: unknown, taken as gone)."""
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def leftover_temporary(rel: Path) -> bool:
+    """Whether ``rel`` is a temporary of an atomic write whose writer is gone (see :data:`TEMPORARY`)."""
+    match = TEMPORARY.match(rel.name)
+    return match is not None and not _pid_alive(match.group("pid"))
+
+
 def _is_excluded(rel: Path, excludes: Iterable[str]) -> bool:
     if any(part.startswith(".") for part in rel.parts):
-        return True  # atomic-write temporaries (.name.tmpPID) and hidden files
+        return True  # hidden files (atomic-write temporaries are found by leftover_temporary first)
     if rel.suffix == ".ckpt":
         return True  # resume state of an interrupted training step (it resumes from it or removes it)
     return rel.parts[0] in set(excludes)
 
 
+def _data_changes(item: Any, data_root: Path | None, hasher: _Hasher) -> list[str]:
+    """How the dataset a step read (one ``data`` record of its sidecar) differs from the files now: each
+    file is looked up under the current data root (``data_root``), else where it was read."""
+    if not isinstance(item, Mapping) or not isinstance(item.get("files"), Mapping):
+        return []
+    name = f"{item.get('dataset', '?')} {item.get('split', '?')} ({item.get('n_items', '?')} items when read)"
+    out = []
+    for rel, digest in sorted(item["files"].items()):
+        roots = [r for r in (data_root, Path(str(item.get("root", "")))) if r is not None and str(r)]
+        found = next((r / rel for r in roots if (r / rel).is_file()), None)
+        if found is None:
+            out.append(f"{name}: data file {rel} is gone from {' and '.join(str(r) for r in roots)}")
+        elif hasher(found) != digest:
+            out.append(f"{name}: data file {found} changed since this file was made (truncated, relabelled or "
+                       f"replaced: sha256 {hasher(found)[:12]}, was {str(digest)[:12]})")
+    return out
+
+
+def snakemake_incomplete(workdir: str | Path) -> list[str]:
+    """Outputs Snakemake marked as being written (``.snakemake/incomplete/``, file names base64-encoded) and
+    never finished: left by a killed Snakemake, which refuses to go on until they are rebuilt."""
+    root = Path(workdir) / ".snakemake" / "incomplete"
+    found = []
+    for path in sorted(root.rglob("*")) if root.is_dir() else []:
+        if not path.is_file() or path.name == "migration_underway":
+            continue
+        encoded = "".join(part.removeprefix("@") for part in path.relative_to(root).parts)
+        try:
+            found.append(os.path.normpath(base64.urlsafe_b64decode(encoded).decode()))
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return found
+
+
+def _propagate(entries: list[AuditEntry]) -> None:
+    """Follow the DAG of the sidecars' inputs: a file built from one that is not ``ok`` (corrupt, stale, ...,
+    at any depth upstream) is ``stale-input`` itself, naming the input and its status."""
+    by_file = {os.path.normpath(e.file): e for e in entries}
+    changed = True
+    while changed:
+        changed = False
+        for entry in entries:
+            for name in entry.inputs:
+                source = by_file.get(name)
+                if source is None or source.status == "ok" or source is entry:
+                    continue
+                detail = f"built from {name}, which is {source.status}"
+                if detail not in entry.details:
+                    entry.flag("stale-input", detail)
+                    changed = True
+
+
 def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] | None, hasher: _Hasher,
-                code_hashes: _CodeHashes, results_dir: Path) -> AuditEntry:
+                code_hashes: _CodeHashes, results_dir: Path, data_root: Path | None = None) -> AuditEntry:
     entry = AuditEntry(file=rel)
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if not sidecar.is_file():
@@ -258,11 +357,16 @@ def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] |
             entry.flag("stale-code", f"entry modules {code['entry']} no longer importable")
         elif current != code.get("hash"):
             entry.flag("stale-code", f"code of {', '.join(code['entry'])} changed: hash {code.get('hash')} -> {current}")
+    for item in record.get("data") or []:
+        for detail in _data_changes(item, data_root, hasher):
+            entry.flag("stale-data", detail)
     for name, info in (record.get("inputs") or {}).items():
         if not isinstance(info, Mapping) or "path" not in info:
             continue
         source = Path(info["path"])
         source = source if source.is_absolute() else workdir / source
+        resolved, root = source.resolve(), workdir.resolve()
+        entry.inputs.append(str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(resolved))
         if source.is_file() and hasher(source) != info.get("sha256"):
             entry.flag("stale-input", f"input '{name}' ({info['path']}) changed since this file was made")
         elif not source.exists() and source.resolve().is_relative_to(results_dir.resolve()):
@@ -272,7 +376,7 @@ def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] |
 
 def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None = None,
           excludes: Iterable[str] = DEFAULT_EXCLUDES, workdir: str | Path | None = None,
-          expected: Mapping[str, str] | None = None) -> AuditReport:
+          expected: Mapping[str, str] | None = None, data_root: str | Path | None = None) -> AuditReport:
     """Audit every cached file under ``results_dir`` (see module docstring for the statuses).
 
     ``config`` is the validated current config (``None`` skips the stale-config check). ``expected`` maps
@@ -281,7 +385,10 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
     absent become ``missing`` entries (``None`` skips the check). Relative
     input paths in the sidecars are resolved against ``workdir``, the Snakemake working directory (default:
     the folder holding ``results/``: ``results/<run_name>`` lies two levels below it, a bare ``results`` one).
-    Files are reported relative to it (``results/<run_name>/...``).
+    Files are reported relative to it (``results/<run_name>/...``). ``data_root``: where the datasets are now
+    (config ``data_dir`` / ``NNSPECTRA_DATA``); the data files a step read are checked there (else where
+    they were read). Outputs Snakemake left incomplete (``.snakemake/incomplete`` of ``workdir``) and
+    temporaries of killed writers are listed; statuses then follow the DAG of the sidecars' inputs.
     """
     results_dir = Path(results_dir)
     if workdir is None:
@@ -295,6 +402,12 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
     paths = sorted(p for p in results_dir.rglob("*") if p.is_file()) if results_dir.is_dir() else []
     for path in paths:
         rel_path = path.relative_to(results_dir)
+        if leftover_temporary(rel_path) and rel_path.parts[0] not in set(excludes):
+            entry = AuditEntry(file=str(prefix / rel_path))
+            entry.flag("leftover", f"temporary file of a killed writer or a full disk ({path.stat().st_size:,} "
+                                   f"bytes); the repair deletes it")
+            entries.append(entry)
+            continue
         if _is_excluded(rel_path, excludes):
             continue
         if path.name.endswith(SIDECAR_SUFFIX):
@@ -310,8 +423,20 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
                 orphan.flag("orphan-sidecar", f"{path.name} has no file: it was deleted or never finished")
                 entries.append(orphan)
             continue
-        entries.append(_audit_file(path, str(prefix / rel_path), workdir, config, hasher, code_hashes, results_dir))
+        entries.append(_audit_file(path, str(prefix / rel_path), workdir, config, hasher, code_hashes, results_dir,
+                                   Path(data_root) if data_root is not None else None))
     by_file = {e.file: e for e in entries}
+    for name in snakemake_incomplete(workdir):
+        target = workdir / name
+        if not target.resolve().is_relative_to(results_dir.resolve()):
+            continue
+        rel = str(prefix / target.resolve().relative_to(results_dir.resolve()))
+        entry = by_file.get(rel) or AuditEntry(file=rel)
+        entry.flag("incomplete", "Snakemake was stopped while making it (.snakemake/incomplete); the repair "
+                                 "rebuilds it")
+        if rel not in by_file:
+            entries.append(entry)
+            by_file[rel] = entry
     for name, rule in sorted((expected or {}).items()):
         target = Path(name) if Path(name).is_absolute() else workdir / name
         if target.exists() or not target.resolve().is_relative_to(results_dir.resolve()):
@@ -321,5 +446,6 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
         entry.flag("missing", f"absent, but rule {rule} makes it for the audited targets")
         if rel not in by_file:
             entries.append(entry)
+    _propagate(entries)
     entries.sort(key=lambda e: e.file)
     return AuditReport(results_dir, entries, config_checked=config is not None, expected_checked=expected is not None)

@@ -14,6 +14,7 @@ resume from it with identical results.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import math
 import os
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from nnspectra.errors import DivergenceError, NnspectraError
+from nnspectra.errors import DivergenceError, NnspectraError, StorageError, storage_message
 from nnspectra.training.divergence import DivergenceMonitor
 from nnspectra.training.fast_mlp import fast_gradient_for
 
@@ -159,12 +160,18 @@ def run_fingerprint(model: torch.nn.Module, inputs: torch.Tensor, targets: torch
 def _save_checkpoint(path: Path, fingerprint: str, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
                      sampler: BatchSampler, result: TrainResult, monitor: DivergenceMonitor) -> None:
     tmp = path.with_name(path.name + ".tmp")
+    buffer = io.BytesIO()  # serialised first: a full disk fails in one line and leaves no partial file
     torch.save({"fingerprint": fingerprint, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                 "sampler": sampler.state_dict(),  # tensors and plain values only: loads with weights_only=True
                 "divergence": {"reference": monitor.reference, "streak": monitor.streak},
                 "history": [{k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in result.history]},
-               tmp)
-    os.replace(tmp, path)
+               buffer)
+    try:
+        tmp.write_bytes(buffer.getvalue())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(storage_message(err, path, buffer.getbuffer().nbytes)) from None
 
 
 def _load_checkpoint(path: Path, fingerprint: str, device: torch.device) -> dict[str, Any] | None:
