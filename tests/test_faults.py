@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -455,3 +456,100 @@ def test_damaged_data_files_through_the_pipeline(copy_workflow, tmp_path: Path) 
         assert "missing" not in line and "urlopen" not in line, line
         assert not (work / target).exists()
     assert not marker.exists(), "the planted CIFAR-10 pickle ran"
+
+
+# ------------------------------------------------------------------------ memory guards, config, storage
+def test_memory_guards_read_the_cgroup_and_slurm_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both guards (dense Hessian, training) take the job's limit, not only the machine's RAM."""
+    from nnspectra.curvature import memory
+    from nnspectra.errors import MemoryBudgetError
+    from nnspectra.training import TrainConfig, train
+
+    monkeypatch.delenv("SLURM_MEM_PER_NODE", raising=False)
+    monkeypatch.delenv("SLURM_MEM_PER_CPU", raising=False)
+    (tmp_path / "memory.max").write_text(f"{64 * 2**20}\n")  # a 64 MiB cgroup
+    (tmp_path / "memory.current").write_text(f"{16 * 2**20}\n")
+    monkeypatch.setattr(memory, "CGROUP_ROOT", str(tmp_path))
+    assert memory.memory_limit_bytes("cpu") == (64 * 2**20, f"cgroup limit {tmp_path}/memory.max")
+    assert memory.available_memory_bytes("cpu") <= 48 * 2**20
+    with pytest.raises(MemoryBudgetError, match=r"cgroup limit") as info:
+        memory.check_dense_fits(3000, 3000)  # 69 MB > 80 % of 64 MiB
+    _one_line(info.value)
+    model = torch.nn.Sequential(torch.nn.Linear(1000, 8000), torch.nn.ReLU(), torch.nn.Linear(8000, 10))
+    x, y = torch.zeros(8, 1000), torch.zeros(8, dtype=torch.long)
+    cfg = TrainConfig(lr=0.1, max_iterations=1, log_every=0, progress=False, config_key="blobs.train")
+    with pytest.raises(MemoryBudgetError, match=r"training .* needs ~0.0\d GiB .*cgroup limit.*lower the batch size "
+                                                r"or the width under blobs.train") as info:
+        train(model, torch.nn.functional.cross_entropy, x, y, cfg)  # 8M parameters, weights and gradients: 64 MB
+    _one_line(info.value)
+    (tmp_path / "memory.max").write_text("max\n")  # no cgroup limit; SLURM's --mem=32M binds instead
+    monkeypatch.setenv("SLURM_MEM_PER_NODE", "32")
+    assert memory.memory_limit_bytes("cpu") == (32 * 2**20, "SLURM_MEM_PER_NODE")
+    with pytest.raises(MemoryBudgetError, match="SLURM_MEM_PER_NODE"):
+        memory.check_dense_fits(2000, 2000)
+
+
+@pytest.mark.parametrize("key", ["blobs.train.lr", "divergence_factor_key", "memory_budget_gb"])
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "1e400"])
+def test_nan_and_infinities_are_refused_for_numeric_keys(key: str, value: str) -> None:
+    from nnspectra.errors import ConfigError
+    from nnspectra.pipeline.config import load_config_files, validate_config
+
+    key = "blobs.train.divergence_factor" if key == "divergence_factor_key" else key
+    config = load_config_files(["config/config.yaml", "config/smoke.yaml"])
+    config[key] = value
+    with pytest.raises(ConfigError, match=rf"config key '{re.escape(key)}' = -?(nan|inf) is not a finite number"):
+        validate_config(config)
+    config[key] = "0.5" if key != "blobs.train.divergence_factor" else "20"
+    validate_config(config)
+
+
+def test_full_disk_is_one_line_with_path_and_bytes_and_leaves_no_temporary(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import errno
+
+    from nnspectra.errors import StorageError
+    from nnspectra.pipeline.io import save_arrays, save_model
+
+    real_open = builtins.open
+
+    def full_disk_open(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        handle = real_open(file, mode, *args, **kwargs)
+        if "w" in mode and ".tmp" in str(file):
+            handle.write = lambda data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device"))
+        return handle
+
+    monkeypatch.setattr(builtins, "open", full_disk_open)
+    target = tmp_path / "run" / "spectrum.npz"
+    with pytest.raises(StorageError, match=r"no space left writing .*spectrum.npz: needs [\d,]+ bytes, [\d,]+ bytes "
+                                           r"free on the file system of .*; free some space") as info:
+        save_arrays(target, eigenvalues=np.arange(1000.0))
+    _one_line(info.value)
+    with pytest.raises(StorageError, match=r"model.pt: needs"):
+        save_model(torch.nn.Linear(3, 2), tmp_path / "run" / "model.pt")
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []  # no .tmpPID left, no partial file
+
+
+def test_read_only_tree_is_one_line_naming_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from nnspectra.errors import StorageError
+    from nnspectra.pipeline import repair
+    from nnspectra.pipeline.io import save_json
+
+    def read_only(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    (tmp_path / "results" / "smoke").mkdir(parents=True)
+    monkeypatch.setattr(repair.tempfile, "mkstemp", read_only)
+    plan = repair.RepairPlan(quarantine=["results/smoke/a.npz"], forcerun=["results/smoke/a.npz"])
+    with pytest.raises(StorageError, match=r"cannot repair: .*results/smoke is not writable \(Read-only file system\); "
+                                           r"make the results tree writable .*nothing was changed") as info:
+        repair.writable_or_raise(plan, tmp_path)
+    _one_line(info.value)
+    monkeypatch.setattr("os.replace", read_only)
+    with pytest.raises(StorageError, match=r"cannot write .*x.json: Read-only file system"):
+        save_json(tmp_path / "results" / "x.json", {"a": 1})
+    assert list((tmp_path / "results").glob(".*")) == []

@@ -1,4 +1,6 @@
-"""Memory guard for dense curvature matrices: fail early, in one line, instead of swapping or OOM-killing.
+"""Memory guards for dense curvature matrices and training: fail early, in one line, instead of swapping or
+OOM-killing. Both read the job's memory limit (RAM, the cgroup's ``memory.max``, SLURM's ``--mem``), not
+only the machine's.
 
 A float64 P x P Hessian takes 8 P^2 bytes: 24.8 GB for the widest MNIST net of Sagun et al. (2018)
 (P = 55,660). Before any dense P x P allocation the curvature code calls :func:`check_dense_fits`.
@@ -179,3 +181,25 @@ def check_dense_fits(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float6
             f"(nnspectra.curvature.top_eigenpairs / bottom_eigenpairs on a HessianOperator), dtype float32 "
             f"(half the memory), a GPU with more memory (device: cuda), or raise 'memory_budget_gb'")
     return one
+
+
+def check_training_fits(need: int, what: str, budget_gb: float | None = None,
+                        device: torch.device | str | None = None, fix: str = "") -> None:
+    """Raise :class:`MemoryBudgetError` (one line) unless ``need`` bytes of training state fit the budget
+    (``budget_gb``, else 80% of the memory limit: RAM, cgroup or SLURM) and the memory available now;
+    ``what`` says what needs it, ``fix`` the config keys to change. The training twin of
+    :func:`check_dense_fits`: fail before the first step, not by swapping or an OOM kill hours later."""
+    budget = memory_budget_bytes(budget_gb, device)
+    if budget_gb is not None:
+        source = f"budget {budget_gb:g} GiB"
+    else:
+        limit, where = memory_limit_bytes(device)
+        source = f"{DEFAULT_FRACTION:.0%} of the {limit / GIB:.2f} GiB available to this job ({where})"
+    if need <= budget:
+        avail = available_memory_bytes(device)
+        if need <= avail:
+            return
+        budget, source = avail, f"{avail / GIB:.2f} GiB available now"
+    dev = torch.device(device).type if device is not None else "cpu"
+    raise MemoryBudgetError(f"{what} needs ~{need / GIB:.2f} GiB but only {budget / GIB:.2f} GiB may be used on {dev} "
+                            f"({source}); {fix or 'lower the batch size or the width'}, or raise 'memory_budget_gb'")

@@ -176,9 +176,8 @@ def plan_repair(report: AuditReport, expected: Mapping[str, Any]) -> RepairPlan:
 def writable_or_raise(plan: RepairPlan, workdir: str | Path = ".") -> None:
     """Stop in one line, before anything moves, when a folder the repair writes to is read-only."""
     workdir = Path(workdir)
-    folders = {(workdir / name).parent for name in (*plan.quarantine, *plan.forcerun, *plan.delete)}
-    folders.add(workdir / QUARANTINE.parent)
-    for folder in sorted(folders):
+    folders = sorted({(workdir / name).parent for name in (*plan.quarantine, *plan.forcerun, *plan.delete)})
+    for folder in [*folders, workdir / QUARANTINE.parent]:  # the results first, then the quarantine's home
         while not folder.exists() and folder != folder.parent:
             folder = folder.parent
         try:

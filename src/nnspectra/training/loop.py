@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
+from nnspectra.curvature.memory import check_training_fits
 from nnspectra.errors import DivergenceError, NnspectraError, StorageError, storage_message
 from nnspectra.training.divergence import DivergenceMonitor
 from nnspectra.training.fast_mlp import fast_gradient_for
@@ -60,6 +61,7 @@ class TrainConfig:
     divergence_factor: float | None = 10.0  # None: only a non-finite loss counts as divergence
     divergence_steps: int = 20  # consecutive steps above divergence_factor x the initial loss
     divergence_floor: float = 0.0  # lower bound of the initial loss (a run continuing another one)
+    memory_budget_gb: float | None = None  # training memory guard (None: 80% of the job's memory limit)
     config_key: str = ""  # dotted config section of these settings, named in error messages
 
     def __post_init__(self) -> None:
@@ -190,6 +192,40 @@ def _load_checkpoint(path: Path, fingerprint: str, device: torch.device) -> dict
     return state
 
 
+#: the optimiser's per-parameter state, in copies of the parameters (SGD with momentum: 1; Adam: 2)
+def _state_copies(cfg: TrainConfig) -> int:
+    return 2 if cfg.optimizer == "adam" else int(cfg.momentum != 0)
+
+
+def training_bytes(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor,
+                   batch: int, cfg: TrainConfig) -> int:
+    """Estimated peak bytes of one training step beyond the data: parameters, gradients and optimiser state,
+    plus the tensors autograd saves for a batch of ``batch`` (measured with saved-tensor hooks on a forward
+    of a few samples in eval mode, so nothing of the run changes, and scaled to the batch)."""
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    probe = max(1, min(batch, 4))
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}  # counted once, below
+    seen: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        try:
+            ptr = t.untyped_storage().data_ptr()
+            if ptr not in weights:
+                seen[ptr] = t.untyped_storage().nbytes()
+        except (RuntimeError, NotImplementedError):
+            pass
+        return t
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss_fn(model(inputs[:probe].clone()), targets[:probe].clone())
+    finally:
+        model.train(was_training)
+    return int(params * (2 + _state_copies(cfg)) + sum(seen.values()) * batch / probe)
+
+
 def train(
     model: torch.nn.Module,
     loss_fn: LossFn,
@@ -208,6 +244,10 @@ def train(
     """
     gen = torch.Generator().manual_seed(int(cfg.seed))
     sampler = BatchSampler(len(inputs), cfg.batch_size, cfg.schedule, gen)
+    need = training_bytes(model, loss_fn, inputs, targets, sampler.batch_size, cfg)
+    check_training_fits(need, f"training '{desc}' ({sum(p.numel() for p in model.parameters()):,} parameters, "
+                              f"batch {sampler.batch_size})", cfg.memory_budget_gb, inputs.device,
+                        fix=f"lower the batch size or the width under {cfg.config_key or 'the training settings'}")
     opt = _make_optimizer(model, cfg)
     # plain MLPs under cross-entropy get their gradients without autograd's overhead, bit-for-bit the same
     fast_gradient = fast_gradient_for(model, loss_fn, targets)
