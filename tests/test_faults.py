@@ -9,6 +9,7 @@ diverging run through the pipeline. docs/auditing.md has the table fault -> mess
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -410,11 +411,14 @@ def test_deleted_sidecar_is_rebuilt(work: Path, undisturbed: Path) -> None:
 def test_files_made_under_another_config_value_are_stale_and_rebuilt(work: Path, undisturbed: Path) -> None:
     planted = _snakemake(work, "--config", 'blobs={"counting": {"top": 30}}')  # counts and table made with top=30
     assert planted.returncode == 0, _out(planted)[-3000:]
-    audit = _audit(work)
-    assert audit.returncode == 0, _out(audit)[-3000:]  # stale is not fatal ...
+    audit = _audit(work, "--verbose")
+    assert audit.returncode == 1, _out(audit)[-3000:]  # anything not ok exits 1
     row = _rows(audit)[f"{RUN}/counts.json"]
     assert "stale-config" in row and "blobs.counting.top: 30 -> 40" in row, row
-    assert _audit(work, "--strict").returncode == 1  # ... except with --strict
+    # the tables were built from the stale counts: stale too, although their own config did not change
+    for table in ("table1.csv", "table1.md"):
+        row = _rows(audit)[f"results/smoke/tables/{table}"]
+        assert "stale-input" in row and f"built from {RUN}/counts.json, which is stale-config" in row, row
     _repair_and_compare(work, undisturbed)
 
 
@@ -424,12 +428,78 @@ def test_diverged_training_leaves_nothing_downstream_accepts(work: Path, undistu
     proc = _snakemake(work, "--config", 'blobs={"train": {"lr": 1.0e+8}}')
     assert proc.returncode != 0
     line = _the_line(proc, "nnspectra error in step 'blobs_train': ")
-    assert "training diverged" in line and "lower blobs.train.lr in the config" in line, line
+    assert re.search(r"training (diverged|collapsed)", line) and "lower blobs.train.lr in the config" in line, line
     for name in ("model_init.pt", "model_final.pt", "history.csv", "train.json"):
         assert not (work / RUN / name).exists() and not (work / RUN / (name + ".prov.json")).exists()
     assert (work / "results" / "smoke" / "tables" / "table1.csv").read_bytes() == table  # nothing downstream ran
     audit = _audit(work)  # under the config the tree was made with, the training outputs are missing
     assert audit.returncode == 1 and "missing" in _rows(audit)[f"{RUN}/model_final.pt"]
+
+
+@pytest.mark.workflow
+def test_killed_snakemake_leaves_incomplete_outputs_that_the_audit_lists_and_repair_fixes(
+        work: Path, undisturbed: Path) -> None:
+    """kill -9 of Snakemake leaves its 'being written' marker: every later run stops with
+    IncompleteFilesException; the audit lists the file as incomplete and the repair rebuilds it."""
+    import base64
+
+    marker = work / ".snakemake" / "incomplete" / base64.urlsafe_b64encode(f"{RUN}/counts.json".encode()).decode()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text('{"external_jobid": null}')  # what Snakemake writes when the job starts
+    proc = _snakemake(work, "--forcerun", "table1")
+    assert proc.returncode != 0 and "IncompleteFilesException" in _out(proc), _out(proc)[-3000:]
+    audit = _audit(work)
+    assert audit.returncode == 1, _out(audit)[-3000:]
+    row = _rows(audit)[f"{RUN}/counts.json"]
+    assert "incomplete" in row and "Snakemake was stopped while making it" in row, row
+    assert "stale-input" in _rows(audit)["results/smoke/tables/table1.csv"]
+    _repair_and_compare(work, undisturbed)
+    assert not marker.exists()
+
+
+@pytest.mark.workflow
+def test_leftover_temporaries_are_listed_and_removed_by_the_repair(work: Path, undisturbed: Path) -> None:
+    """A full disk or a kill -9 in the middle of an atomic write leaves .tmpPID files: listed, then deleted."""
+    (work / RUN / ".counts.json.tmp999999").write_bytes(b"half a file")
+    (work / RUN / "counts.json.prov.json.tmp999998").write_bytes(b"{")
+    audit = _audit(work)
+    assert audit.returncode == 1 and "2 leftover" in audit.stdout, _out(audit)[-3000:]
+    assert "temporary file of a killed writer or a full disk" in _rows(audit)[f"{RUN}/.counts.json.tmp999999"]
+    out = _repair_and_compare(work, undisturbed)
+    assert "repair: delete 2 leftover temporary file(s)" in out, out[-3000:]
+    assert not list((work / RUN).glob("*tmp99999*")) and not list((work / RUN).glob(".*tmp99999*"))
+
+
+@pytest.mark.workflow
+def test_changed_dataset_makes_its_results_stale(copy_workflow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A non-official MNIST is accepted with one warning line naming the file and sizes; its identity goes into
+    the sidecars; relabelling or truncating it afterwards makes the results built from it stale-data."""
+    from fakedata import write_fake_mnist
+
+    work = copy_workflow((tmp_path / "work").mkdir() or tmp_path / "work")
+    data = tmp_path / "data"
+    write_fake_mnist(data, n_per_class=25)  # the smoke preset takes 20 per class
+    target = "results/smoke/realdata/mnist/n5/seed0/model.pt"
+    opts = ("--configfile", "config/smoke.yaml", "--config", f"data_dir={data}")
+    proc = _run(work, "snakemake", target, "--cores", "1", *opts)
+    assert proc.returncode == 0, _out(proc)[-4000:]
+    logs = "".join(p.read_text() for p in (work / "results" / "smoke" / "logs").rglob("*.log"))
+    labels = data / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    warning = f"MNIST file {labels.resolve()} has 250 items ({labels.stat().st_size:,} bytes), not the official 60,000"
+    assert warning in logs, logs[-3000:]
+    record = json.loads((work / (target + ".prov.json")).read_text())
+    (read,) = [d for d in record["data"] if d["split"] == "train"]
+    assert read["dataset"] == "MNIST" and read["n_items"] == 250 and not read["official_size"]
+    assert set(read["files"]) == {"MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte"}
+    audit = _run(work, "nnspectra.cli", "audit", target, *opts)
+    assert audit.returncode == 0, _out(audit)[-3000:]
+    raw = bytearray(labels.read_bytes())
+    raw[8] = (raw[8] + 1) % 10  # relabel the first item (same size)
+    labels.write_bytes(bytes(raw))
+    audit = _run(work, "nnspectra.cli", "audit", target, "--verbose", *opts)
+    assert audit.returncode == 1, _out(audit)[-3000:]
+    row = _rows(audit)[target]
+    assert "stale-data" in row and f"data file {labels.resolve()} changed since this file was made" in row, row
 
 
 @pytest.mark.workflow
