@@ -531,6 +531,7 @@ def test_damaged_data_files_through_the_pipeline(copy_workflow, tmp_path: Path) 
 # ------------------------------------------------------------------------ memory guards, config, storage
 def test_memory_guards_read_the_cgroup_and_slurm_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both guards (dense Hessian, training) take the job's limit, not only the machine's RAM."""
+    from nnspectra import resources
     from nnspectra.curvature import memory
     from nnspectra.errors import MemoryBudgetError
     from nnspectra.training import TrainConfig, train
@@ -539,7 +540,7 @@ def test_memory_guards_read_the_cgroup_and_slurm_limits(tmp_path: Path, monkeypa
     monkeypatch.delenv("SLURM_MEM_PER_CPU", raising=False)
     (tmp_path / "memory.max").write_text(f"{64 * 2**20}\n")  # a 64 MiB cgroup
     (tmp_path / "memory.current").write_text(f"{16 * 2**20}\n")
-    monkeypatch.setattr(memory, "CGROUP_ROOT", str(tmp_path))
+    monkeypatch.setattr(resources, "CGROUP_ROOT", str(tmp_path))
     assert memory.memory_limit_bytes("cpu") == (64 * 2**20, f"cgroup limit {tmp_path}/memory.max")
     assert memory.available_memory_bytes("cpu") <= 48 * 2**20
     with pytest.raises(MemoryBudgetError, match=r"cgroup limit") as info:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nnspectra.curvature.memory import DEFAULT_FRACTION, GIB, memory_limit_bytes
+from nnspectra.resources import DEFAULT_FRACTION, GIB, memory_limit_bytes
 
 #: P x P buffers at the peak of a dense spectrum (the matrix and eigvalsh's copy)
 DENSE_COPIES = 2.0

@@ -31,11 +31,8 @@ corrupt, incomplete, missing or leftover file) tells whether the tree may be use
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -44,14 +41,14 @@ from typing import Any
 
 import pandas as pd
 
-from nnspectra.pipeline.provenance import SIDECAR_SUFFIX, code_version, sha256_file
+from nnspectra.pipeline.audit_sources import (
+    CodeHashes, Hasher, data_changes, leftover_temporary, propagate, snakemake_incomplete)
+from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
 
 STATUSES = ("corrupt", "incomplete", "missing", "missing-sidecar", "orphan-sidecar", "leftover", "stale-config",
             "stale-code", "stale-data", "stale-input", "ok")
 FATAL = frozenset({"corrupt", "incomplete", "missing", "missing-sidecar", "orphan-sidecar", "leftover"})
 STALE = frozenset({"stale-config", "stale-code", "stale-data", "stale-input"})
-#: temporaries of the atomic writers (pipeline.io, provenance.write_sidecar, training checkpoints), with the pid
-TEMPORARY = re.compile(r"^\.?(?P<name>.+)\.tmp(?P<pid>\d*)(?:\.[A-Za-z0-9]+)?$")
 # top-level entries of results/ that no pipeline step writes (so they carry no sidecar)
 DEFAULT_EXCLUDES = ("logs", "README.md", "report.html", "report.zip")
 _MISSING = object()
@@ -206,54 +203,6 @@ def config_differences(recorded: Mapping[str, Any], config: Mapping[str, Any]) -
     return diffs
 
 
-class _Hasher:
-    """sha256 of each file at most once (big arrays are read once even if many sidecars list them)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[Path, str] = {}
-
-    def __call__(self, path: Path) -> str:
-        key = path.resolve()
-        if key not in self._cache:
-            self._cache[key] = sha256_file(key)
-        return self._cache[key]
-
-
-class _CodeHashes:
-    """Current code hash per tuple of entry modules (cached)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, ...], str | None] = {}
-
-    def __call__(self, entry: Iterable[str]) -> str | None:
-        key = tuple(sorted(entry))
-        if key not in self._cache:
-            try:
-                self._cache[key] = code_version(*key)["hash"]
-            except (ValueError, OSError, SyntaxError):
-                self._cache[key] = None
-        return self._cache[key]
-
-
-def _pid_alive(pid: str) -> bool:
-    """Whether process ``pid`` runs (an empty pid: unknown, taken as gone)."""
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError, ValueError):
-        return True
-    return True
-
-
-def leftover_temporary(rel: Path) -> bool:
-    """Whether ``rel`` is a temporary of an atomic write whose writer is gone (see :data:`TEMPORARY`)."""
-    match = TEMPORARY.match(rel.name)
-    return match is not None and not _pid_alive(match.group("pid"))
-
-
 def _is_excluded(rel: Path, excludes: Iterable[str]) -> bool:
     if any(part.startswith(".") for part in rel.parts):
         return True  # hidden files (atomic-write temporaries are found by leftover_temporary first)
@@ -262,60 +211,8 @@ def _is_excluded(rel: Path, excludes: Iterable[str]) -> bool:
     return rel.parts[0] in set(excludes)
 
 
-def _data_changes(item: Any, data_root: Path | None, hasher: _Hasher) -> list[str]:
-    """How the dataset a step read (one ``data`` record of its sidecar) differs from the files now: each
-    file is looked up under the current data root (``data_root``), else where it was read."""
-    if not isinstance(item, Mapping) or not isinstance(item.get("files"), Mapping):
-        return []
-    name = f"{item.get('dataset', '?')} {item.get('split', '?')} ({item.get('n_items', '?')} items when read)"
-    out = []
-    for rel, digest in sorted(item["files"].items()):
-        roots = [r for r in (data_root, Path(str(item.get("root", "")))) if r is not None and str(r)]
-        found = next((r / rel for r in roots if (r / rel).is_file()), None)
-        if found is None:
-            out.append(f"{name}: data file {rel} is gone from {' and '.join(str(r) for r in roots)}")
-        elif hasher(found) != digest:
-            out.append(f"{name}: data file {found} changed since this file was made (truncated, relabelled or "
-                       f"replaced: sha256 {hasher(found)[:12]}, was {str(digest)[:12]})")
-    return out
-
-
-def snakemake_incomplete(workdir: str | Path) -> list[str]:
-    """Outputs Snakemake marked as being written (``.snakemake/incomplete/``, file names base64-encoded) and
-    never finished: left by a killed Snakemake, which refuses to go on until they are rebuilt."""
-    root = Path(workdir) / ".snakemake" / "incomplete"
-    found = []
-    for path in sorted(root.rglob("*")) if root.is_dir() else []:
-        if not path.is_file() or path.name == "migration_underway":
-            continue
-        encoded = "".join(part.removeprefix("@") for part in path.relative_to(root).parts)
-        try:
-            found.append(os.path.normpath(base64.urlsafe_b64decode(encoded).decode()))
-        except (ValueError, UnicodeDecodeError):
-            continue
-    return found
-
-
-def _propagate(entries: list[AuditEntry]) -> None:
-    """Follow the DAG of the sidecars' inputs: a file built from one that is not ``ok`` (corrupt, stale, ...,
-    at any depth upstream) is ``stale-input`` itself, naming the input and its status."""
-    by_file = {os.path.normpath(e.file): e for e in entries}
-    changed = True
-    while changed:
-        changed = False
-        for entry in entries:
-            for name in entry.inputs:
-                source = by_file.get(name)
-                if source is None or source.status == "ok" or source is entry:
-                    continue
-                detail = f"built from {name}, which is {source.status}"
-                if detail not in entry.details:
-                    entry.flag("stale-input", detail)
-                    changed = True
-
-
-def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] | None, hasher: _Hasher,
-                code_hashes: _CodeHashes, results_dir: Path, data_root: Path | None = None) -> AuditEntry:
+def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] | None, hasher: Hasher,
+                code_hashes: CodeHashes, results_dir: Path, data_root: Path | None = None) -> AuditEntry:
     entry = AuditEntry(file=rel)
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if not sidecar.is_file():
@@ -358,7 +255,7 @@ def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] |
         elif current != code.get("hash"):
             entry.flag("stale-code", f"code of {', '.join(code['entry'])} changed: hash {code.get('hash')} -> {current}")
     for item in record.get("data") or []:
-        for detail in _data_changes(item, data_root, hasher):
+        for detail in data_changes(item, data_root, hasher):
             entry.flag("stale-data", detail)
     for name, info in (record.get("inputs") or {}).items():
         if not isinstance(info, Mapping) or "path" not in info:
@@ -397,7 +294,7 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
     workdir = Path(workdir)
     prefix = Path(results_dir.resolve().relative_to(workdir.resolve()))
     excludes = tuple(excludes)
-    hasher, code_hashes = _Hasher(), _CodeHashes()
+    hasher, code_hashes = Hasher(), CodeHashes()
     entries: list[AuditEntry] = []
     paths = sorted(p for p in results_dir.rglob("*") if p.is_file()) if results_dir.is_dir() else []
     for path in paths:
@@ -446,6 +343,6 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
         entry.flag("missing", f"absent, but rule {rule} makes it for the audited targets")
         if rel not in by_file:
             entries.append(entry)
-    _propagate(entries)
+    propagate(entries)
     entries.sort(key=lambda e: e.file)
     return AuditReport(results_dir, entries, config_checked=config is not None, expected_checked=expected is not None)

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from nnspectra.curvature.memory import check_training_fits
+from nnspectra.resources import check_training_fits
 from nnspectra.errors import DivergenceError, NnspectraError, StorageError, storage_message
 from nnspectra.training.divergence import DivergenceMonitor
 from nnspectra.training.fast_mlp import fast_gradient_for
