@@ -624,3 +624,37 @@ def test_read_only_tree_is_one_line_naming_the_path(tmp_path: Path, monkeypatch:
     with pytest.raises(StorageError, match=r"cannot write .*x.json: Read-only file system"):
         save_json(tmp_path / "results" / "x.json", {"a": 1})
     assert list((tmp_path / "results").glob(".*")) == []
+
+
+def test_full_disk_while_writing_a_sidecar_leaves_no_output_and_no_orphan(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """The step's output is written, then the disk fills up on its sidecar: one line, and neither the output,
+    its sidecar nor a temporary is left (an output without a sidecar would be untrusted forever)."""
+    import errno
+    from types import SimpleNamespace
+
+    from nnspectra.pipeline import io as pipeline_io
+    from nnspectra.pipeline.io import save_arrays
+    from nnspectra.pipeline.step import Step
+
+    real_write = pipeline_io.write_bytes_atomic
+
+    def full_on_sidecars(path, data):  # type: ignore[no-untyped-def]
+        if str(path).endswith(".prov.json"):
+            tmp = Path(path).with_name(f".{Path(path).name}.tmp{os.getpid()}")
+            tmp.write_bytes(data[:10])  # what a write cut short leaves
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+        return real_write(path, data)
+
+    monkeypatch.setattr(pipeline_io, "write_bytes_atomic", full_on_sidecars)
+    out = tmp_path / "results" / "a.npz"
+    ns = SimpleNamespace(rule="demo", input={}, output={"a": str(out)}, params={}, wildcards={}, log=[], threads=1)
+    with pytest.raises(SystemExit):
+        with Step.from_namespace(ns):
+            save_arrays(out, x=np.arange(3.0))
+    err = capsys.readouterr().err  # (no log file: the log lines go to stderr too)
+    (line,) = [x for x in err.splitlines() if "nnspectra error in step" in x]
+    assert "nnspectra error in step 'demo': no space left writing " in line, line
+    assert "bytes free on the file system of" in line, line
+    assert sorted(p.name for p in out.parent.iterdir()) == []
