@@ -278,7 +278,8 @@ def test_repair_plan_moves_untrusted_files_aside_and_forces_their_rebuild(tree: 
 def _chain(tree: Path) -> list[Path]:
     """seed0/model.txt -> figures/demo.png -> deeper/a.txt -> deeper/b.txt (four levels)."""
     a, b = tree / "deeper" / "a.txt", tree / "deeper" / "b.txt"
-    _run_step("derive", {"out": a}, {"cfg": config_subset(CONFIG, "demo.plot")}, inputs={"fig": tree / "figures" / "demo.png"})
+    _run_step("derive", {"out": a}, {"cfg": config_subset(CONFIG, "demo.plot")},
+              inputs={"fig": tree / "figures" / "demo.png"})
     _run_step("derive2", {"out": b}, {"cfg": config_subset(CONFIG, "demo.plot")}, inputs={"a": a})
     return [tree / "demo" / "seed0" / "model.txt", tree / "figures" / "demo.png", a, b]
 
@@ -347,5 +348,6 @@ def test_changed_data_file_makes_its_results_stale(tree: Path, tmp_path: Path) -
     assert "MNIST train (3 items when read): data file" in entry.details[0] and "changed" in entry.details[0]
     assert _status(report, "figures/demo.png") == "stale-input"  # built from it
     labels.unlink()
-    gone = next(e for e in audit(tree, config=CONFIG, data_root=data_root).entries if e.file.endswith("seed0/model.txt"))
+    entries = audit(tree, config=CONFIG, data_root=data_root).entries
+    gone = next(e for e in entries if e.file.endswith("seed0/model.txt"))
     assert gone.status == "stale-data" and "is gone" in gone.details[0]

@@ -29,8 +29,9 @@ Measured on one CPU thread, float64, SPEC §1.7 convnet (P = 11,978, N = 1,000),
 178 CPU-s with output_jvp (268 s without it). No single method wins every group, and the winner moves
 with the block size and the load; the fixed rule of ``auto`` follows these measurements (convolutions:
 output_jvp, else jvp; other layers: double backward over several blocks, the one-block shortcut below).
-Timing uses process CPU time on the CPU and synchronised wall time on CUDA. Float64 convolutions on the CPU run at 6-30 GFLOP/s (no MKL-DNN float64 path; the per-image
-im2col of the slow path dominates), so the conv columns dominate there.
+``timed`` uses process CPU time on the CPU and synchronised wall time on CUDA. Float64 convolutions on the
+CPU run at 6-30 GFLOP/s (no MKL-DNN float64 path; the per-image im2col of the slow path dominates), so the
+conv columns dominate there.
 
 Block size (columns per block) comes from the memory budget: the bytes the group's graph saves
 (measured with saved-tensor hooks while it is built) times a safety factor, per column, within half the
@@ -265,7 +266,8 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
                 current = candidates[len(timings)]
             else:
                 current = chosen
-            width = step if current.endswith("jvp") or len(candidates) == 1 or len(timings) == len(candidates) else trial
+            full = current.endswith("jvp") or len(candidates) == 1 or len(timings) == len(candidates)
+            width = step if full else trial
             stop = min(n_block, start + width)
             t0 = _clock(device)
             cols = grp.columns(current, start, stop)

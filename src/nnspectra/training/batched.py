@@ -52,8 +52,9 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
     ``progress_every`` steps and at least every ``progress_seconds`` of wall time (0: never).
 
     As in ``train``, a net whose loss stays above ``divergence_factor`` x its initial loss for
-    ``divergence_steps`` steps has diverged, and a net whose loss or gradient is exactly zero has collapsed (saturated units, not convergence:
-    :mod:`nnspectra.training.divergence`); it is frozen and flagged ``diverged`` like a non-finite one.
+    ``divergence_steps`` steps has diverged, and a net whose loss or gradient is exactly zero has collapsed
+    (saturated units, not convergence: :mod:`nnspectra.training.divergence`); it is frozen and flagged
+    ``diverged`` like a non-finite one.
     With ``lr_key`` (the config key of ``lr``) any diverged or collapsed net stops the run instead, in one
     line naming the key and how many nets failed.
     """

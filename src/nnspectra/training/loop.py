@@ -6,9 +6,11 @@ shuffled each epoch / drawn with replacement. Training stops when the gradient n
 ``max_iterations``. Training stops with :class:`DivergenceError` (one line naming the config key) when the
 loss is not finite, or when the batch loss stays above ``divergence_factor`` times its initial value for
 ``divergence_steps`` consecutive steps (a finite blow-up: lr 1e8 drives the loss to 1e7 and accuracy to
-chance without ever overflowing), and when the loss or gradient collapses to exactly zero or the parameters
-become non-finite (saturation, not convergence: :func:`nnspectra.training.divergence.check_collapse`). Long runs can save a checkpoint every ``checkpoint_every`` steps and
-resume from it with identical results.
+chance without ever overflowing), and when the loss or gradient collapses to exactly zero or the
+parameters become non-finite (saturation, not convergence: :func:`nnspectra.training.divergence.check_collapse`).
+Before the first step a memory guard checks parameters, gradients, optimiser state and one batch's saved
+activations against the job's memory (:func:`nnspectra.resources.check_training_fits`). Long runs can save a
+checkpoint every ``checkpoint_every`` steps and resume from it with identical results.
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from nnspectra.resources import check_training_fits
 from nnspectra.errors import DivergenceError, NnspectraError, StorageError, storage_message
+from nnspectra.resources import check_training_fits
 from nnspectra.training.divergence import DivergenceMonitor
 from nnspectra.training.fast_mlp import fast_gradient_for
 
