@@ -265,7 +265,8 @@ def _snakemake(work: Path, *args: str, target: str = TARGET) -> subprocess.Compl
 
 
 def _audit(work: Path, *args: str) -> subprocess.CompletedProcess:
-    return _run(work, "nnspectra.cli", "audit", *args, TARGET, *CONFIG)
+    """The audit's full table (``--verbose``: every problem of each file, never cut to the terminal)."""
+    return _run(work, "nnspectra.cli", "audit", "--verbose", *args, TARGET, *CONFIG)
 
 
 def _out(proc: subprocess.CompletedProcess) -> str:

@@ -1,27 +1,20 @@
 """Audit the cached intermediates under ``results/`` against their provenance sidecars.
 
-For every result file ``X`` (everything under ``results/`` except ``logs/``, hidden temporary files, resume
-checkpoints ``*.ckpt``, ``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
-:mod:`nnspectra.pipeline.provenance`) and reports one status:
+For every result file ``X`` (everything under ``results/`` except ``logs/``, resume checkpoints ``*.ckpt``,
+``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
+:mod:`nnspectra.pipeline.provenance`) and reports one status (docs/auditing.md has the full table):
 
-``corrupt``          the file's sha256 differs from the one recorded when it was made (or the sidecar is unreadable)
-``incomplete``       Snakemake marked it as being written (``.snakemake/incomplete/``) and never finished: it was
-                     stopped (kill -9, power cut); Snakemake refuses to go on until it is rebuilt
-``missing``          the workflow should have made it for the audited targets (Snakemake's DAG says so) but it
-                     is absent (checked only when ``expected`` is given)
+``corrupt``          the file's sha256 differs from the one recorded (or the sidecar is unreadable)
+``incomplete``       Snakemake marked it as being written (``.snakemake/incomplete/``) and was killed
+``missing``          the DAG of the audited targets should hold it but it is absent (when ``expected`` is given)
 ``missing-sidecar``  no sidecar: nobody can say which config, seed or code made it
 ``orphan-sidecar``   a sidecar whose file is gone
-``leftover``         a temporary file (``.name.tmpPID``, ``.stem.tmpPID.png``, ``name.ckpt.tmp``) whose
-                     writer is gone: a killed step or a full disk; the repair deletes it
-``stale-config``     a config value the step used (``params.cfg*``, keyed by dotted path, see
-                     :func:`nnspectra.pipeline.config.config_subset`) differs from the current config
-``stale-code``       the content hash of the step's code (:func:`nnspectra.pipeline.provenance.code_version`
-                     of the recorded entry modules) differs from the current source
-``stale-data``       a dataset file the step read (its sidecar's ``data`` records, see
-                     :func:`nnspectra.data.vision_files.datasets_read`) changed or is gone since
-``stale-input``      an input file recorded in the sidecar has changed since (upstream was rerun, or the input
-                     is corrupt) or, inside the results tree, is gone; or an input (at any depth upstream: the
-                     status follows the DAG of the sidecars) is itself not ``ok``
+``leftover``         a temporary of an atomic write whose writer is gone (a kill or a full disk)
+``stale-config``     a config value the step used (``params.cfg*``, by dotted path) differs from the current one
+``stale-code``       the content hash of the step's code differs from the current source
+``stale-data``       a dataset file the step read (its sidecar's ``data`` records) changed or is gone since
+``stale-input``      an input recorded in the sidecar changed or, inside the results tree, is gone; or an input
+                     is itself not ``ok`` (at any depth upstream: statuses follow the DAG of the sidecars)
 ``ok``               none of the above
 
 When several apply, the status is the most serious (order above) and ``problems`` lists them all.
@@ -72,13 +65,20 @@ class AuditEntry:
     device: str = ""
     commit: str = ""
     inputs: list[str] = field(default_factory=list)
+    detail_kinds: list[str] = field(default_factory=list)  # the problem of each detail
 
     def flag(self, problem: str, detail: str) -> None:
         """Record a problem; the status becomes the most serious one seen so far."""
         if problem not in self.problems:
             self.problems.append(problem)
         self.details.append(detail)
+        self.detail_kinds.append(problem)
         self.status = min(self.problems, key=STATUSES.index)
+
+    def headline(self) -> str:
+        """The first detail of the entry's status (the one-line view of the audit)."""
+        return next((d for d, k in zip(self.details, self.detail_kinds) if k == self.status),
+                    self.details[0] if self.details else "")
 
 
 @dataclass
@@ -141,7 +141,7 @@ class AuditReport:
             table = frame.to_markdown(index=False, tablefmt="simple") if len(frame) else "(no entries)"
             return f"{table}\n\n{self.summary()}\n"
         width = width or shutil.get_terminal_size((120, 24)).columns
-        details = {e.file: e.details[0] if e.details else "" for e in self.entries}
+        details = {e.file: e.headline() for e in self.entries}
         lines = []
         name_w = min(max((len(f) for f in frame["file"]), default=4), max(20, width // 2))
         status_w = max((len(s) for s in frame["status"]), default=6)
