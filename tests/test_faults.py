@@ -386,8 +386,9 @@ def test_deleted_intermediate_is_listed_as_missing_and_rebuilt(work: Path, undis
     assert audit.returncode == 1 and "missing" in row and "absent, but rule blobs_spectrum makes it" in row, row
     before = _snapshot(work)
     plan = _run(work, "nnspectra.cli", "audit", "--repair", "--dry-run", TARGET, *CONFIG)
-    assert plan.returncode == 1 and f"rebuild 2 file(s) and everything made from them: {RUN}/counts.json, " \
-        f"{RUN}/spectrum_final.npz" in plan.stdout, _out(plan)[-3000:]  # counts: its input is gone
+    # counts: its input is gone; the tables: built from those (the audit follows the DAG)
+    assert plan.returncode == 1 and f"rebuild 5 file(s) and everything made from them: {RUN}/counts.json, " \
+        f"{RUN}/spectrum_final.npz, results/smoke/tables/table1.csv" in plan.stdout, _out(plan)[-3000:]
     assert f"would move those aside, then run: snakemake table1 --snakefile {work / 'Snakefile'}" in plan.stdout
     assert f"--forcerun {RUN}/counts.json {RUN}/spectrum_final.npz" in plan.stdout
     assert _snapshot(work) == before  # nothing ran
