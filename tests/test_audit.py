@@ -45,7 +45,6 @@ def _make_tree(root: Path, config: dict[str, Any] = CONFIG) -> Path:
     (results / "logs" / "train").mkdir(parents=True)
     (results / "logs" / "train" / "run.log").write_text("log lines, no sidecar needed")
     (results / "README.md").write_text("generated results")
-    (results / "demo" / ".model.txt.tmp123").write_text("leftover of an atomic write")
     (results / "demo" / "part1.ckpt").write_text("resume state of an interrupted training step")
     return results
 
@@ -69,10 +68,12 @@ def test_fresh_tree_is_clean_with_provenance(tree: Path) -> None:
     entry = next(e for e in report.entries if e.file.endswith("seed1/model.txt"))
     assert entry.step == "train" and entry.seed == 1 and entry.code_hash == CODE["hash"]
     assert entry.config_keys == ["demo.train", "device"] and entry.created and entry.host
-    text = report.to_text()
+    text = report.to_text(verbose=True)
     for column in ("file", "step", "seed", "code", "created", "where", "status"):
         assert column in text.splitlines()[0]
     assert "3 ok; OK" in text
+    short = report.to_text(width=80)  # the default: one line per file that fits the terminal
+    assert all(len(line) <= 80 for line in short.splitlines()[:-1]) and "3 ok; OK" in short
 
 
 def test_corrupted_file_is_caught(tree: Path) -> None:
@@ -93,12 +94,17 @@ def test_changed_config_value_marks_only_the_steps_that_used_it(tree: Path) -> N
     report = audit(tree, config=config)
     assert _status(report, "seed0/model.txt") == "stale-config"
     assert _status(report, "seed1/model.txt") == "stale-config"
-    assert _status(report, "figures/demo.png") == "ok"  # the plot step never read demo.train
+    # the plot step never read demo.train, but it was built from seed 0's stale model: stale too (the DAG)
+    figure = next(e for e in report.entries if e.file.endswith("figures/demo.png"))
+    assert figure.status == "stale-input" and figure.problems == ["stale-input"], figure
+    assert figure.details == ["built from results/demo/seed0/model.txt, which is stale-config"]
     entry = next(e for e in report.entries if e.file.endswith("seed0/model.txt"))
     assert any("demo.train.lr: 0.1 -> 0.2" in d for d in entry.details)
     assert report.ok and not report.fresh  # stale is reported, not fatal
     config["demo"]["plot"]["bins"] = 40
     assert _status(audit(tree, config=config), "figures/demo.png") == "stale-config"
+    config["demo"]["train"]["lr"] = 0.1  # only the plot's own value changed: its input is fine
+    assert _status(audit(tree, config=config), "seed0/model.txt") == "ok"
     # without a config the check is skipped (and said so)
     skipped = audit(tree, config=None)
     assert skipped.fresh and "config not checked" in skipped.summary()
@@ -266,3 +272,83 @@ def test_repair_plan_moves_untrusted_files_aside_and_forces_their_rebuild(tree: 
     assert not (tree / "demo" / "seed0" / "model.txt").exists()
     assert not sidecar_path(tree / "demo" / "seed0" / "model.txt").exists()
     assert quarantine([], tree.parent) is None
+
+
+# ------------------------------------------------------------------ issue 21: DAG, leftovers, incomplete, data
+def _chain(tree: Path) -> list[Path]:
+    """seed0/model.txt -> figures/demo.png -> deeper/a.txt -> deeper/b.txt (four levels)."""
+    a, b = tree / "deeper" / "a.txt", tree / "deeper" / "b.txt"
+    _run_step("derive", {"out": a}, {"cfg": config_subset(CONFIG, "demo.plot")},
+              inputs={"fig": tree / "figures" / "demo.png"})
+    _run_step("derive2", {"out": b}, {"cfg": config_subset(CONFIG, "demo.plot")}, inputs={"a": a})
+    return [tree / "demo" / "seed0" / "model.txt", tree / "figures" / "demo.png", a, b]
+
+
+def test_stale_and_corrupt_propagate_down_the_dag_at_any_depth(tree: Path) -> None:
+    _chain(tree)
+    assert audit(tree, config=CONFIG).fresh
+    config = copy.deepcopy(CONFIG)
+    config["demo"]["train"]["lr"] = 0.2  # only the first level used it; the bytes downstream did not change
+    report = audit(tree, config=config)
+    assert _status(report, "seed0/model.txt") == "stale-config"
+    for name in ("figures/demo.png", "deeper/a.txt", "deeper/b.txt"):
+        assert _status(report, name) == "stale-input", report.to_text(verbose=True)
+    deepest = next(e for e in report.entries if e.file.endswith("deeper/b.txt"))
+    assert deepest.details == ["built from results/deeper/a.txt, which is stale-input"]
+    assert report.ok and not report.fresh
+    # a corrupt file two levels up makes everything below it stale
+    fig = tree / "figures" / "demo.png"
+    fig.write_bytes(fig.read_bytes()[::-1])
+    report = audit(tree, config=CONFIG)
+    assert _status(report, "figures/demo.png") == "corrupt"
+    assert _status(report, "deeper/b.txt") == "stale-input" and _status(report, "seed1/model.txt") == "ok"
+
+
+def test_leftover_temporaries_are_listed_unless_their_writer_runs(tree: Path) -> None:
+    import os
+
+    (tree / "demo" / ".model.txt.tmp999999999").write_text("left by a killed write")
+    (tree / "demo" / "model.txt.prov.json.tmp999999998").write_text("{")
+    (tree / "figures" / ".demo.tmp999999997.png").write_text("half a figure")
+    (tree / "demo" / f".live.txt.tmp{os.getpid()}").write_text("being written right now")
+    report = audit(tree, config=CONFIG)
+    assert report.counts()["leftover"] == 3 and not report.ok, report.to_text()
+    assert not any("live.txt" in e.file for e in report.entries)
+
+
+def test_snakemake_incomplete_outputs_are_listed(tree: Path) -> None:
+    import base64
+
+    marker = tree.parent / ".snakemake" / "incomplete"
+    marker.mkdir(parents=True)
+    for name in ("results/demo/seed1/model.txt", "results/demo/seed2/model.txt"):
+        (marker / base64.urlsafe_b64encode(name.encode()).decode()).write_text("")
+    report = audit(tree, config=CONFIG)
+    assert _status(report, "seed1/model.txt") == "incomplete"
+    assert _status(report, "seed2/model.txt") == "incomplete"  # never written at all
+    assert not report.ok and "incomplete" in report.summary()
+
+
+def test_changed_data_file_makes_its_results_stale(tree: Path, tmp_path: Path) -> None:
+    """A step that read a dataset records its identity; truncating, relabelling or removing it is stale-data."""
+    data_root = tmp_path / "data"
+    (data_root / "MNIST" / "raw").mkdir(parents=True)
+    labels = data_root / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    labels.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x03")
+    model = tree / "demo" / "seed0" / "model.txt"
+    record = read_sidecar(model)
+    record["data"] = [{"dataset": "MNIST", "split": "train", "n_items": 3, "sha256": "x", "root": str(data_root),
+                       "files": {"MNIST/raw/train-labels-idx1-ubyte": build_record(step="s", output=labels)["sha256"]}}]
+    write_sidecar(record, model)
+    first = audit(tree, config=CONFIG, data_root=data_root)
+    assert first.fresh, [(e.file, e.status, e.details) for e in first.entries if e.status != "ok"]
+    labels.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x03\x02\x01\x03")  # relabelled
+    report = audit(tree, config=CONFIG, data_root=data_root)
+    assert _status(report, "seed0/model.txt") == "stale-data"
+    entry = next(e for e in report.entries if e.file.endswith("seed0/model.txt"))
+    assert "MNIST train (3 items when read): data file" in entry.details[0] and "changed" in entry.details[0]
+    assert _status(report, "figures/demo.png") == "stale-input"  # built from it
+    labels.unlink()
+    entries = audit(tree, config=CONFIG, data_root=data_root).entries
+    gone = next(e for e in entries if e.file.endswith("seed0/model.txt"))
+    assert gone.status == "stale-data" and "is gone" in gone.details[0]

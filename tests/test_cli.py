@@ -87,11 +87,12 @@ def test_audit_subcommand_exit_codes(repo_root: Path, tmp_path: Path, capsys: py
     assert "1 ok; OK" in capsys.readouterr().out
     assert json.loads(json_out.read_text())["counts"]["ok"] == 1
 
-    # a changed config value is reported as stale (exit 0), and fails with --strict
-    assert main(["audit", "--results", results, "--config", "threads=4"]) == 0
-    assert "stale-config" in capsys.readouterr().out
-    assert main(["audit", "--results", results, "--config", "threads=4", "--strict"]) == 1
-    capsys.readouterr()
+    # a changed config value is reported as stale, and exits 1 (issue 22: anything not ok is non-zero)
+    assert main(["audit", "--results", results, "--config", "threads=4"]) == 1
+    text = capsys.readouterr().out
+    assert "stale-config" in text and "STALE" in text and "--verbose" in text
+    assert main(["audit", "--results", results, "--config", "threads=4", "--verbose"]) == 1
+    assert "threads: 1 -> 4" in capsys.readouterr().out
 
     out.write_text("a,b\n1,3\n")  # corrupt
     assert main(["audit", "--results", results, "--only-problems"]) == 1

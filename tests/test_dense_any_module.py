@@ -77,14 +77,30 @@ def test_convnet_hessian_every_strategy_matches_torch_func(strategy):
     assert rel(h, ref) <= RTOL
     assert torch.equal(h, h.T)
     assert [g["params"] for g in info["groups"]] == [20, 57, 20, 60]
-    if strategy != "auto":
+    if strategy not in ("auto", "timed"):
         assert {g["strategy"] for g in info["groups"]} == {strategy}
 
 
-def test_auto_strategy_times_candidates_and_keeps_fastest():
+def test_auto_strategy_is_a_fixed_rule_and_bit_identical():
+    """auto picks by layer type and block size, never by timing: the same model gives the same bytes."""
+    model, x, y = convnet_case()
+    runs = []
+    for _ in range(2):
+        info: dict = {}
+        runs.append((hessian_any(model, CE, x, y, budget=GIB, chunk=8, info=info), info))
+    (h, info), (h2, _info2) = runs
+    assert torch.equal(h, h2)
+    assert rel(h, reference_hessian(model, CE, x, y)) <= RTOL
+    kinds = {name: type(module) for name, module in model.named_modules()}
+    for group in info["groups"]:
+        expected = "output_jvp" if kinds[group["group"]] is nn.Conv2d else "double_backward"
+        assert group["strategy"] == expected, info["groups"]
+
+
+def test_timed_strategy_times_candidates_and_keeps_fastest():
     model, x, y = convnet_case()
     info: dict = {}
-    h = hessian_any(model, CE, x, y, budget=GIB, chunk=8, info=info)
+    h = hessian_any(model, CE, x, y, budget=GIB, chunk=8, strategy="timed", info=info)
     assert rel(h, reference_hessian(model, CE, x, y)) <= RTOL
     for group in info["groups"]:
         timed = group["s_per_column"]

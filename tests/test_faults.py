@@ -9,8 +9,10 @@ diverging run through the pipeline. docs/auditing.md has the table fault -> mess
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,8 +48,12 @@ def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
         with pytest.raises(DivergenceError) as info:
             train_run(data, model, settings, alg, "relu", seed=0, progress=False)
         message = _one_line(info.value)
-        assert "training diverged" in message and "lower blobs.train.lr in the config" in message, message
-        assert "blobs.train.divergence_factor" in message
+        assert "lower blobs.train.lr in the config" in message, message
+        # GD blows up (a finite loss 1e7); the SGD batches of 4 saturate: their gradient is exactly 0
+        if alg == "gd":
+            assert "training diverged" in message and "blobs.train.divergence_factor" in message, message
+        else:
+            assert "training collapsed" in message and "the loss is exactly 0" in message, message
     # control: without the multiple-of-initial rule the same run ends "normally" at a huge finite loss
     quiet = BlobTrain(lr=1e8, max_iterations=300, grad_norm_tol=1e-4, log_every=50, divergence_factor=None)
     _, _, history, _ = train_run(data, model, quiet, "gd", "relu", seed=0, progress=False)
@@ -147,6 +153,97 @@ def test_online_sgd_divergence_names_the_key() -> None:
                    np.array([0, 5]), delta=0.5, step_key="alignment.xor.c")
 
 
+# ----------------------------------------------------------------------- collapse: exact zeros are no convergence
+# lr 1e8 / 1e300 on the tanh blobs net saturates every unit: the loss and gradient become EXACTLY 0, which the
+# gradient-norm stop took for convergence (and an all-zero Hessian was cached). One test per training path.
+COLLAPSE = r"training collapsed at step \d+: the loss is exactly 0 .*lower blobs.train.lr in the config"
+
+
+@pytest.mark.parametrize("lr", [1e8, 1e300])
+def test_gd_tanh_blobs_collapse_stops_naming_the_lr(lr: float) -> None:
+    from nnspectra.data.blobs import blob_dataset
+    from nnspectra.experiments.blobs import BlobModel, BlobTrain, train_run
+
+    data = blob_dataset(40, 20, 2, 1.0, 0).as_arrays()  # the smoke preset's blobs net (hidden 10, 10)
+    model = BlobModel(hidden=(10, 10), init="normal", init_scale=0.1, seed_offset=1000)
+    with pytest.raises(DivergenceError, match=COLLAPSE) as info:
+        train_run(data, model, BlobTrain(lr=lr, max_iterations=300, log_every=50), "gd", "tanh", seed=0,
+                  progress=False)
+    assert f"lr={lr:g}" in _one_line(info.value)
+    # control: the same net at the preset's lr trains without a collapse
+    train_run(data, model, BlobTrain(lr=0.1, max_iterations=300, log_every=50), "gd", "tanh", seed=0, progress=False)
+
+
+def test_sgd_tanh_blobs_collapse_stops_naming_the_lr() -> None:
+    from nnspectra.data.blobs import blob_dataset
+    from nnspectra.experiments.blobs import BlobModel, BlobTrain, train_run
+
+    data = blob_dataset(40, 20, 2, 1.0, 0).as_arrays()
+    model = BlobModel(hidden=(10, 10), init="normal", init_scale=0.1, seed_offset=1000)
+    with pytest.raises(DivergenceError, match=COLLAPSE) as info:
+        train_run(data, model, BlobTrain(lr=1e8, sgd_batch_size=10, max_iterations=300, log_every=50), "sgd", "tanh",
+                  seed=0, progress=False)
+    assert "batch=10" in _one_line(info.value)
+
+
+def test_nonfinite_parameters_stop_naming_the_lr() -> None:
+    from nnspectra.training import TrainConfig, train
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    with torch.no_grad():
+        model[0].bias[0] = float("inf")  # tanh-like saturation hides it from the loss: CE of inf logits is nan
+    x, y = torch.zeros(4, 3), torch.tensor([0, 0, 0, 0])
+    cfg = TrainConfig(lr=0.1, max_iterations=3, grad_norm_tol=None, log_every=0, progress=False,
+                      divergence_factor=None, config_key="blobs.train")
+    with pytest.raises(DivergenceError, match="lower blobs.train.lr in the config"):
+        train(model, torch.nn.functional.cross_entropy, x, y, cfg)
+
+
+def test_batched_gd_collapse_or_blow_up_stops_naming_the_lr() -> None:
+    from nnspectra.data.p0 import two_blobs
+    from nnspectra.experiments.predecessor_sphere import sphere_lambda_max
+
+    x, y = two_blobs(30, 1.0, 0)
+    for lr in (1e8, 1e300):
+        with pytest.raises(DivergenceError, match=r"batched GD: 8 of 8 nets diverged or collapsed .*lower "
+                                                  r"predecessor.train.lr in the config") as info:
+            sphere_lambda_max(x, y, 6, 8, seed=0, lr=lr, max_iterations=300, snapshot_tols=[])
+        _one_line(info.value)
+    ok = sphere_lambda_max(x, y, 6, 8, seed=0, lr=0.1, max_iterations=300, snapshot_tols=[])
+    assert not ok["diverged"].any() and (ok["lambda_max"] > 0).all()
+
+
+def test_online_sgd_collapse_names_the_key() -> None:
+    from nnspectra.models.mixture_nets import two_layer_step_grad
+    from nnspectra.training.online import COLLAPSE_SAMPLES, online_sgd
+
+    k, d = 3, 5
+    rng = np.random.default_rng(0)
+    sample = lambda n: (rng.standard_normal((n, d)), rng.integers(0, 2, n))  # noqa: E731
+    # all-zero weights: every ReLU unit is dead, the gradient is exactly 0 on every sample, nothing moves
+    with pytest.raises(DivergenceError, match=r"online SGD collapsed at steps 0-\d+: the gradient was exactly 0 .*"
+                                              r"lower alignment.xor.c in the config") as info:
+        online_sgd(np.zeros(k * d + k), two_layer_step_grad(k, d), sample, np.array([0, 2 * COLLAPSE_SAMPLES]),
+                   delta=0.1, step_key="alignment.xor.c")
+    _one_line(info.value)
+    moving = np.concatenate([rng.standard_normal(k * d), np.ones(k)])
+    assert len(online_sgd(moving, two_layer_step_grad(k, d), sample, np.array([0, 2 * COLLAPSE_SAMPLES]),
+                          delta=0.1, step_key="alignment.xor.c")) == 2
+
+
+def test_cifar_training_blow_up_or_collapse_names_the_lr() -> None:
+    from nnspectra.experiments.cifar import AlexNetModel, CifarTrain, build_alexnet, train_cifar_part
+
+    gen = torch.Generator().manual_seed(0)
+    data = {"x_train": torch.randn(40, 3, 32, 32, generator=gen), "y_train": torch.arange(40) % 10,
+            "x_test": torch.randn(20, 3, 32, 32, generator=gen), "y_test": torch.arange(20) % 10}
+    model = build_alexnet(AlexNetModel(channels=(2, 2), hidden=(8, 6)), seed=0)
+    settings = CifarTrain(lr=1e8, batch_lb=20, steps_per_part=60, record_every=20, eval_batch=40, checkpoint_every=None)
+    with pytest.raises(DivergenceError, match=r"training (diverged|collapsed) .*lower realdata.cifar.train.lr") as info:
+        train_cifar_part(data, model, 1, settings, seed=0)
+    _one_line(info.value)
+
+
 # ----------------------------------------------------------------------- planted faults through the workflow
 # One row (SGD ReLU k=2) and one seed of the smoke preset's Table 1: blobs_data -> blobs_train -> blobs_spectrum
 # -> blobs_counts -> table1, 5 jobs. Every fault is planted in its own copy of one undisturbed run.
@@ -168,7 +265,8 @@ def _snakemake(work: Path, *args: str, target: str = TARGET) -> subprocess.Compl
 
 
 def _audit(work: Path, *args: str) -> subprocess.CompletedProcess:
-    return _run(work, "nnspectra.cli", "audit", *args, TARGET, *CONFIG)
+    """The audit's full table (``--verbose``: every problem of each file, never cut to the terminal)."""
+    return _run(work, "nnspectra.cli", "audit", "--verbose", *args, TARGET, *CONFIG)
 
 
 def _out(proc: subprocess.CompletedProcess) -> str:
@@ -288,8 +386,9 @@ def test_deleted_intermediate_is_listed_as_missing_and_rebuilt(work: Path, undis
     assert audit.returncode == 1 and "missing" in row and "absent, but rule blobs_spectrum makes it" in row, row
     before = _snapshot(work)
     plan = _run(work, "nnspectra.cli", "audit", "--repair", "--dry-run", TARGET, *CONFIG)
-    assert plan.returncode == 1 and f"rebuild 2 file(s) and everything made from them: {RUN}/counts.json, " \
-        f"{RUN}/spectrum_final.npz" in plan.stdout, _out(plan)[-3000:]  # counts: its input is gone
+    # counts: its input is gone; the tables: built from those (the audit follows the DAG)
+    assert plan.returncode == 1 and f"rebuild 5 file(s) and everything made from them: {RUN}/counts.json, " \
+        f"{RUN}/spectrum_final.npz, results/smoke/tables/table1.csv" in plan.stdout, _out(plan)[-3000:]
     assert f"would move those aside, then run: snakemake table1 --snakefile {work / 'Snakefile'}" in plan.stdout
     assert f"--forcerun {RUN}/counts.json {RUN}/spectrum_final.npz" in plan.stdout
     assert _snapshot(work) == before  # nothing ran
@@ -314,11 +413,14 @@ def test_deleted_sidecar_is_rebuilt(work: Path, undisturbed: Path) -> None:
 def test_files_made_under_another_config_value_are_stale_and_rebuilt(work: Path, undisturbed: Path) -> None:
     planted = _snakemake(work, "--config", 'blobs={"counting": {"top": 30}}')  # counts and table made with top=30
     assert planted.returncode == 0, _out(planted)[-3000:]
-    audit = _audit(work)
-    assert audit.returncode == 0, _out(audit)[-3000:]  # stale is not fatal ...
+    audit = _audit(work, "--verbose")
+    assert audit.returncode == 1, _out(audit)[-3000:]  # anything not ok exits 1
     row = _rows(audit)[f"{RUN}/counts.json"]
     assert "stale-config" in row and "blobs.counting.top: 30 -> 40" in row, row
-    assert _audit(work, "--strict").returncode == 1  # ... except with --strict
+    # the tables were built from the stale counts: stale too, although their own config did not change
+    for table in ("table1.csv", "table1.md"):
+        row = _rows(audit)[f"results/smoke/tables/{table}"]
+        assert "stale-input" in row and f"built from {RUN}/counts.json, which is stale-config" in row, row
     _repair_and_compare(work, undisturbed)
 
 
@@ -328,12 +430,78 @@ def test_diverged_training_leaves_nothing_downstream_accepts(work: Path, undistu
     proc = _snakemake(work, "--config", 'blobs={"train": {"lr": 1.0e+8}}')
     assert proc.returncode != 0
     line = _the_line(proc, "nnspectra error in step 'blobs_train': ")
-    assert "training diverged" in line and "lower blobs.train.lr in the config" in line, line
+    assert re.search(r"training (diverged|collapsed)", line) and "lower blobs.train.lr in the config" in line, line
     for name in ("model_init.pt", "model_final.pt", "history.csv", "train.json"):
         assert not (work / RUN / name).exists() and not (work / RUN / (name + ".prov.json")).exists()
     assert (work / "results" / "smoke" / "tables" / "table1.csv").read_bytes() == table  # nothing downstream ran
     audit = _audit(work)  # under the config the tree was made with, the training outputs are missing
     assert audit.returncode == 1 and "missing" in _rows(audit)[f"{RUN}/model_final.pt"]
+
+
+@pytest.mark.workflow
+def test_killed_snakemake_leaves_incomplete_outputs_that_the_audit_lists_and_repair_fixes(
+        work: Path, undisturbed: Path) -> None:
+    """kill -9 of Snakemake leaves its 'being written' marker: every later run stops with
+    IncompleteFilesException; the audit lists the file as incomplete and the repair rebuilds it."""
+    import base64
+
+    marker = work / ".snakemake" / "incomplete" / base64.urlsafe_b64encode(f"{RUN}/counts.json".encode()).decode()
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text('{"external_jobid": null}')  # what Snakemake writes when the job starts
+    proc = _snakemake(work, "--forcerun", "table1")
+    assert proc.returncode != 0 and "IncompleteFilesException" in _out(proc), _out(proc)[-3000:]
+    audit = _audit(work)
+    assert audit.returncode == 1, _out(audit)[-3000:]
+    row = _rows(audit)[f"{RUN}/counts.json"]
+    assert "incomplete" in row and "Snakemake was stopped while making it" in row, row
+    assert "stale-input" in _rows(audit)["results/smoke/tables/table1.csv"]
+    _repair_and_compare(work, undisturbed)
+    assert not marker.exists()
+
+
+@pytest.mark.workflow
+def test_leftover_temporaries_are_listed_and_removed_by_the_repair(work: Path, undisturbed: Path) -> None:
+    """A full disk or a kill -9 in the middle of an atomic write leaves .tmpPID files: listed, then deleted."""
+    (work / RUN / ".counts.json.tmp999999").write_bytes(b"half a file")
+    (work / RUN / "counts.json.prov.json.tmp999998").write_bytes(b"{")
+    audit = _audit(work)
+    assert audit.returncode == 1 and "2 leftover" in audit.stdout, _out(audit)[-3000:]
+    assert "temporary file of a killed writer or a full disk" in _rows(audit)[f"{RUN}/.counts.json.tmp999999"]
+    out = _repair_and_compare(work, undisturbed)
+    assert "repair: delete 2 leftover temporary file(s)" in out, out[-3000:]
+    assert not list((work / RUN).glob("*tmp99999*")) and not list((work / RUN).glob(".*tmp99999*"))
+
+
+@pytest.mark.workflow
+def test_changed_dataset_makes_its_results_stale(copy_workflow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A non-official MNIST is accepted with one warning line naming the file and sizes; its identity goes into
+    the sidecars; relabelling or truncating it afterwards makes the results built from it stale-data."""
+    from fakedata import write_fake_mnist
+
+    work = copy_workflow((tmp_path / "work").mkdir() or tmp_path / "work")
+    data = tmp_path / "data"
+    write_fake_mnist(data, n_per_class=25)  # the smoke preset takes 20 per class
+    target = "results/smoke/realdata/mnist/n5/seed0/model.pt"
+    opts = ("--configfile", "config/smoke.yaml", "--config", f"data_dir={data}")
+    proc = _run(work, "snakemake", target, "--cores", "1", *opts)
+    assert proc.returncode == 0, _out(proc)[-4000:]
+    logs = "".join(p.read_text() for p in (work / "results" / "smoke" / "logs").rglob("*.log"))
+    labels = data / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    warning = f"MNIST file {labels.resolve()} has 250 items ({labels.stat().st_size:,} bytes), not the official 60,000"
+    assert warning in logs, logs[-3000:]
+    record = json.loads((work / (target + ".prov.json")).read_text())
+    (read,) = [d for d in record["data"] if d["split"] == "train"]
+    assert read["dataset"] == "MNIST" and read["n_items"] == 250 and not read["official_size"]
+    assert set(read["files"]) == {"MNIST/raw/train-images-idx3-ubyte", "MNIST/raw/train-labels-idx1-ubyte"}
+    audit = _run(work, "nnspectra.cli", "audit", target, *opts)
+    assert audit.returncode == 0, _out(audit)[-3000:]
+    raw = bytearray(labels.read_bytes())
+    raw[8] = (raw[8] + 1) % 10  # relabel the first item (same size)
+    labels.write_bytes(bytes(raw))
+    audit = _run(work, "nnspectra.cli", "audit", target, "--verbose", *opts)
+    assert audit.returncode == 1, _out(audit)[-3000:]
+    row = _rows(audit)[target]
+    assert "stale-data" in row and f"data file {labels.resolve()} changed since this file was made" in row, row
 
 
 @pytest.mark.workflow
@@ -360,3 +528,135 @@ def test_damaged_data_files_through_the_pipeline(copy_workflow, tmp_path: Path) 
         assert "missing" not in line and "urlopen" not in line, line
         assert not (work / target).exists()
     assert not marker.exists(), "the planted CIFAR-10 pickle ran"
+
+
+# ------------------------------------------------------------------------ memory guards, config, storage
+def test_memory_guards_read_the_cgroup_and_slurm_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both guards (dense Hessian, training) take the job's limit, not only the machine's RAM."""
+    from nnspectra import resources
+    from nnspectra.curvature import memory
+    from nnspectra.errors import MemoryBudgetError
+    from nnspectra.training import TrainConfig, train
+
+    monkeypatch.delenv("SLURM_MEM_PER_NODE", raising=False)
+    monkeypatch.delenv("SLURM_MEM_PER_CPU", raising=False)
+    (tmp_path / "memory.max").write_text(f"{64 * 2**20}\n")  # a 64 MiB cgroup
+    (tmp_path / "memory.current").write_text(f"{16 * 2**20}\n")
+    monkeypatch.setattr(resources, "CGROUP_ROOT", str(tmp_path))
+    assert memory.memory_limit_bytes("cpu") == (64 * 2**20, f"cgroup limit {tmp_path}/memory.max")
+    assert memory.available_memory_bytes("cpu") <= 48 * 2**20
+    with pytest.raises(MemoryBudgetError, match=r"cgroup limit") as info:
+        memory.check_dense_fits(3000, 3000)  # 69 MB > 80 % of 64 MiB
+    _one_line(info.value)
+    model = torch.nn.Sequential(torch.nn.Linear(1000, 8000), torch.nn.ReLU(), torch.nn.Linear(8000, 10))
+    x, y = torch.zeros(8, 1000), torch.zeros(8, dtype=torch.long)
+    cfg = TrainConfig(lr=0.1, max_iterations=1, log_every=0, progress=False, config_key="blobs.train")
+    with pytest.raises(MemoryBudgetError, match=r"training .* needs ~0.0\d GiB .*cgroup limit.*lower the batch size "
+                                                r"or the width under blobs.train") as info:
+        train(model, torch.nn.functional.cross_entropy, x, y, cfg)  # 8M parameters, weights and gradients: 64 MB
+    _one_line(info.value)
+    (tmp_path / "memory.max").write_text("max\n")  # no cgroup limit; SLURM's --mem=32M binds instead
+    monkeypatch.setenv("SLURM_MEM_PER_NODE", "32")
+    assert memory.memory_limit_bytes("cpu") == (32 * 2**20, "SLURM_MEM_PER_NODE")
+    with pytest.raises(MemoryBudgetError, match="SLURM_MEM_PER_NODE"):
+        memory.check_dense_fits(2000, 2000)
+
+
+@pytest.mark.parametrize("key", ["blobs.train.lr", "divergence_factor_key", "memory_budget_gb"])
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf", "1e400"])
+def test_nan_and_infinities_are_refused_for_numeric_keys(key: str, value: str) -> None:
+    from nnspectra.errors import ConfigError
+    from nnspectra.pipeline.config import load_config_files, validate_config
+
+    key = "blobs.train.divergence_factor" if key == "divergence_factor_key" else key
+    config = load_config_files(["config/config.yaml", "config/smoke.yaml"])
+    config[key] = value
+    with pytest.raises(ConfigError, match=rf"config key '{re.escape(key)}' = -?(nan|inf) is not a finite number"):
+        validate_config(config)
+    config[key] = "0.5" if key != "blobs.train.divergence_factor" else "20"
+    validate_config(config)
+
+
+def test_full_disk_is_one_line_with_path_and_bytes_and_leaves_no_temporary(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+    import errno
+
+    from nnspectra.errors import StorageError
+    from nnspectra.pipeline.io import save_arrays, save_model
+
+    real_open = builtins.open
+
+    def full_disk_open(file, mode="r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        handle = real_open(file, mode, *args, **kwargs)
+        if "w" in mode and ".tmp" in str(file):
+            handle.write = lambda data: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device"))
+        return handle
+
+    monkeypatch.setattr(builtins, "open", full_disk_open)
+    target = tmp_path / "run" / "spectrum.npz"
+    with pytest.raises(StorageError, match=r"no space left writing .*spectrum.npz: needs [\d,]+ bytes, [\d,]+ bytes "
+                                           r"free on the file system of .*; free some space") as info:
+        save_arrays(target, eigenvalues=np.arange(1000.0))
+    _one_line(info.value)
+    with pytest.raises(StorageError, match=r"model.pt: needs"):
+        save_model(torch.nn.Linear(3, 2), tmp_path / "run" / "model.pt")
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []  # no .tmpPID left, no partial file
+
+
+def test_read_only_tree_is_one_line_naming_the_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from nnspectra.errors import StorageError
+    from nnspectra.pipeline import repair
+    from nnspectra.pipeline.io import save_json
+
+    def read_only(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    (tmp_path / "results" / "smoke").mkdir(parents=True)
+    monkeypatch.setattr(repair.tempfile, "mkstemp", read_only)
+    plan = repair.RepairPlan(quarantine=["results/smoke/a.npz"], forcerun=["results/smoke/a.npz"])
+    with pytest.raises(StorageError, match=r"cannot repair: .*results/smoke is not writable \(Read-only file system\); "
+                                           r"make the results tree writable .*nothing was changed") as info:
+        repair.writable_or_raise(plan, tmp_path)
+    _one_line(info.value)
+    monkeypatch.setattr("os.replace", read_only)
+    with pytest.raises(StorageError, match=r"cannot write .*x.json: Read-only file system"):
+        save_json(tmp_path / "results" / "x.json", {"a": 1})
+    assert list((tmp_path / "results").glob(".*")) == []
+
+
+def test_full_disk_while_writing_a_sidecar_leaves_no_output_and_no_orphan(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture) -> None:
+    """The step's output is written, then the disk fills up on its sidecar: one line, and neither the output,
+    its sidecar nor a temporary is left (an output without a sidecar would be untrusted forever)."""
+    import errno
+    from types import SimpleNamespace
+
+    from nnspectra.pipeline import io as pipeline_io
+    from nnspectra.pipeline.io import save_arrays
+    from nnspectra.pipeline.step import Step
+
+    real_write = pipeline_io.write_bytes_atomic
+
+    def full_on_sidecars(path, data):  # type: ignore[no-untyped-def]
+        if str(path).endswith(".prov.json"):
+            tmp = Path(path).with_name(f".{Path(path).name}.tmp{os.getpid()}")
+            tmp.write_bytes(data[:10])  # what a write cut short leaves
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+        return real_write(path, data)
+
+    monkeypatch.setattr(pipeline_io, "write_bytes_atomic", full_on_sidecars)
+    out = tmp_path / "results" / "a.npz"
+    ns = SimpleNamespace(rule="demo", input={}, output={"a": str(out)}, params={}, wildcards={}, log=[], threads=1)
+    with pytest.raises(SystemExit):
+        with Step.from_namespace(ns):
+            save_arrays(out, x=np.arange(3.0))
+    err = capsys.readouterr().err  # (no log file: the log lines go to stderr too)
+    (line,) = [x for x in err.splitlines() if "nnspectra error in step" in x]
+    assert "nnspectra error in step 'demo': no space left writing " in line, line
+    assert "bytes free on the file system of" in line, line
+    assert sorted(p.name for p in out.parent.iterdir()) == []

@@ -108,7 +108,8 @@ def test_auto_on_a_convnet_picks_dense_or_lanczos_by_budget_and_both_agree(caplo
     scale = np.abs(dense["eigenvalues"]).max()
     np.testing.assert_allclose(lanczos["top"], dense["top"][:4], rtol=1e-9, atol=1e-10 * scale)
     np.testing.assert_allclose(lanczos["bottom"], dense["bottom"][:3], rtol=1e-9, atol=1e-10 * scale)
-    assert str(spectrum_arrays(lanczos)["method_reason"]).startswith("method: auto -> lanczos")
+    arrays = spectrum_arrays(lanczos)  # the reason quotes the machine's memory: sidecar only, not the result file
+    assert "method_reason" not in arrays and str(arrays["method"]) == "lanczos"
 
 
 def _fake_spec(top, bottom, p, eigs=None, exact=True, n_neg=None):

@@ -141,3 +141,21 @@ def test_config_typo_stops_before_any_job(tmp_path: Path, copy_workflow) -> None
     out = proc.stdout
     assert "config key 'treads' is not recognised; did you mean 'threads'?" in out
     assert "Traceback" not in out
+
+
+#: every kind of result file the smoke preset makes (sidecars hold the volatile values and are left out)
+RESULT_SUFFIXES = (".npz", ".csv", ".json", ".md", ".png", ".pt", ".rst")
+
+
+def test_a_second_smoke_run_gives_the_same_bytes_for_every_result_file(smoke_run: Path, tmp_path: Path,
+                                                                        copy_workflow) -> None:
+    """Same config and seed, same bytes (issue 21): a second run of the whole smoke preset from a fresh copy
+    gives every result file (arrays, tables, metrics, models, figures) the sha256 of the first run's."""
+    from nnspectra.pipeline.compare import compare_trees
+
+    work = copy_workflow(tmp_path / "again")
+    proc = run_snakemake(work, "--cores", "2", "--configfile", "config/smoke.yaml")
+    assert proc.returncode == 0, proc.stdout[-8000:]
+    same = compare_trees(smoke_run / "results" / "smoke", work / "results" / "smoke", suffixes=RESULT_SUFFIXES)
+    assert same.same, (same.summary(), same.different, same.only_a, same.only_b)
+    assert len(same.identical) >= 150, same.summary()

@@ -15,8 +15,8 @@
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
 ``configfile:``) first, then each ``--configfile`` merged over it, then ``--config`` overrides
 (dotted keys allowed, values parsed as YAML); the result is validated against ``workflow/schemas``.
-Exit codes: 0 fine, 1 the audit found corrupt/missing files (or stale ones with ``--strict``; with
-``--repair``: the tree is not clean afterwards), 2 bad input (one line on stderr).
+Exit codes: 0 fine, 1 the audit found anything not ``ok`` (corrupt, incomplete, missing, leftover or stale
+files; with ``--repair``: the tree is not clean afterwards), 2 bad input (one line on stderr).
 """
 
 from __future__ import annotations
@@ -105,23 +105,24 @@ def _expected(args: argparse.Namespace, config: dict[str, Any], results: Path) -
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
+    from nnspectra.data.vision import resolve_data_dir
     from nnspectra.pipeline.audit import STALE, audit
-    from nnspectra.pipeline.repair import plan_repair, quarantine, rebuild, rebuild_command, shown
+    from nnspectra.pipeline.repair import (
+        plan_repair, quarantine, rebuild, rebuild_command, remove_leftovers, shown, writable_or_raise)
 
     config = resolve_config(args.configfile, args.overrides)
     results = _results_dir(args, config)
     checked = None if args.no_config else config
     expected = _expected(args, config, results)
     workdir = Path(args.directory) if expected is not None else None
-    report = audit(results, config=checked, expected=expected, workdir=workdir)
-    print(report.to_text(only_problems=args.only_problems or args.repair), end="")
+    data_root = resolve_data_dir(config.get("data_dir"))  # where the datasets are now (the stale-data check)
+    report = audit(results, config=checked, expected=expected, workdir=workdir, data_root=data_root)
+    print(report.to_text(only_problems=args.only_problems or args.repair, verbose=args.verbose), end="")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(report.to_json(), indent=2))
     if not args.repair:
-        if not report.ok:
-            return 1
-        return 1 if args.strict and not report.fresh else 0
+        return 0 if report.fresh else 1
     assert expected is not None
     plan = plan_repair(report, expected)
     if plan.empty and not plan.outside:
@@ -135,16 +136,19 @@ def _cmd_audit(args: argparse.Namespace) -> int:
         return 1
     code = 0
     if not plan.empty:
+        writable_or_raise(plan, args.directory)
+        remove_leftovers(plan.delete, args.directory)
         folder = quarantine(plan.quarantine, args.directory)
         if folder is not None:
             print(f"repair: moved the untrusted files aside to {folder}", flush=True)
-        code = rebuild(command, args.directory)
+        if plan.forcerun:
+            code = rebuild(command, args.directory)
         if code:
             print(f"repair: snakemake failed (exit {code}); its message is above", flush=True)
     expected = _expected(args, config, results)
-    after = audit(results, config=checked, expected=expected, workdir=Path(args.directory))
+    after = audit(results, config=checked, expected=expected, workdir=Path(args.directory), data_root=data_root)
     stale = [e.file for e in after.entries if e.status in STALE and e.file in (expected or {})]
-    print(after.to_text(only_problems=True), end="")
+    print(after.to_text(only_problems=True, verbose=args.verbose), end="")
     clean = code == 0 and after.ok and not stale
     print("repair: clean" if clean else "repair: NOT clean (see the rows above)")
     return 0 if clean else 1
@@ -241,11 +245,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser with the ``audit``, ``scorecard``, ``validate-config``, ``timings`` and ``run`` subcommands
-    (``run`` is dispatched before parsing: its arguments are Snakemake's)."""
-    parser = argparse.ArgumentParser(
-        prog="nnspectra",
-        description="Audit cached results, print the replication scorecard, validate a config, report timings.")
+    """Argument parser of the subcommands (``run`` is dispatched before parsing: its arguments are Snakemake's)."""
+    parser = argparse.ArgumentParser(prog="nnspectra", description="Audit cached results, print the replication "
+                                     "scorecard, validate a config, report timings and progress, run the workflow.")
     parser.add_argument("--version", action="version", version=f"nnspectra {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -263,7 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--directory", default=".", help="Snakemake's working directory (default: .)")
     p.add_argument("--no-dag", action="store_true", help="do not ask snakemake which files should exist")
     p.add_argument("--no-config", action="store_true", help="skip the stale-config check")
-    p.add_argument("--strict", action="store_true", help="exit 1 also when files are stale")
+    p.add_argument("--strict", action="store_true", help="(the default now) exit 1 when anything is not ok")
+    p.add_argument("--verbose", "-v", action="store_true", help="the full table: step, seed, code, config, created, "
+                   "where and every problem of each file (default: one line per file that fits the terminal)")
     p.add_argument("--only-problems", action="store_true", help="list only entries that are not ok")
     p.add_argument("--json", metavar="FILE", help="also write the full report as JSON")
     p.set_defaults(func=_cmd_audit)
@@ -334,6 +338,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args))
     except NnspectraError as err:
         print(f"nnspectra {args.command}: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # a full disk or a read-only tree met outside the library's writers: one line
+        from nnspectra.errors import storage_message
+
+        print(f"nnspectra {args.command}: {storage_message(err, err.filename or '?')}", file=sys.stderr)
         return 2
 
 

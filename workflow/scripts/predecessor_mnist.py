@@ -23,5 +23,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
                           init=model["init"], init_scale=float(model["init_scale"]), lr=float(train["lr"]),
                           grad_norm_tol=float(train["grad_norm_tol"]), max_iterations=int(mnist["max_iterations"]),
                           heatmap_side=int(mnist["heatmap_side"]), train=w["point"] == "trained", device=device)
-    step.extra.update(n_params=out["n_params"], iterations=out.get("iterations", 0))
+    # the training time varies with the load: the sidecar keeps it, the result file holds only what the seed fixes
+    step.extra.update(n_params=out["n_params"], iterations=out.get("iterations", 0),
+                      train_seconds=out.pop("train_seconds", None))
     save_arrays(step.output["spectra"], seed=seed, inputs=w["inputs"], **out)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nnspectra.curvature.memory import DEFAULT_FRACTION, GIB, available_memory_bytes
+from nnspectra.resources import DEFAULT_FRACTION, GIB, memory_limit_bytes
 from nnspectra.curvature.reduced import REDUCED_COPIES
 
 #: P x P buffers at the peak of a dense spectrum (the matrix and eigvalsh's copy)
@@ -47,20 +47,26 @@ def choose_spectrum_method(n_params: int, dtype: torch.dtype = torch.float64, de
     """Reduced when ``reduced_columns`` m is given, m < P and its m x m buffers fit; else dense when ``copies``
     P x P matrices fit the budget (and P <= ``max_dense_params`` if given); else Lanczos.
 
-    The budget is ``budget_gb`` GiB when given, else 80 % of ``available_bytes`` (free GPU memory or
-    available RAM of ``device``; queried only when neither is given, the one impure case).
+    The budget is ``budget_gb`` GiB when given, else 80 % of ``available_bytes``, the memory a job may use
+    on ``device`` (by default :func:`nnspectra.curvature.memory.memory_limit_bytes`: the GPU's total memory,
+    or the RAM / cgroup / SLURM limit; never the free memory of the moment, so the choice does not move
+    with the machine's load).
     """
     if n_params < 1:
         raise ValueError(f"n_params must be positive, got {n_params}")
     if budget_gb is not None:
-        if budget_gb <= 0:
-            raise ValueError(f"memory budget must be positive, got {budget_gb} GiB; fix 'memory_budget_gb'")
+        if not 0 < budget_gb < float("inf"):
+            raise ValueError(f"memory budget must be a positive finite number, got {budget_gb} GiB; "
+                             f"fix 'memory_budget_gb'")
         budget = int(budget_gb * GIB)
         source = f"budget {budget_gb:g} GiB"
     else:
-        avail = available_memory_bytes(device) if available_bytes is None else int(available_bytes)
+        if available_bytes is None:
+            avail, where = memory_limit_bytes(device)
+        else:
+            avail, where = int(available_bytes), "given"
         budget = int(DEFAULT_FRACTION * avail)
-        source = f"{DEFAULT_FRACTION:.0%} of {avail / GIB:.2f} GiB available"
+        source = f"{DEFAULT_FRACTION:.0%} of {avail / GIB:.2f} GiB ({where})"
     dev = torch.device(device).type
     if reduced_columns is not None and reduced_columns < n_params:
         need = dense_spectrum_bytes(reduced_columns, torch.float64, REDUCED_COPIES)

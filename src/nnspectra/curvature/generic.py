@@ -6,15 +6,16 @@ passes skip every layer before b (for a convnet, the columns of the fully connec
 a convolution). The upper block triangle is filled, then mirrored (Sagun et al. 2018 eq. 1: the
 Hessian of the mean loss).
 
-Four ways to get a block of columns, all exact; which is fastest depends on the layer type and the
-device, so by default each group TIMES its first blocks with each and keeps the fastest
-(``strategy="auto"``; the jvp variants on a full block, the double-backward variants on a short trial
-block, since their cost per column hardly depends on the block); the choice and its timings are logged
-and returned in ``info``:
+Four ways to get a block of columns, all exact, each with its own rounding; ``strategy="auto"`` picks one
+per group by a fixed rule (:func:`auto_strategy`, from the layer type and the block size only, so the
+same model and budget give the same bytes whatever the machine's load); ``strategy="timed"`` (for
+benchmarks) instead TIMES the first blocks with each and keeps the fastest (the jvp variants on a full
+block, the double-backward variants on a short trial block), which is not reproducible bit for bit. The
+choice (and any timings) is logged and returned in ``info``:
 
 * ``"output_jvp"``: for a Linear or Conv2d layer of a plain ``nn.Sequential``, forward-over-reverse from
   the layer's OUTPUT, whose tangents are written in closed form (patch rows), then one GEMM for the
-  layer's own rows (:mod:`nnspectra.curvature.layer_tangent`); replaces ``"jvp"`` in the auto timing
+  layer's own rows (:mod:`nnspectra.curvature.layer_tangent`); replaces ``"jvp"`` in the timing
   where it applies (elsewhere it falls back to ``"jvp"``, and the log says why);
 * ``"jvp"``: forward-over-reverse, ``vmap`` over the basis vectors of a block (one pass for the block);
 * ``"double_backward"``: the autograd graph of the group's gradient is built once, then each column is
@@ -26,9 +27,11 @@ Measured on one CPU thread, float64, SPEC §1.7 convnet (P = 11,978, N = 1,000),
 (conv1 / conv2 / fc1 group, idle machine, blocks of 22 / 87 / 420): output_jvp 351 / 34 / 1.75, jvp
 401 / 54 / 2.6, double_backward 449 / 195 / 1.28, batched 505 / 210 / 1.29: the whole Hessian in
 178 CPU-s with output_jvp (268 s without it). No single method wins every group, and the winner moves
-with the block size and the load. Timing uses process CPU time on the CPU and synchronised wall time on
-CUDA. Float64 convolutions on the CPU run at 6-30 GFLOP/s (no MKL-DNN float64 path; the per-image
-im2col of the slow path dominates), so the conv columns dominate there.
+with the block size and the load; the fixed rule of ``auto`` follows these measurements (convolutions:
+output_jvp, else jvp; other layers: double backward over several blocks, the one-block shortcut below).
+``timed`` uses process CPU time on the CPU and synchronised wall time on CUDA. Float64 convolutions on the
+CPU run at 6-30 GFLOP/s (no MKL-DNN float64 path; the per-image im2col of the slow path dominates), so the
+conv columns dominate there.
 
 Block size (columns per block) comes from the memory budget: the bytes the group's graph saves
 (measured with saved-tensor hooks while it is built) times a safety factor, per column, within half the
@@ -48,7 +51,7 @@ from nnspectra.curvature.layer_tangent import LayerOutputColumns, output_tangent
 
 log = logging.getLogger(__name__)
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-STRATEGIES = ("auto", "output_jvp", "jvp", "double_backward", "double_backward_batched")
+STRATEGIES = ("auto", "timed", "output_jvp", "jvp", "double_backward", "double_backward_batched")
 #: bytes per column of a vmapped block, as a multiple of the bytes the group's gradient graph saves
 #: (measured on the SPEC §1.7 convnet, CPU: ~0.8x for the conv2 columns; 1.5x leaves a margin)
 PER_COLUMN_FACTOR = 1.5
@@ -74,6 +77,21 @@ def parameter_groups(model: torch.nn.Module) -> list[list[str]]:
             groups.append([name])
         owner_prev = owner
     return groups
+
+
+def auto_strategy(module: torch.nn.Module, output_jvp_applies: bool, n_block: int, step: int) -> str:
+    """The column strategy ``auto`` uses for a layer group: a fixed rule from the measurements in the module
+    docstring (docs/performance.md), never a timing. Convolutions: ``output_jvp`` where it applies, else
+    ``jvp`` (both well ahead of double backward on conv columns); a group done in one block: ``output_jvp``
+    where it applies, else the batched double backward (one vmapped pass); any other group: double backward
+    (the cheapest per column on the fully connected layer, 1.28 vs 1.75 ms)."""
+    if isinstance(module, torch.nn.modules.conv._ConvNd):
+        return "output_jvp" if output_jvp_applies else "jvp"
+    if n_block <= step:
+        if output_jvp_applies:
+            return "output_jvp"
+        return "double_backward_batched" if step > 1 else "double_backward"
+    return "double_backward"
 
 
 def _clock(device: torch.device) -> float:
@@ -223,15 +241,19 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
         workspace = min(BLOCK_FRACTION * budget, MAX_BLOCK_BYTES)
         step = int(max(1, min(n_block, MAX_BLOCK if chunk is None else chunk, workspace // per_col)))
         first_order = "output_jvp" if grp.output_jvp_reason is None else "jvp"
-        candidates = [first_order, "double_backward", "double_backward_batched"] if strategy == "auto" else [strategy]
+        if strategy == "auto":
+            owner = block[0].rsplit(".", 1)[0] if "." in block[0] else ""
+            candidates = [auto_strategy(model.get_submodule(owner), grp.output_jvp_reason is None, n_block, step)]
+        elif strategy == "timed":
+            candidates = [first_order, "double_backward", "double_backward_batched"]
+            if n_block <= step:  # one block only: nothing to learn, take the cheapest bet
+                candidates = ["output_jvp" if first_order == "output_jvp" else
+                              "double_backward_batched" if step > 1 else "double_backward"]
+        else:
+            candidates = [strategy]
         if strategy == "output_jvp" and grp.output_jvp_reason is not None:
             log.info("output_jvp does not apply to %s (%s): jvp instead", block[0], grp.output_jvp_reason)
             candidates = ["jvp"]
-        if strategy == "auto" and n_block <= step:  # one block only: nothing to learn, take the cheapest bet
-            if first_order == "output_jvp":
-                candidates = ["output_jvp"]
-            else:
-                candidates = ["double_backward_batched" if step > 1 else "double_backward"]
         # the vmapped jvp variants get cheaper per column with the block size, so they are timed on a full
         # block; the double-backward variants are (nearly) per column, so a short trial block tells their cost
         trial = max(1, min(step, max(4, step // 8)))
@@ -244,7 +266,8 @@ def hessian_any(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, t
                 current = candidates[len(timings)]
             else:
                 current = chosen
-            width = step if current.endswith("jvp") or len(timings) == len(candidates) else trial
+            full = current.endswith("jvp") or len(candidates) == 1 or len(timings) == len(candidates)
+            width = step if full else trial
             stop = min(n_block, start + width)
             t0 = _clock(device)
             cols = grp.columns(current, start, stop)

@@ -1,4 +1,7 @@
-"""Memory guard for dense curvature matrices: fail early, in one line, instead of swapping or OOM-killing.
+"""Memory guards for dense curvature matrices and training: fail early, in one line, instead of swapping or
+OOM-killing. Both read the job's memory limit (RAM, the cgroup's ``memory.max``, SLURM's ``--mem``), not
+only the machine's (:mod:`nnspectra.resources`; the training guard lives there too, so training code does not
+reach curvature code).
 
 A float64 P x P Hessian takes 8 P^2 bytes: 24.8 GB for the widest MNIST net of Sagun et al. (2018)
 (P = 55,660). Before any dense P x P allocation the curvature code calls :func:`check_dense_fits`.
@@ -9,29 +12,8 @@ from __future__ import annotations
 import torch
 
 from nnspectra.errors import MemoryBudgetError
-
-GIB = 1024**3
-
-#: fraction of the available memory a dense matrix may use when no budget is configured
-DEFAULT_FRACTION = 0.8
-
-
-def available_memory_bytes(device: torch.device | str | None = None) -> int:
-    """Memory available for new allocations on ``device`` (free GPU memory, or available host RAM)."""
-    device = torch.device(device) if device is not None else torch.device("cpu")
-    if device.type == "cuda":
-        free, _total = torch.cuda.mem_get_info(device)
-        return int(free)
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:  # psutil is optional; Linux always has /proc/meminfo
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    raise MemoryBudgetError("cannot determine the available memory; set 'memory_budget_gb' in your config")
+from nnspectra.resources import (  # noqa: F401 (the memory helpers, re-exported where curvature code finds them)
+    DEFAULT_FRACTION, GIB, available_memory_bytes, memory_budget_bytes, memory_limit_bytes)
 
 
 def dense_bytes(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float64) -> int:
@@ -40,18 +22,10 @@ def dense_bytes(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float64) ->
     return int(n_rows) * int(n_cols) * itemsize
 
 
-def memory_budget_bytes(budget_gb: float | None = None, device: torch.device | str | None = None) -> int:
-    """The budget in bytes: ``budget_gb`` GiB if given, else 80% of the memory available now."""
-    if budget_gb is not None:
-        if budget_gb <= 0:
-            raise MemoryBudgetError(f"memory budget must be positive, got {budget_gb} GiB; fix 'memory_budget_gb'")
-        return int(budget_gb * GIB)
-    return int(DEFAULT_FRACTION * available_memory_bytes(device))
-
-
 def check_dense_fits(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float64, budget_gb: float | None = None,
                      what: str = "Hessian", device: torch.device | str | None = None, copies: float = 1.0) -> int:
-    """Raise :class:`MemoryBudgetError` (one line) unless ``copies`` dense matrices of this size fit.
+    """Raise :class:`MemoryBudgetError` (one line) unless ``copies`` dense matrices of this size fit the
+    budget and the memory available now (the cgroup / SLURM limit included).
 
     ``copies`` counts the P x P buffers the caller holds at its peak (e.g. 3 for H, G and R).
     Returns the bytes of one matrix.
@@ -59,9 +33,16 @@ def check_dense_fits(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float6
     one = dense_bytes(n_rows, n_cols, dtype)
     need = int(one * copies)
     budget = memory_budget_bytes(budget_gb, device)
+    if budget_gb is not None:
+        source = f"budget {budget_gb:g} GiB"
+    else:
+        limit, where = memory_limit_bytes(device)
+        source = f"{DEFAULT_FRACTION:.0%} of the {limit / GIB:.2f} GiB available to this job ({where})"
+    if need <= budget:
+        avail = available_memory_bytes(device)
+        if need > avail:
+            budget, source = avail, f"{avail / GIB:.2f} GiB available now"
     if need > budget:
-        source = f"budget {budget_gb:g} GiB" if budget_gb is not None else (
-            f"{DEFAULT_FRACTION:.0%} of the {available_memory_bytes(device) / GIB:.2f} GiB available")
         dev = torch.device(device).type if device is not None else "cpu"
         raise MemoryBudgetError(
             f"a dense {n_rows:,} x {n_cols:,} {str(dtype).replace('torch.', '')} {what}"

@@ -230,5 +230,6 @@ def dense_spectra(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: t
 
 
 def spectrum_arrays(spec: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The spectrum record as .npz-ready arrays."""
-    return {k: np.asarray(v) for k, v in spec.items()}
+    """The spectrum record as .npz-ready arrays, without ``method_reason``: it quotes the memory limit of the
+    machine that ran it, which belongs in the sidecar (the file holds only what config and seed fix)."""
+    return {k: np.asarray(v) for k, v in spec.items() if k != "method_reason"}

@@ -3,11 +3,18 @@
 IDX files are parsed here; CIFAR-10 pickles go through the restricted unpickler; every content check,
 the official sha256 digests and the torchvision downloads live here. Errors name the file: missing
 (with the how-to) or damaged (with what was expected and found).
+
+Every read is also recorded (:func:`datasets_read`): dataset, split, number of items, the sha256 of the
+decoded arrays and of each file read. A pipeline step puts these records into its provenance sidecars,
+so the audit finds results made from data that changed since (truncated, relabelled, replaced). Files of
+a size other than the official one are accepted (custom or cut-down copies) with a one-line warning
+naming the file, its size and the official size.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import struct
 from pathlib import Path
@@ -19,7 +26,10 @@ from nnspectra.data import known_hashes
 from nnspectra.data.safe_pickle import PickleRefusedError, restricted_loads
 from nnspectra.errors import DataDamagedError, DataNotFoundError
 
+log = logging.getLogger(__name__)
 ENV_VAR = "NNSPECTRA_DATA"
+#: what this process read (:func:`datasets_read`); each pipeline step is its own process
+_READS: dict[tuple[str, str, str], dict[str, object]] = {}
 MNIST_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 CIFAR_FILES = {True: tuple(f"data_batch_{i}" for i in range(1, 6)), False: ("test_batch",)}
@@ -119,17 +129,52 @@ def read_mnist_like(cls_name: str, root: Path, train: bool, download: bool) -> t
                        f"{labels.shape[0]} labels")
     if labels.size and int(labels.max()) > 9:
         raise _damaged(cls_name, label_path, "labels in 0..9", f"a label {int(labels.max())}")
+    files = {image_path: hashlib.sha256(image_bytes).hexdigest(), label_path: hashlib.sha256(label_bytes).hexdigest()}
+    unofficial: list[str] = []
     if cls_name == "MNIST":
-        for path, raw, n in ((image_path, image_bytes, images.shape[0]), (label_path, label_bytes, labels.shape[0])):
+        for path, n in ((image_path, images.shape[0]), (label_path, labels.shape[0])):
             count, digest = known_hashes.MNIST_FILE_SHA256[path.name]
+            found = files[path]
             if n == count:  # the official file's size: its bytes must be the official ones
-                found = hashlib.sha256(raw).hexdigest()
                 if found != digest:
                     raise DataDamagedError(
                         f"MNIST file {path.resolve()} is damaged or not the official MNIST (expected sha256 "
                         f"{digest[:16]}…, found {found[:16]}…); delete it and copy or download it again")
+            else:
+                unofficial.append(_warn_unofficial("MNIST", path, n, count, "items"))
+    _record_read(cls_name, "train" if train else "test", root, images, labels, files, unofficial)
     x = torch.from_numpy(images.astype(np.float32)).div_(255.0).unsqueeze(1)  # (N, 1, 28, 28)
     return x, torch.from_numpy(labels.astype(np.int64))
+
+
+def _record_read(dataset: str, split: str, root: Path, images: np.ndarray, labels: np.ndarray,
+                 files: dict[Path, str], unofficial: list[str]) -> None:
+    """Remember one read: the identity a result made from it records (module docstring)."""
+    digest = hashlib.sha256(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(labels, dtype="<i8").tobytes())
+    _READS[(dataset, split, str(root.resolve()))] = {
+        "dataset": dataset, "split": split, "n_items": int(labels.shape[0]), "sha256": digest.hexdigest(),
+        "root": str(root.resolve()), "files": {os.path.relpath(path, root): sha for path, sha in files.items()},
+        "official_size": not unofficial}
+
+
+def forget_reads() -> None:
+    """Start a new record of reads (a pipeline step begins; several steps can share a process in tests)."""
+    _READS.clear()
+
+
+def datasets_read() -> list[dict[str, object]]:
+    """Identity of every dataset split this process has read (dataset, split, n_items, sha256 of the decoded
+    images and labels, root, sha256 of each file relative to the root, official_size)."""
+    return [dict(record) for record in _READS.values()]
+
+
+def _warn_unofficial(dataset: str, path: Path, found: int, official: int, what: str) -> str:
+    """One warning line for a file of a non-official size (accepted: a custom or cut-down copy)."""
+    line = (f"{dataset} file {path.resolve()} has {found:,} {what} ({path.stat().st_size:,} bytes), not the official "
+            f"{official:,}: accepted as a custom copy, results made from it are not comparable with the paper's")
+    log.warning(line)
+    return line
 
 
 def cifar_batch_digests(data: np.ndarray, labels: np.ndarray) -> tuple[str, str]:
@@ -182,6 +227,8 @@ def _cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray, bytes]:
                 f"CIFAR-10 file {path.resolve()} is damaged or not the official CIFAR-10 (expected decoded sha256 "
                 f"data {expected[0][:16]}… labels {expected[1][:16]}…, found {found[0][:16]}… {found[1][:16]}…); "
                 "delete it and copy or download it again")
+    else:
+        _warn_unofficial("CIFAR-10", path, data.shape[0], known_hashes.CIFAR10_ROWS_PER_BATCH, "rows")
     return data, labels, raw
 
 
@@ -271,6 +318,10 @@ def read_cifar10(root: str | os.PathLike[str], train: bool = True, download: boo
             _check_archive_md5(folder / name, raw, official_content)
     y = np.concatenate(labels)
     _check_cifar_balance(y, folder, train)
+    unofficial = [name for name, (_raw, official) in raws.items() if name != "batches.meta" and not official]
+    _record_read("CIFAR-10", "train" if train else "test", root, np.concatenate(datas), y,
+                 {folder / name: hashlib.sha256(raw).hexdigest() for name, (raw, _official) in raws.items()},
+                 unofficial)
     # rows are the R, G, B planes of 32x32 images: (N, 3072) -> (N, 3, 32, 32)
     x = np.concatenate(datas).reshape(-1, 3, 32, 32)
     images = torch.from_numpy(x).to(torch.float32).div_(255.0)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -39,9 +38,7 @@ from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
 from nnspectra.models.mlp import make_mlp, mlp_parameter_count
 from nnspectra.spectra.outliers import count_gap
-from nnspectra.curvature.batched import batched_hessian_eigvalsh
 from nnspectra.training import TrainConfig, TrainResult, train
-from nnspectra.training.batched import batched_gd
 from nnspectra.training.interpolation import barrier_height, line_losses
 from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss
 

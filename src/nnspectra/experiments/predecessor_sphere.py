@@ -17,7 +17,7 @@ import torch
 
 from nnspectra.curvature.batched import batched_hessian_eigvalsh
 from nnspectra.curvature.dense import loss_of_flat_params
-from nnspectra.errors import TimeBudgetReached
+from nnspectra.errors import DivergenceError, TimeBudgetReached
 from nnspectra.experiments.predecessor import (
     as_tensors,
     blob_sizes,
@@ -114,9 +114,15 @@ def _sphere_group(theta0: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor
     t0, c0 = time.perf_counter(), time.process_time()
     res = batched_gd(theta0, f, lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations,
                      snapshot_tols=snapshot_tols, progress_every=5000)
+    b = theta0.shape[0]
+    failed = int(np.sum(res.diverged))
+    # one odd init among thousands is data (flagged ``diverged``, as in P0's figure); most of a group failing is the lr
+    if failed > b // 2:
+        raise DivergenceError(f"batched GD: {failed} of {b} nets diverged or collapsed (non-finite, exactly 0 from "
+                              f"saturated units, or above 10 x the initial loss for 20 steps; lr={lr:g}); lower "
+                              f"predecessor.train.lr in the config")
     t1 = time.perf_counter()
     eig = batched_hessian_eigvalsh(res.theta, f, chunk)
-    b = theta0.shape[0]
     at_tol = np.stack([batched_hessian_eigvalsh(res.snapshots[float(t)], f, chunk)[:, -1] for t in snapshot_tols]) \
         if snapshot_tols else np.zeros((0, b))
     log.info("group of %d nets: training %.1f s, Hessians %.1f s", b, t1 - t0, time.perf_counter() - t1)

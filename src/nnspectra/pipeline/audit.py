@@ -1,32 +1,32 @@
 """Audit the cached intermediates under ``results/`` against their provenance sidecars.
 
-For every result file ``X`` (everything under ``results/`` except ``logs/``, hidden temporary files, resume
-checkpoints ``*.ckpt``, ``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
-:mod:`nnspectra.pipeline.provenance`) and reports one status:
+For every result file ``X`` (everything under ``results/`` except ``logs/``, resume checkpoints ``*.ckpt``,
+``README.md`` and the Snakemake report) the audit reads ``X.prov.json`` (see
+:mod:`nnspectra.pipeline.provenance`) and reports one status (docs/auditing.md has the full table):
 
-``corrupt``          the file's sha256 differs from the one recorded when it was made (or the sidecar is unreadable)
-``missing``          the workflow should have made it for the audited targets (Snakemake's DAG says so) but it
-                     is absent (checked only when ``expected`` is given)
+``corrupt``          the file's sha256 differs from the one recorded (or the sidecar is unreadable)
+``incomplete``       Snakemake marked it as being written (``.snakemake/incomplete/``) and was killed
+``missing``          the DAG of the audited targets should hold it but it is absent (when ``expected`` is given)
 ``missing-sidecar``  no sidecar: nobody can say which config, seed or code made it
 ``orphan-sidecar``   a sidecar whose file is gone
-``stale-config``     a config value the step used (``params.cfg*``, keyed by dotted path, see
-                     :func:`nnspectra.pipeline.config.config_subset`) differs from the current config
-``stale-code``       the content hash of the step's code (:func:`nnspectra.pipeline.provenance.code_version`
-                     of the recorded entry modules) differs from the current source
-``stale-input``      an input file recorded in the sidecar has changed since (upstream was rerun, or the input
-                     is corrupt) or, inside the results tree, is gone
+``leftover``         a temporary of an atomic write whose writer is gone (a kill or a full disk)
+``stale-config``     a config value the step used (``params.cfg*``, by dotted path) differs from the current one
+``stale-code``       the content hash of the step's code differs from the current source
+``stale-data``       a dataset file the step read (its sidecar's ``data`` records) changed or is gone since
+``stale-input``      an input recorded in the sidecar changed or, inside the results tree, is gone; or an input
+                     is itself not ``ok`` (at any depth upstream: statuses follow the DAG of the sidecars)
 ``ok``               none of the above
 
 When several apply, the status is the most serious (order above) and ``problems`` lists them all.
-Corrupt and missing files, missing sidecars and orphan sidecars make :attr:`AuditReport.ok` false (the CLI exits 1);
-stale files are reported (Snakemake reruns them on the next ``snakemake`` call) and fail only with
-``strict=True``.
+Anything but ``ok`` makes :attr:`AuditReport.fresh` false and the CLI exit 1; :attr:`AuditReport.ok` (no
+corrupt, incomplete, missing or leftover file) tells whether the tree may be used as it is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,12 +34,14 @@ from typing import Any
 
 import pandas as pd
 
-from nnspectra.pipeline.provenance import SIDECAR_SUFFIX, code_version, sha256_file
+from nnspectra.pipeline.audit_sources import (
+    CodeHashes, Hasher, data_changes, leftover_temporary, propagate, snakemake_incomplete)
+from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
 
-STATUSES = ("corrupt", "missing", "missing-sidecar", "orphan-sidecar", "stale-config", "stale-code", "stale-input",
-            "ok")
-FATAL = frozenset({"corrupt", "missing", "missing-sidecar", "orphan-sidecar"})
-STALE = frozenset({"stale-config", "stale-code", "stale-input"})
+STATUSES = ("corrupt", "incomplete", "missing", "missing-sidecar", "orphan-sidecar", "leftover", "stale-config",
+            "stale-code", "stale-data", "stale-input", "ok")
+FATAL = frozenset({"corrupt", "incomplete", "missing", "missing-sidecar", "orphan-sidecar", "leftover"})
+STALE = frozenset({"stale-config", "stale-code", "stale-data", "stale-input"})
 # top-level entries of results/ that no pipeline step writes (so they carry no sidecar)
 DEFAULT_EXCLUDES = ("logs", "README.md", "report.html", "report.zip")
 _MISSING = object()
@@ -62,13 +64,21 @@ class AuditEntry:
     host: str = ""
     device: str = ""
     commit: str = ""
+    inputs: list[str] = field(default_factory=list)
+    detail_kinds: list[str] = field(default_factory=list)  # the problem of each detail
 
     def flag(self, problem: str, detail: str) -> None:
         """Record a problem; the status becomes the most serious one seen so far."""
         if problem not in self.problems:
             self.problems.append(problem)
         self.details.append(detail)
+        self.detail_kinds.append(problem)
         self.status = min(self.problems, key=STATUSES.index)
+
+    def headline(self) -> str:
+        """The first detail of the entry's status (the one-line view of the audit)."""
+        return next((d for d, k in zip(self.details, self.detail_kinds) if k == self.status),
+                    self.details[0] if self.details else "")
 
 
 @dataclass
@@ -112,20 +122,35 @@ class AuditReport:
     def summary(self) -> str:
         """One line: counts per status and the verdict."""
         counts = ", ".join(f"{n} {s}" for s, n in self.counts().items() if n)
-        verdict = "OK" if self.ok else "FAIL (corrupt or missing files)"
+        verdict = "OK" if self.fresh else ("STALE (rebuild: nnspectra audit --repair)" if self.ok else
+                                           "FAIL (corrupt, incomplete, missing or leftover files)")
         checked = "" if self.config_checked else " [config not checked]"
         checked += "" if self.expected_checked else " [expected files not checked]"
         return f"audit of {self.results_dir}: {len(self.entries)} entries: {counts or 'nothing cached'}; {verdict}{checked}"
 
-    def to_text(self, only_problems: bool = False) -> str:
-        """Plain-text table (problems first) followed by the summary line."""
+    def to_text(self, only_problems: bool = False, verbose: bool = False, width: int | None = None) -> str:
+        """Problems first, then the summary line. By default one line per file that fits the terminal
+        (file, status, the first problem cut to the width); ``verbose``: the full table (step, seed, code,
+        config, created, where, every problem)."""
         frame = self.frame()
         if only_problems:
             frame = frame[frame["status"] != "ok"]
         frame = frame.assign(_order=frame["status"].map(STATUSES.index)).sort_values(["_order", "file"]).drop(
             columns="_order")
-        table = frame.to_markdown(index=False, tablefmt="simple") if len(frame) else "(no entries)"
-        return f"{table}\n\n{self.summary()}\n"
+        if verbose:
+            table = frame.to_markdown(index=False, tablefmt="simple") if len(frame) else "(no entries)"
+            return f"{table}\n\n{self.summary()}\n"
+        width = width or shutil.get_terminal_size((120, 24)).columns
+        details = {e.file: e.headline() for e in self.entries}
+        lines = []
+        name_w = min(max((len(f) for f in frame["file"]), default=4), max(20, width // 2))
+        status_w = max((len(s) for s in frame["status"]), default=6)
+        for file, status in zip(frame["file"], frame["status"]):
+            line = f"{file:<{name_w}}  {status:<{status_w}}  {details[file]}".rstrip()
+            lines.append(line if len(line) <= width else line[: max(width - 1, name_w + status_w + 4)] + "…")
+        body = "\n".join(lines) if lines else "(no entries)"
+        hint = "" if self.fresh or not lines else "\n(details: nnspectra audit --verbose)"
+        return f"{body}{hint}\n\n{self.summary()}\n"
 
     def to_json(self) -> dict[str, Any]:
         """Machine-readable report (``nnspectra audit --json``)."""
@@ -178,45 +203,16 @@ def config_differences(recorded: Mapping[str, Any], config: Mapping[str, Any]) -
     return diffs
 
 
-class _Hasher:
-    """sha256 of each file at most once (big arrays are read once even if many sidecars list them)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[Path, str] = {}
-
-    def __call__(self, path: Path) -> str:
-        key = path.resolve()
-        if key not in self._cache:
-            self._cache[key] = sha256_file(key)
-        return self._cache[key]
-
-
-class _CodeHashes:
-    """Current code hash per tuple of entry modules (cached)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple[str, ...], str | None] = {}
-
-    def __call__(self, entry: Iterable[str]) -> str | None:
-        key = tuple(sorted(entry))
-        if key not in self._cache:
-            try:
-                self._cache[key] = code_version(*key)["hash"]
-            except (ValueError, OSError, SyntaxError):
-                self._cache[key] = None
-        return self._cache[key]
-
-
 def _is_excluded(rel: Path, excludes: Iterable[str]) -> bool:
     if any(part.startswith(".") for part in rel.parts):
-        return True  # atomic-write temporaries (.name.tmpPID) and hidden files
+        return True  # hidden files (atomic-write temporaries are found by leftover_temporary first)
     if rel.suffix == ".ckpt":
         return True  # resume state of an interrupted training step (it resumes from it or removes it)
     return rel.parts[0] in set(excludes)
 
 
-def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] | None, hasher: _Hasher,
-                code_hashes: _CodeHashes, results_dir: Path) -> AuditEntry:
+def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] | None, hasher: Hasher,
+                code_hashes: CodeHashes, results_dir: Path, data_root: Path | None = None) -> AuditEntry:
     entry = AuditEntry(file=rel)
     sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
     if not sidecar.is_file():
@@ -258,11 +254,16 @@ def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] |
             entry.flag("stale-code", f"entry modules {code['entry']} no longer importable")
         elif current != code.get("hash"):
             entry.flag("stale-code", f"code of {', '.join(code['entry'])} changed: hash {code.get('hash')} -> {current}")
+    for item in record.get("data") or []:
+        for detail in data_changes(item, data_root, hasher):
+            entry.flag("stale-data", detail)
     for name, info in (record.get("inputs") or {}).items():
         if not isinstance(info, Mapping) or "path" not in info:
             continue
         source = Path(info["path"])
         source = source if source.is_absolute() else workdir / source
+        resolved, root = source.resolve(), workdir.resolve()
+        entry.inputs.append(str(resolved.relative_to(root)) if resolved.is_relative_to(root) else str(resolved))
         if source.is_file() and hasher(source) != info.get("sha256"):
             entry.flag("stale-input", f"input '{name}' ({info['path']}) changed since this file was made")
         elif not source.exists() and source.resolve().is_relative_to(results_dir.resolve()):
@@ -272,7 +273,7 @@ def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] |
 
 def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None = None,
           excludes: Iterable[str] = DEFAULT_EXCLUDES, workdir: str | Path | None = None,
-          expected: Mapping[str, str] | None = None) -> AuditReport:
+          expected: Mapping[str, str] | None = None, data_root: str | Path | None = None) -> AuditReport:
     """Audit every cached file under ``results_dir`` (see module docstring for the statuses).
 
     ``config`` is the validated current config (``None`` skips the stale-config check). ``expected`` maps
@@ -281,7 +282,10 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
     absent become ``missing`` entries (``None`` skips the check). Relative
     input paths in the sidecars are resolved against ``workdir``, the Snakemake working directory (default:
     the folder holding ``results/``: ``results/<run_name>`` lies two levels below it, a bare ``results`` one).
-    Files are reported relative to it (``results/<run_name>/...``).
+    Files are reported relative to it (``results/<run_name>/...``). ``data_root``: where the datasets are now
+    (config ``data_dir`` / ``NNSPECTRA_DATA``); the data files a step read are checked there (else where
+    they were read). Outputs Snakemake left incomplete (``.snakemake/incomplete`` of ``workdir``) and
+    temporaries of killed writers are listed; statuses then follow the DAG of the sidecars' inputs.
     """
     results_dir = Path(results_dir)
     if workdir is None:
@@ -290,11 +294,17 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
     workdir = Path(workdir)
     prefix = Path(results_dir.resolve().relative_to(workdir.resolve()))
     excludes = tuple(excludes)
-    hasher, code_hashes = _Hasher(), _CodeHashes()
+    hasher, code_hashes = Hasher(), CodeHashes()
     entries: list[AuditEntry] = []
     paths = sorted(p for p in results_dir.rglob("*") if p.is_file()) if results_dir.is_dir() else []
     for path in paths:
         rel_path = path.relative_to(results_dir)
+        if leftover_temporary(rel_path) and rel_path.parts[0] not in set(excludes):
+            entry = AuditEntry(file=str(prefix / rel_path))
+            entry.flag("leftover", f"temporary file of a killed writer or a full disk ({path.stat().st_size:,} "
+                                   f"bytes); the repair deletes it")
+            entries.append(entry)
+            continue
         if _is_excluded(rel_path, excludes):
             continue
         if path.name.endswith(SIDECAR_SUFFIX):
@@ -310,8 +320,20 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
                 orphan.flag("orphan-sidecar", f"{path.name} has no file: it was deleted or never finished")
                 entries.append(orphan)
             continue
-        entries.append(_audit_file(path, str(prefix / rel_path), workdir, config, hasher, code_hashes, results_dir))
+        entries.append(_audit_file(path, str(prefix / rel_path), workdir, config, hasher, code_hashes, results_dir,
+                                   Path(data_root) if data_root is not None else None))
     by_file = {e.file: e for e in entries}
+    for name in snakemake_incomplete(workdir):
+        target = workdir / name
+        if not target.resolve().is_relative_to(results_dir.resolve()):
+            continue
+        rel = str(prefix / target.resolve().relative_to(results_dir.resolve()))
+        entry = by_file.get(rel) or AuditEntry(file=rel)
+        entry.flag("incomplete", "Snakemake was stopped while making it (.snakemake/incomplete); the repair "
+                                 "rebuilds it")
+        if rel not in by_file:
+            entries.append(entry)
+            by_file[rel] = entry
     for name, rule in sorted((expected or {}).items()):
         target = Path(name) if Path(name).is_absolute() else workdir / name
         if target.exists() or not target.resolve().is_relative_to(results_dir.resolve()):
@@ -321,5 +343,6 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
         entry.flag("missing", f"absent, but rule {rule} makes it for the audited targets")
         if rel not in by_file:
             entries.append(entry)
+    propagate(entries)
     entries.sort(key=lambda e: e.file)
     return AuditReport(results_dir, entries, config_checked=config is not None, expected_checked=expected is not None)

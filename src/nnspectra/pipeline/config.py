@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -180,6 +181,17 @@ def coerce_strings(value: Any, node: Mapping[str, Any]) -> Any:
     return value
 
 
+def nonfinite_numbers(value: Any, path: str = "") -> list[tuple[str, float]]:
+    """(dotted key, value) of every NaN or infinite number in a config tree (lists indexed as ``key[i]``)."""
+    if isinstance(value, Mapping):
+        return [hit for k, v in value.items() for hit in nonfinite_numbers(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [hit for i, v in enumerate(value) for hit in nonfinite_numbers(v, f"{path}[{i}]")]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [(path, value)]
+    return []
+
+
 def validate_config(config: Mapping[str, Any], schema_dir: str | Path = DEFAULT_SCHEMA_DIR) -> dict[str, Any]:
     """Return a validated copy of ``config`` with schema defaults filled in.
 
@@ -189,6 +201,11 @@ def validate_config(config: Mapping[str, Any], schema_dir: str | Path = DEFAULT_
     """
     schema = load_schema(schema_dir)
     filled = coerce_strings(expand_dotted_keys(copy.deepcopy(dict(config))), schema)
+    bad = nonfinite_numbers(filled)
+    if bad:
+        key, value = bad[0]
+        raise ConfigError(f"config key '{key}' = {value} is not a finite number; give a finite value (NaN and "
+                          "infinities are refused for every numeric key: they would pass every comparison or none)")
     validator = _DefaultFillingValidator(schema)
     errors = sorted(validator.iter_errors(filled), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
     if errors:

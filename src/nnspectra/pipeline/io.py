@@ -1,8 +1,14 @@
 """Result files: arrays (.npz), records (.json), tables (.csv + .md) and model parameters (.pt), written
-atomically; models are read back with ``weights_only=True`` only."""
+atomically; models are read back with ``weights_only=True`` only.
+
+Every file is serialised in memory first, then written to a temporary ``.name.tmpPID`` beside it and
+renamed over it: a full disk or a read-only tree then stops in one line naming the path, the bytes needed
+and the space free (:class:`nnspectra.errors.StorageError`), and the temporary is removed (one left by a
+killed process is listed by the audit as ``leftover``)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Mapping
@@ -10,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from nnspectra.errors import StorageError, storage_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,14 +28,29 @@ def _tmp(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp{os.getpid()}")
 
 
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary beside it and a rename; an OSError (full disk, read-only
+    tree) removes the temporary and raises :class:`StorageError` with one line (:func:`storage_message`)."""
+    path = Path(path)
+    tmp = _tmp(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except OSError as err:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise StorageError(storage_message(err, path, len(data))) from None
+
+
 def save_arrays(path: str | Path, **arrays: Any) -> None:
     """Save named numpy arrays to ``path`` (.npz, uncompressed for speed)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **{k: np.asarray(v) for k, v in arrays.items()})
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v) for k, v in arrays.items()})
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
@@ -48,11 +71,7 @@ def _json_default(value: Any) -> Any:
 
 def save_json(path: str | Path, record: Mapping[str, Any] | list[Any]) -> None:
     """Write a JSON record (numpy scalars and arrays allowed)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    tmp.write_text(json.dumps(record, indent=2, default=_json_default, allow_nan=True))
-    os.replace(tmp, path)
+    write_bytes_atomic(path, json.dumps(record, indent=2, default=_json_default, allow_nan=True).encode())
 
 
 def load_json(path: str | Path) -> Any:
@@ -63,28 +82,19 @@ def load_json(path: str | Path) -> Any:
 def save_table(df: "pd.DataFrame", csv_path: str | Path, md_path: str | Path | None = None,
                caption: str | None = None) -> None:
     """Write a DataFrame as CSV and, optionally, as a Markdown table with a caption line."""
-    csv_path = Path(csv_path)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(csv_path)
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, csv_path)
+    write_bytes_atomic(csv_path, df.to_csv(index=False).encode())
     if md_path is not None:
-        md_path = Path(md_path)
         text = (f"{caption}\n\n" if caption else "") + df.to_markdown(index=False) + "\n"
-        tmp = _tmp(md_path)
-        tmp.write_text(text)
-        os.replace(tmp, md_path)
+        write_bytes_atomic(md_path, text.encode())
 
 
 def save_model(model: "torch.nn.Module", path: str | Path, **meta: Any) -> None:
     """Save ``{"state_dict": ..., **meta}`` (tensors and plain numbers/strings only), atomically."""
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp(path)
-    torch.save({"state_dict": model.state_dict(), **meta}, tmp)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    torch.save({"state_dict": model.state_dict(), **meta}, buffer)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 Every result file ``X`` gets ``X.prov.json`` beside it with the step, config subset, seed, a hash of
 the source code the step ran (the entry modules and everything they import from ``nnspectra``), the
-git commit, package versions, device, timings and sha256 of inputs and output.
+git commit, package versions, device, timings, sha256 of inputs and output, and the identity of every
+dataset the step read (``data``: name, split, number of items, sha256 of the decoded arrays and of each
+file). Volatile values (timings, free memory, host) live here, never in the result files, so the same
+config and seed give the same result bytes.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import ast
 import datetime as _dt
 import hashlib
 import json
-import os
 import platform
 import socket
 import subprocess
@@ -184,8 +186,10 @@ def build_record(
     wall_time_s: float | None = None,
     cpu_time_s: float | None = None,
     extra: Mapping[str, Any] | None = None,
+    data: list[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Provenance record of one output file (see module docstring for the fields)."""
+    """Provenance record of one output file (see module docstring for the fields); ``data``: the identity of
+    each dataset the step read (:func:`nnspectra.data.vision_files.datasets_read`)."""
     output = Path(output)
     return {
         "file": output.name,
@@ -207,15 +211,16 @@ def build_record(
         "wall_time_s": wall_time_s,
         "cpu_time_s": cpu_time_s,
         "extra": _jsonable(extra or {}),
+        "data": _jsonable(list(data or [])),
     }
 
 
 def write_sidecar(record: Mapping[str, Any], output: str | Path) -> Path:
     """Write ``record`` next to ``output`` atomically and return the sidecar path."""
+    from nnspectra.pipeline.io import write_bytes_atomic
+
     target = sidecar_path(output)
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True))
-    os.replace(tmp, target)
+    write_bytes_atomic(target, json.dumps(record, indent=2, sort_keys=True).encode())
     return target
 
 

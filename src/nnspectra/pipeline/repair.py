@@ -8,6 +8,7 @@ Snakemake's status. The audit (:func:`nnspectra.pipeline.audit.audit`) turns the
 A repair (:func:`plan_repair`, :func:`quarantine`, :func:`rebuild`) rebuilds exactly the files the audit
 flagged and everything made from them, through Snakemake:
 
+* temporaries of killed writers (``leftover``) are deleted;
 * untrusted files (corrupt, or without a sidecar) are moved aside, with their sidecars, into
   ``.snakemake/nnspectra-quarantine/<UTC time>/`` (kept for inspection, never deleted);
 * orphan sidecars of files the DAG no longer makes are moved aside the same way;
@@ -22,10 +23,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +36,7 @@ from typing import Any
 
 import yaml
 
-from nnspectra.errors import ConfigError
+from nnspectra.errors import ConfigError, StorageError
 from nnspectra.pipeline.audit import STALE, AuditReport
 from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
 
@@ -128,14 +131,17 @@ class RepairPlan:
     quarantine: list[str] = field(default_factory=list)
     forcerun: list[str] = field(default_factory=list)
     outside: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.quarantine or self.forcerun)
+        return not (self.quarantine or self.forcerun or self.delete)
 
     def describe(self) -> str:
         """A few lines: what moves aside, what is rebuilt, what is left alone."""
-        lines = [f"repair: move aside {len(self.quarantine)} untrusted file(s): {', '.join(self.quarantine) or '-'}",
+        lines = [f"repair: delete {len(self.delete)} leftover temporary file(s): {', '.join(self.delete)}"] \
+            if self.delete else []
+        lines += [f"repair: move aside {len(self.quarantine)} untrusted file(s): {', '.join(self.quarantine) or '-'}",
                  (f"repair: rebuild {len(self.forcerun)} file(s) and everything made from them: "
                   f"{', '.join(self.forcerun) or '-'}")]
         if self.outside:
@@ -150,6 +156,9 @@ def plan_repair(report: AuditReport, expected: Mapping[str, Any]) -> RepairPlan:
     for entry in report.entries:
         if entry.status == "ok":
             continue
+        if entry.status == "leftover":
+            plan.delete.append(entry.file)
+            continue
         made = entry.file in expected
         if entry.status == "orphan-sidecar" and not made:
             plan.quarantine.append(entry.file + SIDECAR_SUFFIX)
@@ -159,9 +168,32 @@ def plan_repair(report: AuditReport, expected: Mapping[str, Any]) -> RepairPlan:
             continue
         if entry.status in UNTRUSTED:
             plan.quarantine.append(entry.file)
-        if entry.status in UNTRUSTED or entry.status in STALE or entry.status == "missing":
+        if entry.status in UNTRUSTED or entry.status in STALE or entry.status in ("missing", "incomplete"):
             plan.forcerun.append(entry.file)
     return plan
+
+
+def writable_or_raise(plan: RepairPlan, workdir: str | Path = ".") -> None:
+    """Stop in one line, before anything moves, when a folder the repair writes to is read-only."""
+    workdir = Path(workdir)
+    folders = sorted({(workdir / name).parent for name in (*plan.quarantine, *plan.forcerun, *plan.delete)})
+    for folder in [*folders, workdir / QUARANTINE.parent]:  # the results first, then the quarantine's home
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".nnspectra-write-probe", dir=folder)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as err:
+            raise StorageError(f"cannot repair: {folder} is not writable ({err.strerror}); make the results tree "
+                               f"writable (e.g. chmod -R u+w {folder}, or remount it read-write) and run the repair "
+                               "again; nothing was changed") from None
+
+
+def remove_leftovers(files: Sequence[str], workdir: str | Path = ".") -> None:
+    """Delete temporaries of killed writers (audit status ``leftover``): incomplete by construction."""
+    for name in files:
+        (Path(workdir) / name).unlink(missing_ok=True)
 
 
 def quarantine(files: Sequence[str], workdir: str | Path = ".") -> Path | None:

@@ -15,6 +15,7 @@ missing data, divergence, memory) ends the step with one readable line on stderr
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
 import os
@@ -26,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nnspectra.errors import NnspectraError
+from nnspectra.errors import NnspectraError, storage_message
 from nnspectra.pipeline.provenance import build_record, write_sidecar
 
 log = logging.getLogger("nnspectra")
+#: OSErrors that mean "cannot store the result here" (full disk, quota, read-only tree, permission)
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM)
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:
@@ -91,6 +94,9 @@ class Step:
 
         self._setup_logging()
         self._verify_inputs()
+        vision_files = sys.modules.get("nnspectra.data.vision_files")
+        if vision_files is not None:  # the datasets this step reads are its own (several steps may share a process)
+            vision_files.forget_reads()
         if self.gpus > 0:  # before CUDA starts: pin this job to a free GPU of a multi-GPU machine
             from nnspectra.pipeline.gpu_slots import claim_gpu
 
@@ -112,7 +118,11 @@ class Step:
         if self._gpu_claim is not None:
             self._gpu_claim.release()
         if exc is None:
-            self._write_provenance(wall, cpu)
+            try:
+                self._write_provenance(wall, cpu)
+            except (NnspectraError, OSError) as err:  # e.g. the disk filled up: no output without its sidecar
+                exc_type, exc, tb = type(err), err, err.__traceback__
+        if exc is None:
             log.info("step %s done in %.1f s wall, %.1f s CPU", self.name, wall, cpu)
             self._teardown_logging()
             # A job's script ends with its step: what is alive now (torch's modules above all) stays out of the
@@ -121,6 +131,8 @@ class Step:
             return False
         if isinstance(exc, NnspectraError):
             message = f"nnspectra error in step '{self.name}': {exc}"
+        elif isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:  # written by code outside pipeline.io
+            message = f"nnspectra error in step '{self.name}': {storage_message(exc, exc.filename or '?')}"
         else:
             message = f"nnspectra internal error in step '{self.name}': {exc_type.__name__}: {exc}"
             log.error("".join(traceback.format_exception(exc_type, exc, tb)))
@@ -194,21 +206,29 @@ class Step:
             sys.exit(1)
 
     def _remove_partial_outputs(self) -> None:
+        """Remove this step's outputs, their sidecars and its temporaries (a failed step leaves nothing)."""
         for path in self.output.values():
-            for candidate in (Path(path), Path(str(path) + ".prov.json")):
-                if candidate.is_file():
-                    candidate.unlink()
+            path = Path(path)
+            for candidate in (path, Path(str(path) + ".prov.json"), *path.parent.glob(f".*.tmp{os.getpid()}*")):
+                try:
+                    if candidate.is_file():
+                        candidate.unlink()
+                except OSError:  # a read-only tree: its one-line error is already out
+                    pass
 
     def _write_provenance(self, wall: float, cpu: float) -> None:
         code = self.params.get("code")
         cfg = {k: v for k, v in self.params.items() if k != "code"}
         inputs = self._input_files()
+        # the datasets this step read (its data inputs: a changed dataset makes the outputs stale in the audit)
+        vision_files = sys.modules.get("nnspectra.data.vision_files")
+        data = vision_files.datasets_read() if vision_files is not None else []
         for key, path in self.output.items():
             if not Path(path).is_file():
                 continue
             record = build_record(
                 step=self.name, output=path, inputs=inputs, params=cfg, seed=self.seed, code=code,
                 device=self.device, threads=self.threads, wall_time_s=round(wall, 3),
-                cpu_time_s=round(cpu, 3), extra={"wildcards": self.wildcards, **self.extra},
+                cpu_time_s=round(cpu, 3), extra={"wildcards": self.wildcards, **self.extra}, data=data,
             )
             write_sidecar(record, path)

@@ -8,6 +8,8 @@ import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nnspectra.errors import StorageError, storage_message
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -112,6 +114,11 @@ def save_figure(fig: Figure, path: str | Path, title: str, caption: str, dpi: in
     fig.suptitle(title, fontsize="large", y=1.0 - 0.08 / height_in, va="top")
     fig.tight_layout(rect=(0, bottom_in / height_in, 1, 1))  # tight_layout makes room for the suptitle itself
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
-    fig.savefig(tmp, dpi=dpi)
-    os.replace(tmp, path)
-    plt.close(fig)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.replace(tmp, path)
+    except OSError as err:  # a full disk or a read-only tree: one line, no temporary left
+        tmp.unlink(missing_ok=True)
+        raise StorageError(storage_message(err, path)) from None
+    finally:
+        plt.close(fig)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.func import grad_and_value, vmap
 
-from nnspectra.errors import ConfigError
+from nnspectra.errors import ConfigError, DivergenceError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ class BatchedGDResult:
 
 def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], torch.Tensor], *, lr: float,
                grad_norm_tol: float, max_iterations: int, snapshot_tols: Sequence[float] = (),
-               progress_every: int = 0, progress_seconds: float = 60.0) -> BatchedGDResult:
+               progress_every: int = 0, progress_seconds: float = 60.0, lr_key: str | None = None,
+               divergence_factor: float | None = 10.0, divergence_steps: int = 20) -> BatchedGDResult:
     """Full-batch GD on B independent parameter vectors at once (P0 Fig 6's thousands of inits).
 
     Why a second loop: :func:`nnspectra.training.train` trains one ``nn.Module``; Fig 6 needs thousands
@@ -49,6 +50,13 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
     > ``grad_norm_tol``) keep each net's parameters where its gradient norm first fell to that level.
     The tests check it against ``train`` (same trajectory to 1e-10). Progress is logged every
     ``progress_every`` steps and at least every ``progress_seconds`` of wall time (0: never).
+
+    As in ``train``, a net whose loss stays above ``divergence_factor`` x its initial loss for
+    ``divergence_steps`` steps has diverged, and a net whose loss or gradient is exactly zero has collapsed
+    (saturated units, not convergence: :mod:`nnspectra.training.divergence`); it is frozen and flagged
+    ``diverged`` like a non-finite one.
+    With ``lr_key`` (the config key of ``lr``) any diverged or collapsed net stops the run instead, in one
+    line naming the key and how many nets failed.
     """
     theta = theta0.detach().clone()
     b = theta.shape[0]
@@ -64,12 +72,19 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
     snaps = {t: torch.full_like(theta, float("nan")) for t in tols}
     taken = {t: torch.zeros(b, dtype=torch.bool, device=theta.device) for t in tols}
     active = torch.arange(b, device=theta.device)
+    initial: torch.Tensor | None = None  # each net's loss at its start
+    streak = torch.zeros(b, dtype=torch.int64, device=theta.device)  # consecutive steps above the multiple
     t0 = last_log = time.perf_counter()
     for step in range(1, int(max_iterations) + 1):
         th = theta[active]
         grads, losses = step_fn(th)
         norms = grads.norm(dim=1)
-        finite = torch.isfinite(losses)
+        finite = torch.isfinite(losses) & ~((losses == 0) | (norms == 0))  # an exact zero is a collapse
+        if divergence_factor is not None:
+            if initial is None:
+                initial = losses.detach().clone()
+            streak[active] = torch.where(losses > divergence_factor * initial[active], streak[active] + 1, 0)
+            finite &= streak[active] < divergence_steps
         for t in tols:
             new = (norms <= t) & finite & ~taken[t][active]
             if bool(new.any()):
@@ -85,6 +100,13 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
             iterations[idx] = step - 1
             gnorm_out[idx] = norms[stop].cpu().numpy()
             loss_out[idx] = losses[stop].cpu().numpy()
+        if lr_key is not None and not bool(finite.all()):
+            bad = ~finite
+            raise DivergenceError(f"batched GD: {int(bad.sum())} of {b} nets diverged or collapsed at step {step} "
+                                  f"(loss {float(losses[bad][0]):.3g}, gradient norm {float(norms[bad][0]):.3g}: "
+                                  f"non-finite, exactly 0 from saturated units, or above {divergence_factor} x the "
+                                  f"initial loss for {divergence_steps} steps; lr={lr:g}); lower {lr_key} "
+                                  f"in the config")
         keep = ~stop
         theta[active[keep]] = th[keep] - lr * grads[keep]
         active = active[keep]

@@ -6,8 +6,11 @@ shuffled each epoch / drawn with replacement. Training stops when the gradient n
 ``max_iterations``. Training stops with :class:`DivergenceError` (one line naming the config key) when the
 loss is not finite, or when the batch loss stays above ``divergence_factor`` times its initial value for
 ``divergence_steps`` consecutive steps (a finite blow-up: lr 1e8 drives the loss to 1e7 and accuracy to
-chance without ever overflowing). Long runs can save a checkpoint every ``checkpoint_every`` steps and
-resume from it with identical results.
+chance without ever overflowing), and when the loss or gradient collapses to exactly zero or the
+parameters become non-finite (saturation, not convergence: :func:`nnspectra.training.divergence.check_collapse`).
+Before the first step a memory guard checks parameters, gradients, optimiser state and one batch's saved
+activations against the job's memory (:func:`nnspectra.resources.check_training_fits`). Long runs can save a
+checkpoint every ``checkpoint_every`` steps and resume from it with identical results.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,7 +27,9 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from nnspectra.errors import DivergenceError, NnspectraError, TimeBudgetReached
+from nnspectra.errors import DivergenceError, NnspectraError
+from nnspectra.resources import check_training_fits
+from nnspectra.training.checkpoint import load_checkpoint, report_checkpoint, save_checkpoint
 from nnspectra.training.divergence import DivergenceMonitor
 from nnspectra.training.fast_mlp import fast_gradient_for
 
@@ -59,6 +63,7 @@ class TrainConfig:
     divergence_factor: float | None = 10.0  # None: only a non-finite loss counts as divergence
     divergence_steps: int = 20  # consecutive steps above divergence_factor x the initial loss
     divergence_floor: float = 0.0  # lower bound of the initial loss (a run continuing another one)
+    memory_budget_gb: float | None = None  # training memory guard (None: 80% of the job's memory limit)
     config_key: str = ""  # dotted config section of these settings, named in error messages
 
     def __post_init__(self) -> None:
@@ -156,45 +161,38 @@ def run_fingerprint(model: torch.nn.Module, inputs: torch.Tensor, targets: torch
     return digest.hexdigest()[:16]
 
 
-def _save_checkpoint(path: Path, fingerprint: str, step: int, model: torch.nn.Module, opt: torch.optim.Optimizer,
-                     sampler: BatchSampler, result: TrainResult, monitor: DivergenceMonitor) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"fingerprint": fingerprint, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                "sampler": sampler.state_dict(),  # tensors and plain values only: loads with weights_only=True
-                "divergence": {"reference": monitor.reference, "streak": monitor.streak},
-                "history": [{k: v.item() if hasattr(v, "item") else v for k, v in r.items()} for r in result.history]},
-               tmp)
-    os.replace(tmp, path)
+#: the optimiser's per-parameter state, in copies of the parameters (SGD with momentum: 1; Adam: 2)
+def _state_copies(cfg: TrainConfig) -> int:
+    return 2 if cfg.optimizer == "adam" else int(cfg.momentum != 0)
 
 
-def _report_checkpoint(desc: str, ckpt: Path, step: int, start: int, total: int, started: float,
-                       deadline: float | None) -> None:
-    """Log progress with the remaining-time estimate at a checkpoint; past the deadline, stop the run here."""
-    now = time.time()
-    rate = (now - started) / max(step - start, 1)
-    left_h = rate * (total - step) / 3600
-    log.info("%s: checkpoint at step %d of %d (%.1f %%); %.3f s per step, ~%.2f h left at this rate",
-             desc, step, total, 100.0 * step / total, rate, left_h)
-    if deadline is not None and now >= deadline and step < total:
-        raise TimeBudgetReached(f"{desc} stopped at step {step:,} of {total:,} (max_hours reached); its checkpoint "
-                                f"{ckpt} is kept: run the same command again to continue (~{left_h:.2f} h of "
-                                f"this job left at {rate:.3f} s per step)")
+def training_bytes(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor,
+                   batch: int, cfg: TrainConfig) -> int:
+    """Estimated peak bytes of one training step beyond the data: parameters, gradients and optimiser state,
+    plus the tensors autograd saves for a batch of ``batch`` (measured with saved-tensor hooks on a forward
+    of a few samples in eval mode, so nothing of the run changes, and scaled to the batch)."""
+    params = sum(p.numel() * p.element_size() for p in model.parameters())
+    probe = max(1, min(batch, 4))
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}  # counted once, below
+    seen: dict[int, int] = {}
 
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        try:
+            ptr = t.untyped_storage().data_ptr()
+            if ptr not in weights:
+                seen[ptr] = t.untyped_storage().nbytes()
+        except (RuntimeError, NotImplementedError):
+            pass
+        return t
 
-def _load_checkpoint(path: Path, fingerprint: str, device: torch.device) -> dict[str, Any] | None:
-    """The checkpoint's state if it belongs to this run; a stale or unreadable one is removed."""
+    was_training = model.training
+    model.eval()
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # a checkpoint cut short by a crash: start over rather than fail
-        log.warning("ignoring unreadable checkpoint %s (%s); starting from step 0", path, type(err).__name__)
-        path.unlink(missing_ok=True)
-        return None
-    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
-        log.warning("ignoring checkpoint %s: it was written by a run with other settings, initial weights or "
-                    "data; starting from step 0", path)
-        path.unlink(missing_ok=True)
-        return None
-    return state
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss_fn(model(inputs[:probe].clone()), targets[:probe].clone())
+    finally:
+        model.train(was_training)
+    return int(params * (2 + _state_copies(cfg)) + sum(seen.values()) * batch / probe)
 
 
 def train(
@@ -218,6 +216,10 @@ def train(
     """
     gen = torch.Generator().manual_seed(int(cfg.seed))
     sampler = BatchSampler(len(inputs), cfg.batch_size, cfg.schedule, gen)
+    need = training_bytes(model, loss_fn, inputs, targets, sampler.batch_size, cfg)
+    check_training_fits(need, f"training '{desc}' ({sum(p.numel() for p in model.parameters()):,} parameters, "
+                              f"batch {sampler.batch_size})", cfg.memory_budget_gb, inputs.device,
+                        fix=f"lower the batch size or the width under {cfg.config_key or 'the training settings'}")
     opt = _make_optimizer(model, cfg)
     # plain MLPs under cross-entropy get their gradients without autograd's overhead, bit-for-bit the same
     fast_gradient = fast_gradient_for(model, loss_fn, targets)
@@ -229,7 +231,7 @@ def train(
     monitor = DivergenceMonitor(cfg, sampler.batch_size)
     if ckpt is not None and ckpt.exists():
         device = next(model.parameters()).device
-        state = _load_checkpoint(ckpt, fingerprint, device)
+        state = load_checkpoint(ckpt, fingerprint, device)
     if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -280,6 +282,16 @@ def train(
             raise
         gnorm = grad_norm(model)
         converged = cfg.grad_norm_tol is not None and gnorm <= cfg.grad_norm_tol
+        # an exact zero is saturation, not convergence (training/divergence.py); a mini-batch's loss may round
+        # to 0 in float32 on a memorised set (margins > 17), its gradient only when the units saturate
+        if gnorm == 0.0 or (loss_value == 0.0 and sampler.full_batch):
+            try:
+                monitor.check_collapse(step, loss_value, gnorm)
+            except DivergenceError:
+                bar.close()
+                if ckpt is not None:
+                    ckpt.unlink(missing_ok=True)
+                raise
         if converged:
             # stop at a point whose gradient norm satisfies the criterion (no further update)
             result.converged = True
@@ -290,8 +302,8 @@ def train(
             bar.update(cfg.log_every)
             bar.set_postfix(loss=f"{loss_value:.3g}", grad=f"{gnorm:.2g}", refresh=False)
         if ckpt is not None and cfg.checkpoint_every and step % cfg.checkpoint_every == 0:
-            _save_checkpoint(ckpt, fingerprint, step, model, opt, sampler, result, monitor)
-            _report_checkpoint(desc, ckpt, step, start, cfg.max_iterations, started, deadline)
+            save_checkpoint(ckpt, fingerprint, step, model, opt, sampler, result, monitor)
+            report_checkpoint(desc, ckpt, step, start, cfg.max_iterations, started, deadline)
     bar.close()
     result.iterations = step - 1 if result.converged else step
     result.final_grad_norm = gnorm
@@ -299,6 +311,9 @@ def train(
         record(step, loss_value, gnorm)
     if ckpt is not None:
         ckpt.unlink(missing_ok=True)  # finished or diverged: nothing to resume
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    if not finite:
+        monitor.check_collapse(step, loss_value, gnorm, params_finite=False)
     monitor.check_end(step, float(result.history[-1].get("train_loss", loss_value)))
     log.info("%s stopped after %d steps (converged=%s, grad norm %.3g, batch loss %.4g)",
              desc, step, result.converged, gnorm, loss_value)

@@ -43,6 +43,10 @@ class SeenBuffer:
         return self.Y[:n].copy(), self.labels[:n].copy()
 
 
+#: a gradient exactly 0 on this many consecutive fresh samples is a collapse, not chance
+COLLAPSE_SAMPLES = 100
+
+
 def online_sgd(theta0: np.ndarray, grad_step: Callable[[np.ndarray, np.ndarray, int], np.ndarray],
                sample: SampleFn, steps: np.ndarray, delta: float, beta: float = 0.0, chunk: int = 1000,
                on_checkpoint: Callable[[int, np.ndarray], None] | None = None,
@@ -51,7 +55,9 @@ def online_sgd(theta0: np.ndarray, grad_step: Callable[[np.ndarray, np.ndarray, 
 
     ``grad_step(theta, Y_l, label_l)`` returns the per-sample gradient; ``sample(n)`` draws n fresh
     (Y, labels). Returns copies of theta at each step count in ``steps`` (calling ``on_checkpoint``).
-    No loss is evaluated along the way, so divergence is a non-finite theta at a checkpoint; the one-line
+    No loss is evaluated along the way, so divergence is a non-finite theta at a checkpoint, and a collapse
+    (saturated or dead units) a gradient exactly zero on every sample of a chunk of at least
+    :data:`COLLAPSE_SAMPLES` fresh samples (one sample may meet only dead ReLUs); the one-line
     :class:`DivergenceError` names ``step_key``, the config key to lower (e.g. ``alignment.gmm.c``).
     """
     theta = np.array(theta0, dtype=np.float64, copy=True)
@@ -73,8 +79,14 @@ def online_sgd(theta0: np.ndarray, grad_step: Callable[[np.ndarray, np.ndarray, 
         Y, labels = sample(n)
         if seen is not None:
             seen.push(Y, labels)
+        moved = False
         for i in range(n):
             g = grad_step(theta, Y[i], int(labels[i]))
+            moved = moved or bool(g.any())  # g.any() runs only until the first non-zero gradient of the chunk
             theta *= shrink
             theta -= delta * g
+        if not moved and n >= COLLAPSE_SAMPLES:
+            raise DivergenceError(f"online SGD collapsed at steps {ell}-{ell + n}: the gradient was exactly 0 on all "
+                                  f"{n} fresh samples (saturated or dead units, not convergence; step size "
+                                  f"delta={delta:g}); lower {step_key} in the config")
         ell += n
