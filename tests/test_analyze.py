@@ -161,6 +161,8 @@ def test_batch_norm_model_in_eval_mode_matches_torch_func_hessian(user_pkg: str)
                       for e in torch.eye(theta0.numel(), dtype=F64)])
     other = np.linalg.eigvalsh((0.5 * (fd + fd.T)).numpy())
     np.testing.assert_allclose(train_arrays["H_eigenvalues"], other, rtol=1e-6, atol=1e-7)
+    gn_lanczos, _, _ = analyze_curvature(model, cross_entropy, x, y, 3, _settings(method="lanczos", top_k=5))
+    np.testing.assert_allclose(gn_lanczos["GN"]["top"], train_arrays["GN_eigenvalues"][::-1][:5], rtol=1e-8)
     assert not np.allclose(other, exact, rtol=1e-3)
 
 

@@ -13,7 +13,8 @@ AN_RESERVED = {"run", "figures", "summary"}  # rule names analyze_<word> already
 
 for _study in AN_STUDIES:
     if _study in AN_RESERVED:
-        raise ValueError(f"config key 'analyze.studies.{_study}': the study name '{_study}' is reserved; rename it")
+        sys.exit(f"Config error: config key 'analyze.studies.{_study}': the study name '{_study}' is reserved "
+                 f"(rule analyze_{_study} exists); rename the study")
 
 
 wildcard_constraints:

@@ -31,6 +31,7 @@ import torch
 from nnspectra.curvature import (
     GaussNewtonProducts,
     HessianProducts,
+    check_dense_fits,
     choose_spectrum_method,
     eigvalsh_dense,
     gauss_newton,
@@ -169,6 +170,12 @@ def weight_esd(model: torch.nn.Module, min_tail: int = 10) -> list[dict[str, Any
 
 def _dense_matrix(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
                   dtype: torch.dtype, budget_gb: float | None, device: torch.device | str) -> torch.Tensor:
+    """The dense H or GN: the project's fastest exact builders in eval mode; in train mode (samples coupled by
+    batch statistics, where per-sample Jacobians and torch.func transforms do not apply) from the products."""
+    if model.training:  # batch norm on batch statistics couples the samples: only whole-batch double backward
+        check_dense_fits(sum(p.numel() for p in model.parameters()), sum(p.numel() for p in model.parameters()),
+                         dtype, budget_gb, device=device)
+        return _operator(kind, model, loss_fn, x, y, dtype, device).dense()
     build = hessian if kind == "H" else gauss_newton
     return build(model, loss_fn, x, y, dtype=dtype, budget_gb=budget_gb, device=device)
 
