@@ -196,6 +196,8 @@ def test_a_study_from_a_user_factory_runs_from_config_alone(user_pkg: str, tmp_p
     rec = result.record
     assert rec["model"]["checkpoint"]["sha256"] == hashlib.sha256(ckpt.read_bytes()).hexdigest()
     assert rec["model"]["n_params"] == 64 * 4 + 4 + 4 * 10 + 10
+    source = TESTS / "analyze_user_pkg" / "models.py"
+    assert rec["model"]["factory_source"] == {"file": str(source), "sha256": hashlib.sha256(source.read_bytes()).hexdigest()}
     assert rec["dataset"] == {**rec["dataset"], "name": "digits", "n_samples": 60, "n_classes": 10}
     assert rec["curvature"]["method"] == "dense" and "dense" in rec["curvature"]["method_reason"]
     assert rec["curvature"]["H"]["outliers"]["n_classes"] == 10

@@ -21,6 +21,17 @@ wildcard_constraints:
     study="[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
+def analyze_factory(wildcards) -> dict | None:
+    """File and sha256 of a study's `module:` factory (a params entry: editing the user's model code reruns the
+    study); None when it does not import, so the job itself reports that in one line."""
+    from nnspectra.analyze.study import factory_source
+
+    try:
+        return factory_source(AN_STUDIES[wildcards.study]["model"]["name"])
+    except Exception:
+        return None
+
+
 def analyze_outputs(study: str) -> list[str]:
     """Every file a study's target builds."""
     base = AN_DIR.format(study=study)
@@ -47,6 +58,7 @@ rule analyze_run:
     params:
         cfg=lambda w: cfg(f"analyze.studies.{w.study}", "data_dir", "download", "device", "memory_budget_gb"),
         code=code("nnspectra.analyze"),
+        factory=analyze_factory,
         seed=lambda w: AN_STUDIES[w.study]["seed"],
     script:
         "../scripts/analyze_run.py"

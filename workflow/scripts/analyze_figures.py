@@ -16,7 +16,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
                    arr["GN_density_per_probe"], step.output["density"], title=f"{name}\nspectral density (SLQ)")
     hb = blocks[blocks["matrix"] == "H"]
     top1 = [float(str(t).split()[0]) if str(t).strip() else float("nan") for t in hb["top"]]
-    plot_blocks(list(hb["block"]), hb["trace"].to_numpy(float), hb["trace_stderr"].to_numpy(float), top1,
+    plot_blocks([f"{b} ({t})" if t != "parameter" else str(b) for b, t in zip(hb["block"], hb["type"])], hb["trace"].to_numpy(float), hb["trace_stderr"].to_numpy(float), top1,
                 step.output["blocks"], title=f"{name}\ncurvature per block of H")
     snap = rec.get("snapshots")
     if snap:

@@ -16,7 +16,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     step.extra["layer_mode"] = result.record["layer_mode"]
     save_arrays(step.output["arrays"], **result.arrays)
     blocks = pd.DataFrame([{**row, "top": " ".join(f"{v:.6g}" for v in row["top"])} for row in result.blocks],
-                          columns=["matrix", "block", "size", "how", "top", "trace", "trace_stderr"])
+                          columns=["matrix", "block", "type", "size", "how", "top", "trace", "trace_stderr"])
     save_table(blocks, step.output["blocks"])
     weights = pd.DataFrame([{**row, "shape": "x".join(str(s) for s in row["shape"])} for row in result.weights],
                            columns=["parameter", "shape", "n_eigs", "lambda_max", "alpha", "xmin", "n_tail", "ks", "note"])

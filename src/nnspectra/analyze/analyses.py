@@ -219,6 +219,8 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
     method, reason = choose_method(p, settings, tdtype, budget_gb, device)
     log.info("curvature of P = %d parameters on N = %d samples: %s", p, len(x), reason)
     blocks = parameter_blocks(model, settings.blocks) if settings.blocks != "none" else {}
+    modules = dict(model.named_modules())
+    kinds = {b: type(modules[b]).__name__ if b in modules else "parameter" for b in blocks}
     record: dict[str, Any] = {"n_params": p, "n_samples": int(len(x)), "method": method, "method_reason": reason,
                               "dtype": dtype, "seconds": {}}
     arrays: dict[str, np.ndarray] = {}
@@ -237,7 +239,7 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
                 ti = torch.as_tensor(idx)
                 sub = mat[ti][:, ti]
                 beigs = np.asarray(eigvalsh_dense(sub), dtype=np.float64)[::-1]
-                rows.append({"matrix": kind, "block": bname, "size": int(idx.size), "how": "dense block",
+                rows.append({"matrix": kind, "block": bname, "type": kinds[bname], "size": int(idx.size), "how": "dense block",
                              "top": beigs[: settings.block_top_k].tolist(), "trace": float(torch.trace(sub)),
                              "trace_stderr": 0.0})
         else:
@@ -260,7 +262,8 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
                 elif settings.block_top_k > 0:
                     btop = np.asarray(eigvalsh_dense(bop.dense()))[::-1][: settings.block_top_k].tolist()
                 tr = hutchinson_trace(bop, settings.block_trace_probes, seed=seed)
-                rows.append({"matrix": kind, "block": bname, "size": int(idx.size), "how": "Lanczos + Hutchinson",
+                rows.append({"matrix": kind, "block": bname, "type": kinds[bname], "size": int(idx.size),
+                             "how": "Lanczos + Hutchinson",
                              "top": btop, "trace": tr.mean, "trace_stderr": _stderr(tr.std, settings.block_trace_probes)})
         arrays[f"{kind}_top"], arrays[f"{kind}_bottom"] = np.asarray(top), np.asarray(bottom)
         tr = hutchinson_trace(op, settings.trace_probes, seed=seed)

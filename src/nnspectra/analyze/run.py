@@ -19,6 +19,7 @@ from nnspectra.analyze.analyses import AnalysisSettings, analyze_curvature, lamb
 from nnspectra.analyze.study import (
     DTYPES,
     build_model,
+    factory_source,
     load_checkpoint,
     load_study_data,
     loss_function,
@@ -113,7 +114,7 @@ def run_study(name: str, study: Mapping[str, Any], *, data_dir: str | None = Non
     record: dict[str, Any] = {
         "study": name,
         "model": {"name": mcfg["name"], "kwargs": dict(mcfg.get("kwargs") or {}), "checkpoint": checkpoint,
-                  "n_params": int(sum(p.numel() for p in model.parameters())), "class": type(model).__name__},
+                  "factory_source": factory_source(mcfg["name"]), "n_params": int(sum(p.numel() for p in model.parameters())), "class": type(model).__name__},
         "dataset": {"name": dcfg["name"], "n_samples": int(len(x)), "n_classes": data.n_classes,
                     "seed": int(dcfg["seed"]), "input_shape": list(x.shape[1:]), "source": data.source},
         "loss": study["loss"], "dtype": study["dtype"], "seed": seed,

@@ -108,6 +108,22 @@ def build_model(name: str, kwargs: Mapping[str, Any] | None = None, seed: int = 
     return model
 
 
+def factory_source(name: str) -> dict[str, str] | None:
+    """For ``module:<package.path>:<function>``: the file defining the factory and its sha256 (recorded, so a
+    study's record says which version of the user's code built the model); None for torchvision models."""
+    import inspect
+
+    kind, _, rest = name.partition(":")
+    if kind != "module":
+        return None
+    module = importlib.import_module(rest.split(":")[0])
+    try:
+        path = inspect.getsourcefile(module)
+    except TypeError:
+        path = None
+    return {"file": str(path), "sha256": sha256_of(path)} if path else None
+
+
 def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike[str], key: str = "model.checkpoint") -> str:
     """Load a state dict (``weights_only=True``) into ``model`` and return the file's sha256.
 

@@ -53,14 +53,13 @@ def plot_densities(grid_h: np.ndarray, density_h: np.ndarray, per_probe_h: np.nd
     for grid, dens, per, color, label in ((grid_h, density_h, per_probe_h, "C0", "Hessian H"),
                                           (grid_gn, density_gn, per_probe_gn, "C2", "Gauss-Newton GN")):
         grid, dens, per = np.asarray(grid, float), np.asarray(dens, float), np.asarray(per, float)
-        floor = max(float(dens.max()) * 1e-10, 1e-300)
+        floor = max(float(dens.max()) * 1e-7, 1e-300)
         ax.plot(grid, np.maximum(dens, floor), color=color, lw=1.3, label=f"{label} (mean of {per.shape[0]} probes)")
         if per.shape[0] > 1:
             ax.fill_between(grid, np.maximum(per.min(0), floor), np.maximum(per.max(0), floor), color=color,
                             alpha=0.2, lw=0)
     ax.set_yscale("log")
-    ax.set_xscale("symlog", linthresh=max(1e-3, 1e-3 * float(np.max(np.abs(np.asarray(grid_h, float))))))
-    ax.set_xlabel(r"eigenvalue $\lambda$ (symmetric log scale)")
+    ax.set_xlabel(r"eigenvalue $\lambda$")
     ax.set_ylabel("spectral density (log scale)")
     ax.set_title(title or "spectral density (stochastic Lanczos quadrature)")
     ax.legend(fontsize=7)
