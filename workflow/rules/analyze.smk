@@ -6,6 +6,8 @@
 # Outputs: results/<run_name>/analyze/<study>/{record.json, arrays.npz, blocks.csv, weights.csv, *.png} and
 # results/<run_name>/analyze/summary.{csv,md}, each with a provenance sidecar.
 
+from nnspectra.analyze.study import factory_source
+
 AN_STUDIES = config["analyze"]["studies"]
 AN_DIR = result("analyze/{study}")
 AN_FIGURES = ("spectrum", "density", "blocks", "lambda_max")
@@ -21,21 +23,9 @@ wildcard_constraints:
     study="[A-Za-z0-9][A-Za-z0-9_-]*",
 
 
-def analyze_factory(wildcards) -> dict | None:
-    """File and sha256 of a study's `module:` factory (a params entry: editing the user's model code reruns the
-    study); None when it does not import, so the job itself reports that in one line."""
-    from nnspectra.analyze.study import factory_source
-
-    try:
-        return factory_source(AN_STUDIES[wildcards.study]["model"]["name"])
-    except Exception:
-        return None
-
-
-def analyze_outputs(study: str) -> list[str]:
-    """Every file a study's target builds."""
-    base = AN_DIR.format(study=study)
-    return [f"{base}/record.json", f"{base}/blocks.csv", f"{base}/weights.csv"] + [f"{base}/{f}.png" for f in AN_FIGURES]
+# every file a study's target builds
+AN_OUTPUTS = {s: [f"{AN_DIR}/{name}".format(study=s) for name in ("record.json", "blocks.csv", "weights.csv")]
+                 + [f"{AN_DIR}/{fig}.png".format(study=s) for fig in AN_FIGURES] for s in AN_STUDIES}
 
 
 rule analyze_run:
@@ -58,7 +48,8 @@ rule analyze_run:
     params:
         cfg=lambda w: cfg(f"analyze.studies.{w.study}", "data_dir", "download", "device", "memory_budget_gb"),
         code=code("nnspectra.analyze"),
-        factory=analyze_factory,
+        # the user's factory file and sha256: editing their model code reruns the study
+        factory=lambda w: factory_source(AN_STUDIES[w.study]["model"]["name"], missing_ok=True),
         seed=lambda w: AN_STUDIES[w.study]["seed"],
     script:
         "../scripts/analyze_run.py"
@@ -89,7 +80,7 @@ rule analyze_figures:
 rule analyze_summary:
     localrule: True
     input:
-        records=[AN_DIR.format(study=s) + "/record.json" for s in AN_STUDIES],
+        records=[f"{AN_DIR}/record.json".format(study=s) for s in AN_STUDIES],
     output:
         csv=report(result("analyze/summary.csv"), caption="../report/analyze_summary.rst", category="Your model, your data",
                    labels={"table": "studies", "format": "csv"}),
@@ -111,11 +102,11 @@ rule analyze_summary:
 
 rule analyze:
     input:
-        [path for s in AN_STUDIES for path in analyze_outputs(s)],
+        [path for s in AN_STUDIES for path in AN_OUTPUTS[s]],
         rules.analyze_summary.output,
 
 
 for _study in AN_STUDIES:
     rule:
         name: f"analyze_{_study}"
-        input: analyze_outputs(_study)
+        input: AN_OUTPUTS[_study]

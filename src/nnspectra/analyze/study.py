@@ -108,15 +108,21 @@ def build_model(name: str, kwargs: Mapping[str, Any] | None = None, seed: int = 
     return model
 
 
-def factory_source(name: str) -> dict[str, str] | None:
+def factory_source(name: str, missing_ok: bool = False) -> dict[str, str] | None:
     """For ``module:<package.path>:<function>``: the file defining the factory and its sha256 (recorded, so a
-    study's record says which version of the user's code built the model); None for torchvision models."""
+    study's record says which version of the user's code built the model); None for torchvision models, and
+    with ``missing_ok`` for a module that does not import (building the model reports that in one line)."""
     import inspect
 
     kind, _, rest = name.partition(":")
     if kind != "module":
         return None
-    module = importlib.import_module(rest.split(":")[0])
+    try:
+        module = importlib.import_module(rest.split(":")[0])
+    except Exception:
+        if missing_ok:
+            return None
+        raise
     try:
         path = inspect.getsourcefile(module)
     except TypeError:
