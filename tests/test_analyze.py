@@ -91,6 +91,19 @@ def test_top_eigenvalues_match_scipy_eigsh_on_the_same_operator_and_the_dense_ro
     np.testing.assert_allclose(lanczos["H"]["bottom"], exact[:2], rtol=1e-8)
 
 
+def test_gradient_moment_matrix_lanczos_and_dense_match_its_dense_reference():
+    from nnspectra.curvature import gradient_moment
+
+    model, x, y, c = _tiny_problem(seed=8)
+    lanczos, _, _ = analyze_curvature(model, cross_entropy, x, y, c, _settings(method="lanczos", gradient_moment=True))
+    dense, arrays, _ = analyze_curvature(model, cross_entropy, x, y, c, _settings(method="dense", gradient_moment=True))
+    g = gradient_moment(model, cross_entropy, x, y, dtype=F64)
+    ref = np.linalg.eigvalsh(g.numpy())
+    np.testing.assert_allclose(arrays["G_eigenvalues"], ref, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(lanczos["G"]["top"], ref[::-1][:6], rtol=1e-8)
+    assert dense["G"]["trace_exact"] == pytest.approx(float(torch.trace(g)), rel=1e-12)
+
+
 def test_top_eigenvalues_match_curvlinops():
     curvlinops = pytest.importorskip("curvlinops", reason="curvlinops-for-pytorch is not installed (test extra)")
     model, x, y, c = _tiny_problem(seed=3)
@@ -300,4 +313,13 @@ def test_train_mode_refuses_dropout():
     model = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.5), torch.nn.Linear(3, 2))
     with pytest.raises(ConfigError) as err:
         set_layer_mode(model, "train")
+    assert "bn_dropout: eval" in _one_line(err)
+
+
+def test_gradient_moment_is_refused_for_batch_statistics(user_pkg: str):
+    model = build_model(f"module:{user_pkg}:branch_net", {"channels": 2, "classes": 3}).to(F64)
+    set_layer_mode(model, "train")
+    x, y = torch.randn(6, 1, 8, 8, dtype=F64), torch.arange(6) % 3
+    with pytest.raises(ConfigError) as err:
+        analyze_curvature(model, cross_entropy, x, y, 3, _settings(gradient_moment=True))
     assert "bn_dropout: eval" in _one_line(err)

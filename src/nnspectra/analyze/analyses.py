@@ -1,6 +1,7 @@
 """The papers' spectral analyses for any model: everything goes through the project's curvature front-end.
 
-For the Hessian H and its Gauss-Newton part GN of the mean loss at the model's parameters:
+For the Hessian H and its Gauss-Newton part GN of the mean loss at the model's parameters (and, with
+``gradient_moment``, the G-matrix G = (1/N) sum_i g_i g_i^T of the per-sample gradients):
 
 * top-k (and bottom-k of H): the dense matrix (:func:`nnspectra.curvature.hessian` /
   :func:`~nnspectra.curvature.gauss_newton` + ``eigvalsh``) when two P x P matrices fit the budget and
@@ -30,11 +31,13 @@ import torch
 
 from nnspectra.curvature import (
     GaussNewtonProducts,
+    GradientMomentProducts,
     HessianProducts,
     check_dense_fits,
     choose_spectrum_method,
     eigvalsh_dense,
     gauss_newton,
+    gradient_moment,
     hessian,
     hutchinson_trace,
     slq,
@@ -74,6 +77,7 @@ class AnalysisSettings:
     outlier_tau: float = 2.0
     powerlaw_min_tail: int = 10
     snapshot_tol: float = 1e-4
+    gradient_moment: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -168,21 +172,26 @@ def weight_esd(model: torch.nn.Module, min_tail: int = 10) -> list[dict[str, Any
     return rows
 
 
+def batch_coupled(model: torch.nn.Module) -> bool:
+    """Whether a batch-norm layer normalises with batch statistics (training mode), coupling the samples."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
+
+
 def _dense_matrix(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
                   dtype: torch.dtype, budget_gb: float | None, device: torch.device | str) -> torch.Tensor:
     """The dense H or GN: the project's fastest exact builders in eval mode; in train mode (samples coupled by
     batch statistics, where per-sample Jacobians and torch.func transforms do not apply) from the products."""
-    if model.training:  # batch norm on batch statistics couples the samples: only whole-batch double backward
+    if batch_coupled(model):  # batch norm on batch statistics couples the samples: whole-batch double backward only
         check_dense_fits(sum(p.numel() for p in model.parameters()), sum(p.numel() for p in model.parameters()),
                          dtype, budget_gb, device=device)
         return _operator(kind, model, loss_fn, x, y, dtype, device).dense()
-    build = hessian if kind == "H" else gauss_newton
+    build = {"H": hessian, "GN": gauss_newton, "G": gradient_moment}[kind]
     return build(model, loss_fn, x, y, dtype=dtype, budget_gb=budget_gb, device=device)
 
 
 def _operator(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
               dtype: torch.dtype, device: torch.device | str) -> TorchOperator:
-    cls = HessianProducts if kind == "H" else GaussNewtonProducts
+    cls = {"H": HessianProducts, "GN": GaussNewtonProducts, "G": GradientMomentProducts}[kind]
     return cls(model, loss_fn, x, y, dtype=dtype, device=device)
 
 
@@ -208,7 +217,7 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
                       settings: AnalysisSettings, dtype: str = "float64", seed: int = 0,
                       budget_gb: float | None = None, device: torch.device | str = "cpu",
                       ) -> tuple[dict[str, Any], dict[str, np.ndarray], list[dict[str, Any]]]:
-    """H and GN of the mean loss at ``model``'s parameters: (record, arrays, per-block rows).
+    """H and GN (and G) of the mean loss at ``model``'s parameters: (record, arrays, per-block rows).
 
     The record holds the method and its reason, top/bottom eigenvalues, traces (estimate, standard error,
     exact when dense), outlier counts next to C and timings; the arrays the eigenvalues and SLQ densities
@@ -220,12 +229,16 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
     log.info("curvature of P = %d parameters on N = %d samples: %s", p, len(x), reason)
     blocks = parameter_blocks(model, settings.blocks) if settings.blocks != "none" else {}
     modules = dict(model.named_modules())
-    kinds = {b: type(modules[b]).__name__ if b in modules else "parameter" for b in blocks}
+    block_types = {b: type(modules[b]).__name__ if b in modules else "parameter" for b in blocks}
     record: dict[str, Any] = {"n_params": p, "n_samples": int(len(x)), "method": method, "method_reason": reason,
                               "dtype": dtype, "seconds": {}}
     arrays: dict[str, np.ndarray] = {}
     rows: list[dict[str, Any]] = []
-    for kind in ("H", "GN"):
+    kinds = ("H", "GN", "G") if settings.gradient_moment else ("H", "GN")
+    if settings.gradient_moment and batch_coupled(model):
+        raise ConfigError("analysis.gradient_moment needs per-sample gradients, which batch norm on batch statistics "
+                          "(bn_dropout: train) does not have; use bn_dropout: eval or gradient_moment: false")
+    for kind in kinds:
         t0 = time.perf_counter()
         entry: dict[str, Any] = {}
         if method == "dense":
@@ -239,7 +252,7 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
                 ti = torch.as_tensor(idx)
                 sub = mat[ti][:, ti]
                 beigs = np.asarray(eigvalsh_dense(sub), dtype=np.float64)[::-1]
-                rows.append({"matrix": kind, "block": bname, "type": kinds[bname], "size": int(idx.size), "how": "dense block",
+                rows.append({"matrix": kind, "block": bname, "type": block_types[bname], "size": int(idx.size), "how": "dense block",
                              "top": beigs[: settings.block_top_k].tolist(), "trace": float(torch.trace(sub)),
                              "trace_stderr": 0.0})
         else:
@@ -247,7 +260,7 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
             if kind == "H" and settings.bottom_k > 0:
                 top, bottom = lanczos_edges(op, settings.top_k, settings.bottom_k, settings.lanczos_tol, seed,
                                             settings.lanczos_maxiter)
-            else:  # GN is positive semi-definite: its bottom edge is 0, not worth a Lanczos run
+            else:  # GN and G are positive semi-definite: their bottom edge is 0, not worth a Lanczos run
                 top = top_eigenpairs(op, min(settings.top_k, p - 2), tol=settings.lanczos_tol, seed=seed,
                                      return_vectors=False, maxiter=settings.lanczos_maxiter,
                                      on_no_convergence="partial")[0]
@@ -262,7 +275,7 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
                 elif settings.block_top_k > 0:
                     btop = np.asarray(eigvalsh_dense(bop.dense()))[::-1][: settings.block_top_k].tolist()
                 tr = hutchinson_trace(bop, settings.block_trace_probes, seed=seed)
-                rows.append({"matrix": kind, "block": bname, "type": kinds[bname], "size": int(idx.size),
+                rows.append({"matrix": kind, "block": bname, "type": block_types[bname], "size": int(idx.size),
                              "how": "Lanczos + Hutchinson",
                              "top": btop, "trace": tr.mean, "trace_stderr": _stderr(tr.std, settings.block_trace_probes)})
         arrays[f"{kind}_top"], arrays[f"{kind}_bottom"] = np.asarray(top), np.asarray(bottom)
