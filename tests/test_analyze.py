@@ -323,3 +323,21 @@ def test_gradient_moment_is_refused_for_batch_statistics(user_pkg: str):
     with pytest.raises(ConfigError) as err:
         analyze_curvature(model, cross_entropy, x, y, 3, _settings(gradient_moment=True))
     assert "bn_dropout: eval" in _one_line(err)
+
+
+def test_image_folder_dataset_is_class_balanced_and_normalised(tmp_path: Path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls, count in (("cats", 4), ("dogs", 3)):
+        (tmp_path / cls).mkdir()
+        for i in range(count):
+            size = (10, 12) if i == 0 else (12, 12)  # one odd size: image_size resizes them all
+            Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    data = load_study_data("imagefolder", 6, 0, path=tmp_path, image_size=8)
+    assert data.x.shape == (6, 3, 8, 8) and data.n_classes == 2
+    assert sorted(data.y.tolist()) == [0, 0, 0, 1, 1, 1]
+    assert torch.allclose(data.x.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
+    with pytest.raises(ConfigError) as err:
+        load_study_data("imagefolder", 6, 0, path=tmp_path / "nowhere")
+    assert "one sub-folder of images per class" in _one_line(err)

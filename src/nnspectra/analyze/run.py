@@ -100,7 +100,7 @@ def run_study(name: str, study: Mapping[str, Any], *, data_dir: str | None = Non
     model = model.to(dtype)
     data = load_study_data(dcfg["name"], int(dcfg["n_samples"]), int(dcfg["seed"]), data_dir=data_dir,
                            download=download, flatten=bool(dcfg["flatten"]), image_size=dcfg.get("image_size"),
-                           key=f"{key}.dataset")
+                           key=f"{key}.dataset", path=dcfg.get("path"))
     x, y = data.x.to(dtype), data.y
     loss_fn = loss_function(study["loss"])
     with torch.no_grad():

@@ -24,7 +24,7 @@ import torch
 
 from nnspectra.errors import ConfigError, NnspectraError
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "imagefolder")
 LOSSES = ("cross_entropy", "mse")
 LAYER_MODES = ("eval", "train")
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -211,16 +211,59 @@ def _digits() -> tuple[torch.Tensor, torch.Tensor, str]:
     return images, torch.from_numpy(np.asarray(bunch.target, dtype=np.int64)), "scikit-learn load_digits (8x8, /16)"
 
 
+def _image_folder(path: str | os.PathLike[str] | None, n_samples: int, seed: int, image_size: int | None,
+                  key: str) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """The class-balanced subset of an ImageFolder tree (one folder per class), read as RGB in [0, 1]."""
+    from torchvision.datasets import ImageFolder
+    from torchvision.transforms import functional as tvf
+
+    from nnspectra.data.vision import balanced_subset
+
+    if not path or not Path(path).is_dir():
+        raise ConfigError(f"config key '{key}.path' = {path!r} is not a directory; dataset 'imagefolder' needs a folder "
+                          "holding one sub-folder of images per class")
+    try:
+        folder = ImageFolder(str(path))
+    except (FileNotFoundError, RuntimeError) as err:
+        raise ConfigError(f"config key '{key}.path': {str(err).splitlines()[0]}") from None
+    labels = torch.as_tensor(folder.targets, dtype=torch.int64)
+    n_classes = len(folder.classes)
+    if n_samples % n_classes:
+        raise ConfigError(f"config key '{key}.n_samples' = {n_samples} must be a multiple of the {n_classes} classes "
+                          "(the subset is class-balanced)")
+    idx = balanced_subset(labels, n_samples // n_classes, seed)
+    images = []
+    for i in idx:
+        img = folder.loader(folder.samples[int(i)][0]).convert("RGB")
+        if image_size is not None:
+            img = tvf.resize(img, [int(image_size), int(image_size)], antialias=True)
+        images.append(tvf.to_tensor(img))
+    shapes = {tuple(t.shape) for t in images}
+    if len(shapes) > 1:
+        raise ConfigError(f"config key '{key}.image_size': the images of {path} have different sizes {sorted(shapes)[:2]}; "
+                          "set image_size to resize them")
+    x = torch.stack(images)
+    return x, labels[torch.from_numpy(idx)], f"ImageFolder {path} ({n_classes} classes: {', '.join(folder.classes[:5])})"
+
+
 def load_study_data(name: str, n_samples: int, seed: int, data_dir: str | os.PathLike[str] | None = None,
                     download: bool = False, flatten: bool = False, image_size: int | None = None,
-                    key: str = "dataset") -> StudyData:
+                    key: str = "dataset", path: str | os.PathLike[str] | None = None) -> StudyData:
     """A class-balanced subset of ``n_samples`` training examples (``n_samples / C`` per class, drawn by
-    ``seed``), normalised; ``flatten`` gives (N, D) for MLPs, ``image_size`` resizes (antialiased)."""
+    ``seed``), normalised; ``flatten`` gives (N, D) for MLPs, ``image_size`` resizes (antialiased).
+    ``imagefolder`` reads the tree at ``path`` (one sub-folder per class), normalised per channel over the subset."""
     from nnspectra.data import vision
 
     if name not in DATASETS:
         raise ConfigError(f"config key '{key}.name': unknown dataset '{name}'{_did_you_mean(name, DATASETS)} "
                           f"(available: {', '.join(DATASETS)})")
+    if name == "imagefolder":
+        x, y, source = _image_folder(path, n_samples, seed, image_size, key)
+        mean = tuple(float(v) for v in x.mean((0, 2, 3)))
+        std = tuple(max(float(v), 1e-8) for v in x.std((0, 2, 3)))
+        x = vision.normalize(x, mean, std)
+        x = x.reshape(len(x), -1) if flatten else x
+        return StudyData(x=x.contiguous(), y=y, n_classes=int(y.max()) + 1, source=source)
     if name == "digits":
         images, labels, source = _digits()
         mean, std = (float(images.mean()),), (float(images.std()),)
