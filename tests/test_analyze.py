@@ -341,3 +341,18 @@ def test_image_folder_dataset_is_class_balanced_and_normalised(tmp_path: Path):
     with pytest.raises(ConfigError) as err:
         load_study_data("imagefolder", 6, 0, path=tmp_path / "nowhere")
     assert "one sub-folder of images per class" in _one_line(err)
+
+
+def test_a_checkpointed_batch_norm_model_is_analysed_with_its_own_running_statistics(user_pkg: str, tmp_path: Path):
+    name = f"module:{user_pkg}:branch_net"
+    model = build_model(name, {"channels": 2}, seed=3)
+    model.bn.running_mean.fill_(0.7)
+    model.bn.running_var.fill_(2.5)
+    torch.save(model.state_dict(), tmp_path / "bn.pt")
+    study = _study(model={"name": name, "kwargs": {"channels": 2}, "checkpoint": str(tmp_path / "bn.pt")},
+                   dataset={"name": "digits", "n_samples": 30}, train=None)
+    result = run_study("mine", study)
+    data = load_study_data("digits", 30, 0)
+    model = model.to(F64).eval()
+    _, arrays, _ = analyze_curvature(model, cross_entropy, data.x.to(F64), data.y, 10, _settings(method="dense"))
+    np.testing.assert_allclose(result.arrays["H_eigenvalues"], arrays["H_eigenvalues"], rtol=1e-10, atol=1e-13)

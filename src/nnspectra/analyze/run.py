@@ -25,6 +25,7 @@ from nnspectra.analyze.study import (
     loss_function,
     set_layer_mode,
 )
+from nnspectra.errors import ConfigError
 from nnspectra.training import TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -103,14 +104,15 @@ def run_study(name: str, study: Mapping[str, Any], *, data_dir: str | None = Non
                            key=f"{key}.dataset", path=dcfg.get("path"))
     x, y = data.x.to(dtype), data.y
     loss_fn = loss_function(study["loss"])
+    was_training = model.training
+    model.eval()  # a look at the output shape must not move batch norm's running statistics
     with torch.no_grad():
         out = model(x[:2])
+    model.train(was_training)
     if out.ndim != 2 or out.shape[1] != data.n_classes:
-        raise_shape = f"outputs of shape {tuple(out.shape)}"
-        from nnspectra.errors import ConfigError
-
-        raise ConfigError(f"config key '{key}.model': the model gives {raise_shape} on the data but the dataset has "
-                          f"{data.n_classes} classes; set its output size (e.g. num_classes: {data.n_classes})")
+        raise ConfigError(f"config key '{key}.model': the model gives outputs of shape {tuple(out.shape)} on the data "
+                          f"but the dataset has {data.n_classes} classes; set its output size (e.g. num_classes: "
+                          f"{data.n_classes})")
     record: dict[str, Any] = {
         "study": name,
         "model": {"name": mcfg["name"], "kwargs": dict(mcfg.get("kwargs") or {}), "checkpoint": checkpoint,
