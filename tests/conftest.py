@@ -46,7 +46,7 @@ def shared_data_dir() -> Path | None:
 
 @pytest.fixture(scope="session")
 def copy_workflow(repo_root: Path) -> Callable[[Path], Path]:
-    """Makes a private copy of the workflow and the library (Snakefile, config/, workflow/, src/, benchmarks/)
+    """Makes a private copy of the workflow and the library (Snakefile, config/, workflow/, profiles/, src/, benchmarks/)
     in a folder to run Snakemake in; run it with :func:`workflow_env` so the copy's library is the one used.
 
     Tests never touch the checkout's results/, so they pass whatever pipeline runs happened there.
@@ -54,7 +54,7 @@ def copy_workflow(repo_root: Path) -> Callable[[Path], Path]:
     return lambda dest: copy_workflow_from(repo_root, dest)
 
 
-WORKFLOW_PARTS = ("Snakefile", "config", "workflow", "src", "benchmarks")
+WORKFLOW_PARTS = ("Snakefile", "config", "workflow", "profiles", "src", "benchmarks")
 
 
 def copy_workflow_from(root: Path, dest: Path) -> Path:

@@ -129,4 +129,5 @@ def test_table1_and_metrics_from_planted_spectra() -> None:
 def test_metrics_skip_configurations_not_run() -> None:
     long = collect_counts(attach_rows([r for r in _fake_records() if r["act"] == "tanh"]))
     m = blobs_metrics(long, {}).as_dict()
-    assert set(m) == {"gap_hits_tanh_k5plus"} and isinstance(pd.Series(m["gap_hits_tanh_k5plus"]["values"]), pd.Series)
+    claims = {name for name in m if not name.startswith(("elbow_", "gap_gd_", "gap_sgd_"))}   # less the details
+    assert claims == {"gap_hits_tanh_k5plus"} and isinstance(pd.Series(m["gap_hits_tanh_k5plus"]["values"]), pd.Series)

@@ -22,7 +22,9 @@ from nnspectra.experiments import mnist_width as mw
 from nnspectra.experiments.alignment import MatrixSettings, OnlineSGD
 from nnspectra.experiments.alignment_metrics import AlignmentClaims, alignment_metrics
 from nnspectra.experiments.blobs import attach_rows, collect_counts
+from nnspectra.experiments.blobs_metrics import SCALE_KEYS as BLOBS_SCALE_KEYS
 from nnspectra.experiments.blobs_metrics import blobs_metrics
+from nnspectra.experiments.blobs_metrics import scale_evidence as blobs_scale
 from nnspectra.experiments.blobs_runs import selected_runs
 from nnspectra.experiments.evolution import (
     EvoAnalysis,
@@ -36,11 +38,19 @@ from nnspectra.experiments.evolution_metrics import (
     EvoClaims,
     claim_metrics,
 )
+from nnspectra.experiments.realdata_metrics import SCALE_KEYS as REAL_SCALE_KEYS
 from nnspectra.experiments.realdata_metrics import realdata_record
+from nnspectra.experiments.realdata_metrics import scale_evidence as realdata_scale
+from nnspectra.cli import resolve_config
+from nnspectra.pipeline.config import config_subset
 from nnspectra.pipeline.io import save_json
 from nnspectra.scorecard import build_scorecard
 
 CLAIMS = {str(c.id): c for c in load_claims(CLAIMS_DIR)}
+PAPER = resolve_config([])                                    # the paper preset: the scale the claims ask for
+BLOBS_SCALE = blobs_scale(config_subset(PAPER, *BLOBS_SCALE_KEYS))
+REAL_SCALE = realdata_scale(config_subset(PAPER, *REAL_SCALE_KEYS))
+SEEDS = range(5)                                              # SPEC §1.4, §5: >= 5 seeds
 
 
 def _card(tmp_path: Path, section: str, record: dict[str, Any], claim_file: str) -> pd.DataFrame:
@@ -77,24 +87,38 @@ def _spec(scale: float, p: int, n_neg: int) -> dict[str, np.ndarray]:
             "negative_count_exact": np.asarray(True), "method": np.asarray("dense")}
 
 
+def _mnist(specs: dict[int, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """The realdata record of the same width sweep at 5 seeds, at the paper preset's scale."""
+    analysis = mw.mnist_width_metrics(specs)
+    return realdata_record({"mnist": {s: analysis for s in SEEDS}}, REAL_SCALE).as_dict()
+
+
 def test_claim_8a_with_one_width_is_not_run_and_all_four_decide(tmp_path: Path) -> None:
-    one = {"mnist": {0: mw.mnist_width_metrics({10: _spec(1.0, 7960, 90)})}}
-    card = _card(tmp_path, "realdata", realdata_record(one).as_dict(), "sagun_real.yaml")
+    card = _card(tmp_path, "realdata", _mnist({10: _spec(1.0, 7960, 90)}), "sagun_real.yaml")
     for cid in ("8a", "9a", "9b", "10"):
         assert card.loc[cid, "status"] == "not_run", cid
     assert card.loc["8a", "note"] == "needs widths [10, 30, 50, 70], this run has [10]"
     assert card.loc["8a", "measured_value"] == 0.0                    # one width agrees with itself: no verdict
     sizes = {10: 7960, 30: 23860, 50: 39760, 70: 55660}
-    four = {"mnist": {0: mw.mnist_width_metrics({n: _spec(1.0 + 0.01 * i, p, 9 * n)
-                                                 for i, (n, p) in enumerate(sizes.items())})}}
-    card = _card(tmp_path, "realdata", realdata_record(four).as_dict(), "sagun_real.yaml")
+    four = _mnist({n: _spec(1.0 + 0.01 * i, p, 9 * n) for i, (n, p) in enumerate(sizes.items())})
+    card = _card(tmp_path, "realdata", four, "sagun_real.yaml")
     for cid in ("8a", "8b", "8c", "9a", "9b", "9d", "10"):
         assert card.loc[cid, "status"] == "pass", (cid, card.loc[cid, "note"])
     # 9a/9d: every width within 1.1 ± 0.3 %, not their mean
-    bad = {"mnist": {0: mw.mnist_width_metrics({n: _spec(1.0, p, 9 * n if n != 70 else 300)
-                                                for n, p in sizes.items()})}}
-    card = _card(tmp_path, "realdata", realdata_record(bad).as_dict(), "sagun_real.yaml")
+    bad = _mnist({n: _spec(1.0, p, 9 * n if n != 70 else 300) for n, p in sizes.items()})
+    card = _card(tmp_path, "realdata", bad, "sagun_real.yaml")
     assert card.loc["9a", "status"] == "fail" and card.loc["9d", "status"] == "pass"
+
+
+def test_claim_8a_compares_every_pair_of_widths(tmp_path: Path) -> None:
+    """n = 50 and n = 70 each within 30 % of n = 10 but 40 % apart from each other: SPEC's "agree across n"
+    is every pair, so 8a fails (it passed when each width was compared with n = 10 only)."""
+    sizes = {10: 7960, 30: 23860, 50: 39760, 70: 55660}
+    scale = {10: 1.0, 30: 1.0, 50: 0.8, 70: 1.12}
+    record = _mnist({n: _spec(scale[n], p, 9 * n) for n, p in sizes.items()})
+    row = _card(tmp_path, "realdata", record, "sagun_real.yaml").loc["8a"]
+    assert row["status"] == "fail" and row["measured_value"] == pytest.approx(0.4)
+    assert "up to 0.4 between two widths" in row["diagnosis"]
 
 
 # -- claims 1-7 (blobs) ---------------------------------------------------------------------------------------
@@ -105,20 +129,22 @@ def _blob_records(counts: dict[tuple[str, int], int], rows: str | list[int] = "a
         c = counts.get((r["alg"], r["k"]), r["k"]) if r["act"] == "relu" and r["cov"] == 1.0 else r["k"]
         rules = {rule: {"count": c, "cutoff": 0.015 if r["k"] < 50 else 0.005}
                  for rule in ("gap", "ratio", "ratio_shifted", "elbow", "edge")}
-        recs.append({**{key: r[key] for key in ("alg", "act", "k", "cov")}, "seed": 0,
-                     "train": {"iterations": 1, "converged": True, "train_acc": 1.0},
-                     "counts": {"lambda_max": 0.01, "lambda_min": -1e-5, "n_params": 100, "rules": rules}})
+        recs += [{**{key: r[key] for key in ("alg", "act", "k", "cov")}, "seed": seed,
+                  "train": {"iterations": 1, "converged": True, "train_acc": 1.0},
+                  "counts": {"lambda_max": 0.01, "lambda_min": -1e-5, "n_params": 100, "rules": rules}}
+                 for seed in SEEDS]
     return collect_counts(attach_rows(recs))
 
 
 def test_claim_1_is_judged_per_algorithm(tmp_path: Path) -> None:
     # the published SGD row (7 at k = 5, 15 at k = 10): 3/5 for SGD, 5/5 for GD -> 8/10 pooled
     long = _blob_records({("sgd", 5): 7, ("sgd", 10): 15})
-    card = _card(tmp_path, "blobs", blobs_metrics(long, {}).as_dict(), "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "sagun_blobs.yaml")
     assert card.loc["1a", "status"] == "pass" and card.loc["1b", "status"] == "fail"
     assert card.loc["1b", "measured_value"] == 3
     # a partial grid (Table 1 rows 9 and 10 only, as the smoke preset runs) is no evidence
-    card = _card(tmp_path, "blobs", blobs_metrics(_blob_records({}, [0, 9, 10]), {}).as_dict(), "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", blobs_metrics(_blob_records({}, [0, 9, 10]), {}, scale=BLOBS_SCALE).as_dict(),
+                 "sagun_blobs.yaml")
     assert card.loc["1b", "status"] == "not_run" and "needs ≥ 5 configurations, this run has 2" in card.loc["1b", "note"]
     for cid in ("2a", "2b", "5"):
         assert card.loc[cid, "status"] == "not_run", cid
@@ -133,12 +159,12 @@ def test_claim_2b_picks_one_index_convention_for_all_rows(tmp_path: Path) -> Non
         rules = {"gap": {"count": k, "cutoff": 0.0}, "ratio": {"count": plain, "cutoff": 0.0},
                  "ratio_shifted": {"count": shifted, "cutoff": 0.0}, "elbow": {"count": k, "cutoff": 0.015},
                  "edge": {"count": k, "cutoff": 0.0}}
-        recs.append({**{key: r[key] for key in ("alg", "act", "k", "cov")}, "seed": 0,
-                     "train": {"iterations": 1, "converged": True, "train_acc": 1.0},
-                     "counts": {"lambda_max": 0.01, "lambda_min": 0.0, "n_params": 100, "rules": rules}})
-    metrics = blobs_metrics(collect_counts(attach_rows(recs)), {}).as_dict()
-    assert metrics["ratio_frac_relu"]["values"] == [pytest.approx(8 / 15)]       # rows 0, 2, ..., 14: k + 2
-    assert metrics["ratio_shifted_frac_relu"]["values"] == [pytest.approx(7 / 15)]  # rows 1, 3, ..., 13: k - 2
+        recs += [{**{key: r[key] for key in ("alg", "act", "k", "cov")}, "seed": seed,
+                  "train": {"iterations": 1, "converged": True, "train_acc": 1.0},
+                  "counts": {"lambda_max": 0.01, "lambda_min": 0.0, "n_params": 100, "rules": rules}} for seed in SEEDS]
+    metrics = blobs_metrics(collect_counts(attach_rows(recs)), {}, scale=BLOBS_SCALE).as_dict()
+    assert metrics["ratio_frac_relu"]["values"] == [pytest.approx(8 / 15)] * 5       # rows 0, 2, ..., 14: k + 2
+    assert metrics["ratio_shifted_frac_relu"]["values"] == [pytest.approx(7 / 15)] * 5  # rows 1, 3, ..., 13: k - 2
     card = _card(tmp_path, "blobs", metrics, "sagun_blobs.yaml")
     assert card.loc["2b", "status"] == "fail" and card.loc["2b", "measured_value"] == pytest.approx(8 / 15)
 
@@ -149,25 +175,29 @@ def test_claim_6c_threshold_follows_k(tmp_path: Path) -> None:
         return np.r_[np.zeros(202 - outliers), np.full(outliers, 0.01)]
 
     long = _blob_records({})
-    for k, outliers, status in ((5, 10, "pass"), (5, 11, "fail"), (50, 11, "pass"), (50, 56, "fail")):
-        fig1 = {0: {"init": init, "final": final(outliers)}, 1: {"init": init, "final": final(outliers)}}
-        record = blobs_metrics(long, fig1, {"alg": "gd", "act": "relu", "k": k, "cov": 1.0}).as_dict()
+    for k, outliers, status in ((50, 11, "pass"), (50, 55, "pass"), (50, 56, "fail"), (5, 10, "not_run")):
+        fig1 = {s: {"init": init, "final": final(outliers)} for s in SEEDS}
+        record = blobs_metrics(long, fig1, {"alg": "gd", "act": "relu", "k": k, "cov": 1.0}, BLOBS_SCALE).as_dict()
+        assert record["fig1_final_outliers_minus_k"]["values"] == [outliers - k] * 5
         row = _card(tmp_path, "blobs", record, "sagun_blobs.yaml").loc["6c"]
-        assert row["status"] == status, (k, outliers, row["note"])
-        assert row["measured_value"] == outliers - k
+        assert row["status"] == status, (k, outliers, row["note"])   # k = 5: not the Fig. 1 net (k = 50)
     # the Fig. 1 spectra of an SGD run say nothing about "after GD"
-    fig1 = {0: {"init": init, "final": final(6)}}
-    record = blobs_metrics(long, fig1, {"alg": "sgd", "act": "relu", "k": 5, "cov": 1.0}).as_dict()
+    fig1 = {s: {"init": init, "final": final(6)} for s in SEEDS}
+    record = blobs_metrics(long, fig1, {"alg": "sgd", "act": "relu", "k": 50, "cov": 1.0}, BLOBS_SCALE).as_dict()
     card = _card(tmp_path, "blobs", record, "sagun_blobs.yaml")
     assert card.loc["6c", "status"] == "not_run" and card.loc["6a", "status"] != "not_run"
+    # Fig. 1 is the k = 50 net (100-30-30-50, SPEC §1.1): a k = 5 run says nothing about claims 6-7
+    record = blobs_metrics(long, fig1, {"alg": "gd", "act": "relu", "k": 5, "cov": 1.0}, BLOBS_SCALE).as_dict()
+    row = _card(tmp_path, "blobs", record, "sagun_blobs.yaml").loc["6a"]
+    assert row["status"] == "not_run" and "needs architecture [100-30-30-50], this run has [100-30-30-5]" in row["note"]
 
 
 def test_claim_4b_checks_the_cutoff(tmp_path: Path) -> None:
     long = _blob_records({})
-    card = _card(tmp_path, "blobs", blobs_metrics(long, {}).as_dict(), "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "sagun_blobs.yaml")
     assert card.loc["4a", "status"] == "pass" and card.loc["4b", "status"] == "pass"   # the paper's cutoffs
     long["elbow_cutoff"] = long["elbow_cutoff"] / 10                                   # a 10x smaller scale
-    card = _card(tmp_path, "blobs", blobs_metrics(long, {}).as_dict(), "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "sagun_blobs.yaml")
     assert card.loc["4a", "status"] == "pass" and card.loc["4b", "status"] == "fail"
 
 
@@ -189,14 +219,15 @@ def _row(step: int, **values: float) -> dict[str, float]:
 
 
 def _summary(seed: int, kind: str, final: dict[str, float], first: dict[str, float] | None = None) -> dict[str, Any]:
-    return {"seed": seed, "kind": kind, "n_train": 3070, "dim": 3072, "rows": [_row(0, **(first or {})),
-                                                                                _row(10, **final)]}
+    n, d = (2000, 1000) if kind == "teacher" else (3070, 3072)     # SPEC §3.1 and §3.3 sizes, width h = 1500
+    return {"seed": seed, "kind": kind, "n_train": n, "dim": d, "width": 1500,
+            "rows": [_row(0, **(first or {})), _row(10, **final)]}
 
 
 def _regime_runs(kind: str, ntk_alpha_adam: float) -> dict[str, list[dict[str, Any]]]:
-    gd = [_summary(s, kind, {}) for s in (0, 1, 2)]
-    large = [_summary(s, kind, {"w_outliers": 3}) for s in (0, 1, 2)]
-    adam = [_summary(s, kind, {"w_alpha": 3.0, "ck_alpha": 3.0, "ntk_alpha": ntk_alpha_adam}) for s in (0, 1, 2)]
+    gd = [_summary(s, kind, {}) for s in SEEDS]
+    large = [_summary(s, kind, {"w_outliers": 3}) for s in SEEDS]
+    adam = [_summary(s, kind, {"w_alpha": 3.0, "ck_alpha": 3.0, "ntk_alpha": ntk_alpha_adam}) for s in SEEDS]
     return {"gd_lr1": gd, "sgd_lr1": gd, "gd_eta_star": large, "adam_lr1": adam}
 
 
@@ -205,17 +236,23 @@ def test_claim_42_needs_cifar10_and_every_part(tmp_path: Path) -> None:
     runs = {"teacher": _regime_runs("teacher", 3.0), "cifar10": _regime_runs("cifar10", 3.0),
             "mnist": _regime_runs("mnist", 8.0)}                      # MNIST: the NTK's alpha stays above 4
     record = claim_metrics(runs, {}, cfg).as_dict()
-    assert record["c42_regimes_reproduce"]["values"] == [1.0, 1.0, 1.0]
-    assert record["c42_mnist_regimes_reproduce"]["values"] == [0.0, 0.0, 0.0]   # 39f fails there
-    assert record["c42_mnist_alpha_ntk_adam"]["values"] == [8.0, 8.0, 8.0]
+    assert record["c42_regimes_reproduce"]["values"] == [1.0] * 5
+    assert record["c42_mnist_regimes_reproduce"]["values"] == [0.0] * 5   # 39f fails there
+    assert record["c42_mnist_alpha_ntk_adam"]["values"] == [8.0] * 5
     card = _card(tmp_path, "evolution", record, "wang.yaml")
-    assert card.loc["42", "status"] == "pass" and "dataset [cifar10]" in card.loc["42", "evidence"]
+    # SPEC §3.3's network is a 3-layer MLP of width 2,048; the experiment trains the 2-layer net of §3.1
+    assert card.loc["42", "status"] == "not_run" and "dataset [cifar10]" in card.loc["42", "evidence"]
+    assert card.loc["42", "note"] == ("needs architecture [3-layer MLP width 2048], this run has "
+                                      "[2-layer MLP width 1500]")
+    three_layer = {name: {**m, "evidence": {**m["evidence"], "architecture": ["3-layer MLP width 2048"]}}
+                   for name, m in record.items()}
+    assert _card(tmp_path, "evolution", three_layer, "wang.yaml").loc["42", "status"] == "pass"
     # the same numbers on MNIST as the claim's dataset: not the claim SPEC states
     cfg = EvoClaims(dataset="teacher", real_dataset="mnist")
     runs["mnist"] = _regime_runs("mnist", 3.0)
     card = _card(tmp_path, "evolution", claim_metrics(runs, {}, cfg).as_dict(), "wang.yaml")
     assert card.loc["42", "status"] == "not_run"
-    assert card.loc["42", "note"] == "needs dataset [cifar10], this run has [mnist]"
+    assert "needs dataset [cifar10], this run has [mnist]" in card.loc["42", "note"]
     for cid in ("36b", "39c", "39d", "39e", "39f"):
         assert card.loc[cid, "status"] != "not_run", cid
 

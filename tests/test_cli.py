@@ -145,6 +145,24 @@ def test_run_moves_targets_out_of_multi_value_options(tmp_path: Path, copy_workf
         rewrite_snakemake_args(["--configfile", "fig3"], work)
 
 
+@pytest.mark.parametrize("args", [["--cores", "0"], ["-c0"], ["--cores=0"], ["-j", "0"], ["--jobs", "-2"],
+                                  ["--cores", "two"], ["--cores", "1", "--local-cores", "0"]])
+def test_run_refuses_impossible_core_and_job_counts(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Snakemake 9 accepts `--cores 0` and then waits forever; `nnspectra run` says so in one line, exit 2."""
+    assert main(["run", *args, "fig2", "--configfile", "config/smoke.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is impossible: give a whole number of at least 1" in err, err
+
+
+def test_plain_snakemake_cores_0_is_one_line_not_a_hang(tmp_path: Path, copy_workflow) -> None:
+    work = copy_workflow(tmp_path)
+    for args in (["--cores", "0"], ["--cores", "1", "--jobs", "0"]):
+        proc = run_snakemake(work, "fig2", *args, "--configfile", "config/smoke.yaml", hang_min=2)
+        assert proc.returncode != 0, proc.stdout[-2000:]
+        assert re.search(r"^Argument error: --(cores|jobs) 0 is impossible", proc.stdout, re.M), proc.stdout[-2000:]
+    assert rewrite_snakemake_args(["--cores", "all", "-j", "unlimited", "fig2"], work).args[:1] == ["--cores"]
+
+
 def test_run_checks_config_files_first(tmp_path: Path, copy_workflow, capsys: pytest.CaptureFixture[str],
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     work = copy_workflow(tmp_path)

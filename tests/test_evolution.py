@@ -20,6 +20,7 @@ from nnspectra.experiments.evolution import (
     EvoModel,
     EvoRun,
     eta_star,
+    make_dataset,
     run_evolution,
     run_scaling,
     train_with_checkpoints,
@@ -89,6 +90,24 @@ def test_missing_mnist_is_one_readable_line(tmp_path: Path) -> None:
     with pytest.raises(DataNotFoundError, match="MNIST files missing from") as info:
         mnist_regression(20, 10, data_dir=tmp_path)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["mnist", "cifar10"])
+def test_evolution_datasets_honour_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """config ``download`` reaches the evolution runs' loaders (it used to stop at "download is off")."""
+    from torchvision import datasets
+    from torchvision.datasets import utils
+
+    def offline(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("Error downloading:\nTried mirror, got: no network here")
+
+    monkeypatch.setattr(datasets.MNIST, "download", offline)
+    monkeypatch.setattr(utils, "download_and_extract_archive", offline)
+    data = EvoData(kind=kind, n_train=20, n_test=10)
+    with pytest.raises(DataNotFoundError, match="download is off"):
+        make_dataset(data, 0, data_dir=str(tmp_path))
+    with pytest.raises(DataNotFoundError, match="download failed: .*no network here"):
+        make_dataset(data, 0, data_dir=str(tmp_path), download=True)
 
 
 def test_real_mnist_files_when_present(shared_data_dir: Path | None) -> None:
@@ -180,10 +199,10 @@ def test_summary_table_and_figures(tiny_runs: dict[str, list[dict]], tmp_path: P
     # two of the four (each ~2 s on an idle core); the smoke workflow draws all of them
     for name in ("evolution_spike", "evolution_heavytail"):
         out = tmp_path / f"{name}.png"
-        plot_figure(name, grouped, spectra, plot, MODEL_CFG, claims, ANALYSIS_CFG, out)
+        plot_figure(name, grouped, {"teacher": spectra}, plot, MODEL_CFG, claims, ANALYSIS_CFG, out)
         assert out.stat().st_size > 10_000
     with pytest.raises(ConfigError, match="unknown"):
-        plot_figure("nope", grouped, spectra, plot, MODEL_CFG, claims, ANALYSIS_CFG, tmp_path / "x.png")
+        plot_figure("nope", grouped, {"teacher": spectra}, plot, MODEL_CFG, claims, ANALYSIS_CFG, tmp_path / "x.png")
 
 
 def test_sgd_without_batch_size_is_a_config_error() -> None:

@@ -88,7 +88,7 @@ def _evo_figure(evo: dict[str, Any], name: str, tmp_path: Path, take: Callable[[
                 grouped: Any = None) -> Any:
     from nnspectra.plotting.evolution import plot_figure
 
-    plot_figure(name, grouped or evo["grouped"], evo["spectra"], PLOT_CFG, MODEL_CFG,
+    plot_figure(name, grouped or evo["grouped"], {"teacher": evo["spectra"]}, PLOT_CFG, MODEL_CFG,
                 {**CLAIMS, "real_dataset": "teacher"}, ANALYSIS_CFG, tmp_path / f"{name}.png")
     (fig,) = take()
     return fig
@@ -189,6 +189,21 @@ def _lanczos_like(top: np.ndarray, bottom: np.ndarray, p: int, width: int | None
     return out | ({"width": np.array(width)} if width else {})
 
 
+def _density_panels(rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
+    """Two SLQ-like densities of P = 10,000 eigenvalues: a bulk near 0 and a few outliers, different ranges."""
+    panels = {}
+    for name, top in (("Part I (large batch)", np.array([40.0, 25.0, 12.0])), ("Part II (small batch)",
+                                                                               np.array([90.0, 30.0, 8.0]))):
+        grid = np.linspace(-2.0, top[0] + 1.0, 800)
+        sigma = 0.3
+        kernel = lambda c: np.exp(-((grid - c) ** 2) / (2 * sigma**2)) / (sigma * np.sqrt(2 * np.pi))  # noqa: E731
+        density = 0.999 * kernel(0.0) + sum(kernel(t) for t in top) / 10_000
+        panels[name] = {"grid": grid, "density": density, "density_std": 0.1 * density, "top": top,
+                        "trace_mean": np.array(100.0), "trace_std": np.array(3.0), "n_params": np.array(10_000),
+                        "n_samples": np.array(500), "sigma": np.array(sigma)}
+    return panels
+
+
 @pytest.fixture(scope="module")
 def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Any, str]]:
     """Every figure of the library drawn from tiny inputs: name -> (figure as saved, caption)."""
@@ -197,6 +212,7 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
     from nnspectra import plotting
     from nnspectra.plotting import alignment as pa
     from nnspectra.plotting import blobs as pb
+    from nnspectra.plotting import density as pd_
     from nnspectra.plotting import evolution as pe
     from nnspectra.plotting import heavytail_examples as ph
     from nnspectra.plotting import realdata as pr
@@ -215,19 +231,20 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         figures[Path(path).stem] = (fig, caption)
 
     real_close = plt.close
-    for module in (pa, pb, pe, ph, pr):
+    for module in (pa, pb, pd_, pe, ph, pr):
         mp.setattr(module, "save_figure", save)
     try:
         rng = np.random.default_rng(0)
         spec = {p: {"eig_H": rng.normal(size=200), "eig_G": np.abs(rng.normal(size=200)),
                     "eig_R": rng.normal(size=200)} for p in ("init", "final")}
-        pb.plot_fig1(spec, out_dir / "fig1.png", "SGD, relu, k=2, cov=1, seed 0")
+        spec["final"]["eig_H"] = np.r_[spec["final"]["eig_H"][:-1], 400.0]  # one outlier far above the rest
+        pb.plot_fig1(spec, out_dir / "fig1.png", "SGD, relu, k=2, cov=1, seed 0", algorithm="sgd")
         pb.plot_fig2({2: np.sort(rng.uniform(size=20))[::-1], 5: np.sort(rng.uniform(size=20))[::-1]},
                      out_dir / "fig2.png", "N=40 training points, cov=1, seed 0")
         pb.plot_fig3({2: rng.uniform(size=60), 5: rng.uniform(size=60)}, {2: 0.9, 5: 0.8}, out_dir / "fig3.png",
                      "SGD, relu, cov=1, seed 0", top=40)
         widths = {w: _lanczos_like(np.sort(rng.uniform(0, 0.1, 30))[::-1], -np.sort(rng.uniform(0, 1e-4, 12))[::-1],
-                                   500 * w) for w in (5, 10, 15)}
+                                   784 * w + w + 10 * w + 10) for w in (5, 10, 15)}  # 784-n-10 MLPs
         pr.plot_right_edge(widths, out_dir / "fig4.png", 20, SETTING)
         pr.plot_left_edge(widths, out_dir / "fig5.png", fraction=False, setting=SETTING)
         pr.plot_left_edge(widths, out_dir / "fig6.png", fraction=True, setting=SETTING)
@@ -255,7 +272,7 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         ph.plot_heavytail_examples(runs, spectra, dict(zip(table["matrix"], table["description"])), cfg,
                                    out_dir / "evolution_ht_examples.png")
         for name in EVO_FIGURES:
-            pe.plot_figure(name, evo["grouped"], evo["spectra"], PLOT_CFG, MODEL_CFG,
+            pe.plot_figure(name, evo["grouped"], {"teacher": evo["spectra"]}, PLOT_CFG, MODEL_CFG,
                            {**CLAIMS, "real_dataset": "teacher"}, ANALYSIS_CFG, out_dir / f"{name}.png")
         gmm, dscan, xor = _gmm_runs()
         claims = {"lam": 10.0, "align_level": 0.99, "snr_time": 2, "suboptimal_gap": 0.05}
@@ -263,13 +280,15 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         pa.plot_gmm_alignment(gmm, dscan, claims, out_dir / "alignment_gmm.png", gmm_figure_numbers(gmm, dscan, typed))
         pa.plot_gmm_spectra(gmm, claims, {"seed": 0}, out_dir / "alignment_gmm_spectra.png")
         pa.plot_xor(xor, claims, {"seed": 0}, out_dir / "alignment_xor.png", xor_figure_numbers(xor, typed))
+        pd_.plot_spectral_densities(_density_panels(rng), out_dir / "fig_cifar_density.png", SETTING)
     finally:
         mp.undo()
     yield figures
     plt.close("all")
 
 
-FIGURE_NAMES = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "appendix_mp",
+FIGURE_NAMES = ["fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig8", "fig9", "fig10", "fig_cifar_density",
+                "appendix_mp",
                 "evolution_ht_examples", *EVO_FIGURES, "alignment_gmm", "alignment_gmm_spectra", "alignment_xor"]
 
 
@@ -363,13 +382,108 @@ def test_xor_outlier_counts_are_drawn_at_integers(all_figures: dict[str, tuple[A
 
 
 @pytest.mark.slow
-def test_gmm_time_to_align_panel_shows_runs_that_never_align(all_figures: dict[str, tuple[Any, str]]) -> None:
-    """Level 0.99 is not reached by ℓ/d = 2: the panel draws every run at the window's end, not an empty axis."""
+def test_gmm_time_to_align_panel_counts_runs_that_never_align(all_figures: dict[str, tuple[Any, str]]) -> None:
+    """Level 0.99 is not reached by ℓ/d = 2: no point is drawn as if it had aligned at the window's end (issue 22);
+    each d says how many runs never align, inside a band above the end of the scan."""
     fig, _ = all_figures["alignment_gmm"]
     ax = next(a for a in fig.axes if a.get_title().startswith("time to align"))
-    points = np.concatenate([c.get_offsets() for c in ax.collections if len(c.get_offsets())])
-    assert len(points) == 2 and np.allclose(points[:, 1], 2.0)
-    assert ax.get_ylim()[0] == 0 and ax.get_ylim()[1] > 2.0
+    assert not [c for c in ax.collections if len(c.get_offsets())], "never-aligned runs drawn as points"
+    counts = [t.get_text() for t in ax.texts]
+    assert counts == ["1 of 1\nnever", "1 of 1\nnever"], counts
+    assert all(t.get_position()[1] > 2.0 for t in ax.texts) and ax.get_ylim()[1] > 2.0
+    assert any("never reach" in label for label in ax.get_legend_handles_labels()[1])
+
+
+@pytest.mark.slow
+def test_fig4_ranks_start_at_1_and_its_title_gives_the_input_dimension(all_figures: dict[str, tuple[Any, str]]) -> None:
+    fig, _ = all_figures["fig4"]
+    for ax in fig.axes[:2]:
+        ticks = list(ax.get_xticks())
+        assert 0 not in ticks and min(ticks) == 1 and max(ticks) <= 20, ticks
+        assert ax.get_xlim() == (20.5, 0.5)  # rank 20 on the left, rank 1 (the largest) on the right
+    assert "784-n-10 MLP on MNIST (28×28 images)" in fig._suptitle.get_text()
+
+
+@pytest.mark.slow
+def test_fig1_names_the_algorithm_drawn_and_keeps_the_bulk_readable(all_figures: dict[str, tuple[Any, str]]) -> None:
+    fig, caption = all_figures["fig1"]
+    ax = fig.axes[0]
+    assert "after SGD; paper Fig. 1 shows GD" in ax.get_title()
+    bulk = max(float(np.max(line.get_ydata())) for line in ax.lines if len(line.get_ydata()) > 1
+               and float(np.max(line.get_ydata())) < 100)
+    assert bulk < ax.get_ylim()[1] < 100, ax.get_ylim()  # the outlier at 400 is off scale, the bulk fills the axis
+    assert any("400" in t.get_text() for t in ax.texts) and "off" in " ".join(t.get_text() for t in ax.texts)
+    assert "values are written in" in caption
+
+
+@pytest.mark.slow
+def test_cifar_density_is_titled_and_shares_its_axes(all_figures: dict[str, tuple[Any, str]]) -> None:
+    from nnspectra.plotting.density import one_eigenvalue_density
+
+    fig, caption = all_figures["fig_cifar_density"]
+    title = fig._suptitle.get_text()
+    assert "CIFAR-10" in title and "AlexNet" in title
+    left, right = fig.axes[:2]
+    assert left.get_xlim() == right.get_xlim() and left.get_ylim() == right.get_ylim()
+    assert left.get_xlim()[1] >= 90.0  # both panels reach the largest top eigenvalue of either
+    floor = 0.1 * one_eigenvalue_density({"n_params": 10_000, "sigma": 0.3})
+    assert left.get_ylim()[0] == pytest.approx(floor)
+    for ax in (left, right):
+        drawn = np.asarray(ax.lines[0].get_ydata(), dtype=float)
+        assert np.nanmin(drawn) >= floor and np.isnan(drawn).any()  # gaps where less than a tenth of one eigenvalue
+
+
+def test_p0_fig6_title_is_one_line_and_its_log_axis_has_labels(tmp_path: Path, keep_figures) -> None:
+    from nnspectra.plotting.predecessor import plot_fig6
+
+    rng = np.random.default_rng(1)
+    lam = rng.uniform(0.004, 0.008, 40)
+    at_tol = {1e-2: rng.uniform(0.03, 0.06, 40), 1e-3: rng.uniform(0.005, 0.007, 40)}
+    plot_fig6(lam, tmp_path / "p0_fig6.png", SETTING, mode=0.004, band=(0.012, 0.05), at_tolerance=at_tol,
+              final_tolerance=1e-4)
+    (fig,) = keep_figures()
+    title = fig._suptitle.get_text()
+    assert "\n" not in title and title.endswith("(smoke preset (config/smoke.yaml))") and "tiny" not in title
+    ax = fig.axes[1]
+    lo, hi = ax.get_xlim()
+    labelled = [t for t in ax.xaxis.get_majorticklabels() if t.get_text() and lo <= t.get_position()[0] <= hi]
+    assert len(labelled) >= 3, [t.get_text() for t in labelled]
+
+
+def test_every_regression_target_has_words() -> None:
+    from nnspectra.data.teacher import CIFAR_TARGETS, TARGETS
+    from nnspectra.plotting.evolution_runs import TARGET_MEANINGS, dataset_title
+
+    assert set(TARGET_MEANINGS) == set(TARGETS) | set(CIFAR_TARGETS)
+    assert dataset_title("CIFAR-10 vehicle").startswith("CIFAR-10: target +1 for the 4 vehicle classes")
+    assert dataset_title("teacher") == "teacher"
+
+
+def test_evolution_realdata_draws_every_real_dataset_in_words(evo: dict[str, Any], tmp_path: Path,
+                                                               keep_figures) -> None:
+    """One row per real-data variant (MNIST and CIFAR-10), targets explained, runs named by what they are, and
+    seed 0 said only over the panels that show seed 0."""
+    grouped, spectra = {}, {}
+    for key, name in (("cifar10", "CIFAR-10 vehicle"), ("mnist", "MNIST parity")):
+        grouped[key] = {run: [dict(s, dataset=name) for s in seeds] for run, seeds in evo["grouped"]["teacher"].items()}
+        spectra[key] = evo["spectra"]
+    from nnspectra.plotting.evolution import plot_figure
+
+    plot_figure("evolution_realdata", grouped, spectra, PLOT_CFG, MODEL_CFG,
+                {**CLAIMS, "real_dataset": "cifar10", "also_real_datasets": ["mnist"]}, ANALYSIS_CFG,
+                tmp_path / "evolution_realdata.png")
+    (fig,) = keep_figures()
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert len(panels) == 8  # two rows of four
+    assert [ax.get_title().splitlines()[0] for ax in panels[::4]] == ["CIFAR-10", "MNIST"]
+    title = fig._suptitle.get_text()
+    assert "MNIST" in title and "CIFAR-10" in title and "seed" not in title
+    labels = [label for ax in panels for label in ax.get_legend_handles_labels()[1]]
+    assert not [label for label in labels if any(run in label for run in RUNS)], labels
+    assert "seed 0" in panels[0].get_title() and "seed 0" in panels[1].get_title()
+    caption = fig.texts[0].get_text().replace("\n", " ")
+    assert "CIFAR-10: target +1 for the 4 vehicle classes" in caption and "MNIST: target +1 for odd" in caption
+    assert "seeds" in panels[2].get_title() and "seeds" in panels[3].get_title()
 
 
 @pytest.mark.slow

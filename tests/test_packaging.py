@@ -47,12 +47,51 @@ def test_ci_runs_the_readme_test_line(repo_root: Path) -> None:
     assert test_line in (repo_root / ".ci" / "run").read_text()
 
 
-def test_rule_environment_matches_environment_yml(repo_root: Path) -> None:
-    """`snakemake --use-conda` installs the same packages as the user environment."""
-    user = yaml.safe_load((repo_root / "environment.yml").read_text())["dependencies"]
-    rules = yaml.safe_load((repo_root / "workflow" / "envs" / "nnspectra.yaml").read_text())["dependencies"]
-    assert [d for d in user if isinstance(d, str)] == [d for d in rules if isinstance(d, str)]
+def _conda_specs(deps: list) -> dict[str, str]:
+    specs = {}
+    for dep in deps:
+        if isinstance(dep, str):
+            name, spec = _split(dep)
+            if name not in {"python", "pip"}:
+                specs[CONDA_TO_PYPI.get(name, name)] = spec.lstrip("=")
+    return specs
+
+
+def test_rule_environment_is_the_run_time_dependencies(repo_root: Path) -> None:
+    """`snakemake --use-conda` installs pyproject's run-time dependencies only: no test tools, no pip install
+    of the repository (the Snakefile puts this checkout's src/ on the jobs' path); every rule uses it."""
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((repo_root / "workflow" / "envs" / "nnspectra.yaml").read_text())["dependencies"]
+    assert _conda_specs(env) == {k: v.lstrip("=") for k, v in (_split(r) for r in project["dependencies"])}
+    assert not any(isinstance(d, dict) for d in env), "no pip section (an editable install) in the rule environment"
+    test_only = {_split(r)[0] for r in project["optional-dependencies"]["test"]}
+    assert not test_only & set(_conda_specs(env))
+    snakefile = (repo_root / "Snakefile").read_text()
+    assert 'SRC = str(Path(workflow.basedir, "src"))' in snakefile and "PYTHONPATH" in snakefile
     for smk in sorted((repo_root / "workflow" / "rules").glob("*.smk")):
         for line in smk.read_text().splitlines():
             if line.strip().startswith('"../') and line.strip().endswith('.yaml"'):
                 assert line.strip() == '"../envs/nnspectra.yaml"', f"{smk.name}: {line.strip()}"
+
+
+def test_catalog_files(repo_root: Path) -> None:
+    """What the Snakemake workflow catalog reads: a licence matching pyproject, config/README.md describing
+    every preset and section, the usage file; and `nnspectra --version` says pyproject's version."""
+    import subprocess
+    import sys
+
+    project = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    assert project["license"]["text"] == "MIT" and (repo_root / "LICENSE").read_text().startswith("MIT License")
+    guide = (repo_root / "config" / "README.md").read_text()
+    for preset in sorted((repo_root / "config").glob("*.yaml")):
+        assert f"config/{preset.name}" in guide, f"config/README.md does not describe {preset.name}"
+    schema = yaml.safe_load((repo_root / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    sections = [f.name.removesuffix(".schema.yaml") for f in (repo_root / "workflow" / "schemas" / "sections").glob("*")]
+    assert sections
+    for key in [*schema["properties"], *sections]:
+        assert f"`{key}`" in guide, f"config/README.md does not describe the key (group) {key}"
+    usage = yaml.safe_load((repo_root / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert usage["software-stack-deployment"]["conda"] is True and usage["report"] is True
+    version = subprocess.run([sys.executable, "-m", "nnspectra.cli", "--version"], capture_output=True, text=True,
+                             timeout=60, check=True)
+    assert version.stdout.strip() == f"nnspectra {project['version']}"

@@ -281,13 +281,12 @@ def test_p0_metrics_on_planted_inputs() -> None:
     assert m["lambda_max_ratio_std1_std02"]["values"] == pytest.approx([85.0, 85.0, 85.0])
     assert m["init_width_ratio_mnist_random"]["values"] == pytest.approx([2.7 / 0.46, 1.0])
     for name, entry in m.items():
-        expected = {"values", "seeds", "unit", "description"} | ({"evidence"} if name != "init_width_ratio_mnist_random"
-                                                                 else set())
-        assert set(entry) == expected
+        assert set(entry) == {"values", "seeds", "unit", "description", "evidence"}
         assert len(entry["values"]) == len(entry["seeds"])
     # the evidence the claims' `requires` read: only what ran for every seed counts
     assert m["isolated_pair_widths"]["evidence"]["widths"] == sorted(w for w in fig4[0] if all(w in fig4[s] for s in fig4))
-    assert m["lambda_max_mode"]["evidence"] == {"initialisations": lam6.size}
+    assert m["lambda_max_mode"]["evidence"] == {"seeds": 1, "initialisations": lam6.size}
+    assert m["init_width_ratio_mnist_random"]["evidence"] == {"seeds": 2}
     assert pm.p0_metrics().as_dict() == {}
     assert set(pm.p0_metrics(fig6={0: lam6}).names()) == {"lambda_max_mode", "lambda_max_mass_in_band"}
 

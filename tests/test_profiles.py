@@ -83,3 +83,25 @@ def test_a_finished_checkout_does_not_change_the_plan(tmp_path: Path) -> None:
     from_checkout = lambda dest: copy_workflow_from(checkout, dest)  # noqa: E731
     test_profile_dry_run_declares_resources(tmp_path / "a", from_checkout, "local-gpu")
     test_gpu_capable_jobs_claim_a_gpu_only_when_running_on_cuda(tmp_path / "b", from_checkout)
+
+
+def test_default_profile_reruns_what_an_interrupted_run_left_incomplete(tmp_path: Path, copy_workflow) -> None:
+    """After Ctrl-C, `snakemake --unlock` and the same command again must work (README "Resuming"): the default
+    workflow profile (profiles/default/, read by every plain `snakemake`) sets rerun-incomplete."""
+    import base64
+    import json
+
+    work = copy_workflow(tmp_path / "wf")
+    target = "results/smoke/blobs/data/k2_cov1/seed0/data.npz"
+    (work / target).parent.mkdir(parents=True)
+    (work / target).write_bytes(b"half written")
+    # the marker Snakemake's file persistence leaves for an output whose job was cut off
+    marker = work / ".snakemake" / "incomplete" / base64.urlsafe_b64encode(target.encode()).decode()
+    marker.parent.mkdir(parents=True)
+    marker.write_text(json.dumps({"external_jobid": None}))
+
+    without = run_snakemake(work, "-n", target, *SMOKE, "--workflow-profile", "none")
+    assert without.returncode != 0 and "IncompleteFilesException" in without.stdout, without.stdout[-2000:]
+    assert run_snakemake(work, "--unlock", *SMOKE).returncode == 0
+    plan = _dry_run(work, target, *SMOKE)
+    assert "profiles/default" in plan and "rule blobs_data:" in plan, plan[-2000:]  # rerun, not refused

@@ -214,6 +214,48 @@ def test_diagnosis_is_shown_for_failing_rows_only(tmp_path: Path) -> None:
     assert "setup: under-trained at 1,000 steps (paper 25,000)" in md
 
 
+def test_diagnosis_quotes_the_rows_own_numbers(tmp_path: Path) -> None:
+    """A diagnosis template is filled from the metrics the row was evaluated on (issue 20: 39a's row measured
+    2.90 on the smoke tree while its diagnosis quoted 3.96, 4.80, 5.03 from the paper run)."""
+    claim = _claim(op="<=", value=4.0, metric="demo.hits",
+                   diagnosis="borderline at {n_seeds} seeds: alpha is {values} ({median}; {range}), threshold "
+                             "{check}, down from {demo.gd:median} after GD (seeds {evidence.seeds}; {demo.absent})")
+    claims = _write_claims(tmp_path / "claims", "demo.yaml", [claim])
+    metrics = _write_metrics(tmp_path / "metrics", "demo", {"hits": [4.5, 2.9, 5.03], "gd": [14.5, 13.0, 15.0]})
+    row = build_scorecard([metrics], claim_files=[claims]).frame.iloc[0]
+    assert row["status"] == "fail"
+    assert row["diagnosis"] == ("borderline at 3 seeds: alpha is 4.5, 2.9, 5.03 (4.5; 2.9 to 5.03), threshold <= 4, "
+                                "down from 14.5 after GD (seeds 3; (not measured))")
+
+
+def test_diagnosis_written_for_one_run_is_shown_only_on_that_runs_rows(tmp_path: Path) -> None:
+    claim = _claim(diagnosis="setup: the paper run's under-training (50 % accuracy)", diagnosis_run="paper")
+    claims = _write_claims(tmp_path / "claims", "demo.yaml", [claim])
+    paper = _tree(tmp_path / "results" / "paper", "paper", {"hits": [1, 2, 1]})
+    smoke = _tree(tmp_path / "results" / "smoke", "smoke", {"hits": [1, 2, 1]})
+    row = build_scorecard([paper], claim_files=[claims]).frame.iloc[0]
+    assert row["diagnosis"] == "setup: the paper run's under-training (50 % accuracy)"
+    row = build_scorecard([smoke], claim_files=[claims]).frame.iloc[0]
+    assert row["status"] == "fail" and "50 %" not in row["diagnosis"]
+    assert row["diagnosis"].startswith("undecided: measured 1, 2, 1 count over 3 seed(s) (median 1); 0/3 meet >= 4")
+    assert row["diagnosis"].endswith("(the claim file's diagnosis was written for the paper run)")
+
+
+def test_undecided_diagnosis_gets_the_rows_evidence(tmp_path: Path) -> None:
+    status, row = _status(tmp_path, _claim(diagnosis="undecided"), [3, 5, 2])
+    assert status == "fail"
+    assert row["diagnosis"] == "undecided: measured 3, 5, 2 count over 3 seed(s) (median 3); 1/3 meet >= 4, 70% needed"
+
+
+def test_every_placeholder_of_the_claim_files_is_known() -> None:
+    """Every ``{...}`` of a packaged diagnosis is one the renderer fills (a typo would show up verbatim)."""
+    from nnspectra.claims.diagnosis import fill_placeholders
+
+    for claim in load_claims(CLAIMS_DIR):
+        text = fill_placeholders(claim.diagnosis, claim, None, {})
+        assert "{" not in text and "}" not in text, (claim.id, text)
+
+
 def _tree(root: Path, run_name: str | None, metrics: dict[str, list[Any]], section: str = "demo") -> Path:
     """A results tree ``root/metrics/<section>.json`` whose sidecar records ``run_name`` as a metrics step does."""
     path = _write_metrics(root / "metrics", section, metrics)
@@ -369,8 +411,10 @@ rule demo_p0_metrics:
 
         record = {
             "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4],
-                                            "evidence": {"stds": [0.2, 0.4, 0.6, 0.8, 1.0]}},
-            "init_width_ratio_mnist_random": {"values": [1.5, 2.0, 4.0], "seeds": [0, 1, 2]},
+                                            "evidence": {"stds": [0.2, 0.4, 0.6, 0.8, 1.0], "n_per_blob": 100,
+                                                         "grad_norm_tol": [0.0001], "width": [14]}},
+            "init_width_ratio_mnist_random": {"values": [1.5, 2.0, 4.0, 1.0, 2.5], "seeds": [0, 1, 2, 3, 4],
+                                              "evidence": {"n_train": 1000, "input_dim": [784]}},
         }
         with open(output[0], "w") as handle:
             json.dump(record, handle)

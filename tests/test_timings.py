@@ -1,10 +1,13 @@
-"""Per-rule timings from provenance sidecars: one count per job, sums, peak memory from benchmarks."""
+"""Per-rule timings: the sums of Snakemake's benchmark files (one per job), devices from provenance sidecars,
+sidecars alone for a rule without benchmark files."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from nnspectra.cli import main
@@ -30,20 +33,27 @@ def results(tmp_path: Path) -> Path:
     _sidecar(res / "tables" / "t.md", "table", 6.0, 3.0, None, "2026-11-23T05:00:00+00:00")
     bench = res / "logs" / "train"
     bench.mkdir(parents=True)
-    (bench / "seed0.bench.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n120\t0:02:00\t812.5\t60\n")
-    (bench / "seed1.bench.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n180\t0:03:00\t1024.0\t90\n")
+    # the whole job as Snakemake measured it: more than the time inside the step recorded in the sidecars
+    (bench / "seed0.bench.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n126.5\t0:02:06\t812.5\t63.25\n")
+    (bench / "seed1.bench.tsv").write_text("s\th:m:s\tmax_rss\tcpu_time\n187.1\t0:03:07\t1024.0\t93.5\n")
+    for seed in (0, 1):  # finished at the sidecars' creation times
+        stamp = pd.Timestamp(f"2026-11-23T0{seed + 1}:00:00+00:00").timestamp()
+        os.utime(bench / f"seed{seed}.bench.tsv", (stamp, stamp))
     return res
 
 
-def test_jobs_are_counted_once_and_summed(results: Path) -> None:
+def test_timings_are_the_sums_of_the_benchmark_files(results: Path) -> None:
     frame = rule_timings(results).set_index("rule")
-    assert frame.loc["train", "jobs"] == 2
-    assert frame.loc["train", "wall_total_min"] == pytest.approx(5.0)
-    assert frame.loc["train", "wall_max_min"] == pytest.approx(3.0)
-    assert frame.loc["train", "cpu_total_min"] == pytest.approx(2.5)
+    bench = pd.concat([pd.read_csv(f, sep="\t") for f in sorted((results / "logs" / "train").glob("*.bench.tsv"))])
+    assert frame.loc["train", "jobs"] == len(bench) == 2
+    assert frame.loc["train", "wall_total_min"] == pytest.approx(round(bench["s"].sum() / 60, 2))
+    assert frame.loc["train", "wall_max_min"] == pytest.approx(round(bench["s"].max() / 60, 2))
+    assert frame.loc["train", "cpu_total_min"] == pytest.approx(round(bench["cpu_time"].sum() / 60, 2))
     assert frame.loc["train", "peak_rss_mb"] == pytest.approx(1024.0)
-    assert frame.loc["train", "devices"] == "cuda:0"
-    assert frame.loc["table", "jobs"] == 1  # outputs without wildcards: grouped by creation time and duration
+    assert frame.loc["train", "devices"] == "cuda:0" and frame.loc["train", "source"] == "benchmark"
+    # a rule without benchmark files: its sidecars, one job per output group
+    assert frame.loc["table", "jobs"] == 1 and frame.loc["table", "source"] == "sidecars"
+    assert frame.loc["table", "wall_total_min"] == pytest.approx(0.1)
     assert "**total**" in to_markdown(rule_timings(results))
 
 
@@ -60,6 +70,6 @@ def test_rule_prefix_and_cli(results: Path, tmp_path: Path, capsys: pytest.Captu
 
 def test_since_keeps_one_run(results: Path) -> None:
     frame = rule_timings(results, since="2026-11-23T01:30").set_index("rule")
-    assert frame.loc["train", "jobs"] == 1 and frame.loc["train", "wall_total_min"] == pytest.approx(3.0)
+    assert frame.loc["train", "jobs"] == 1 and frame.loc["train", "wall_total_min"] == pytest.approx(3.12)
     assert frame.loc["table", "jobs"] == 1
     assert rule_timings(results, since="2026-11-23T06:00").empty

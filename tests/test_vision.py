@@ -11,7 +11,7 @@ import torch
 
 from nnspectra.data import vision
 from nnspectra.data.vision import (
-    balanced_subset, load_cifar10, load_fashion_mnist, load_mnist, normalize, resize,
+    balanced_subset, load_cifar10, load_fashion_mnist, load_mnist, locate_data_dir, normalize, resize,
     resolve_data_dir,
 )
 from nnspectra.errors import ConfigError, DataNotFoundError
@@ -29,8 +29,27 @@ def test_resolve_data_dir_precedence(monkeypatch, tmp_path):
     assert resolve_data_dir(str(tmp_path / "cfg")) == tmp_path / "cfg"
     assert resolve_data_dir(None) == tmp_path / "env"
     monkeypatch.delenv("NNSPECTRA_DATA")
+    monkeypatch.chdir(tmp_path)  # nothing beside or inside: ./data, where downloads go
     assert resolve_data_dir(None) == Path("data")
     assert resolve_data_dir("") == Path("data")
+
+
+def test_data_lookup_order_finds_the_sibling_shared_data(monkeypatch, tmp_path):
+    """config data_dir > $NNSPECTRA_DATA > ./data > ../shared/data (a fresh clone beside shared/, as CI has it)."""
+    checkout, shared = tmp_path / "checkout", tmp_path / "shared" / "data"
+    checkout.mkdir()
+    monkeypatch.delenv("NNSPECTRA_DATA", raising=False)
+    monkeypatch.chdir(checkout)
+    assert locate_data_dir(None) == (Path("data"), "./data (nothing found; downloads go here)")
+    shared.mkdir(parents=True)
+    root, origin = locate_data_dir(None)
+    assert root.resolve() == shared.resolve() and "../shared/data" in origin
+    assert locate_data_dir(None, base=checkout)[0].resolve() == shared.resolve()  # explicit checkout, any cwd
+    (checkout / "data").mkdir()
+    assert locate_data_dir(None) == (Path("data"), "./data")
+    monkeypatch.setenv("NNSPECTRA_DATA", str(tmp_path / "env"))
+    assert locate_data_dir(None) == (tmp_path / "env", "$NNSPECTRA_DATA")
+    assert locate_data_dir("cfg") == (Path("cfg"), "config 'data_dir'")
 
 
 def test_fake_mnist_roundtrip(tmp_path):
@@ -75,7 +94,11 @@ def test_failed_download_becomes_data_not_found(tmp_path, monkeypatch):
     monkeypatch.setattr(datasets.MNIST, "download", offline)
     with pytest.raises(DataNotFoundError) as info:
         load_mnist(tmp_path, download=True)
-    assert "download failed" in str(info.value) and "\n" not in str(info.value)
+    message = str(info.value)
+    assert "download failed" in message and "\n" not in message
+    assert "no network" in message  # the reason, not only torchvision's first line
+    assert str((tmp_path / "MNIST" / "raw").resolve()) in message and "copy them into that folder" in message
+    assert "network is reachable" in message and "set 'download: true'" not in message  # it was on already
 
 
 def test_fake_cifar_repacked(tmp_path):

@@ -87,6 +87,39 @@ def test_figures_and_tables_exist(smoke_run: Path) -> None:
     assert "not_run" in text or "pass" in text or "fail" in text
 
 
+def test_timings_are_the_sums_of_the_runs_benchmark_files(smoke_run: Path) -> None:
+    """`nnspectra timings` = Snakemake's own benchmark files of the run (issue 22: it used to undercount)."""
+    import pandas as pd
+
+    from nnspectra.pipeline.timings import rule_timings
+
+    results = smoke_run / "results" / "smoke"
+    files = [pd.read_csv(f, sep="\t") for f in sorted((results / "logs").glob("*/*.bench.tsv"))]
+    frame = rule_timings(results)
+    assert len(files) > 50 and set(frame["source"]) == {"benchmark"}
+    assert frame["jobs"].sum() == len(files)
+    tolerance = 0.006 * len(frame)  # per-rule rounding to 0.01 min
+    assert frame["wall_total_min"].sum() == pytest.approx(sum(f["s"].sum() for f in files) / 60, abs=tolerance)
+    assert frame["cpu_total_min"].sum() == pytest.approx(sum(f["cpu_time"].sum() for f in files) / 60, abs=tolerance)
+
+
+def test_status_counts_the_jobs_and_estimates_from_the_benchmarks(smoke_run: Path, tmp_path: Path) -> None:
+    """`nnspectra status` on the finished run: every job done; with one figure gone, one job to go, estimated
+    from that rule's benchmark file."""
+    import pandas as pd
+
+    work = tmp_path / "status"
+    shutil.copytree(smoke_run, work, symlinks=True)
+    jobs = len(list((work / "results" / "smoke" / "logs").glob("*/*.bench.tsv")))
+    (work / "results" / "smoke" / "figures" / "fig2.png").unlink()
+    proc = _run(work, sys.executable, "-m", "nnspectra.cli", "status", "--configfile", "config/smoke.yaml",
+                "--cores", "2")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert f"jobs: {jobs - 1} of {jobs} done" in proc.stdout and "1 to go" in proc.stdout, proc.stdout
+    seconds = pd.read_csv(work / "results" / "smoke" / "logs" / "fig2" / "run.bench.tsv", sep="\t")["s"].mean()
+    assert f"time left: ≈{seconds / 60 / 2:.1f} min wall on 2 cores" in proc.stdout, proc.stdout
+
+
 def test_rerun_is_a_no_op(smoke_run: Path) -> None:
     dry = run_snakemake(smoke_run, "-n", "--cores", "2", "--configfile", "config/smoke.yaml")
     assert dry.returncode == 0, dry.stdout[-2000:]

@@ -4,9 +4,12 @@
     nnspectra audit --repair [targets] [--configfile config/smoke.yaml] [--cores 4]   (rebuild what is bad, re-audit)
     nnspectra scorecard [--configfile config/smoke.yaml | --metrics-dir results/smoke/metrics] [--csv F --md F]
     nnspectra scorecard --results results/paper results/cpu      (merge trees; the first with a section wins)
+    nnspectra scorecard --results results/paper --readme README.md   (the README's results tables, generated)
     nnspectra validate-config [--configfile config/smoke.yaml] [--config KEY=VALUE ...]
     nnspectra compare results/smoke /elsewhere/results/smoke     (numeric outputs equal, byte for byte?)
     nnspectra timings [--configfile config/smoke.yaml] [--rule-prefix realdata_] [--since 2026-11-23T04:00]
+    nnspectra status [targets] [--configfile config/cpu.yaml] [--cores 2]   (jobs done / total, time left)
+    nnspectra --version
     nnspectra run [snakemake arguments...]   (snakemake, plus dotted --config keys and targets anywhere)
 
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
@@ -27,6 +30,7 @@ from typing import Any
 
 import yaml
 
+from nnspectra import __version__
 from nnspectra.pipeline.config import DEFAULT_SCHEMA_DIR, REPO_ROOT, load_config_files, validate_config
 from nnspectra.errors import ConfigError, NnspectraError
 from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
@@ -170,6 +174,21 @@ def _cmd_scorecard(args: argparse.Namespace) -> int:
         if not (args.csv and args.md):
             raise ConfigError("give both --csv and --md to write the scorecard, or neither to print it")
         card.write(args.csv, args.md)
+    if args.readme_section or args.readme:
+        from nnspectra.scorecard_readme import readme_section, replace_section
+
+        trees = [str(t) for t in (args.results or args.metrics_dir or [folders[0].parent])]
+        block = readme_section(card.frame, trees)
+        if args.readme:
+            readme = Path(args.readme)
+            if not readme.is_file():
+                raise ConfigError(f"--readme '{readme}' does not exist; give the README that holds the scorecard "
+                                  "markers")
+            readme.write_text(replace_section(readme.read_text(), block, str(readme)))
+            print(f"scorecard tables of {', '.join(trees)} written into {readme}")
+        else:
+            print(block, end="")
+        return 0
     print(markdown(card.frame, card.setting), end="")
     return 0
 
@@ -211,34 +230,14 @@ def _cmd_timings(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_snakemake(args: Sequence[str]) -> int:
-    """``python -m snakemake`` with ``args`` made acceptable to Snakemake's CLI (dotted ``--config`` keys
-    nested, targets moved out of multi-value options, config files checked first); its exit code."""
-    import shlex
-    import subprocess
+def _cmd_status(args: argparse.Namespace) -> int:
+    from nnspectra.pipeline.progress import status_lines
 
-    from nnspectra.pipeline.snakemake_cli import rewrite_snakemake_args
-
-    if list(args[:1]) in (["-h"], ["--help"]):
-        print(RUN_HELP)
-    rewritten = rewrite_snakemake_args(args)
-    command = [sys.executable, "-m", "snakemake", *rewritten.args]
-    for note in rewritten.notes:
-        print(f"nnspectra run: {note}", file=sys.stderr)
-    if rewritten.notes:
-        print(f"nnspectra run: snakemake {shlex.join(rewritten.args)}", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(command)
-    while True:
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:  # Ctrl-C reached Snakemake too (same process group): let it clean up
-            continue
-
-
-RUN_HELP = ("nnspectra run [snakemake arguments...]: runs `python -m snakemake` with the same arguments, except that "
-            "dotted --config keys (blobs.train.lr=0.05) are sent nested, targets written after --configfile/--config "
-            "are moved before them, and every --configfile is checked first (one line naming file and line). "
-            "Snakemake's own help follows.\n")
+    config = resolve_config(args.configfile, args.overrides)
+    for line in status_lines(args.targets, args.configfile, args.overrides, Path("results") / str(config["run_name"]),
+                             args.cores, args.snakefile, args.directory):
+        print(line, flush=True)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -247,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="nnspectra",
         description="Audit cached results, print the replication scorecard, validate a config, report timings.")
+    parser.add_argument("--version", action="version", version=f"nnspectra {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("audit", help="check cached results against their provenance sidecars; --repair rebuilds")
@@ -279,6 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--setting", default="", help="label of the setting the metrics were measured in")
     p.add_argument("--csv", default=None, help="write the scorecard CSV here (with --md)")
     p.add_argument("--md", default=None, help="write the scorecard Markdown here (with --csv)")
+    p.add_argument("--readme-section", action="store_true",
+                   help="print the README's results tables (counts per paper, ids per status, fails with their "
+                        "diagnoses, not_run reasons) instead of the scorecard")
+    p.add_argument("--readme", default=None, metavar="FILE",
+                   help="write those tables into FILE between its scorecard marker comments (e.g. README.md)")
     p.set_defaults(func=_cmd_scorecard)
 
     p = sub.add_parser("compare", help="compare the numeric outputs (.npz, .csv) of two results trees by sha256")
@@ -300,6 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--csv", default=None, help="also write the table as CSV here")
     p.set_defaults(func=_cmd_timings)
 
+    p = sub.add_parser("status", help="progress of a run: jobs done / total of the target and the time left")
+    p.add_argument("targets", nargs="*", help="the run's targets (default: rule all)")
+    _add_config_options(p)
+    p.add_argument("--cores", type=int, default=None,
+                   help="cores the run uses, for the wall-time estimate (default: this machine's)")
+    p.add_argument("--snakefile", default="Snakefile", help="the workflow (default: ./Snakefile)")
+    p.add_argument("--directory", default=".", help="Snakemake's working directory (default: .)")
+    p.set_defaults(func=_cmd_status)
+
     sub.add_parser("run", add_help=False, help="run snakemake; dotted --config keys and targets anywhere work")
     return parser
 
@@ -309,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["run"]:  # everything after `run` belongs to snakemake, unparsed
         try:
+            from nnspectra.pipeline.snakemake_cli import run_snakemake
+
             return run_snakemake(argv[1:])
         except NnspectraError as err:
             print(f"nnspectra run: {err}", file=sys.stderr)

@@ -41,6 +41,7 @@ from nnspectra.claims.metric_files import (  # noqa: F401 (re-exported: the scor
     metric_scale,
     parse_metrics,
 )
+from nnspectra.claims.diagnosis import render_diagnosis
 from nnspectra.claims.requirements import describe_evidence, shortfalls
 from nnspectra.pipeline.io import save_table
 
@@ -67,11 +68,13 @@ class ClaimResult:
     scale: str = ""
     evidence: str = ""
     source: str = ""
+    diagnosis_text: str = ""
 
     @property
     def diagnosis(self) -> str:
-        """The claim's diagnosis when it fails (empty for pass and not_run)."""
-        return self.claim.diagnosis if self.status == "fail" else ""
+        """The diagnosis when the claim fails (empty for pass and not_run), computed from the row's own
+        metrics (:func:`nnspectra.claims.diagnosis.render_diagnosis`)."""
+        return self.diagnosis_text if self.status == "fail" else ""
 
     @property
     def iqr(self) -> float:
@@ -113,8 +116,9 @@ def evaluate_claim(claim: Claim, metrics: Mapping[str, Mapping[str, Metric]],
     short = shortfalls(claim.requires, evidence)
     if finite.size == 0:
         status = "not_run" if short else "fail"
+        diagnosis = render_diagnosis(claim, metric, metrics, where.get("scale", ""), 0) if status == "fail" else ""
         return ClaimResult(claim, status, n_seeds=n, n_pass=0, unit=metric.unit,
-                           note="; ".join(short + notes + ["no finite value"]), **where)
+                           note="; ".join(short + notes + ["no finite value"]), diagnosis_text=diagnosis, **where)
     median = float(np.median(finite))
     q25, q75 = (float(q) for q in np.percentile(finite, [25, 75]))
     if short:  # the value is shown, but no verdict on too little evidence
@@ -127,7 +131,9 @@ def evaluate_claim(claim: Claim, metrics: Mapping[str, Mapping[str, Metric]],
     if not fraction_ok:
         notes.append(f"{n_pass}/{n} seeds meet the check, fewer than {claim.seed_fraction:.0%}")
     status = "pass" if median_ok and fraction_ok else "fail"
-    return ClaimResult(claim, status, median, q25, q75, n, n_pass, metric.unit, "; ".join(notes), **where)
+    diagnosis = render_diagnosis(claim, metric, metrics, where.get("scale", ""), n_pass) if status == "fail" else ""
+    return ClaimResult(claim, status, median, q25, q75, n, n_pass, metric.unit, "; ".join(notes),
+                       diagnosis_text=diagnosis, **where)
 
 
 def _fmt(x: float) -> str:

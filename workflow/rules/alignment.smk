@@ -47,7 +47,7 @@ rule alignment_gmm_run:
         cfg=cfg("alignment.gmm.k", "alignment.gmm.means", "alignment.gmm.c", "alignment.gmm.beta",
                           "alignment.gmm.times", "alignment.matrices"),
         task="gmm",
-        code=code("nnspectra.experiments.alignment"),
+        code=code("alignment_run.py"),
         seed=seed_of,
     script:
         "../scripts/alignment_run.py"
@@ -71,7 +71,7 @@ rule alignment_dscan_run:
         cfg=cfg("alignment.gmm.k", "alignment.gmm.means", "alignment.gmm.c", "alignment.gmm.beta",
                           "alignment.dscan.times", "alignment.matrices"),
         task="dscan",
-        code=code("nnspectra.experiments.alignment"),
+        code=code("alignment_run.py"),
         seed=seed_of,
     script:
         "../scripts/alignment_run.py"
@@ -95,7 +95,7 @@ rule alignment_xor_run:
         cfg=cfg("alignment.xor.c", "alignment.xor.beta", "alignment.xor.times",
                           "alignment.matrices"),
         task="xor",
-        code=code("nnspectra.experiments.alignment"),
+        code=code("alignment_run.py"),
         seed=seed_of,
     script:
         "../scripts/alignment_run.py"
@@ -120,7 +120,7 @@ rule alignment_metrics:
         runtime=5,
     params:
         cfg=cfg("alignment.claims", "run_name"),
-        code=code("nnspectra.experiments.alignment_metrics"),
+        code=code("alignment_metrics.py"),
     script:
         "../scripts/alignment_metrics.py"
 
@@ -146,7 +146,7 @@ rule alignment_gmm_figures:
         runtime=10,
     params:
         cfg=cfg("alignment.plot", "alignment.claims"),
-        code=code("nnspectra.plotting.alignment", "nnspectra.experiments.alignment_metrics"),
+        code=code("alignment_figure_gmm.py"),
     script:
         "../scripts/alignment_figure_gmm.py"
 
@@ -169,7 +169,7 @@ rule alignment_xor_figure:
         runtime=10,
     params:
         cfg=cfg("alignment.plot", "alignment.claims"),
-        code=code("nnspectra.plotting.alignment", "nnspectra.experiments.alignment_metrics"),
+        code=code("alignment_figure_xor.py"),
     script:
         "../scripts/alignment_figure_xor.py"
 

@@ -25,7 +25,7 @@ rule bench_curvature:
         mem_mb=12000,
         runtime=120,
     params:
-        code=code("nnspectra.curvature"),
+        code=code("bench_curvature.py"),
         cfg=cfg("bench"),
         harness=lambda w, input: input.harness,
     script:

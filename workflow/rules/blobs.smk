@@ -43,7 +43,7 @@ rule blobs_data:
         runtime=5,
     params:
         cfg=cfg("blobs.data"),
-        code=code("nnspectra.data.blobs"),
+        code=code("blobs_data.py"),
         seed=seed_of,
     script:
         "../scripts/blobs_data.py"
@@ -70,7 +70,7 @@ rule blobs_train:
         runtime=60,
     params:
         cfg=cfg("blobs.model", "blobs.train"),
-        code=code("nnspectra.experiments.blobs"),
+        code=code("blobs_train.py"),
         seed=seed_of,
     script:
         "../scripts/blobs_train.py"
@@ -96,7 +96,7 @@ rule blobs_spectrum:
         runtime=30,
     params:
         cfg=cfg("blobs.model"),
-        code=code("nnspectra.experiments.blobs", "nnspectra.curvature.spectrum"),
+        code=code("blobs_spectrum.py"),
         decompose=False,
         seed=seed_of,
     script:
@@ -117,7 +117,7 @@ use rule blobs_spectrum as blobs_decomposition with:
         runtime=60,
     params:
         cfg=cfg("blobs.model"),
-        code=code("nnspectra.experiments.blobs", "nnspectra.curvature.spectrum"),
+        code=code("blobs_spectrum.py"),
         decompose=True,
         seed=seed_of,
 
@@ -141,7 +141,7 @@ rule blobs_counts:
         runtime=5,
     params:
         cfg=cfg("blobs.counting"),
-        code=code("nnspectra.spectra.outliers"),
+        code=code("blobs_counts.py"),
         seed=seed_of,
     script:
         "../scripts/blobs_counts.py"
@@ -166,7 +166,7 @@ rule table1:
         runtime=5,
     params:
         cfg=cfg("blobs.table1"),
-        code=code("nnspectra.experiments.blobs"),
+        code=code("blobs_table1.py"),
     script:
         "../scripts/blobs_table1.py"
 
@@ -189,8 +189,9 @@ rule fig1:
         runtime=5,
     params:
         cfg=cfg("blobs.fig1", "blobs.data"),
-        code=code("nnspectra.plotting.blobs"),
+        code=code("blobs_fig1.py"),
         setting=f"{BLOBS_FIG1['alg'].upper()}, {BLOBS_FIG1['act']}, k={BLOBS_FIG1['k']}, cov={BLOBS_FIG1['cov']:g}, seed {BLOBS['fig1']['seed']}",
+        algorithm=BLOBS_FIG1["alg"],
     script:
         "../scripts/blobs_fig1.py"
 
@@ -212,7 +213,7 @@ rule fig2:
         runtime=5,
     params:
         cfg=cfg("blobs.fig2", "blobs.data"),
-        code=code("nnspectra.plotting.blobs", "nnspectra.data.blobs"),
+        code=code("blobs_fig2.py"),
     script:
         "../scripts/blobs_fig2.py"
 
@@ -235,7 +236,7 @@ rule fig3:
         runtime=5,
     params:
         cfg=cfg("blobs.fig3", "blobs.counting"),
-        code=code("nnspectra.plotting.blobs"),
+        code=code("blobs_fig3.py"),
     script:
         "../scripts/blobs_fig3.py"
 
@@ -258,8 +259,8 @@ rule blobs_metrics:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=cfg("blobs.table1", "blobs.fig1", "run_name"),
-        code=code("nnspectra.experiments.blobs", "nnspectra.experiments.blobs_metrics"),
+        cfg=cfg("blobs.table1", "blobs.fig1", "blobs.data", "blobs.model", "blobs.train", "run_name"),
+        code=code("blobs_metrics.py"),
         seeds=BLOBS_SEEDS,
         fig1_run={key: BLOBS_FIG1[key] for key in ("alg", "act", "k", "cov")},
     script:

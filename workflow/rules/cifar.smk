@@ -24,7 +24,7 @@ rule realdata_cifar_part1:
         runtime=6000,
     params:
         cfg=cfg("realdata.cifar.data", "realdata.cifar.model", "realdata.cifar.train", *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.cifar", "nnspectra.data.vision"),
+        code=code("realdata_cifar_part.py"),
         seed=seed_of,
         part=1,
         checkpoint=lambda w: f"{CIFAR_RUN}/part1.ckpt".format(seed=w.seed),
@@ -44,7 +44,7 @@ use rule realdata_cifar_part1 as realdata_cifar_part2 with:
         benchfile("realdata_cifar_part2", "seed{seed}")
     params:
         cfg=cfg("realdata.cifar.data", "realdata.cifar.model", "realdata.cifar.train", *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.cifar", "nnspectra.data.vision"),
+        code=code("realdata_cifar_part.py"),
         seed=seed_of,
         part=2,
         checkpoint=lambda w: f"{CIFAR_RUN}/part2.ckpt".format(seed=w.seed),
@@ -70,7 +70,7 @@ rule realdata_cifar_interp:
     params:
         cfg=cfg("realdata.cifar.data", "realdata.cifar.model", "realdata.cifar.train", "realdata.cifar.interpolation",
                 *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.cifar", "nnspectra.data.vision"),
+        code=code("realdata_cifar_interp.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_cifar_interp.py"
@@ -94,7 +94,7 @@ rule realdata_cifar_analysis:
         mem_mb=500,
         runtime=5,
     params:
-        code=code("nnspectra.experiments.cifar"),
+        code=code("realdata_cifar_analysis.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_cifar_analysis.py"
@@ -118,7 +118,7 @@ rule realdata_fig9:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("nnspectra.plotting.realdata"),
+        code=code("realdata_fig9.py"),
     script:
         "../scripts/realdata_fig9.py"
 
@@ -141,7 +141,7 @@ rule realdata_fig10:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("nnspectra.plotting.realdata"),
+        code=code("realdata_fig10.py"),
     script:
         "../scripts/realdata_fig10.py"
 
@@ -177,7 +177,7 @@ rule realdata_cifar_density:
         runtime=600,
     params:
         cfg=cfg("realdata.cifar.data", "realdata.cifar.model", "realdata.cifar.density", *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.cifar_density", "nnspectra.experiments.cifar", "nnspectra.data.vision"),
+        code=code("realdata_cifar_density.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_cifar_density.py"
@@ -202,7 +202,7 @@ rule realdata_fig_cifar_density:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("nnspectra.plotting.density"),
+        code=code("realdata_fig_cifar_density.py"),
     script:
         "../scripts/realdata_fig_cifar_density.py"
 

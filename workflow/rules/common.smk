@@ -52,9 +52,11 @@ def cfg(*dotted_keys: str) -> dict:
     return config_subset(config, *dotted_keys)
 
 
-def code(*modules: str) -> dict:
-    """Content hash of the library code a step runs (a ``params:`` entry: editing that code reruns it)."""
-    return code_version(*modules)
+def code(script: str) -> dict:
+    """Content hash of what a job runs: its script and every nnspectra module the script imports, found from
+    the script's own imports (a ``params:`` entry, so editing any of that code reruns the job). Pass the
+    job's own script; tests/test_code_hash.py checks that each one does."""
+    return code_version(f"workflow/scripts/{script}")
 
 
 def seed_of(wildcards) -> int:

@@ -34,13 +34,16 @@ EVO_METRIC_INPUTS = {
     "scaling": [EVO_SCALING.format(dataset=EVO["scaling"]["dataset"], run=EVO["scaling"]["run"], factor=factor, seed=seed)
                 for factor, seed in [(f, s) for f in EVO["scaling"]["factors"] for s in EVO_SEEDS]],
 }
+# the datasets each figure draws: the synthetic one, or every real-data variant the claims name that is configured
+EVO_REAL_DATASETS = [ds for ds in EVO_CLAIM_DATASETS[1:] if ds in EVO["datasets"]] or [EVO["claims"]["dataset"]]
 EVO_FIGURES = {
-    "evolution_invariance": EVO["claims"]["dataset"],
-    "evolution_spike": EVO["claims"]["dataset"],
-    "evolution_heavytail": EVO["claims"]["dataset"],
-    "evolution_realdata": EVO["claims"]["real_dataset"] or EVO["claims"]["dataset"],
+    "evolution_invariance": [EVO["claims"]["dataset"]],
+    "evolution_spike": [EVO["claims"]["dataset"]],
+    "evolution_heavytail": [EVO["claims"]["dataset"]],
+    "evolution_realdata": EVO_REAL_DATASETS,
 }
-EVO_FIG_INPUTS = {name: {"summaries": EVO_SUMMARIES[ds], "spectra": EVO_SPECTRA[ds]} for name, ds in EVO_FIGURES.items()}
+EVO_FIG_INPUTS = {name: {"summaries": [f for ds in dss for f in EVO_SUMMARIES[ds]],
+                         "spectra": [f for ds in dss for f in EVO_SPECTRA[ds]]} for name, dss in EVO_FIGURES.items()}
 for _name in EVO_FIGURES:
     TARGETS[_name] = [result(f"figures/{_name}.png")]
 TARGETS["evolution_table"] = [result("tables/evolution_table.csv"), result("tables/evolution_table.md")]
@@ -66,8 +69,8 @@ rule evolution_run:
         runtime=120,
     params:
         cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
-                          "evolution.analysis", "data_dir", "device"),
-        code=code("nnspectra.experiments.evolution"),
+                          "evolution.analysis", *RD_DATA_KEYS),
+        code=code("evolution_run.py"),
         seed=seed_of,
     script:
         "../scripts/evolution_run.py"
@@ -90,7 +93,7 @@ rule evolution_scaling:
     params:
         cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
                           "device"),
-        code=code("nnspectra.experiments.evolution"),
+        code=code("evolution_scaling.py"),
         seed=seed_of,
     script:
         "../scripts/evolution_scaling.py"
@@ -113,7 +116,7 @@ rule evolution_metrics:
         runtime=5,
     params:
         cfg=cfg("evolution.claims", "evolution.scaling", "run_name"),
-        code=code("nnspectra.experiments.evolution_metrics"),
+        code=code("evolution_metrics.py"),
         runs=EVO_METRIC_IDS,
         scaling=EVO_SCALING_IDS,
     script:
@@ -137,7 +140,7 @@ rule evolution_table:
         mem_mb=500,
         runtime=5,
     params:
-        code=code("nnspectra.experiments.evolution_metrics"),
+        code=code("evolution_table.py"),
         ids=[i for ids in EVO_SUMMARY_IDS.values() for i in ids],
     script:
         "../scripts/evolution_table.py"
@@ -162,9 +165,9 @@ rule evolution_figure:
         runtime=10,
     params:
         cfg=cfg("evolution.plot", "evolution.model", "evolution.claims", "evolution.analysis"),
-        code=code("nnspectra.plotting.evolution", "nnspectra.experiments.evolution_metrics"),
-        ids=lambda w: EVO_SUMMARY_IDS[EVO_FIGURES[w.figure]],
-        spectra_runs=lambda w: EVO["datasets"][EVO_FIGURES[w.figure]]["runs"],
+        code=code("evolution_figure.py"),
+        ids=lambda w: [i for ds in EVO_FIGURES[w.figure] for i in EVO_SUMMARY_IDS[ds]],
+        spectra_runs=lambda w: [[ds, run] for ds in EVO_FIGURES[w.figure] for run in EVO["datasets"][ds]["runs"]],
     script:
         "../scripts/evolution_figure.py"
 
@@ -189,7 +192,7 @@ rule evolution_ht_run:
         runtime=30,
     params:
         cfg=cfg("evolution.ht_examples"),
-        code=code("nnspectra.experiments.heavytail_examples"),
+        code=code("evolution_ht_examples.py"),
     script:
         "../scripts/evolution_ht_examples.py"
 
@@ -214,7 +217,7 @@ rule evolution_ht_figure:
         runtime=10,
     params:
         cfg=cfg("evolution.ht_examples"),
-        code=code("nnspectra.plotting.heavytail_examples"),
+        code=code("evolution_ht_figure.py"),
     script:
         "../scripts/evolution_ht_figure.py"
 

@@ -26,7 +26,7 @@ rule realdata_lbsb_train:
         runtime=120,
     params:
         cfg=cfg("realdata.lbsb.data", "realdata.lbsb.model", "realdata.lbsb.train", *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.lbsb", "nnspectra.data.vision"),
+        code=code("realdata_lbsb_train.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_lbsb_train.py"
@@ -51,7 +51,7 @@ rule realdata_lbsb_spectrum:
     params:
         cfg=cfg("realdata.lbsb.data", "realdata.lbsb.model", "realdata.lbsb.curvature", "memory_budget_gb",
                 *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.lbsb", "nnspectra.data.vision", "nnspectra.curvature.spectrum"),
+        code=code("realdata_lbsb_spectrum.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_lbsb_spectrum.py"
@@ -74,7 +74,7 @@ rule realdata_lbsb_analysis:
         runtime=5,
     params:
         cfg=cfg("realdata.lbsb.analysis"),
-        code=code("nnspectra.experiments.lbsb"),
+        code=code("realdata_lbsb_analysis.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_lbsb_analysis.py"
@@ -99,7 +99,7 @@ rule realdata_fig_lbsb:
         runtime=5,
     params:
         cfg=cfg("realdata.plot", "realdata.lbsb.analysis", "realdata.lbsb.train"),
-        code=code("nnspectra.plotting.realdata"),
+        code=code("realdata_fig_lbsb.py"),
     script:
         "../scripts/realdata_fig_lbsb.py"
 

@@ -30,7 +30,7 @@ rule realdata_mnist_train:
         runtime=120,
     params:
         cfg=cfg("realdata.mnist.data", "realdata.mnist.model", "realdata.mnist.train", *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.mnist_width", "nnspectra.data.vision"),
+        code=code("realdata_mnist_train.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_mnist_train.py"
@@ -56,7 +56,7 @@ rule realdata_mnist_spectrum:
     params:
         cfg=cfg("realdata.mnist.data", "realdata.mnist.model", "realdata.mnist.curvature", "memory_budget_gb",
                 *RD_DATA_KEYS),
-        code=code("nnspectra.experiments.mnist_width", "nnspectra.data.vision", "nnspectra.curvature.spectrum"),
+        code=code("realdata_mnist_spectrum.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_mnist_spectrum.py"
@@ -79,7 +79,7 @@ rule realdata_mnist_analysis:
         runtime=5,
     params:
         cfg=cfg("realdata.mnist.analysis"),
-        code=code("nnspectra.experiments.mnist_width"),
+        code=code("realdata_mnist_analysis.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_mnist_analysis.py"
@@ -104,7 +104,7 @@ rule realdata_fig_mnist:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("nnspectra.plotting.realdata"),
+        code=code("realdata_fig_mnist.py"),
     script:
         "../scripts/realdata_fig_mnist.py"
 

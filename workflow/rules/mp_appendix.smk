@@ -19,7 +19,7 @@ rule realdata_mp:
         runtime=60,
     params:
         cfg=cfg("realdata.mp"),
-        code=code("nnspectra.experiments.mp_appendix"),
+        code=code("realdata_mp.py"),
         seed=seed_of,
     script:
         "../scripts/realdata_mp.py"
@@ -43,7 +43,7 @@ rule realdata_fig_mp:
         runtime=5,
     params:
         cfg=cfg("realdata.plot", "realdata.mp"),
-        code=code("nnspectra.plotting.realdata"),
+        code=code("realdata_fig_mp.py"),
     script:
         "../scripts/realdata_fig_mp.py"
 

@@ -33,7 +33,7 @@ rule p0_blobs:
         runtime=60,
     params:
         cfg=cfg(*P0_KEYS),
-        code=code("nnspectra.experiments.predecessor", "nnspectra.data.p0"),
+        code=code("predecessor_blobs.py"),
         seed=seed_of,
     script:
         "../scripts/predecessor_blobs.py"
@@ -54,7 +54,7 @@ rule p0_std:
         runtime=120,
     params:
         cfg=cfg(*P0_KEYS, "predecessor.fig7"),
-        code=code("nnspectra.experiments.predecessor", "nnspectra.data.p0"),
+        code=code("predecessor_std.py"),
         seed=seed_of,
     script:
         "../scripts/predecessor_std.py"
@@ -76,7 +76,7 @@ rule p0_sphere:
         runtime=600,
     params:
         cfg=cfg(*P0_KEYS, "predecessor.fig6", "device"),
-        code=code("nnspectra.experiments.predecessor_sphere", "nnspectra.data.p0"),
+        code=code("predecessor_sphere.py"),
         seed=seed_of,
         # finished groups of inits (resume after max_hours or a kill); not an output, kept until the run is done
         checkpoint=lambda w: result(f"p0/fig6/seed{w.seed}.groups"),  # files group*.ckpt
@@ -102,7 +102,7 @@ rule p0_mnist:
         runtime=600,
     params:
         cfg=cfg(*P0_KEYS, "predecessor.mnist", "data_dir", "download", "device"),
-        code=code("nnspectra.experiments.predecessor_mnist", "nnspectra.data.p0"),
+        code=code("predecessor_mnist.py"),
         seed=seed_of,
     script:
         "../scripts/predecessor_mnist.py"
@@ -123,7 +123,7 @@ rule p0_interp:
         runtime=60,
     params:
         cfg=cfg(*P0_KEYS, "predecessor.fig8", "predecessor.plot"),
-        code=code("nnspectra.experiments.predecessor", "nnspectra.data.p0"),
+        code=code("predecessor_interp.py"),
     script:
         "../scripts/predecessor_interp.py"
 
@@ -147,8 +147,9 @@ rule p0_metrics:
         mem_mb=1000,
         runtime=5,
     params:
-        cfg=cfg("predecessor.fig4", "predecessor.fig7", "run_name"),
-        code=code("nnspectra.experiments.predecessor_metrics"),
+        cfg=cfg("predecessor.fig4", "predecessor.fig7", "predecessor.blobs", "predecessor.train", "predecessor.fig6",
+                "predecessor.mnist", "run_name"),   # the runs' scale is recorded as evidence (SCALE_KEYS)
+        code=code("predecessor_metrics.py"),
     script:
         "../scripts/predecessor_metrics.py"
 
@@ -170,7 +171,7 @@ rule p0_fig1_figure:
         runtime=10,
     params:
         cfg=cfg("predecessor.mnist"),
-        code=code("nnspectra.plotting.predecessor"),
+        code=code("predecessor_fig1.py"),
         setting=config["scorecard"]["setting"],
     script:
         "../scripts/predecessor_fig1.py"
@@ -193,7 +194,7 @@ rule p0_fig2_figure:
         runtime=10,
     params:
         cfg=cfg("predecessor.mnist"),
-        code=code("nnspectra.plotting.predecessor"),
+        code=code("predecessor_fig2.py"),
         setting=config["scorecard"]["setting"],
     script:
         "../scripts/predecessor_fig2.py"
@@ -217,7 +218,7 @@ rule p0_fig45_figure:
         runtime=10,
     params:
         cfg=cfg("predecessor.fig4"),
-        code=code("nnspectra.plotting.predecessor"),
+        code=code("predecessor_fig45.py"),
         setting=config["scorecard"]["setting"],
     script:
         "../scripts/predecessor_fig45.py"
@@ -240,7 +241,7 @@ rule p0_fig6_figure:
         runtime=10,
     params:
         cfg=cfg("predecessor.train"),
-        code=code("nnspectra.plotting.predecessor", "nnspectra.experiments.predecessor_metrics"),
+        code=code("predecessor_fig6.py"),
         setting=config["scorecard"]["setting"],
     script:
         "../scripts/predecessor_fig6.py"
@@ -262,7 +263,7 @@ rule p0_fig7_figure:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("nnspectra.plotting.predecessor"),
+        code=code("predecessor_fig7.py"),
         setting=config["scorecard"]["setting"],
     script:
         "../scripts/predecessor_fig7.py"
@@ -284,7 +285,7 @@ rule p0_fig8_figure:
         mem_mb=1000,
         runtime=10,
     params:
-        code=code("nnspectra.plotting.predecessor"),
+        code=code("predecessor_fig8.py"),
         setting=config["scorecard"]["setting"],
     script:
         "../scripts/predecessor_fig8.py"

@@ -29,8 +29,11 @@ rule realdata_metrics:
         runtime=5,
     params:
         seeds={section: RD[section]["seeds"] for section in REALDATA_ANALYSES},
-        cfg=cfg("run_name"),
-        code=code("nnspectra.experiments.realdata_metrics"),
+        # the sections' scale, recorded as evidence (realdata_metrics.SCALE_KEYS)
+        cfg=cfg("run_name", "realdata.mnist.data", "realdata.mnist.train", "realdata.lbsb.data", "realdata.lbsb.model",
+                "realdata.lbsb.train", "realdata.cifar.data", "realdata.cifar.model", "realdata.cifar.train",
+                "realdata.mp"),
+        code=code("realdata_metrics.py"),
     script:
         "../scripts/realdata_metrics.py"
 

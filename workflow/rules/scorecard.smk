@@ -33,7 +33,7 @@ rule scorecard:
         mem_mb=500,
         runtime=5,
     params:
-        code=code("nnspectra.scorecard", "nnspectra.report"),
+        code=code("scorecard.py"),
         cfg=cfg("scorecard"),
     script:
         "../scripts/scorecard.py"

@@ -5,4 +5,4 @@ from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     spectra = {"init": load_arrays(step.input["init"]), "final": load_arrays(step.input["final"])}
-    plot_fig1(spectra, step.output["fig"], step.params["setting"])
+    plot_fig1(spectra, step.output["fig"], step.params["setting"], algorithm=step.params["algorithm"])

@@ -1,6 +1,6 @@
 """Per-seed metrics of SPEC §4 claims 1-7 for the replication scorecard."""
 from nnspectra.experiments.blobs import attach_rows, collect_counts
-from nnspectra.experiments.blobs_metrics import blobs_metrics
+from nnspectra.experiments.blobs_metrics import blobs_metrics, scale_evidence
 from nnspectra.pipeline.io import load_arrays, load_json, save_json
 from nnspectra.pipeline.step import Step
 
@@ -8,4 +8,5 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     long = collect_counts(attach_rows([load_json(p) for p in step.input["counts"]]))
     fig1 = {int(s): {"init": load_arrays(i)["eig_H"], "final": load_arrays(f)["eig_H"]}
             for s, i, f in zip(step.params["seeds"], step.input["fig1_init"], step.input["fig1_final"])}
-    save_json(step.output["metrics"], blobs_metrics(long, fig1, step.params["fig1_run"]).as_dict())
+    save_json(step.output["metrics"], blobs_metrics(long, fig1, step.params["fig1_run"],
+                                                           scale_evidence(step.params["cfg"])).as_dict())

@@ -7,6 +7,8 @@ from nnspectra.plotting.evolution import plot_figure
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, ids = step.params["cfg"], step.params["ids"]
     grouped = group_summaries([(ds, run, load_json(p) | {"run": run}) for (ds, run, _), p in zip(ids, step.input["summaries"])])
-    spectra = {run: load_arrays(p) for run, p in zip(step.params["spectra_runs"], step.input["spectra"])}
+    spectra: dict = {}  # dataset -> run -> the plot seed's arrays
+    for (dataset, run), p in zip(step.params["spectra_runs"], step.input["spectra"]):
+        spectra.setdefault(dataset, {})[run] = load_arrays(p)
     plot_figure(step.wildcards["figure"], grouped, spectra, cfg["evolution.plot"], cfg["evolution.model"],
                 cfg["evolution.claims"], cfg["evolution.analysis"], step.output["figure"])

@@ -10,7 +10,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     summary, arrays = run_evolution(settings(EvoData, cfg[f"evolution.datasets.{w['dataset']}.data"]),
                                     settings(EvoModel, cfg["evolution.model"]), settings(EvoRun, cfg[f"evolution.runs.{w['run']}"]),
                                     settings(EvoAnalysis, cfg["evolution.analysis"]), step.seed, data_dir=cfg["data_dir"],
-                                    run_key=f"evolution.runs.{w['run']}")
+                                    run_key=f"evolution.runs.{w['run']}", download=bool(cfg["download"]))
     step.extra["lr"] = summary["lr"]
     save_arrays(step.output["spectra"], **arrays)
     save_json(step.output["summary"], summary)

@@ -1,5 +1,5 @@
 """Per-seed metrics of SPEC §4 claims 20-23 (P0) for the replication scorecard."""
-from nnspectra.experiments.predecessor_metrics import p0_metrics
+from nnspectra.experiments.predecessor_metrics import p0_metrics, scale_evidence
 from nnspectra.pipeline.io import load_arrays, save_json
 from nnspectra.pipeline.step import Step
 
@@ -15,4 +15,5 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]
     save_json(step.output["metrics"], p0_metrics(fig4=fig4, fig6=fig6, fig7=fig7, fig2=fig2,
                                                  widths=cfg["predecessor.fig4"]["widths"],
-                                                 stds=cfg["predecessor.fig7"]["stds"]).as_dict())
+                                                 stds=cfg["predecessor.fig7"]["stds"],
+                                                 scale=scale_evidence(cfg)).as_dict())

@@ -1,5 +1,5 @@
 """Hessian edges (top and bottom eigenvalues) of the LB or SB convnet end point."""
-from nnspectra.curvature.spectrum import SpectrumSettings, hessian_spectrum, spectrum_arrays
+from nnspectra.curvature.spectrum import LbsbSpectrumSettings, hessian_spectrum, spectrum_arrays
 from nnspectra.data.vision import mnist_subset, resolve_data_dir
 from nnspectra.experiments.lbsb import ConvnetModel, build_convnet
 from nnspectra.experiments.mnist_width import MnistData
@@ -16,7 +16,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
                         data.image_size)
     model = load_model(build_convnet(x.shape[-1], settings(ConvnetModel, cfg["realdata.lbsb.model"]), step.seed),
                        step.input["model"])
-    spec = hessian_spectrum(model, cross_entropy, x, y, settings(SpectrumSettings, cfg["realdata.lbsb.curvature"]),
+    spec = hessian_spectrum(model, cross_entropy, x, y, settings(LbsbSpectrumSettings, cfg["realdata.lbsb.curvature"]),
                             cfg["memory_budget_gb"], step.seed, device)
     save_arrays(step.output["spectrum"], regime=regime, **spectrum_arrays(spec))
     step.extra.update(method=spec["method"], method_reason=spec["method_reason"], n_params=spec["n_params"], hvps=spec["hvps"])

@@ -1,5 +1,5 @@
 """results/<run>/metrics/realdata.json: per-seed values of SPEC claims 8-19 from the sections' analyses."""
-from nnspectra.experiments.realdata_metrics import realdata_record
+from nnspectra.experiments.realdata_metrics import realdata_record, scale_evidence
 from nnspectra.pipeline.io import load_json, save_json
 from nnspectra.pipeline.step import Step
 
@@ -7,4 +7,4 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     seeds = step.params["seeds"]
     analyses = {section: {int(s): load_json(p) for s, p in zip(seeds[section], step.input[section])}
                 for section in seeds}
-    save_json(step.output["metrics"], realdata_record(analyses).as_dict(sort=True))
+    save_json(step.output["metrics"], realdata_record(analyses, scale_evidence(step.params["cfg"])).as_dict(sort=True))

@@ -65,7 +65,12 @@ CLAIM_SCHEMA: dict[str, Any] = {
             ]}},
         },
         "diagnosis": {"type": "string", "minLength": 1,
-                      "description": "one-line reason, drawn from data, shown when the claim fails"},
+                      "description": "one-line reason shown when the claim fails; placeholders such as {values}, "
+                                     "{median} or {<section>.<metric>:range} are filled from the row's own metrics "
+                                     "(nnspectra.claims.diagnosis)"},
+        "diagnosis_run": {"type": "string", "minLength": 1,
+                          "description": "the run (run_name) a diagnosis quoting fixed numbers was written for: it "
+                                         "is shown only on rows of that run, others get one computed from their data"},
         "notes": {"type": "string"},
     },
 }
@@ -130,6 +135,7 @@ class Claim:
     seed_fraction: float = DEFAULT_SEED_FRACTION
     requires: tuple[tuple[str, float | tuple[float | str, ...]], ...] = ()
     diagnosis: str = ""
+    diagnosis_run: str = ""
     notes: str = ""
     source_file: str = ""
 
@@ -205,6 +211,7 @@ def parse_claims(entries: Any, source: str) -> list[Claim]:
             requires=tuple((key, tuple(v) if isinstance(v, list) else float(v))
                            for key, v in entry.get("requires", {}).items()),
             diagnosis=" ".join(str(entry.get("diagnosis", "")).split()),
+            diagnosis_run=str(entry.get("diagnosis_run", "")),
             notes=" ".join(str(entry.get("notes", "")).split()), source_file=source,
         ))
     return claims

@@ -68,6 +68,15 @@ class SpectrumSettings:
             raise ConfigError(f"curvature dtype '{self.dtype}' is not one of {sorted(DTYPES)}")
 
 
+@dataclass(frozen=True)
+class LbsbSpectrumSettings(SpectrumSettings):
+    """Config ``realdata.lbsb.curvature`` (seed Figs 7-8): :class:`SpectrumSettings` with the top-40 and
+    bottom-40 windows the figures draw (its own class, so each section's defaults have one home)."""
+
+    top_k: int = 40
+    bottom_k: int = 40
+
+
 def negative_tolerance(eigs: np.ndarray, n_params: int, dtype: torch.dtype = torch.float64) -> float:
     """Round-off level below which an eigenvalue is not counted as negative: P * eps * |lambda|_max."""
     return float(n_params * torch.finfo(dtype).eps * np.max(np.abs(eigs)))

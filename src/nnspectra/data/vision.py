@@ -1,7 +1,8 @@
 """Real image datasets (MNIST, Fashion-MNIST, CIFAR-10), read and checked by us from torchvision's layout.
 
 Data are read from a root directory in torchvision's layout (``MNIST/raw/``, ``FashionMNIST/raw/``,
-``cifar-10-batches-py/``), found as config ``data_dir`` > environment ``NNSPECTRA_DATA`` > ``./data``.
+``cifar-10-batches-py/``), found as config ``data_dir`` > environment ``NNSPECTRA_DATA`` > ``./data`` > ``../shared/data``
+(:func:`locate_data_dir`).
 With ``download=True`` torchvision fetches missing files (they are then read by the loaders here);
 when that is off or fails the loader raises :class:`DataNotFoundError` with one line naming the
 missing files, the directory searched and how to provide them.
@@ -38,9 +39,9 @@ import torch
 from nnspectra.data.vision_files import ENV_VAR, cifar_batch_digests, read_cifar10, read_mnist_like
 from nnspectra.errors import ConfigError
 
-__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "ENV_VAR", "MNIST_MEAN", "MNIST_STD", "balanced_subset", "cifar_batch_digests",
-           "cifar_sets", "load_cifar10", "load_fashion_mnist", "load_mnist", "mnist_subset", "normalize",
-           "resize", "resolve_data_dir"]
+__all__ = ["CIFAR10_MEAN", "CIFAR10_STD", "DATA_LOOKUP", "ENV_VAR", "MNIST_MEAN", "MNIST_STD", "balanced_subset",
+           "cifar_batch_digests", "cifar_sets", "load_cifar10", "load_fashion_mnist", "load_mnist", "locate_data_dir",
+           "mnist_subset", "normalize", "resize", "resolve_data_dir"]
 
 # Per-channel mean/std of the training sets on [0, 1] (standard values).
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
@@ -48,14 +49,38 @@ FASHION_MNIST_MEAN, FASHION_MNIST_STD = (0.2860,), (0.3530,)
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 
 
-def resolve_data_dir(config_value: str | os.PathLike[str] | None = None) -> Path:
-    """Dataset root: the config's ``data_dir`` if set, else ``$NNSPECTRA_DATA``, else ``./data``."""
+# The places a dataset root is looked for, in order (README "Datasets", docs/architecture.md).
+DATA_LOOKUP = ("config 'data_dir'", f"${ENV_VAR}", "./data", "../shared/data")
+
+
+def locate_data_dir(config_value: str | os.PathLike[str] | None = None,
+                    base: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """Dataset root and why it was chosen, in the order of :data:`DATA_LOOKUP`.
+
+    The config's ``data_dir`` if set, else ``$NNSPECTRA_DATA`` if set, else ``<base>/data`` if it is a
+    folder, else the sibling ``<base>/../shared/data`` of the checkout if it is a folder (where CI and a
+    shared machine keep the datasets), else ``<base>/data`` (downloads go there). ``base`` is the working
+    directory (the checkout, under Snakemake) unless given; relative results stay relative to it.
+    """
     if config_value not in (None, ""):
-        return Path(str(config_value)).expanduser()
+        return Path(str(config_value)).expanduser(), "config 'data_dir'"
     env = os.environ.get(ENV_VAR)
     if env:
-        return Path(env).expanduser()
-    return Path("data")
+        return Path(env).expanduser(), f"${ENV_VAR}"
+    here = Path(base) if base is not None else Path()
+    local, sibling = here / "data", here / ".." / "shared" / "data"
+    if local.is_dir():
+        return local, "./data"
+    if sibling.is_dir():
+        return sibling, "../shared/data beside the checkout"
+    return local, "./data (nothing found; downloads go here)"
+
+
+def resolve_data_dir(config_value: str | os.PathLike[str] | None = None,
+                     base: str | os.PathLike[str] | None = None) -> Path:
+    """Dataset root: see :func:`locate_data_dir` (config ``data_dir`` > ``$NNSPECTRA_DATA`` > ``./data`` >
+    ``../shared/data``)."""
+    return locate_data_dir(config_value, base)[0]
 
 
 def load_mnist(root: str | os.PathLike[str], train: bool = True, download: bool = False,

@@ -24,8 +24,10 @@ MNIST_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 CIFAR_FILES = {True: tuple(f"data_batch_{i}" for i in range(1, 6)), False: ("test_batch",)}
 CIFAR_FOLDER = "cifar-10-batches-py"
-_HOWTO = (f"set config 'data_dir' or the environment variable {ENV_VAR} to a directory in torchvision's "
-          "layout, or set 'download: true' on a machine with a network")
+_HOWTO = (f"copy them into that folder, or set config 'data_dir' or the environment variable {ENV_VAR} to a "
+          "directory in torchvision's layout (looked up: config 'data_dir' > $NNSPECTRA_DATA > ./data > "
+          "../shared/data)")
+_DOWNLOAD_HINT = ", or set 'download: true' on a machine with a network"
 
 
 def _missing(folder: Path, names: tuple[str, ...]) -> list[str]:
@@ -34,13 +36,21 @@ def _missing(folder: Path, names: tuple[str, ...]) -> list[str]:
 
 def _not_found(dataset: str, folder: Path, missing: list[str], reason: str = "") -> DataNotFoundError:
     why = f" ({reason})" if reason else ""
-    return DataNotFoundError(
-        f"{dataset} files missing from {folder.resolve()}: {', '.join(missing)}{why}; {_HOWTO}")
+    tried = "download" in reason and reason != "download is off"  # on and failed: the network is the fix
+    return DataNotFoundError(f"{dataset} files missing from {folder.resolve()}: {', '.join(missing)}{why}; {_HOWTO}"
+                             + (", or run where the network is reachable" if tried else _DOWNLOAD_HINT))
 
 
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def _reason(err: BaseException, limit: int = 300) -> str:
+    """The error's whole message on one line (torchvision puts the cause after a first line ending in ':')."""
+    text = " ".join(str(err).split())
+    text = text or type(err).__name__
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _damaged(dataset: str, path: Path, expected: str, found: str) -> DataDamagedError:
@@ -85,7 +95,7 @@ def _download_mnist_like(cls_name: str, root: Path, folder: Path, names: tuple[s
         fetcher.download()
     except (RuntimeError, OSError) as err:  # torchvision raises RuntimeError/URLError when offline
         raise _not_found(cls_name, folder, _missing(folder, names) or list(names),
-                         f"download failed: {_first_line(err)}") from None
+                         f"download failed: {_reason(err)}") from None
     still = _missing(folder, names)
     if still:
         raise _not_found(cls_name, folder, still, "the download did not provide them")
@@ -225,7 +235,7 @@ def _download_cifar10(root: Path, folder: Path, needed: tuple[str, ...]) -> None
         download_and_extract_archive(CIFAR10.url, str(root), filename=CIFAR10.filename, md5=CIFAR10.tgz_md5)
     except (RuntimeError, OSError) as err:  # URLError is an OSError
         raise _not_found("CIFAR-10", folder, _missing(folder, needed) or list(needed),
-                         f"download failed: {_first_line(err)}") from None
+                         f"download failed: {_reason(err)}") from None
     still = _missing(folder, needed)
     if still:
         raise _not_found("CIFAR-10", folder, still, "the downloaded archive did not provide them")

@@ -128,6 +128,10 @@ def alignment_metrics(gmm_runs: Sequence[Mapping[str, np.ndarray]], dscan_runs: 
             [r["hessian_r"][_at(r, t_em)] - r["hessian_r"][_at(r, 0.0)] for r in ref], seeds, "count",
             f"claim 27: outliers of the full test Hessian at ell = {t_em:g} d minus at ell = 0, lam={lam_ref:g}",
             {**base, "compared_at": [0.0, t_em]})
+        for t, label in ((0.0, "init"), (t_em, "emerge_time")):
+            out.add(f"gmm_outliers_at_{label}", [r["hessian_r"][_at(r, t)] for r in ref], seeds, "count",
+                    f"detail: outliers of the full test Hessian at ell = {t:g} d, lam={lam_ref:g}",
+                    {**base, "compared_at": [t]})
     by_seed: dict[int, list[Mapping[str, np.ndarray]]] = {}
     for r in gmm_runs:
         by_seed.setdefault(int(r["seed"]), []).append(r)

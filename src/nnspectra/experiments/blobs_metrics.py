@@ -62,14 +62,27 @@ def _cutoff_hits(d: pd.DataFrame) -> float:
     return float(np.sum((ratio >= 1 / CUTOFF_FACTOR) & (ratio <= CUTOFF_FACTOR)))
 
 
+SCALE_KEYS = ("blobs.data", "blobs.model", "blobs.train")  # the config entries :func:`scale_evidence` reads
+
+
+def scale_evidence(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The scale every blob metric rests on, from the step's config subset (``SCALE_KEYS``): training-set size,
+    architecture ``<input_dim>-<hidden...>-k`` (SPEC §1.3: 100-30-30-k), step cap and gradient-norm stop."""
+    data, model, train = cfg["blobs.data"], cfg["blobs.model"], cfg["blobs.train"]
+    hidden = "-".join(str(int(h)) for h in model["hidden"])
+    return {"n_train": int(data["n_train"]), "architecture": f"{int(data['input_dim'])}-{hidden}-k",
+            "max_iterations": int(train["max_iterations"]), "grad_norm_tol": [float(train["grad_norm_tol"])]}
+
+
 def blobs_metrics(long: pd.DataFrame, fig1: Mapping[int, Mapping[str, np.ndarray]],
-                  fig1_run: Mapping[str, Any] | None = None) -> MetricsRecord:
+                  fig1_run: Mapping[str, Any] | None = None, scale: Mapping[str, Any] | None = None) -> MetricsRecord:
     """Per-seed metrics for SPEC §4 claims 1-7 (``results/<run>/metrics/blobs.json``).
 
     ``long``: :func:`nnspectra.experiments.blobs.collect_counts` (one row per configuration and seed);
     ``fig1`` maps seed -> {"init": eigenvalues, "final": eigenvalues} of the Fig. 1 configuration,
-    ``fig1_run`` its identity (``alg``, ``k``; claim 6c's bound is k + 5). A metric whose configurations
-    were not run is omitted (the scorecard marks it not_run).
+    ``fig1_run`` its identity (``alg``, ``k``; claim 6c's bound is k + 5), ``scale`` the run's sizes
+    (:func:`scale_evidence`), recorded on every metric (Fig. 1's architecture with its k filled in). A metric
+    whose configurations were not run is omitted (the scorecard marks it not_run).
     """
     metrics = MetricsRecord()
 
@@ -113,19 +126,29 @@ def blobs_metrics(long: pd.DataFrame, fig1: Mapping[int, Mapping[str, np.ndarray
         "claim 5: smallest lambda_max over SGD ReLU cov 1 configurations (paper ≈0.010)")
     put("sgd_top_eig_max", sgd1, lambda d: float(d["lambda_max"].max()), "eigenvalue",
         "claim 5: largest lambda_max over SGD ReLU cov 1 configurations (paper ≈0.017)")
+    for (alg, act, cov, k), _ in long.groupby(["alg", "act", "cov", "k"]):
+        row = (long["alg"] == alg) & (long["act"] == act) & (long["cov"] == cov) & (long["k"] == k)
+        for rule in ("elbow", "gap"):
+            put(f"{rule}_{alg}_{act}_cov{float(cov):g}_k{int(k)}", row, lambda d, r=rule: float(d[r].iloc[0]),
+                "eigenvalues", f"detail: {rule} count of the {alg.upper()} {act} cov {float(cov):g} k = {int(k)} "
+                "configuration (what the diagnoses quote)")
+    metrics.add_evidence(scale)
     if fig1:
-        _fig1_metrics(metrics, fig1, fig1_run or {})
+        _fig1_metrics(metrics, fig1, fig1_run or {}, scale or {})
     return metrics
 
 
 def _fig1_metrics(metrics: MetricsRecord, fig1: Mapping[int, Mapping[str, np.ndarray]],
-                  run: Mapping[str, Any]) -> None:
+                  run: Mapping[str, Any], scale: Mapping[str, Any]) -> None:
     """Claims 6-7 from the Fig. 1 configuration's initial and final spectra (one pair per seed)."""
     seeds = sorted(fig1)
     init = [np.asarray(fig1[s]["init"]) for s in seeds]
     final = [np.asarray(fig1[s]["final"]) for s in seeds]
-    evidence = {"seeds": len(seeds), **{key: [run[key]] for key in ("alg", "k") if key in run}}
     k = run.get("k")
+    evidence = {**scale, "seeds": len(seeds), **{key: [run[key]] for key in ("alg", "k") if key in run},
+                "params": int(init[0].size)}
+    if "architecture" in scale and k is not None:
+        evidence["architecture"] = str(scale["architecture"]).removesuffix("-k") + f"-{int(k)}"
     rows = {
         "fig1_init_small_frac": ([float(np.mean(np.abs(e) < 0.005)) for e in init], "fraction",
                                  "claim 6: fraction of initial-Hessian eigenvalues with |lambda| < 0.005"),
@@ -133,6 +156,8 @@ def _fig1_metrics(metrics: MetricsRecord, fig1: Mapping[int, Mapping[str, np.nda
                                   "fraction", "claim 6: fraction of final eigenvalues with |lambda| < 1e-2 lambda_max(init)"),
         "fig1_final_outliers": ([float(np.sum(f > 1e-2 * e.max())) for e, f in zip(init, final)], "eigenvalues",
                                 "claim 6: number of final eigenvalues above 1e-2 lambda_max(init)"),
+        "fig1_init_lambda_max": ([float(e.max()) for e in init], "eigenvalue",
+                                 "detail: lambda_max of the initial Hessian (paper ≈0.155)"),
         "fig1_init_min_over_max": ([float(e.min() / e.max()) for e in init], "ratio",
                                    "claim 7: lambda_min / lambda_max of the initial Hessian (paper ≈ -0.5)"),
         "fig1_final_min_over_max": ([float(f.min() / f.max()) for f in final], "ratio",

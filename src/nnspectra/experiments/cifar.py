@@ -143,6 +143,7 @@ def cifar_metrics(part1: pd.DataFrame, part2: pd.DataFrame, interp: pd.DataFrame
         "switch_train_loss_jump": float(after["train_loss"] - end1["train_loss"]),
         "switch_test_acc_dip_pp": 100 * float(end1["test_acc"] - after["test_acc"]),
         "final_test_acc_part1": float(end1["test_acc"]),
+        "final_train_acc_part1": float(end1.get("train_acc", math.nan)),
         "final_test_acc_part2": float(part2.iloc[-1]["test_acc"]),
         "test_acc_gain_pp": 100 * float(part2.iloc[-1]["test_acc"] - end1["test_acc"]),
         "barrier_train_loss": barrier_height(a, train_loss),

@@ -93,8 +93,10 @@ class EvoAnalysis:
 
 
 # -- data and model -----------------------------------------------------------------------------
-def make_dataset(data: EvoData, seed: int, data_dir: str | None = None, scale: float = 1.0) -> RegressionData:
-    """The dataset of one config entry (``kind: teacher | mnist``); ``scale`` multiplies n and d."""
+def make_dataset(data: EvoData, seed: int, data_dir: str | None = None, scale: float = 1.0,
+                 download: bool = False) -> RegressionData:
+    """The dataset of one config entry (``kind: teacher | mnist | cifar10``); ``scale`` multiplies n and d;
+    ``download`` lets torchvision fetch missing MNIST/CIFAR-10 files (config ``download``)."""
     n_train = int(round(data.n_train * scale))
     n_test = int(round(data.n_test * scale))
     if data.kind == "teacher":
@@ -103,9 +105,9 @@ def make_dataset(data: EvoData, seed: int, data_dir: str | None = None, scale: f
     if data.kind in ("mnist", "cifar10") and scale != 1.0:
         raise ConfigError(f"the {data.kind} variant has a fixed input dimension and cannot be rescaled")
     if data.kind == "mnist":
-        return mnist_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed)
+        return mnist_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed, download=download)
     if data.kind == "cifar10":
-        return cifar10_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed,
+        return cifar10_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed, download=download,
                                   image_size=int(data.image_size))
     raise ConfigError(f"evolution dataset kind '{data.kind}' is not one of ['teacher', 'mnist', 'cifar10']")
 
@@ -237,14 +239,14 @@ def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRu
 
 
 def run_evolution(data_cfg: EvoData, model_cfg: EvoModel, run: EvoRun, analysis: EvoAnalysis, seed: int,
-                  data_dir: str | None = None, run_key: str = "evolution.runs.<run>",
+                  data_dir: str | None = None, run_key: str = "evolution.runs.<run>", download: bool = False,
                   ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Train one (dataset, run, seed) and analyse every checkpoint.
 
     Returns a JSON-able summary (``rows``: one dict of scalars per checkpoint, plus ``lr``, sizes and
     the loss history) and arrays ``<matrix>_t<step>`` of eigenvalues (ascending) per checkpoint.
     """
-    data = make_dataset(data_cfg, seed, data_dir)
+    data = make_dataset(data_cfg, seed, data_dir, download=download)
     saved, lr, history = train_with_checkpoints(data, model_cfg, run, analysis.checkpoints, seed, run_key=run_key)
     activation, init_std = model_cfg.activation, float(model_cfg.init_std)
     ntk_params = "both" if run.train_a else "W"

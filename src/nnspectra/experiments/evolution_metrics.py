@@ -44,6 +44,17 @@ REGIME_PARTS: dict[str, tuple[str, Callable[[Mapping[str, Any], Mapping[str, Any
 }
 
 
+def run_evidence(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a metric over these per-seed run summaries rests on, read off the summaries: seeds, dataset kind,
+    the smallest n (training points), d (input dimension) and h (width), and the network (SPEC §3: the
+    two-layer net a^T act(W x / sqrt(d)) / sqrt(h); §3.3 asks a 3-layer MLP of width 2,048 on CIFAR-10)."""
+    widths = [int(s.get("width", 0)) for s in summaries]
+    kinds = sorted({str(s["kind"]) for s in summaries if "kind" in s})
+    return {"seeds": len({s["seed"] for s in summaries}), **({"dataset": kinds} if kinds else {}),
+            "n_train": min(int(s["n_train"]) for s in summaries), "dim": min(int(s["dim"]) for s in summaries),
+            "width": min(widths), "architecture": sorted({f"2-layer MLP width {w}" for w in widths})}
+
+
 def _final(summary: Mapping[str, Any]) -> dict[str, float]:
     return summary["rows"][-1]
 
@@ -70,10 +81,11 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
             raise ConfigError(f"evolution claims: run '{getattr(claims_cfg, name)}' has seeds {[s['seed'] for s in group]}, "
                               f"expected {seeds}")
     out = MetricsRecord()
+    base = run_evidence(gd)
 
     def add(name: str, values: Sequence[float], unit: str, description: str, seed_list: Sequence[int] = seeds,
             evidence: Mapping[str, Any] | None = None) -> None:
-        out.add(name, values, seed_list, unit, description, evidence)
+        out.add(name, values, seed_list, unit, description, evidence or base)
 
     add("c33_ks_w_gd", [_final(s)["w_ks_init"] for s in gd], "KS distance",
         "Kolmogorov distance between the ESDs of W^T W/h at the end of small-lr GD and at init")
@@ -91,7 +103,7 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
         for key, label in (("dW_op", "||W_T - W_0||_op"), ("dW_fro", "||W_T - W_0||_F"), ("W0_op", "||W_0||_op")):
             add(f"c34_{key}_size_ratio", [b[key] / a[key] for a, b in pairs], "ratio",
                 f"{label} at sizes x{hi} over x{lo} (n, d, h scaled together; GD, same lr and steps)", sc_seeds,
-                {"seeds": len(sc_seeds), "size_factor": [round(hi / lo, 9)]})
+                {**run_evidence(scaling[hi]), "seeds": len(sc_seeds), "size_factor": [round(hi / lo, 9)]})
     add("c35_ks_ck_gd", [_final(s)["ck_ks_init"] for s in gd], "KS distance", "KS(CK final, CK init), small-lr GD")
     add("c35_ks_ntk_gd", [_final(s)["ntk_ks_init"] for s in gd], "KS distance", "KS(NTK final, NTK init), small-lr GD")
     add("c35_ks_max_kernels_gd", [max(_final(s)["ck_ks_init"], _final(s)["ntk_ks_init"]) for s in gd],
@@ -162,9 +174,7 @@ def _regime_metrics(out: MetricsRecord, runs: Mapping[str, Sequence[Mapping[str,
     for group in (r_large, r_adam):
         if [s["seed"] for s in group] != r_seeds:
             raise ConfigError(f"evolution claims: the runs of dataset '{name}' do not share the seeds {r_seeds}")
-    first = r_gd[0]
-    evidence = {"seeds": len(r_seeds), "dataset": [str(first.get("kind", "unknown"))],
-                "n_train": int(first["n_train"]), "dim": int(first["dim"])}
+    evidence = run_evidence(r_gd)
     checks = {str(c.id): c.check for c in load_claims() if str(c.id) in REGIME_PARTS}
     missing = sorted(set(REGIME_PARTS) - set(checks))
     if missing:

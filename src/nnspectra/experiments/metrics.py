@@ -64,6 +64,14 @@ class MetricsRecord:
             self.add(name, [by_seed[s][key] for s in seeds], seeds, unit, description,
                      (evidence or {}).get(name))
 
+    def add_evidence(self, common: Mapping[str, Any] | None) -> None:
+        """Record ``common`` evidence (e.g. the run's sizes, steps, architecture) on every metric; a key a
+        metric already records keeps the metric's own value."""
+        if not common:
+            return
+        for entry in self._metrics.values():
+            entry["evidence"] = {**{str(k): _plain(v) for k, v in common.items()}, **entry.get("evidence", {})}
+
     def names(self) -> Iterable[str]:
         return self._metrics.keys()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -52,11 +53,29 @@ def fraction_in_band(values: np.ndarray, band: tuple[float, float] = LAMBDA_BAND
     return float(np.mean(np.isfinite(v) & (v >= band[0]) & (v <= band[1])))
 
 
+# the config entries :func:`scale_evidence` reads
+SCALE_KEYS = ("predecessor.blobs", "predecessor.train", "predecessor.fig6", "predecessor.fig7", "predecessor.mnist")
+
+
+def scale_evidence(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The scale of each P0 group (``fig4``, ``fig6``, ``fig7``, ``fig2``) from the step's config subset
+    (``SCALE_KEYS``): points per blob, blob std and gradient-norm stop of the 2-D runs, the widths of Figs 6-7,
+    and the MNIST subset (28 x 28 images, SPEC §1.12) of Fig 2."""
+    blobs, train = cfg["predecessor.blobs"], cfg["predecessor.train"]
+    gd = {"n_per_blob": int(blobs["n_per_blob"]), "grad_norm_tol": [float(train["grad_norm_tol"])]}
+    mnist = cfg["predecessor.mnist"]
+    return {"fig4": {**gd, "blob_std": [float(blobs["std"])]},
+            "fig6": {**gd, "blob_std": [float(blobs["std"])], "width": [int(cfg["predecessor.fig6"]["width"])]},
+            "fig7": {**gd, "width": [int(cfg["predecessor.fig7"]["width"])]},
+            "fig2": {"n_train": 10 * int(mnist["per_class"]), "input_dim": [int(mnist["image_size"]) ** 2]}}
+
+
 def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
                fig6: Mapping[int, np.ndarray] | None = None,
                fig7: Mapping[int, Mapping[float, float]] | None = None,
                fig2: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,
-               widths: Sequence[int] = BLOB_WIDTHS, stds: Sequence[float] = BLOB_STDS) -> MetricsRecord:
+               widths: Sequence[int] = BLOB_WIDTHS, stds: Sequence[float] = BLOB_STDS,
+               scale: Mapping[str, Mapping[str, Any]] | None = None) -> MetricsRecord:
     """Per-seed values of claims 20-23 in the scorecard's format (``metrics/p0.json``).
 
     * ``fig4``: seed -> {width -> final eigenvalues}; a width of ``widths`` that did not run counts as
@@ -65,8 +84,14 @@ def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
     * ``fig7``: seed -> {std -> final λ_max}; every std of ``stds`` must be present for the monotonicity.
     * ``fig2``: seed -> (initial eigenvalues on MNIST, on random inputs), same net and init.
     A group left out (None or empty) omits its metrics, so the scorecard shows them as not_run.
+    ``scale`` (:func:`scale_evidence`) adds each group's sizes to its metrics' evidence, next to the seeds.
     """
     out = MetricsRecord()
+    scale = scale or {}
+
+    def ev(group: str, seeds: Sequence[int], **more: Any) -> dict[str, Any]:
+        return {**scale.get(group, {}), "seeds": len(seeds), **more}
+
     if fig4:
         seeds = sorted(fig4)
         ran = [sum(1 for w in widths if w in fig4[s]) for s in seeds]
@@ -76,11 +101,11 @@ def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
         out.add("isolated_pair_widths", pairs, seeds, "widths",
                 f"claim 20: widths n of {list(widths)} whose final Hessian has exactly 2 eigenvalues above "
                 f"{ISOLATED_FRACTION:g}·λ_max and all others within ±{ISOLATED_FRACTION:g}·λ_max of 0 "
-                f"(widths run per seed: {ran})", evidence={"widths": everywhere})
+                f"(widths run per seed: {ran})", evidence=ev("fig4", seeds, widths=everywhere))
     if fig6:
         seeds = sorted(fig6)
         n = [int(np.asarray(fig6[s]).size) for s in seeds]
-        evidence = {"initialisations": min(n)}
+        evidence = ev("fig6", seeds, initialisations=min(n))
         out.add("lambda_max_mode", [lambda_max_mode(fig6[s]) for s in seeds], seeds, "eigenvalue",
                 f"claim 21a: mode (centre of the fullest of {MODE_BINS} equal bins between the {MODE_RANGE[0]:g}th "
                 f"and {MODE_RANGE[1]:g}th percentiles) of the final λ_max over random inits on a sphere "
@@ -103,12 +128,14 @@ def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
         present = sorted(float(v) for v in stds if all(float(v) in {float(k) for k in fig7[s]} for s in seeds))
         out.add("lambda_max_monotone_in_std", mono, seeds, "indicator",
                 f"claim 22a: 1 if the final λ_max increases strictly over blob std {list(stds)} (0 if any std is missing)",
-                evidence={"stds": present})
+                evidence=ev("fig7", seeds, stds=present))
         out.add("lambda_max_ratio_std1_std02", ratio, seeds, "ratio",
-                f"claim 22b: λ_max(std {hi_std:g}) / λ_max(std {lo_std:g}) after GD", evidence={"stds": present})
+                f"claim 22b: λ_max(std {hi_std:g}) / λ_max(std {lo_std:g}) after GD",
+                evidence=ev("fig7", seeds, stds=present))
     if fig2:
         seeds = sorted(fig2)
         out.add("init_width_ratio_mnist_random",
                 [spectral_width(fig2[s][0]) / spectral_width(fig2[s][1]) for s in seeds], seeds, "ratio",
-                "claim 23: (λ_max - λ_min) of the initial Hessian on MNIST / on random i.i.d. inputs, same net and init")
+                "claim 23: (λ_max - λ_min) of the initial Hessian on MNIST / on random i.i.d. inputs, same net and "
+                "init", evidence=ev("fig2", seeds))
     return out

@@ -2,7 +2,8 @@
 (MNIST width sweep, LB vs SB, CIFAR-10 LB -> SB, Appendix B) gathered into ``metrics/realdata.json``.
 
 Each metric records its evidence, read off the analyses themselves: the widths of the MNIST sweep (keys
-``lambda_max_n<w>``), the steps of each CIFAR-10 part, the alphas of Appendix B.
+``lambda_max_n<w>``), the steps of each CIFAR-10 part, the alphas of Appendix B; and the scale of the
+section's runs (:func:`scale_evidence`: training-set size, input size, steps, batch sizes, architecture).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from nnspectra.experiments.metrics import MetricsRecord
 SECTIONS = ("mnist", "lbsb", "cifar", "mp")
 
 METRIC_INFO: dict[str, tuple[str, str]] = {
-    "mnist_top20_max_rel_dev": ("fraction", "claim 8: max over widths and ranks 1-20 of |lambda_r(n) - lambda_r(n_min)| / lambda_r(n_min)"),
+    "mnist_top20_max_rel_dev": ("fraction", ("claim 8: max over every pair of widths a < b and ranks 1-20 of "
+                                             "|lambda_r(b) - lambda_r(a)| / lambda_r(a)")),
     "mnist_lambda_max_min": ("loss/param^2", "claim 8: smallest lambda_max over the widths"),
     "mnist_lambda_max_max": ("loss/param^2", "claim 8: largest lambda_max over the widths"),
     "mnist_neg_frac_mean_pct": ("percent", "claim 9: mean over widths of the share of negative eigenvalues"),
@@ -79,15 +81,53 @@ def section_evidence(section: str, by_seed: Mapping[int, Mapping[str, Any]]) -> 
     return {name: seeds for name in names}
 
 
-def realdata_record(analyses: Mapping[str, Mapping[int, Mapping[str, float]]]) -> MetricsRecord:
+CIFAR10_TRAIN = 50_000  # ``realdata.cifar.data.n_train: null`` = the full training set
+# the config entries :func:`scale_evidence` reads
+SCALE_KEYS = tuple(f"realdata.{s}.{k}" for s in ("mnist", "lbsb", "cifar") for k in ("data", "model", "train")
+                   if (s, k) != ("mnist", "model")) + ("realdata.mp",)
+
+
+def scale_evidence(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The scale of each section's runs from the step's config subset (``SCALE_KEYS``; absent sections skipped):
+    MNIST sweep n_train, input_dim, steps; LB/SB also the batch sizes and the convnet; CIFAR-10 the batch
+    sizes, n_train and the AlexNet; Appendix B the sample size N of alpha = M/N."""
+    out: dict[str, dict[str, Any]] = {}
+    if "realdata.mnist.data" in cfg:
+        data = cfg["realdata.mnist.data"]
+        out["mnist"] = {"n_train": 10 * int(data["per_class"]), "input_dim": [int(data["image_size"]) ** 2],
+                        "steps": int(cfg["realdata.mnist.train"]["iterations"])}
+    if "realdata.lbsb.data" in cfg:
+        data, model, train = cfg["realdata.lbsb.data"], cfg["realdata.lbsb.model"], cfg["realdata.lbsb.train"]
+        c1, c2 = (int(c) for c in model["channels"])
+        out["lbsb"] = {"n_train": 10 * int(data["per_class"]), "input_dim": [int(data["image_size"]) ** 2],
+                       "steps": int(train["iterations"]), "batch_lb": [int(train["batch_lb"])],
+                       "batch_sb": [int(train["batch_sb"])],
+                       "architecture": [f"conv{c1}-conv{c2}-fc{int(model['hidden'])} ({int(model['kernel'])}x"
+                                        f"{int(model['kernel'])})"]}
+    if "realdata.cifar.data" in cfg:
+        data, model, train = cfg["realdata.cifar.data"], cfg["realdata.cifar.model"], cfg["realdata.cifar.train"]
+        convs = "-".join(f"conv{int(c)}" for c in model["channels"])
+        fcs = "-".join(f"fc{int(h)}" for h in model["hidden"])
+        out["cifar"] = {"n_train": int(data["n_train"] or CIFAR10_TRAIN), "batch_lb": [int(train["batch_lb"])],
+                        "batch_sb": [int(train["batch_sb"])], "architecture": [f"AlexNet {convs}-{fcs}"]}
+    if "realdata.mp" in cfg:
+        out["mp"] = {"n_samples": int(cfg["realdata.mp"]["n_samples"])}
+    return out
+
+
+def realdata_record(analyses: Mapping[str, Mapping[int, Mapping[str, float]]],
+                    scale: Mapping[str, Mapping[str, Any]] | None = None) -> MetricsRecord:
     """Metrics ``<section>_<key>`` from ``{section: {seed: analysis dict}}`` (sections of :data:`SECTIONS`).
 
     Every value of each seed is kept (also per-width details); the claims read the names in
-    :data:`METRIC_INFO`. Each metric carries its section's evidence (:func:`section_evidence`).
+    :data:`METRIC_INFO`. Each metric carries its section's evidence (:func:`section_evidence`) and the
+    section's ``scale`` (:func:`scale_evidence`).
     """
     record = MetricsRecord()
     for section in SECTIONS:
         if analyses.get(section):
+            evidence = section_evidence(section, analyses[section])
+            extra = (scale or {}).get(section, {})
             record.add_per_seed(section, analyses[section], METRIC_INFO,
-                                section_evidence(section, analyses[section]))
+                                {name: {**extra, **ev} for name, ev in evidence.items()})
     return record

@@ -98,19 +98,40 @@ def module_closure(entry_modules: Iterable[str]) -> list[str]:
     return sorted(seen)
 
 
-def code_version(*entry_modules: str) -> dict[str, Any]:
+def _script_file(entry: str) -> Path:
+    """A workflow script named by its path relative to the checkout (``workflow/scripts/x.py``)."""
+    for root in (Path.cwd(), PACKAGE_DIR.parents[1]):
+        if (root / entry).is_file():
+            return root / entry
+    raise ValueError(f"script '{entry}' not found in {Path.cwd()} or {PACKAGE_DIR.parents[1]}")
+
+
+def code_version(*entries: str) -> dict[str, Any]:
     """Content hash of the source a pipeline step runs, for Snakemake ``params:`` and sidecars.
 
-    Putting the result in a rule's ``params`` makes edits to any of these modules rerun the rule.
+    An entry is a workflow script (``workflow/scripts/x.py``: the script itself and every nnspectra module
+    it imports, found from its own import statements, so no list is written by hand) or an nnspectra module
+    name. Putting the result in a rule's ``params`` makes an edit to any of that code rerun the rule. A
+    script's own imports of the pipeline's bookkeeping (:mod:`nnspectra.pipeline`: the step wrapper, file
+    I/O, provenance) are not hashed: they decide where and how results are recorded, not their numbers,
+    and the git commit in every sidecar versions them.
     """
-    modules = module_closure(entry_modules)
+    scripts = sorted(e for e in entries if e.endswith(".py"))
+    modules_in = [e for e in entries if not e.endswith(".py")]
     digest = hashlib.sha256()
+    for entry in scripts:
+        path = _script_file(entry)
+        modules_in.extend(m for m in _imports_of("__script__", path)
+                          if m != "nnspectra.pipeline" and not m.startswith("nnspectra.pipeline."))
+        digest.update(entry.encode())
+        digest.update(path.read_bytes())
+    modules = module_closure(modules_in)
     for name in modules:
         path = _module_file(name)
         assert path is not None
         digest.update(name.encode())
         digest.update(path.read_bytes())
-    return {"hash": digest.hexdigest()[:16], "entry": sorted(entry_modules), "modules": modules}
+    return {"hash": digest.hexdigest()[:16], "entry": sorted(entries), "modules": modules}
 
 
 @lru_cache(maxsize=1)

@@ -12,6 +12,9 @@ common command lines fail there with tracebacks no Snakefile code can intercept:
   file. Targets found there are moved to the front of the command line.
 * a missing ``--configfile`` (26-line traceback) or one with a YAML error (no file, no line): each
   config file is checked first and a problem is one line naming the file and line.
+* ``--cores 0`` or ``--jobs 0``: Snakemake 9 accepts them and then waits forever for a free core; such a
+  count (or a negative one, or a non-number) is one line, exit 2 (:func:`check_counts`; the Snakefile applies
+  :func:`impossible_count` to what Snakemake parsed, for a plain ``snakemake --cores 0``).
 """
 
 from __future__ import annotations
@@ -178,6 +181,43 @@ def nest_config_entries(entries: Sequence[str]) -> list[str]:
             for item in out]
 
 
+# options that take a count of cores or jobs: Snakemake accepts 0 and negative values, then never starts a job
+COUNT_OPTIONS = {"--cores": "all", "-c": "all", "--jobs": "unlimited", "-j": "unlimited", "--local-cores": None,
+                 "--max-threads": None}
+
+
+def impossible_count(option: str, value: object) -> str | None:
+    """One line saying why ``value`` cannot be the count ``option`` asks for, or None when it is fine."""
+    word = COUNT_OPTIONS.get(option)
+    if value is None or (word is not None and value in ("all", word)):
+        return None
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = None
+    if number is not None and number >= 1:
+        return None
+    allowed = "a whole number of at least 1" + (f" or '{word}'" if word else "") + (" or 'all'" if word == "unlimited" else "")
+    return (f"{option} {value} is impossible: give {allowed}"
+            + (" (with 0 Snakemake starts no job and waits forever)" if number == 0 else ""))
+
+
+def check_counts(args: Sequence[str]) -> None:
+    """Raise :class:`ConfigError` (one line) for an impossible ``--cores``/``--jobs``/... value in ``args``."""
+    for i, arg in enumerate(args):
+        option, value = arg, None
+        if arg.startswith("--") and "=" in arg:
+            option, value = arg.split("=", 1)
+        elif arg[:2] in ("-c", "-j") and len(arg) > 2 and not arg.startswith("--"):
+            option, value = arg[:2], arg[2:]
+        elif arg in COUNT_OPTIONS and i + 1 < len(args) and not args[i + 1].startswith("--"):
+            value = args[i + 1]
+        if option in COUNT_OPTIONS and value is not None:
+            problem = impossible_count(option, value)
+            if problem:
+                raise ConfigError(problem)
+
+
 def _option_values(args: Sequence[str], start: int) -> int:
     """Index after the values of the multi-value option at ``start - 1`` (up to the next option)."""
     end = start
@@ -189,11 +229,12 @@ def _option_values(args: Sequence[str], start: int) -> int:
 def rewrite_snakemake_args(args: Sequence[str], cwd: str | Path = ".") -> Rewritten:
     """The command line for ``python -m snakemake`` that does what ``args`` mean (see the module doc).
 
-    Raises :class:`ConfigError` (one line) for a missing or unparsable config file, or a value after
-    ``--configfile`` that is neither a config file nor a target.
+    Raises :class:`ConfigError` (one line) for a missing or unparsable config file, a value after
+    ``--configfile`` that is neither a config file nor a target, or an impossible core or job count.
     """
     cwd = Path(cwd)
     args = list(args)
+    check_counts(args)
     snakefile = _snakefile(args, cwd)
     rules = rule_names(snakefile) if snakefile is not None else set()
     targets: list[str] = []
@@ -240,3 +281,32 @@ def rewrite_snakemake_args(args: Sequence[str], cwd: str | Path = ".") -> Rewrit
         out += [arg, *kept]
         i = end
     return Rewritten(args=targets + out, notes=notes)
+
+
+def run_snakemake(args: Sequence[str]) -> int:
+    """``python -m snakemake`` with ``args`` made acceptable to Snakemake's CLI (dotted ``--config`` keys
+    nested, targets moved out of multi-value options, config files checked first); its exit code."""
+    import shlex
+    import subprocess
+    import sys
+
+    if list(args[:1]) in (["-h"], ["--help"]):
+        print(RUN_HELP)
+    rewritten = rewrite_snakemake_args(args)
+    command = [sys.executable, "-m", "snakemake", *rewritten.args]
+    for note in rewritten.notes:
+        print(f"nnspectra run: {note}", file=sys.stderr)
+    if rewritten.notes:
+        print(f"nnspectra run: snakemake {shlex.join(rewritten.args)}", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(command)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached Snakemake too (same process group): let it clean up
+            continue
+
+
+RUN_HELP = ("nnspectra run [snakemake arguments...]: runs `python -m snakemake` with the same arguments, except that "
+            "dotted --config keys (blobs.train.lr=0.05) are sent nested, targets written after --configfile/--config "
+            "are moved before them, and every --configfile is checked first (one line naming file and line). "
+            "Snakemake's own help follows.\n")

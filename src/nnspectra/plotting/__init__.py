@@ -84,6 +84,12 @@ def _legend_rows_height(fig: Figure) -> float:
     return sum(rows.values())
 
 
+def short_setting(setting: str) -> str:
+    """The preset part of a setting label ("smoke preset (config/smoke.yaml)" of "smoke preset
+    (config/smoke.yaml): sizes and seeds shrunk ..."), short enough for a one-line title."""
+    return setting.split(": ", 1)[0].strip()
+
+
 def save_figure(fig: Figure, path: str | Path, title: str, caption: str, dpi: int = 150) -> None:
     """Save ``fig`` with a title (the setting) and a wrapped caption (what is shown) under it.
 

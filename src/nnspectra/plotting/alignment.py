@@ -142,14 +142,18 @@ def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping
                "Hessian H and G-matrix G on M fresh samples; r = eigenvalues above the top eigenvalue of the null "
                "(noise-only) matrix; λ = signal-to-noise ratio (inverse noise variance); ℓ/d = SGD steps per "
                "dimension. Lines: median over seeds, bands: interquartile range; dashed: G. Bottom right: time at "
-               "which A first reaches the level in the dimension scan (log-interpolated between checkpoints); open "
-               "markers at the window's end: runs that never reach it.")
+               "which A first reaches the level in the dimension scan (log-interpolated between checkpoints); runs that "
+               "never reach it are counted in the shaded band above the end of the scan, not drawn as points.")
     save_figure(fig, path, title, caption)
 
 
 def _align_time_panel(ax: Any, times: Mapping[float, np.ndarray], colours: Sequence[Any], level: float,
                       window: float) -> None:
-    """Time to align per d (filled markers); runs that never align drawn open at the window's end."""
+    """Time to align per d (one marker per run that aligns); runs that never align within the scan are not
+    points: they are counted in a shaded band above the end of the scan."""
+    ceiling = 1.3 * window
+    ax.axhspan(window, ceiling, color="0.9", lw=0, zorder=0,
+               label=f"band: count of runs that never reach A ≥ {level:g} by ℓ/d = {window:g} (no time to plot)")
     for i, ((d, vals), col) in enumerate(zip(times.items(), colours)):
         vals = np.asarray(vals, dtype=float)
         reached = np.isfinite(vals)
@@ -157,13 +161,15 @@ def _align_time_panel(ax: Any, times: Mapping[float, np.ndarray], colours: Seque
         if reached.any():
             ax.scatter(np.full(int(reached.sum()), d), vals[reached], color=col, marker=marker, s=22,
                        label=f"d = {d:g}: {int(reached.sum())} of {vals.size} runs reach A ≥ {level:g}")
-        if (~reached).any():
-            ax.scatter(np.full(int((~reached).sum()), d), np.full(int((~reached).sum()), window), marker=marker,
-                       facecolors="none", edgecolors=col, s=40,
-                       label=f"d = {d:g}: {int((~reached).sum())} of {vals.size} runs never reach it by ℓ/d = {window:g}")
+        never = int((~reached).sum())
+        if never:
+            ax.text(d, (window + ceiling) / 2, f"{never} of {vals.size}\nnever", color=col, ha="center", va="center",
+                    fontsize="x-small", fontweight="bold")
     ax.axhline(window, color="grey", ls=":", lw=0.8, label=f"end of the scan, ℓ/d = {window:g}")
-    ax.set_ylim(0, 1.1 * window)
+    ax.set_ylim(0, ceiling)
     ax.set_xscale("log")
+    if times:  # room around the outer dimensions for their markers and counts
+        ax.set_xlim(min(times) / 1.5, max(times) * 1.5)
     ax.set_xticks(list(times), [f"{d:g}" for d in times])
     ax.minorticks_off()
     ax.set_xlabel("input dimension d (log scale)")

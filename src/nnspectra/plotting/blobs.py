@@ -10,12 +10,26 @@ import numpy as np
 from nnspectra.plotting import legend_below, new_figure, save_figure, series_styles
 
 
-def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, setting: str) -> None:
-    """Ordered eigenvalues at init and after GD (paper Fig. 1), plus the H = G + R split.
+def outlier_cap(values: np.ndarray, factor: float = 3.0) -> float | None:
+    """A linear axis' upper limit that keeps the bulk readable: when the largest values stand more than
+    ``factor`` times above the next one, 1.25 x the largest of the rest (None: no such outliers)."""
+    top = np.sort(np.asarray(values, dtype=float))[::-1]
+    for i in range(min(3, top.size - 1)):  # at most 3 eigenvalues are put off scale
+        if top[i + 1] > 0 and top[i] > factor * top[i + 1]:
+            return 1.25 * float(top[i + 1])
+    return None
 
-    ``spectra`` maps point ("init", "final") -> {"eig_H": ..., optionally "eig_G", "eig_R"} (ascending).
-    Left: the paper's panel (H at both points, x = rank). Right: the Gauss-Newton decomposition
-    of the same two Hessians on a symmetric-log axis, so the near-zero bulk and outliers are both visible.
+
+def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, setting: str,
+              algorithm: str = "GD") -> None:
+    """Ordered eigenvalues at init and after training (paper Fig. 1: after GD), plus the H = G + R split.
+
+    ``spectra`` maps point ("init", "final") -> {"eig_H": ..., optionally "eig_G", "eig_R"} (ascending);
+    ``algorithm`` is the optimiser of the run drawn (the panel says when it is not the paper's GD).
+    Left: the paper's panel (H at both points, x = rank), a linear axis capped under up to 3 outliers that
+    would squash the rest (:func:`outlier_cap`; their values are written in). Right: the Gauss-Newton
+    decomposition of the same two Hessians on a symmetric-log axis, so the near-zero bulk and outliers are
+    both visible.
     """
     import matplotlib.pyplot as plt
 
@@ -29,9 +43,17 @@ def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
         ax.plot(np.arange(1, lam.size + 1), lam, ls="none", marker=markers.get(point, "^"), ms=2,
                 color=colors.get(point), label=f"{points.get(point, point)}: λmin = {lam[0]:.3g}, λmax = {lam[-1]:.3g}")
     ax.axhline(0.0, color="0.3", lw=0.7)
+    all_h = np.concatenate([np.asarray(spec["eig_H"], dtype=float) for spec in spectra.values()])
+    cap = outlier_cap(all_h)
+    if cap is not None:
+        above = np.sort(all_h[all_h > cap])[::-1]
+        ax.set_ylim(min(float(all_h.min()) * 1.1, -0.02 * cap), cap)
+        ax.text(0.02, 0.97, f"off scale above: λ = {', '.join(f'{v:.3g}' for v in above)}", transform=ax.transAxes,
+                ha="left", va="top", fontsize="x-small")
     ax.set_xlabel("rank of eigenvalue (ascending, 1 = most negative)")
     ax.set_ylabel("Hessian eigenvalue λ (loss units / parameter²)")
-    ax.set_title("Full Hessian spectrum (paper Fig. 1)")
+    paper = "as paper Fig. 1" if algorithm.upper() == "GD" else f"after {algorithm.upper()}; paper Fig. 1 shows GD"
+    ax.set_title(f"Full Hessian spectrum ({paper})")
     legend_below(ax, markerscale=3, fontsize="small")
     ax = axes[0, 1]
     # colour: the point (as on the left); line style and marker: the matrix
@@ -54,12 +76,14 @@ def plot_fig1(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
     ax.set_ylabel("eigenvalue (loss units / parameter²)")
     ax.set_title("Gauss-Newton split H = G + R (symmetric log y axis)")
     legend_below(ax, ncol=2, fontsize="small")
-    save_figure(fig, path, title=f"Fig. 1 replica: Hessian spectrum at init and after training\n(run: {setting})",
+    save_figure(fig, path, title=f"Fig. 1 replica: Hessian spectrum at init and after training (run: {setting})",
                 caption="All eigenvalues of the exact float64 Hessian of the mean training loss, sorted. "
                         "Left: at the random initial point and at the end of training with the algorithm named in the "
                         "title (the paper's Fig. 1 shows full-batch GD, the default run). Right: the same spectra "
                         "with the Gauss-Newton part G (positive semi-definite) and the residual R = H - G; symlog y "
-                        "axis, linear within 1e-4 of the largest |λ|.")
+                        "axis, linear within 1e-4 of the largest |λ|." + (
+                            " The left axis stops below the largest eigenvalues, whose values are written in: on a "
+                            "linear axis they would flatten the rest." if cap is not None else ""))
     plt.close("all")
 
 

@@ -31,6 +31,8 @@ from nnspectra.plotting.esd import draw_esd, draw_mp, draw_tail, stored_fit
 from nnspectra.plotting.evolution_runs import (
     final_step,
     median_curve,
+    dataset_title,
+    real_datasets,
     run_label,
     run_styles,
     seed_summary,
@@ -216,7 +218,7 @@ def _mse_panel(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: 
         colour, marker = styles[run]
         steps, med, _, _ = median_curve(seeds, "test_mse")
         ax.plot(np.maximum(steps, 0.5), med, marker=marker, ms=4, color=colour, alpha=0.85,
-                label=f"{run} ({seeds[0]['regime'].replace('_', ' ')})")
+                label=run_label(seeds[0]))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(STEP_AXIS)
@@ -252,47 +254,40 @@ def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]
                         "as the run stored it. Panel 4: test MSE against the step for every run (median over seeds).")
 
 
-def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
+def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
                   spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: Mapping[str, Any],
-                  model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
-    """The three regimes on the real-data variant: W ESDs, CK tails, top eigenvalue vs t, test MSE."""
-    dataset = claims["real_dataset"] or claims["dataset"]
-    runs = grouped[dataset]
-    names = [r for r in (claims["gd_small"], claims["gd_large"], claims["adam"]) if r in runs]
-    if not names:
-        raise ConfigError(f"evolution_realdata: dataset '{dataset}' trains none of the claims' runs")
-    picked = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}
-    styles = run_styles(runs)
+                  model_cfg: Mapping[str, Any], claims: Mapping[str, Any], names: Sequence[str]) -> Mapping[str, Any]:
+    """One dataset's row: W ESDs, CK tails (plot seed), top weight eigenvalue and test MSE (over seeds)."""
+    picked, styles = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}, run_styles(runs)
     first = picked[names[0]]
-    fig, axes = new_figure(1, 4, width=4.6, height=3.9)
-    ratio = first["dim"] / first["width"]
-    sigma2 = float(model_cfg["init_std"]) ** 2
-    ax = axes[0, 0]
-    arr0 = spectra_for(first, spectra)
+    where, seed = dataset_title(first["dataset"]).split(":")[0], f"seed {plot_cfg['seed']}"  # targets: caption
+    ratio, sigma2 = first["dim"] / first["width"], float(model_cfg["init_std"]) ** 2
+    ax, arr0 = axes[0], spectra_for(first, spectra)
     finals = [spectra_for(s, spectra)[f"w_t{final_step(s)}"] for s in picked.values()]
     hi = max(v.max() for v in finals)
     lo = min(v[v > 1e-8 * v.max()].min() for v in [arr0["w_t0"], *finals])
     edges = np.geomspace(lo * 0.95, hi * 1.05, plot_cfg["bins"])
     draw_esd(ax, arr0["w_t0"], edges, "t = 0", GREY, filled=True)
     for run, s in picked.items():
-        draw_esd(ax, spectra_for(s, spectra)[f"w_t{final_step(s)}"], edges, f"{run}, t = {final_step(s)}",
+        draw_esd(ax, spectra_for(s, spectra)[f"w_t{final_step(s)}"], edges, f"{run_label(s)}, t = {final_step(s)}",
                  styles[run][0])
     draw_mp(ax, np.geomspace(edges[0], edges[-1], 600), ratio, sigma2)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"eigenvalue λ of $W^\top W/h$ (log scale)")
     ax.set_ylabel("density (fraction of all eigenvalues per unit λ)")
-    ax.set_title("weight spectrum (zero eigenvalues not drawn)", fontsize="small")
+    ax.set_title(f"{where}\nweight spectrum, {seed} (zero eigenvalues not drawn)", fontsize="small")
     legend_below(ax)
-    _tail_panel(axes[0, 1], "ck", (arr0["ck_t0"], first["rows"][0], first["run"]), [
-        (f"{run}, t = {final_step(s)}", spectra_for(s, spectra)[f"ck_t{final_step(s)}"], s["rows"][-1], run,
+    _tail_panel(axes[1], "ck", (arr0["ck_t0"], first["rows"][0], first["run"]), [
+        (f"{run_label(s)}, t = {final_step(s)}", spectra_for(s, spectra)[f"ck_t{final_step(s)}"], s["rows"][-1], run,
          styles[run]) for run, s in picked.items()])
-    ax = axes[0, 2]
+    axes[1].set_title(f"{where}\nCK tail and power-law fit (lines), {seed}", fontsize="small")
+    ax = axes[2]
     edge = mp_edges(ratio, sigma2)[1]
     for run in names:
         colour, marker = styles[run]
-        steps, med, lo, hi_ = median_curve(runs[run], "w_lmax")
-        ax.fill_between(np.maximum(steps, 0.5), lo / edge, hi_ / edge, color=colour, alpha=0.2)
+        steps, med, low, high = median_curve(runs[run], "w_lmax")
+        ax.fill_between(np.maximum(steps, 0.5), low / edge, high / edge, color=colour, alpha=0.2)
         ax.plot(np.maximum(steps, 0.5), med / edge, marker=marker, ms=4, color=colour, label=run_label(picked[run]))
     factor = float(claims["outlier_factor"])
     ax.axhline(factor, color="k", ls="--", lw=0.8, label=f"{factor:g} (claim 37 threshold)")
@@ -300,19 +295,40 @@ def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]
     ax.set_yscale("log")
     ax.set_xlabel(STEP_AXIS)
     ax.set_ylabel(r"λmax($W^\top W/h$) / MP bulk edge")
-    ax.set_title("top weight eigenvalue (median, range over seeds)", fontsize="small")
+    ax.set_title(f"{where}\ntop weight eigenvalue: median, range over {len(runs[names[0]])} seeds",
+                 fontsize="small")
     legend_below(ax)
-    _mse_panel(axes[0, 3], runs, "test mean squared error (MSE),\nmedian over seeds")
-    save_figure(fig, path,
-                title=f"Real data ({first['dataset']}, n={first['n_train']}, d={first['dim']}, h={first['width']}, "
-                      f"seed {plot_cfg['seed']})",
-                caption=f"The three regimes on a class-balanced subset of real images ({first['dataset']}; "
-                        "flattened, standardised pixels, scalar target): "
-                        "(1) ESD of W^T W/h at init and after small-lr GD, large-lr GD and Adam with the MP law "
-                        "(log-log; histograms are densities of all d eigenvalues, so the zero eigenvalues of a "
-                        "rank-deficient W keep their mass, as in the MP law's atom at 0); (2) rank-ordered CK "
-                        "eigenvalues with the runs' power-law fits; (3) top eigenvalue of W^T W/h over the MP edge "
-                        "against the step; (4) test MSE against the step.")
+    _mse_panel(axes[3], runs, f"{where}\ntest mean squared error (MSE), median over {len(runs[names[0]])} seeds")
+    return first
+
+
+def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
+                  spectra: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], plot_cfg: Mapping[str, Any],
+                  model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
+    """The three regimes on each real-data variant (one row per dataset, :func:`real_datasets`): W ESDs, CK
+    tails, top eigenvalue vs t, test MSE. ``spectra``: dataset -> run -> the plot seed's arrays."""
+    datasets = real_datasets(grouped, claims)
+    rows = []
+    for dataset in datasets:
+        names = [r for r in (claims["gd_small"], claims["gd_large"], claims["adam"]) if r in grouped[dataset]]
+        if not names:
+            raise ConfigError(f"evolution_realdata: dataset '{dataset}' trains none of the claims' runs")
+        rows.append((dataset, names))
+    fig, axes = new_figure(len(rows), 4, width=4.6, height=3.9)
+    firsts = [_realdata_row(axes[i], grouped[dataset], spectra[dataset], plot_cfg, model_cfg, claims, names)
+              for i, (dataset, names) in enumerate(rows)]
+    names = [dataset_title(f["dataset"]).split(":")[0] for f in firsts]
+    sizes = "; ".join(f"{name}: n = {f['n_train']}, d = {f['dim']}" for name, f in zip(names, firsts))
+    targets = " ".join(f"{dataset_title(f['dataset'])}." for f in firsts)
+    save_figure(fig, path, title=f"Spectral regimes on real images: {' and '.join(names)} ({sizes}; "
+                                 f"width h = {firsts[0]['width']}, {model_cfg['activation']})",
+                caption=f"The three regimes on class-balanced subsets of real images (flattened, standardised pixels, "
+                        f"a scalar regression target). {targets} Columns: (1) ESD of W^T W/h at init and after "
+                        "small-lr GD, large-lr GD and Adam with the MP law (log-log; histograms are densities of all "
+                        "d eigenvalues, so the zero eigenvalues of a rank-deficient W keep their mass, as in the MP "
+                        "law's atom at 0); (2) rank-ordered CK eigenvalues with the runs' power-law fits (columns 1-2: "
+                        f"the plot seed {plot_cfg['seed']}); (3) top eigenvalue of W^T W/h over the MP edge against the "
+                        "step and (4) test MSE against the step, both median over seeds.")
 
 
 FIGURES = {"evolution_invariance": plot_invariance, "evolution_spike": plot_spike,
@@ -323,8 +339,11 @@ def plot_figure(figure: str, grouped: Mapping[str, Mapping[str, Sequence[Mapping
                 plot_cfg: Mapping[str, Any], model_cfg: Mapping[str, Any], claims: Mapping[str, Any],
                 analysis: Mapping[str, Any], path: str | Path) -> None:
     """Draw the named figure from per-seed run summaries (each with its ``run`` name) and the plot seed's
-    spectra keyed by run name."""
+    spectra keyed by dataset, then run name."""
     if figure not in FIGURES:
         raise ConfigError(f"unknown evolution figure '{figure}'; choose one of {sorted(FIGURES)}")
     claims = {**claims, "outlier_factor": float(analysis["outlier_factor"])}
-    FIGURES[figure](grouped, spectra, plot_cfg, model_cfg, claims, path)
+    if figure == "evolution_realdata":
+        FIGURES[figure](grouped, spectra, plot_cfg, model_cfg, claims, path)
+    else:
+        FIGURES[figure](grouped, spectra[claims["dataset"]], plot_cfg, model_cfg, claims, path)

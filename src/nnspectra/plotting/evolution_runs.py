@@ -12,6 +12,10 @@ from nnspectra.errors import ConfigError
 from nnspectra.plotting import series_styles
 
 OPTIMIZERS = {"gd": "full-batch GD", "sgd": "SGD", "adam": "Adam"}
+# the scalar targets of nnspectra.data.teacher (TARGETS, CIFAR_TARGETS) in words, for titles and captions
+# (here, not in the data module, so that wording never reruns training; tests keep the two in step)
+TARGET_MEANINGS = {"parity": "+1 for odd class labels, -1 for even", "digit": "the digit minus 4.5",
+                   "vehicle": "+1 for the 4 vehicle classes (airplane, car, ship, truck), -1 for the 6 animals"}
 
 
 def spectra_for(summary: Mapping[str, Any], spectra: Mapping[str, Mapping[str, np.ndarray]]) -> Mapping[str, np.ndarray]:
@@ -33,8 +37,19 @@ def final_step(summary: Mapping[str, Any]) -> int:
 
 
 def run_label(summary: Mapping[str, Any]) -> str:
-    """``<run name> (<optimizer>, lr <lr>)``: the config's name and what it means."""
-    return f"{summary['run']} ({OPTIMIZERS.get(summary['optimizer'], summary['optimizer'])}, lr {summary['lr']:.3g})"
+    """What the run is, in words: optimiser and learning rate (``η*`` when the config's lr is the spike
+    threshold), and whether both layers train; not the config's run id."""
+    text = f"{OPTIMIZERS.get(summary['optimizer'], summary['optimizer'])}, lr {summary['lr']:.3g}"
+    if str(summary.get("run", "")).endswith("eta_star"):
+        text += " (= η*)"
+    return text + (", both layers trained" if summary.get("train_a") else "")
+
+
+def dataset_title(name: str) -> str:
+    """A dataset's name as the runs record it (``CIFAR-10 vehicle``) with its scalar target in words."""
+    base, _, target = name.rpartition(" ")
+    meaning = TARGET_MEANINGS.get(target)
+    return f"{base}: target {meaning}" if base and meaning else name
 
 
 def run_styles(runs: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
@@ -46,3 +61,11 @@ def median_curve(seeds: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarr
     steps = np.array([r["step"] for r in seeds[0]["rows"]], dtype=float)
     values = np.array([[r[key] for r in s["rows"]] for s in seeds], dtype=float)
     return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
+
+
+def real_datasets(grouped: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
+    """The real-data variants the claims name (``real_dataset``, then ``also_real_datasets``) that were run;
+    the synthetic ``dataset`` when none was."""
+    named = [claims.get("real_dataset"), *(claims.get("also_real_datasets") or [])]
+    found = [d for d in dict.fromkeys(named) if d and d in grouped]
+    return found or [claims["dataset"]]

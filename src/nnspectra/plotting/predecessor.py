@@ -14,9 +14,29 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from nnspectra.plotting import GREY, legend_below, new_figure, save_figure, series_colours
+from nnspectra.plotting import GREY, legend_below, new_figure, save_figure, series_colours, short_setting
 
 EIG_UNIT = "Hessian eigenvalue λ (loss units / parameter²)"
+
+
+def _save(fig: Any, path: str | Path, title: str, setting: str, caption: str) -> None:
+    """:func:`save_figure` with the preset's short name in the title and the whole setting under the caption."""
+    save_figure(fig, path, f"{title} ({short_setting(setting)})", f"{caption} Setting: {setting}.")
+
+
+def _log_ticks(axis: Any, lo: float, hi: float) -> None:
+    """Labelled ticks on a log axis: decades when the range spans more than 2, else 1-2-5 steps (finer under
+    0.7 decades), so a narrow range never shows a single labelled tick; minor ticks stay unlabelled."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator
+
+    axis.set_minor_formatter(NullFormatter())  # minor labels collide
+    decades = np.log10(hi / lo) if hi > lo > 0 else 0.0
+    if decades > 2:
+        return
+    subs = (1.0, 2.0, 5.0) if decades > 0.7 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
+    ticks = [t for t in LogLocator(base=10, subs=subs).tick_values(lo, hi) if lo <= t <= hi]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:.3g}"))
 
 
 def _log_histogram(ax: Any, eigs: np.ndarray, bins: int, color: Any, label: str, alpha: float = 0.55,
@@ -71,7 +91,7 @@ def plot_fig1(spectra: Mapping[str, np.ndarray], heatmap: np.ndarray | None, pat
     ax.set_ylabel("count (log scale)")
     ax.set_title("eigenvalues after GD")
     legend_below(ax)
-    save_figure(fig, path, f"P0 Fig. 1 replica: Hessian after training, MLP on MNIST\n({setting})",
+    _save(fig, path, "P0 Fig. 1 replica: Hessian after training, MLP on MNIST", setting,
                 "Histogram (log count, common bins) of all eigenvalues of the exact float64 Hessian of the mean "
                 "training loss after full-batch GD, one colour per network size. Left: the smallest net's final Hessian as "
                 "a heatmap (block means when P is large; colours saturate beyond the 99.5th percentile of |entry|). "
@@ -97,7 +117,7 @@ def plot_fig2(spectra: Mapping[str, Mapping[str, np.ndarray]], path: str | Path,
         ax.set_ylabel("count (log scale)")
         ax.set_title(title)
         legend_below(ax)
-    save_figure(fig, path, f"P0 Fig. 2 replica: MNIST vs random inputs ({setting})",
+    _save(fig, path, "P0 Fig. 2 replica: MNIST vs random inputs", setting,
                 "Histograms (log count) of all Hessian eigenvalues of the same network with the same random init, "
                 "fed MNIST or i.i.d. random patterns, at the init (left) and after GD to a small gradient norm or the iteration "
                 "cap (right; the setting says which). P0's claim (claim 23): the initial spectrum is much wider for MNIST.")
@@ -121,7 +141,7 @@ def plot_fig4(spectra: Mapping[int, np.ndarray], path: str | Path, setting: str,
         _blob_spectrum_panel(ax, lam, bins, color, f"{n_iso} above {cutoff_fraction:g}·λ_max",
                              f"{p} parameters\nλ_max = {top:.3g}")
     axes[0, 0].set_ylabel("count (log scale)")
-    save_figure(fig, path, f"P0 Fig. 4 replica: final Hessian of 2-n-n-2 nets on two blobs ({setting})",
+    _save(fig, path, "P0 Fig. 4 replica: final Hessian of 2-n-n-2 nets on two blobs", setting,
                 "Histogram (log count) of all eigenvalues of the exact float64 Hessian after GD to a small gradient "
                 f"norm, for widths n with P = n² + 6n + 2. Dotted: ±{cutoff_fraction:g}·λ_max. P0's claim (claim 20): "
                 "two isolated eigenvalues for every size, the rest concentrated at 0.")
@@ -151,7 +171,7 @@ def plot_fig5(hessians: Mapping[int, np.ndarray], path: str | Path, setting: str
     fig, axes = new_figure(1, len(sizes), width=4.6, height=4.2)
     for ax, p in zip(axes[0], sizes):
         _heatmap(fig, ax, np.asarray(hessians[p]), f"{p} parameters", v)
-    save_figure(fig, path, f"P0 Fig. 5 replica: Hessian matrices of the 2-D blob nets ({setting})",
+    _save(fig, path, "P0 Fig. 5 replica: Hessian matrices of the 2-D blob nets", setting,
                 "Every entry of the exact final Hessian (parameters in layer order: W1, b1, W2, b2, W3, b3), diverging "
                 f"colour scale ±{v:.2g} shared by the panels. Most of the matrix is ~0: the Hessian is highly singular.")
 
@@ -193,12 +213,12 @@ def plot_fig6(lambda_max: np.ndarray, path: str | Path, setting: str, mode: floa
     if paper_mode is not None:
         ax.axvline(paper_mode, color="0.2", ls="--", lw=1, label=f"paper mode ≈ {paper_mode:g}")
     ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled decades only: minor labels collide
+    _log_ticks(ax.xaxis, float(edges[0]), float(edges[-1]))
     ax.set_xlabel("λ_max (loss units / parameter², log scale)")
     ax.set_ylabel("number of inits")
     ax.set_title("against the claim, and vs the stopping rule")
     legend_below(ax, ncol=2)
-    save_figure(fig, path, f"P0 Fig. 6 replica: top eigenvalue over random inits on a sphere ({setting})",
+    _save(fig, path, "P0 Fig. 6 replica: top eigenvalue over random inits on a sphere", setting,
                 "λ_max of the exact Hessian after GD, one count per random initialisation drawn uniformly on a sphere of "
                 "fixed radius. Left: final values with their mode (red). Right: log axis with claim 21b's band "
                 "(shaded) and the paper's mode (dashed); extra histograms give λ_max of the same nets where their "
@@ -213,7 +233,7 @@ def plot_fig7(spectra: Mapping[float, np.ndarray], path: str | Path, setting: st
         lam = np.asarray(spectra[s])
         _blob_spectrum_panel(ax, lam, bins, color, f"λ_max = {lam.max():.3g}", f"blob std {s:g}")
     axes[0, 0].set_ylabel("count (log scale)")
-    save_figure(fig, path, f"P0 Fig. 7 replica: data complexity vs Hessian spectrum ({setting})",
+    _save(fig, path, "P0 Fig. 7 replica: data complexity vs Hessian spectrum", setting,
                 "Histogram (log count) of all final-Hessian eigenvalues of the same net and init trained by GD on two "
                 "blobs centred (1,1) and (-1,-1) of growing std. P0's claim (claim 22): λ_max grows with the std.")
 
@@ -242,7 +262,7 @@ def plot_fig8(alphas: np.ndarray, steps: np.ndarray, profiles: Mapping[str, np.n
         ax.set_title(title)
         cbar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax)
         cbar.set_label("training step (symmetric log scale)")
-    save_figure(fig, path, f"P0 Fig. 8 replica: straight-line profiles between simultaneous iterates ({setting})",
+    _save(fig, path, "P0 Fig. 8 replica: straight-line profiles between simultaneous iterates", setting,
                 "Training loss on θ_1(t) + α (θ_2(t) − θ_1(t)) for a few steps t (colour). Left: GD and SGD from the "
                 "same init; right: two SGD runs from two random inits. P0: the same-init profile is flat; the other "
                 "also decreases, less flatly.")

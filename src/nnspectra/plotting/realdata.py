@@ -6,6 +6,7 @@ Each function takes loaded results (numpy arrays / DataFrames) and writes one PN
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,20 +36,36 @@ def _neg_part(spec: Mapping[str, np.ndarray]) -> np.ndarray:
     return np.sort(np.asarray(eigs)[np.asarray(eigs) < -tol])
 
 
+def rank_ticks(n: int, most: int = 8) -> list[int]:
+    """Integer rank ticks for ranks 1..n: 1 (the largest eigenvalue) and round steps up to n, never 0."""
+    from matplotlib.ticker import MaxNLocator
+
+    steps = [int(t) for t in MaxNLocator(nbins=most, integer=True, steps=[1, 2, 5, 10]).tick_values(1, n)]
+    return sorted({1, *(t for t in steps if 1 < t <= n)})
+
+
+def mlp_input_dim(n_params: int, width: int, classes: int = 10) -> int | None:
+    """Input dimension d of a d-n-``classes`` MLP with biases from its parameter count (None if it is not one)."""
+    d, rest = divmod(n_params - width - width * classes - classes, width)
+    return d if rest == 0 and d > 0 else None
+
+
 def plot_right_edge(spectra: Mapping[int, Mapping[str, np.ndarray]], path: str | Path, top: int, setting: str) -> None:
     """Seed Fig. 4: the ``top`` largest eigenvalues per width, ordered, rank ``top`` -> 1."""
     fig, axes = new_figure(1, 2, width=6.0, height=4.2)
     colors = _palette(len(spectra))
+    n_shown = 1
     for i, ((width, spec), color) in enumerate(zip(sorted(spectra.items()), colors)):
         lam = np.asarray(spec["top"])[:top]
+        n_shown = max(n_shown, lam.size)
         ranks = np.arange(1, lam.size + 1)
         label = (f"hidden width n = {width} (P = {int(np.asarray(spec['n_params'])):,} parameters, "
                  f"{np.asarray(spec['method']).item()} spectrum)")
         for ax in axes[0]:
             ax.plot(ranks, lam, "-", marker=MARKERS[i % len(MARKERS)], ms=3, lw=1, color=color, label=label)
     for ax, scale in zip(axes[0], ("linear", "symlog")):
-        ax.invert_xaxis()
-        ax.xaxis.set_major_locator(_integer_ticks())
+        ax.set_xlim(n_shown + 0.5, 0.5)  # rank top on the left, rank 1 (the largest) on the right, as in the paper
+        ax.set_xticks(rank_ticks(n_shown))
         ax.set_xlabel("rank of eigenvalue (1 = largest)")
         ax.set_ylabel("Hessian eigenvalue (loss units / parameter²)")
         if scale == "symlog":
@@ -60,7 +77,12 @@ def plot_right_edge(spectra: Mapping[int, Mapping[str, np.ndarray]], path: str |
         else:
             ax.set_title(f"top {top} eigenvalues, increasing")
     legend_below(axes[0, 0], fontsize="small")
-    save_figure(fig, path, f"Right edge of the Hessian spectrum, d-n-10 MLP on MNIST ({setting})",
+    dims = {mlp_input_dim(int(np.asarray(s["n_params"])), int(w)) for w, s in spectra.items()}
+    d = dims.pop() if len(dims) == 1 and None not in dims else None
+    side = math.isqrt(d) if d else 0
+    pixels = f" ({side}×{side} images)" if d and side * side == d else ""
+    net = f"{d}-n-10 MLP on MNIST{pixels}" if d else "d-n-10 MLP on MNIST"
+    save_figure(fig, path, f"Right edge of the Hessian spectrum, {net} ({setting})",
                 f"Largest {top} eigenvalues of the exact Hessian of the training loss at the end of GD, ordered "
                 "(x axis runs from rank {top} to rank 1 as in the paper). Claim: the shape of the right edge does "
                 "not change as the hidden width n (and the parameter count P) grows.".replace("{top}", str(top)))
