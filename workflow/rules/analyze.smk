@@ -47,7 +47,7 @@ rule analyze_run:
         runtime=120,
     params:
         cfg=lambda w: cfg(f"analyze.studies.{w.study}", "data_dir", "download", "device", "memory_budget_gb"),
-        code=code("nnspectra.analyze"),
+        code=code("analyze_run.py"),
         # the user's factory file and sha256: editing their model code reruns the study
         factory=lambda w: factory_source(AN_STUDIES[w.study]["model"]["name"], missing_ok=True),
         seed=lambda w: AN_STUDIES[w.study]["seed"],
@@ -72,7 +72,7 @@ rule analyze_figures:
         mem_mb=1000,
         runtime=5,
     params:
-        code=code("nnspectra.plotting.analyze"),
+        code=code("analyze_figures.py"),
     script:
         "../scripts/analyze_figures.py"
 
@@ -95,7 +95,7 @@ rule analyze_summary:
         mem_mb=500,
         runtime=5,
     params:
-        code=code("nnspectra.analyze.run"),
+        code=code("analyze_summary.py"),
     script:
         "../scripts/analyze_summary.py"
 
