@@ -59,6 +59,7 @@ include: "workflow/rules/realdata.smk"
 include: "workflow/rules/alignment.smk"
 include: "workflow/rules/evolution.smk"
 include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/analyze.smk"
 # the scorecard reads every experiment's METRICS: keep this include last
 include: "workflow/rules/scorecard.smk"
 

@@ -29,6 +29,8 @@ def test_environment_yml_matches_pyproject(repo_root: Path) -> None:
             if name in {"python", "pip"}:
                 continue
             conda[CONDA_TO_PYPI.get(name, name)] = spec.replace("==", "==").lstrip("=")
+        elif isinstance(dep, dict):  # packages only PyPI has, installed by conda's pip (not the project itself)
+            conda.update(_split(req) for req in dep.get("pip", []) if not req.startswith("-e"))
     wanted = {k: v.lstrip("=") for k, v in wanted.items()}
     assert conda == wanted
 
