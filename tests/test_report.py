@@ -187,7 +187,8 @@ def test_every_caption_renders_without_docutils_warnings(repo_root: Path, preset
     for path in captions:
         figures = _evolution_figures(repo_root) if path.name == "evolution_figure.rst" else [""]
         for figure in figures:
-            snakemake = SimpleNamespace(config=config, wildcards=SimpleNamespace(figure=figure))
+            # the wildcards of the rules whose captions read them (evolution_figure, analyze_<study>)
+            snakemake = SimpleNamespace(config=config, wildcards=SimpleNamespace(figure=figure, study="digits_mlp"))
             html, warnings = _render_rst(env.from_string(path.read_text()).render(snakemake=snakemake))
             assert warnings == "", f"{path.name} ({figure or preset}): {warnings}"
             assert len(re.sub(r"<[^>]+>", "", html).strip()) > 40, path.name

@@ -149,7 +149,7 @@ def test_p0_fig6_groups_resume_after_max_hours(tmp_path: Path, monkeypatch: pyte
     full = ps.sphere_lambda_max(x, y, 3, 12, **kw)
     folder = tmp_path / "seed0.groups"
     clock = iter([0.0, 10.0])  # the deadline check before group 1 passes, the one before group 2 does not
-    monkeypatch.setattr(ps.time, "time", lambda: next(clock))
+    monkeypatch.setattr(ps, "_now", lambda: next(clock))
     with pytest.raises(TimeBudgetReached, match=r"stopped after 1 of 3 groups of 4 inits"):
         ps.sphere_lambda_max(x, y, 3, 12, checkpoint_dir=folder, deadline=5.0, **kw)
     monkeypatch.undo()
