@@ -145,12 +145,11 @@ def memory_budget_bytes(budget_gb: float | None = None, device: torch.device | s
     return int(DEFAULT_FRACTION * memory_limit_bytes(device)[0])
 
 
-def check_training_fits(need: int, what: str, budget_gb: float | None = None,
-                        device: torch.device | str | None = None, fix: str = "") -> None:
-    """Raise :class:`MemoryBudgetError` (one line) unless ``need`` bytes of training state fit the budget
-    (``budget_gb``, else 80% of the memory limit: RAM, cgroup or SLURM) and the memory available now;
-    ``what`` says what needs it, ``fix`` the config keys to change. The training twin of
-    :func:`check_dense_fits`: fail before the first step, not by swapping or an OOM kill hours later."""
+def usable_bytes(need: int, budget_gb: float | None = None, device: torch.device | str | None = None,
+                 ) -> tuple[int, str]:
+    """(bytes that may be used, where that figure comes from) for an allocation of ``need`` bytes: the budget
+    (``budget_gb``, else 80% of the memory limit: RAM, cgroup or SLURM), or the memory available now when
+    that is smaller than ``need``. The one rule of both memory guards."""
     budget = memory_budget_bytes(budget_gb, device)
     if budget_gb is not None:
         source = f"budget {budget_gb:g} GiB"
@@ -159,9 +158,20 @@ def check_training_fits(need: int, what: str, budget_gb: float | None = None,
         source = f"{DEFAULT_FRACTION:.0%} of the {limit / GIB:.2f} GiB available to this job ({where})"
     if need <= budget:
         avail = available_memory_bytes(device)
-        if need <= avail:
-            return
-        budget, source = avail, f"{avail / GIB:.2f} GiB available now"
+        if need > avail:
+            return avail, f"{avail / GIB:.2f} GiB available now"
+    return budget, source
+
+
+def check_training_fits(need: int, what: str, budget_gb: float | None = None,
+                        device: torch.device | str | None = None, fix: str = "") -> None:
+    """Raise :class:`MemoryBudgetError` (one line) unless ``need`` bytes of training state fit the budget
+    (``budget_gb``, else 80% of the memory limit: RAM, cgroup or SLURM) and the memory available now;
+    ``what`` says what needs it, ``fix`` the config keys to change. The training twin of
+    :func:`check_dense_fits`: fail before the first step, not by swapping or an OOM kill hours later."""
+    budget, source = usable_bytes(need, budget_gb, device)
+    if need <= budget:
+        return
     dev = torch.device(device).type if device is not None else "cpu"
     raise MemoryBudgetError(f"{what} needs ~{need / GIB:.2f} GiB but only {budget / GIB:.2f} GiB may be used on {dev} "
                             f"({source}); {fix or 'lower the batch size or the width'}, or raise 'memory_budget_gb'")

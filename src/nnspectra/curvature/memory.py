@@ -13,7 +13,7 @@ import torch
 
 from nnspectra.errors import MemoryBudgetError
 from nnspectra.resources import (  # noqa: F401 (the memory helpers, re-exported where curvature code finds them)
-    DEFAULT_FRACTION, GIB, available_memory_bytes, memory_budget_bytes, memory_limit_bytes)
+    DEFAULT_FRACTION, GIB, available_memory_bytes, memory_budget_bytes, memory_limit_bytes, usable_bytes)
 
 
 def dense_bytes(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float64) -> int:
@@ -32,16 +32,7 @@ def check_dense_fits(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float6
     """
     one = dense_bytes(n_rows, n_cols, dtype)
     need = int(one * copies)
-    budget = memory_budget_bytes(budget_gb, device)
-    if budget_gb is not None:
-        source = f"budget {budget_gb:g} GiB"
-    else:
-        limit, where = memory_limit_bytes(device)
-        source = f"{DEFAULT_FRACTION:.0%} of the {limit / GIB:.2f} GiB available to this job ({where})"
-    if need <= budget:
-        avail = available_memory_bytes(device)
-        if need > avail:
-            budget, source = avail, f"{avail / GIB:.2f} GiB available now"
+    budget, source = usable_bytes(need, budget_gb, device)
     if need > budget:
         dev = torch.device(device).type if device is not None else "cpu"
         raise MemoryBudgetError(

@@ -10,7 +10,6 @@ as each rule's first jobs finish; rules not measured yet are named, not guessed.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import subprocess
@@ -57,18 +56,10 @@ def planned_jobs(targets: Sequence[str], configfiles: Sequence[str | Path], over
 
 def running_outputs(workdir: str | Path = ".") -> list[str]:
     """Outputs Snakemake marked as being written now (``.snakemake/incomplete/``; a run cut off leaves them
-    too, until the next run reruns their jobs)."""
-    root = Path(workdir) / ".snakemake" / "incomplete"
-    found = []
-    for path in sorted(root.rglob("*")) if root.is_dir() else []:
-        if not path.is_file() or path.name == "migration_underway":
-            continue
-        encoded = "".join(part.removeprefix("@") for part in path.relative_to(root).parts)
-        try:
-            found.append(base64.urlsafe_b64decode(encoded).decode())
-        except (ValueError, UnicodeDecodeError):
-            continue
-    return found
+    too, until the next run reruns their jobs): the audit's reader of those markers."""
+    from nnspectra.pipeline.audit_sources import snakemake_incomplete
+
+    return snakemake_incomplete(workdir)
 
 
 @dataclass
