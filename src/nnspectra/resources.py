@@ -33,6 +33,19 @@ def _meminfo_bytes(field: str) -> int | None:
     return None
 
 
+def _host_memory(meminfo_field: str, psutil_field: str) -> int | None:
+    """Host memory in bytes from /proc/meminfo, else psutil (optional), else None."""
+    value = _meminfo_bytes(meminfo_field)
+    if value is None:
+        try:
+            import psutil
+
+            value = int(getattr(psutil.virtual_memory(), psutil_field))
+        except ImportError:
+            return None
+    return value
+
+
 def _read_int(path: str) -> int | None:
     """The integer in a cgroup file, None when absent or unlimited ("max", or v1's near-2^63 sentinel)."""
     try:
@@ -53,14 +66,7 @@ def host_memory_limit() -> tuple[int | None, str]:
     ``SLURM_MEM_PER_CPU`` x CPUs (MB). The SLURM figures bind even where no cgroup enforces them.
     """
     found: list[tuple[int, str]] = []
-    total = _meminfo_bytes("MemTotal")
-    if total is None:
-        try:
-            import psutil
-
-            total = int(psutil.virtual_memory().total)
-        except ImportError:
-            total = None
+    total = _host_memory("MemTotal", "total")
     if total is not None:
         found.append((total, "RAM"))
     for path in (f"{CGROUP_ROOT}/memory.max", f"{CGROUP_ROOT}/memory/memory.limit_in_bytes"):
@@ -103,14 +109,7 @@ def available_memory_bytes(device: torch.device | str | None = None) -> int:
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free)
-    avail = _meminfo_bytes("MemAvailable")
-    if avail is None:
-        try:
-            import psutil
-
-            avail = int(psutil.virtual_memory().available)
-        except ImportError:
-            avail = None
+    avail = _host_memory("MemAvailable", "available")
     limit, source = host_memory_limit()
     if limit is not None and source != "RAM":
         if source.startswith("SLURM"):  # no cgroup enforces it: this process's own resident memory is what counts

@@ -3,9 +3,21 @@ counts against the number of classes, weight-ESD power laws, lambda_max against 
 classification dataset named in a config entry (``analyze.studies.<name>``), through the project's curvature
 front-end. See docs/analyze.md."""
 
-from nnspectra.analyze.analyses import AnalysisSettings, BlockOperator, analyze_curvature, parameter_blocks, weight_esd
+from nnspectra.analyze.analyses import (
+           AnalysisSettings,
+           BlockOperator,
+           analyze_curvature,
+           parameter_blocks,
+           weight_esd,
+)
 from nnspectra.analyze.run import StudyResult, TrainSettings, run_study, summary_row
-from nnspectra.analyze.study import build_model, load_checkpoint, load_study_data, loss_function, set_layer_mode
+from nnspectra.analyze.study import (
+           build_model,
+           load_checkpoint,
+           load_study_data,
+           loss_function,
+           set_layer_mode,
+)
 
 __all__ = ["AnalysisSettings", "BlockOperator", "StudyResult", "TrainSettings", "analyze_curvature", "build_model",
            "load_checkpoint", "load_study_data", "loss_function", "parameter_blocks", "run_study",

@@ -45,7 +45,7 @@ from nnspectra.curvature import (
 )
 from nnspectra.curvature.choose import DENSE_COPIES
 from nnspectra.curvature.products import TorchOperator, as_torch_operator
-from nnspectra.curvature.spectrum import lanczos_edges
+from nnspectra.curvature.spectrum import DTYPES, lanczos_edges
 from nnspectra.errors import ConfigError, MemoryBudgetError
 from nnspectra.spectra.outliers import RULES, count_outliers
 from nnspectra.spectra.powerlaw import fit_power_law
@@ -55,7 +55,6 @@ log = logging.getLogger(__name__)
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 METHODS = ("auto", "dense", "lanczos")
 BLOCKINGS = ("parameter", "module", "top", "none")
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 @dataclass(frozen=True)

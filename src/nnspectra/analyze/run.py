@@ -15,9 +15,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnspectra.analyze.analyses import AnalysisSettings, analyze_curvature, lambda_max_over_snapshots, weight_esd
+from nnspectra.analyze.analyses import (
+    AnalysisSettings,
+    analyze_curvature,
+    lambda_max_over_snapshots,
+    weight_esd,
+)
 from nnspectra.analyze.study import (
-    DTYPES,
     build_model,
     factory_source,
     load_checkpoint,
@@ -25,6 +29,7 @@ from nnspectra.analyze.study import (
     loss_function,
     set_layer_mode,
 )
+from nnspectra.curvature.spectrum import DTYPES
 from nnspectra.errors import ConfigError
 from nnspectra.training import TrainConfig, train
 

@@ -27,7 +27,6 @@ from nnspectra.errors import ConfigError, NnspectraError
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10", "imagefolder")
 LOSSES = ("cross_entropy", "mse")
 LAYER_MODES = ("eval", "train")
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
 def _did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
