@@ -250,3 +250,25 @@ def test_width_agreement_compares_every_pair_of_widths():
     m = mw.mnist_width_metrics(specs, compare_top=20, outlier_tau=10.0, window=120)
     assert m["top20_max_rel_dev"] == pytest.approx(0.3 / 1.2)   # 30 vs 50; each against n = 10 is <= 0.2
     assert np.isnan(m["neg_closest_n10"])                      # planted records without the edge pair
+
+
+def test_cifar_training_layout_is_deterministic_and_returns_a_default_layout_model(fake_root):
+    """channels_last (the measured-fastest CPU layout) trains the same bytes twice, lands within float32 rounding
+    of the contiguous layout, runs its convolutions in NHWC and hands back a default-layout model."""
+    sets = cifar_sets(fake_root, False, False, 20, 20, 0)
+    alex = cf.AlexNetModel(channels=(3, 4), hidden=(5, 4))
+    runs = {}
+    for name, layout in (("nhwc", "channels_last"), ("nhwc2", "channels_last"), ("nchw", "contiguous")):
+        ctrain = cf.CifarTrain(lr=0.05, batch_lb=6, steps_per_part=5, record_every=5, eval_batch=7,
+                               checkpoint_every=None, memory_format=layout)
+        model = cf.build_alexnet(alex, 0)
+        if name == "nhwc":
+            seen = []
+            model[0].register_forward_hook(lambda m, i, o: seen.append(o.is_contiguous(memory_format=torch.channels_last)))
+        cf.train_cifar_part(sets, model, 1, ctrain, 0)
+        runs[name] = torch.cat([p.detach().flatten() for p in model.parameters()])
+        assert all(p.is_contiguous() for p in model.parameters())
+        if name == "nhwc":
+            assert seen and all(seen)
+    assert torch.equal(runs["nhwc"], runs["nhwc2"])
+    torch.testing.assert_close(runs["nhwc"], runs["nchw"], rtol=1e-4, atol=1e-5)

@@ -58,6 +58,7 @@ class CifarTrain:
     checkpoint_every: int | None = 1000
     divergence_factor: float | None = 10.0
     divergence_steps: int = 20
+    memory_format: str = "channels_last"
 
     def batch_size(self, part: int) -> int:
         """Part I uses the large batch, Part II the small one."""
@@ -94,8 +95,10 @@ def train_cifar_part(data: Mapping[str, torch.Tensor], model: nn.Module, part: i
     recorded (SPEC §1.9). Part II's steps are numbered after Part I's. Returns the history with its
     part and batch size as the first columns.
     """
+    layout = torch.channels_last if settings.memory_format == "channels_last" else torch.contiguous_format
     on_device = {k: v.to(device) for k, v in data.items()}
-    model.to(device)
+    on_device["x_train"] = on_device["x_train"].contiguous(memory_format=layout)  # mini-batches keep the layout
+    model.to(device=device, memory_format=layout)
     batch, steps = settings.batch_size(part), int(settings.steps_per_part)
     cfg = TrainConfig(lr=float(settings.lr), batch_size=batch, schedule=settings.schedule, max_iterations=steps,
                       grad_norm_tol=None, log_every=int(settings.record_every), seed=seed + 1000 * part,
@@ -112,7 +115,7 @@ def train_cifar_part(data: Mapping[str, torch.Tensor], model: nn.Module, part: i
     frame["step"] = frame["step"] + (0 if part == 1 else steps)
     frame.insert(0, "part", part)
     frame.insert(1, "batch_size", batch)
-    model.cpu()
+    model.to(device="cpu", memory_format=torch.contiguous_format)  # saved and analysed in the default layout
     return frame
 
 
