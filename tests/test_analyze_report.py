@@ -51,6 +51,7 @@ def test_landing_page_has_a_studies_section_only_when_the_run_defines_studies(tm
     html, warnings = _landing(config, files)
     assert warnings == "", warnings
     assert "The 3 studies of" in html and ">make_net<" in html and "No summary table yet" not in html
+    assert "no compact scorecard" not in html  # an analyze-only run is not asked for a scorecard
     plain = validate_config(load_config_files([REPO_ROOT / "config" / "config.yaml"]))
     html, _ = _landing(plain, [])
-    assert "Your model, your data" not in html
+    assert "Your model, your data" not in html and "no compact scorecard" in html

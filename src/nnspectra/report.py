@@ -177,7 +177,7 @@ def studies_rst(rows: Sequence[Mapping[str, Any]]) -> str:
     header = ["study", "model", "P", "N", "C", "method", "λmax(H)", "trace(H) ± s.e.", "outliers H / GN vs C",
               "λmax(H) end vs 2/lr", "median α", "seconds"]
     lines = [".. list-table:: Studies of ``analyze.studies`` (full table: summary.csv / summary.md)",
-             "   :header-rows: 1", "   :class: nns-claims", "   :widths: 10 14 8 5 4 7 7 10 9 9 6 6", ""]
+             "   :header-rows: 1", "   :class: nns-claims", "   :widths: 12 10 8 4 3 6 6 9 9 9 6 7", ""]
 
     def count(value: Any) -> str:
         return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else str(int(value))
