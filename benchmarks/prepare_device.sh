@@ -7,6 +7,10 @@
 # * .device/data/MNIST/raw/*.gz: the MNIST IDX files from $NNSPECTRA_DATA (default ../shared/data),
 #   gzip-compressed (11 MB; the device receives only the checkout).
 # Then carry ".device" in the device tool's run and start with benchmarks/gpu_pipeline_check.sh.
+# ANALYZE=1 also writes .device/analyze/ (about 13 MB; carry it alone for step 3 of benchmarks/gpu_check.sh):
+# * .device/analyze/cifar10_5000/<class>/<i>.png: a class-balanced 5,000-image subset of the CIFAR-10 training
+#   set (seed 0), the data of the GPU target benchmarks/gpu_analyze.yaml (the whole set is over the carry limit);
+# * .device/analyze/wheels: jsonschema and powerlaw (the analyses need them; snakemake does not run there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev=.device
@@ -35,3 +39,32 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
 done
 du -sh "$dev/wheels" "$dev/data"
 ls "$dev/wheels" | wc -l | xargs echo "wheels:"
+if [ "${ANALYZE:-0}" = 1 ]; then
+    rm -rf "$dev/analyze" && mkdir -p "$dev/analyze/wheels"
+    python -m pip wheel -q jsonschema powerlaw -w "$tmp/analyze"
+    for whl in "$tmp"/analyze/*.whl; do
+        name="$(basename "$whl")"
+        case "$name" in
+            *-none-any.whl | *-abi3-*) cp "$whl" "$dev/analyze/wheels/" ;;
+            *) python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+                   --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 \
+                   "${name%%-*}==$(echo "$name" | cut -d- -f2)" -d "$dev/analyze/wheels" ;;
+        esac
+    done
+    NNSPECTRA_DATA="$data" PYTHONPATH="$PWD/src" python - "$dev/analyze/cifar10_5000" <<'PY'
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from nnspectra.data.vision import balanced_subset, load_cifar10, resolve_data_dir
+
+images, labels = load_cifar10(resolve_data_dir(None), train=True, verify_archive=False)
+for i in balanced_subset(labels, 500, seed=0):
+    folder = Path(sys.argv[1]) / f"class{int(labels[i])}"
+    folder.mkdir(parents=True, exist_ok=True)
+    pixels = (images[int(i)].permute(1, 2, 0) * 255).round().byte().numpy()
+    Image.fromarray(pixels).save(folder / f"{int(i)}.png")
+PY
+    du -sh "$dev/analyze"
+fi

@@ -11,6 +11,7 @@
     nnspectra status [targets] [--configfile config/cpu.yaml] [--cores 2]   (jobs done / total, time left)
     nnspectra --version
     nnspectra run [snakemake arguments...]   (snakemake, plus dotted --config keys and targets anywhere)
+    nnspectra analyze --configfile study.yaml --cores 2 [--study NAME]   (snakemake analyze: your model, your data)
 
 Config files are read like Snakemake reads them: ``config/config.yaml`` (the Snakefile's
 ``configfile:``) first, then each ``--configfile`` merged over it, then ``--config`` overrides
@@ -319,20 +320,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_status)
 
     sub.add_parser("run", add_help=False, help="run snakemake; dotted --config keys and targets anywhere work")
+    sub.add_parser("analyze", add_help=False, help="run the studies of analyze.studies: --configfile F --cores N")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nnspectra`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["run"]:  # everything after `run` belongs to snakemake, unparsed
-        try:
-            from nnspectra.pipeline.snakemake_cli import run_snakemake
+    if argv[:1] in (["run"], ["analyze"]):  # their arguments belong to snakemake (analyze: its own few first)
+        from nnspectra.cli_analyze import workflow_command
 
-            return run_snakemake(argv[1:])
-        except NnspectraError as err:
-            print(f"nnspectra run: {err}", file=sys.stderr)
-            return 2
+        return workflow_command(argv)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))

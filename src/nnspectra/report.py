@@ -1,4 +1,5 @@
-"""Compact replication scorecard for the landing page of ``snakemake --report``.
+"""Compact tables for the landing page of ``snakemake --report``: the replication scorecard and the studies of
+``snakemake analyze`` (:func:`studies_rst`).
 
 The full scorecard (:mod:`nnspectra.scorecard`, ``scorecard.csv``) has 21 columns and long texts: as
 a table on the report's landing page it is thousands of pixels wide and unreadable. This module
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 import os
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from numbers import Real
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ CLAIM_CHARS = 110   # a short claim fits about two lines of its column at 1,400 
 PAPER_CHARS = 48
 NOTE_CHARS = 110
 _RST_SPECIAL = set(string.punctuation)
+EMPTY_CELL = "\\ "  # an escaped space: an empty table cell
 
 
 def significant(value: Any, digits: int = 3) -> str:
@@ -168,10 +170,39 @@ def compact_rst(frame: pd.DataFrame, setting: str = "", papers: Sequence[str] | 
     return "\n".join(lines)
 
 
-def write_compact_rst(frame: pd.DataFrame, path: str | Path, setting: str = "") -> None:
-    """Write :func:`compact_rst` of the scorecard frame to ``path`` (atomically: a reader never sees half)."""
+def studies_rst(rows: Sequence[Mapping[str, Any]]) -> str:
+    """reStructuredText fragment for the landing page: one row per study of ``snakemake analyze`` (the rows of
+    :func:`nnspectra.analyze.summary_row`): model, P, N, C, method, lambda_max and trace of H, outlier counts
+    (gap rule) of H and GN next to C, the final lambda_max against 2/lr and the study's wall time."""
+    header = ["study", "model", "P", "N", "C", "method", "λmax(H)", "trace(H) ± s.e.", "outliers H / GN vs C",
+              "λmax(H) end vs 2/lr", "median α", "seconds"]
+    lines = [".. list-table:: Studies of ``analyze.studies`` (full table: summary.csv / summary.md)",
+             "   :header-rows: 1", "   :class: nns-claims", "   :widths: 12 10 8 4 3 6 6 9 9 9 6 7", ""]
+
+    def count(value: Any) -> str:
+        return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else str(int(value))
+
+    body = [[str(r["study"]), str(r["model"]).split(":")[-1], f"{int(r['P']):,}", str(r["N"]), str(r["C"]),
+             str(r["method"]), significant(r["lambda_max_H"]),
+             f"{significant(r['trace_H'])} ± {significant(r['trace_H_stderr'], 2) or '0'}",
+             f"{count(r['outliers_H_gap'])} / {count(r['outliers_GN_gap'])} vs {r['C']}",
+             str(r.get("lambda_max_final_vs_2_over_lr") or "–"), significant(r["median_weight_alpha"]),
+             significant(r["seconds"])] for r in rows]
+    for cells in [header, *body]:
+        for i, text in enumerate(cells):
+            lines.append(f"   {'*' if i == 0 else ' '} - {rst_escape(text) if text else EMPTY_CELL}")
+    return "\n".join(lines + [""])
+
+
+def write_rst(text: str, path: str | Path) -> None:
+    """Write a reStructuredText fragment to ``path`` atomically (a reader never sees half of it)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(compact_rst(frame, setting), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def write_compact_rst(frame: pd.DataFrame, path: str | Path, setting: str = "") -> None:
+    """Write :func:`compact_rst` of the scorecard frame to ``path`` (atomically: a reader never sees half)."""
+    write_rst(compact_rst(frame, setting), path)

@@ -4,7 +4,8 @@
 #   snakemake --cores 2 analyze --configfile config/analyze.yaml        every study + the summary table
 #   snakemake --cores 2 analyze_<study> --configfile config/analyze.yaml  one study
 # Outputs: results/<run_name>/analyze/<study>/{record.json, arrays.npz, blocks.csv, weights.csv, *.png} and
-# results/<run_name>/analyze/summary.{csv,md}, each with a provenance sidecar.
+# results/<run_name>/analyze/summary.{csv,md} (+ summary_compact.rst, the report landing page's table), each
+# with a provenance sidecar. Report: snakemake --report report.html analyze --configfile config/analyze.yaml
 
 from nnspectra.analyze.study import factory_source
 
@@ -86,6 +87,7 @@ rule analyze_summary:
                    labels={"table": "studies", "format": "csv"}),
         md=report(result("analyze/summary.md"), caption="../report/analyze_summary.rst", category="Your model, your data",
                   labels={"table": "studies", "format": "markdown"}),
+        compact=result("analyze/summary_compact.rst"),  # the report's landing page includes it (workflow.rst)
     log:
         logfile("analyze_summary"),
     threads: 1

@@ -1,5 +1,6 @@
 """Run one study of `snakemake analyze`: model, data, optional training, curvature, weight spectra."""
 import pandas as pd
+import torch
 
 from nnspectra.analyze import run_study
 from nnspectra.pipeline.io import save_arrays, save_json, save_table
@@ -7,9 +8,10 @@ from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     study, cfg = step.wildcards["study"], step.params["cfg"]
-    device = step.use_device(cfg["device"])
     result = run_study(study, cfg[f"analyze.studies.{study}"], data_dir=cfg["data_dir"], download=cfg["download"],
-                       device=device, memory_budget_gb=cfg["memory_budget_gb"])
+                       device=cfg["device"], memory_budget_gb=cfg["memory_budget_gb"])
+    step.set_device(torch.device(result.record["device"]["used"]))
+    step.extra["device_choice"] = result.record["device"]
     if result.record["model"]["checkpoint"]:
         step.extra["checkpoint_sha256"] = result.record["model"]["checkpoint"]["sha256"]
     step.extra["curvature_method"] = result.record["curvature"]["method_reason"]

@@ -8,7 +8,6 @@ from nnspectra.analyze.analyses import (
            BlockOperator,
            analyze_curvature,
            parameter_blocks,
-           weight_esd,
 )
 from nnspectra.analyze.run import StudyResult, TrainSettings, run_study, summary_row
 from nnspectra.analyze.study import (
@@ -18,6 +17,7 @@ from nnspectra.analyze.study import (
            loss_function,
            set_layer_mode,
 )
+from nnspectra.analyze.weights import weight_esd
 
 __all__ = ["AnalysisSettings", "BlockOperator", "StudyResult", "TrainSettings", "analyze_curvature", "build_model",
            "load_checkpoint", "load_study_data", "loss_function", "parameter_blocks", "run_study",

@@ -3,11 +3,13 @@
 For the Hessian H and its Gauss-Newton part GN of the mean loss at the model's parameters (and, with
 ``gradient_moment``, the G-matrix G = (1/N) sum_i g_i g_i^T of the per-sample gradients):
 
-* top-k (and bottom-k of H): the dense matrix (:func:`nnspectra.curvature.hessian` /
+* top-k and bottom-k of each: the dense matrix (:func:`nnspectra.curvature.hessian` /
   :func:`~nnspectra.curvature.gauss_newton` + ``eigvalsh``) when two P x P matrices fit the budget and
   P <= ``max_dense_params``, else Lanczos on :class:`~nnspectra.curvature.HessianProducts` /
   :class:`~nnspectra.curvature.GaussNewtonProducts`; the one rule is
-  :func:`nnspectra.curvature.choose_spectrum_method` and its reason is recorded;
+  :func:`nnspectra.curvature.choose_spectrum_method` and its reason is recorded; a layer that the dense
+  builders' torch.func transforms do not support (e.g. an ``autograd.Function`` without ``setup_context``)
+  gets the dense matrix from double-backward products instead, logged and recorded (``dense_builder``);
 * SLQ densities (:func:`nnspectra.curvature.slq`) with their spread over probes and Hutchinson traces
   (:func:`nnspectra.curvature.hutchinson_trace`) with standard errors (plus the exact trace when dense);
 * per block (parameter tensor, module, or top-level child): top-k and trace, from the blocks of the dense
@@ -29,26 +31,25 @@ from typing import Any
 import numpy as np
 import torch
 
+from nnspectra.analyze.matrices import (
+    batch_coupled,
+    dense_matrix,
+    lanczos_edges_of,
+    operator,
+)
 from nnspectra.curvature import (
-    GaussNewtonProducts,
-    GradientMomentProducts,
     HessianProducts,
-    check_dense_fits,
     choose_spectrum_method,
     eigvalsh_dense,
-    gauss_newton,
-    gradient_moment,
-    hessian,
     hutchinson_trace,
     slq,
     top_eigenpairs,
 )
 from nnspectra.curvature.choose import DENSE_COPIES
 from nnspectra.curvature.products import TorchOperator, as_torch_operator
-from nnspectra.curvature.spectrum import DTYPES, lanczos_edges
+from nnspectra.curvature.spectrum import DTYPES
 from nnspectra.errors import ConfigError, MemoryBudgetError
 from nnspectra.spectra.outliers import RULES, count_outliers
-from nnspectra.spectra.powerlaw import fit_power_law
 
 log = logging.getLogger(__name__)
 
@@ -144,56 +145,6 @@ def _outliers(top_desc: np.ndarray, n_classes: int, tau: float) -> dict[str, Any
             "note": "" if lam.size > n_classes else f"only {lam.size} top eigenvalues: raise top_k above C"}
 
 
-def weight_esd(model: torch.nn.Module, min_tail: int = 10) -> list[dict[str, Any]]:
-    """Per weight matrix (dim >= 2, reshaped to (out, rest)): the eigenvalues of W W^T / rest (or W^T W / rest,
-    the smaller) and the CSN power-law fit of their tail, as for Wang et al.; alpha is NaN (with the reason)
-    where the matrix has fewer than ``min_tail`` eigenvalues."""
-    rows = []
-    for name, p in model.named_parameters():
-        if p.dim() < 2:
-            continue
-        w = p.detach().to(torch.float64).reshape(p.shape[0], -1).cpu()
-        gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-        eigs = np.clip(eigvalsh_dense(gram / w.shape[1]), 0.0, None)
-        row: dict[str, Any] = {"parameter": name, "shape": list(p.shape), "n_eigs": int(eigs.size),
-                               "lambda_max": float(eigs.max())}
-        positive = int(np.sum(eigs > 0))
-        if positive < max(min_tail, 2):
-            row.update(alpha=float("nan"), xmin=float("nan"), n_tail=0, ks=float("nan"),
-                       note=f"{positive} positive eigenvalues < min_tail {min_tail}")
-        else:
-            try:
-                fit = fit_power_law(eigs, min_tail=min_tail)
-                row.update(alpha=fit.alpha, xmin=fit.xmin, n_tail=fit.n_tail, ks=fit.ks, note="")
-            except Exception as err:
-                row.update(alpha=float("nan"), xmin=float("nan"), n_tail=0, ks=float("nan"), note=str(err))
-        rows.append(row)
-    return rows
-
-
-def batch_coupled(model: torch.nn.Module) -> bool:
-    """Whether a batch-norm layer normalises with batch statistics (training mode), coupling the samples."""
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
-
-
-def _dense_matrix(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
-                  dtype: torch.dtype, budget_gb: float | None, device: torch.device | str) -> torch.Tensor:
-    """The dense H or GN: the project's fastest exact builders in eval mode; in train mode (samples coupled by
-    batch statistics, where per-sample Jacobians and torch.func transforms do not apply) from the products."""
-    if batch_coupled(model):  # batch norm on batch statistics couples the samples: whole-batch double backward only
-        check_dense_fits(sum(p.numel() for p in model.parameters()), sum(p.numel() for p in model.parameters()),
-                         dtype, budget_gb, device=device)
-        return _operator(kind, model, loss_fn, x, y, dtype, device).dense()
-    build = {"H": hessian, "GN": gauss_newton, "G": gradient_moment}[kind]
-    return build(model, loss_fn, x, y, dtype=dtype, budget_gb=budget_gb, device=device)
-
-
-def _operator(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
-              dtype: torch.dtype, device: torch.device | str) -> TorchOperator:
-    cls = {"H": HessianProducts, "GN": GaussNewtonProducts, "G": GradientMomentProducts}[kind]
-    return cls(model, loss_fn, x, y, dtype=dtype, device=device)
-
-
 def choose_method(n_params: int, settings: AnalysisSettings, dtype: torch.dtype, budget_gb: float | None,
                   device: torch.device | str) -> tuple[str, str]:
     """(dense | lanczos, reason): configured, or by the project's one rule for ``auto``."""
@@ -241,7 +192,9 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
         t0 = time.perf_counter()
         entry: dict[str, Any] = {}
         if method == "dense":
-            mat = _dense_matrix(kind, model, loss_fn, x, y, tdtype, budget_gb, device).to(torch.float64)
+            mat, entry["dense_builder"] = dense_matrix(kind, model, loss_fn, x, y, tdtype, budget_gb, device)
+            mat = mat.to(torch.float64)
+            entry["edges_how"] = "dense eigvalsh: every eigenvalue (top-k and bottom-k read off)"
             eigs = np.asarray(eigvalsh_dense(mat), dtype=np.float64)
             arrays[f"{kind}_eigenvalues"] = eigs
             top, bottom = eigs[::-1][: settings.top_k].copy(), eigs[: settings.bottom_k].copy()
@@ -255,15 +208,10 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
                              "top": beigs[: settings.block_top_k].tolist(), "trace": float(torch.trace(sub)),
                              "trace_stderr": 0.0})
         else:
-            op = _operator(kind, model, loss_fn, x, y, tdtype, device)
-            if kind == "H" and settings.bottom_k > 0:
-                top, bottom = lanczos_edges(op, settings.top_k, settings.bottom_k, settings.lanczos_tol, seed,
-                                            settings.lanczos_maxiter)
-            else:  # GN and G are positive semi-definite: their bottom edge is 0, not worth a Lanczos run
-                top = top_eigenpairs(op, min(settings.top_k, p - 2), tol=settings.lanczos_tol, seed=seed,
-                                     return_vectors=False, maxiter=settings.lanczos_maxiter,
-                                     on_no_convergence="partial")[0]
-                bottom = np.empty(0)
+            op = operator(kind, model, loss_fn, x, y, tdtype, device)
+            top, bottom, entry["edges_how"] = lanczos_edges_of(
+                kind, op, len(x), n_classes, settings.top_k, settings.bottom_k, settings.lanczos_tol, seed,
+                settings.lanczos_maxiter)
             for bname, idx in blocks.items():
                 bop = BlockOperator(op, torch.as_tensor(idx))
                 btop: list[float] = []

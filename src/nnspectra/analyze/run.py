@@ -19,7 +19,6 @@ from nnspectra.analyze.analyses import (
     AnalysisSettings,
     analyze_curvature,
     lambda_max_over_snapshots,
-    weight_esd,
 )
 from nnspectra.analyze.study import (
     build_model,
@@ -27,8 +26,10 @@ from nnspectra.analyze.study import (
     load_checkpoint,
     load_study_data,
     loss_function,
+    resolve_study_device,
     set_layer_mode,
 )
+from nnspectra.analyze.weights import weight_esd
 from nnspectra.curvature.spectrum import DTYPES
 from nnspectra.errors import ConfigError
 from nnspectra.training import TrainConfig, train
@@ -92,9 +93,11 @@ def train_with_snapshots(model: torch.nn.Module, loss_fn: Any, x: torch.Tensor, 
 
 def run_study(name: str, study: Mapping[str, Any], *, data_dir: str | None = None, download: bool = False,
               device: torch.device | str = "cpu", memory_budget_gb: float | None = None) -> StudyResult:
-    """Run the study ``name`` described by its validated config entry ``study``."""
+    """Run the study ``name`` described by its validated config entry ``study``; ``device`` is the run's,
+    which the study's own ``device`` overrides (CUDA asked for but absent: the CPU, logged and recorded)."""
     key = f"analyze.studies.{name}"
     started = time.perf_counter()
+    device, device_note = resolve_study_device(study.get("device"), device, key=f"{key}.device")
     seed = int(study["seed"])
     mcfg, dcfg = study["model"], study["dataset"]
     model = build_model(mcfg["name"], mcfg.get("kwargs") or {}, seed=seed, key=f"{key}.model.name")
@@ -124,7 +127,7 @@ def run_study(name: str, study: Mapping[str, Any], *, data_dir: str | None = Non
                   "factory_source": factory_source(mcfg["name"]), "n_params": int(sum(p.numel() for p in model.parameters())), "class": type(model).__name__},
         "dataset": {"name": dcfg["name"], "n_samples": int(len(x)), "n_classes": data.n_classes,
                     "seed": int(dcfg["seed"]), "input_shape": list(x.shape[1:]), "source": data.source},
-        "loss": study["loss"], "dtype": study["dtype"], "seed": seed,
+        "loss": study["loss"], "dtype": study["dtype"], "seed": seed, "device": device_note,
     }
     arrays: dict[str, np.ndarray] = {}
     snapshots: list[tuple[int, dict[str, torch.Tensor]]] = []

@@ -291,6 +291,35 @@ def load_study_data(name: str, n_samples: int, seed: int, data_dir: str | os.Pat
     return StudyData(x=x.contiguous(), y=labels[idx].clone(), n_classes=n_classes, source=source)
 
 
+# -- device ----------------------------------------------------------------------------------------
+
+def resolve_study_device(requested: str | None, run_device: str | torch.device = "auto",
+                         key: str = "device") -> tuple[torch.device, dict[str, str]]:
+    """(the device, what was asked and used) for a study's ``device`` (cpu | cuda | auto; null = the run's).
+
+    A study asking for ``cuda`` where torch sees no GPU runs on the CPU, with one logged warning line and the
+    fallback recorded (a whole run's ``device: cuda`` stops instead: that is the run's contract)."""
+    import logging
+
+    from nnspectra.pipeline.runtime import DEVICE_CHOICES, resolve_device
+
+    if isinstance(run_device, torch.device):
+        run_device = run_device.type
+    wanted = requested or str(run_device)
+    if wanted not in DEVICE_CHOICES:
+        raise ConfigError(f"config key '{key}' = {wanted!r} is not one of {DEVICE_CHOICES}{_did_you_mean(wanted, DEVICE_CHOICES)}")
+    note = {"requested": wanted, "from": key if requested else "device (the run's)", "fallback": ""}
+    if wanted == "cuda" and not torch.cuda.is_available():
+        note["fallback"] = "CUDA is not available (torch sees no GPU): ran on the CPU"
+        logging.getLogger(__name__).warning("config key '%s' asks for cuda but torch sees no GPU; running on the CPU",
+                                            key)
+        device = torch.device("cpu")
+    else:
+        device = resolve_device(wanted)
+    note["used"] = str(device)
+    return device, note
+
+
 # -- losses ------------------------------------------------------------------------------------------
 
 def mse_one_hot(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -283,22 +283,22 @@ def rewrite_snakemake_args(args: Sequence[str], cwd: str | Path = ".") -> Rewrit
     return Rewritten(args=targets + out, notes=notes)
 
 
-def run_snakemake(args: Sequence[str]) -> int:
-    """``python -m snakemake`` with ``args`` made acceptable to Snakemake's CLI (dotted ``--config`` keys
-    nested, targets moved out of multi-value options, config files checked first); its exit code."""
+def run_snakemake(args: Sequence[str], cwd: str | Path = ".") -> int:
+    """``python -m snakemake`` in ``cwd`` with ``args`` made acceptable to Snakemake's CLI (dotted ``--config``
+    keys nested, targets moved out of multi-value options, config files checked first); its exit code."""
     import shlex
     import subprocess
     import sys
 
     if list(args[:1]) in (["-h"], ["--help"]):
         print(RUN_HELP)
-    rewritten = rewrite_snakemake_args(args)
+    rewritten = rewrite_snakemake_args(args, cwd)
     command = [sys.executable, "-m", "snakemake", *rewritten.args]
     for note in rewritten.notes:
         print(f"nnspectra run: {note}", file=sys.stderr)
     if rewritten.notes:
         print(f"nnspectra run: snakemake {shlex.join(rewritten.args)}", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(command)
+    proc = subprocess.Popen(command, cwd=cwd)
     while True:
         try:
             return proc.wait()
