@@ -68,8 +68,8 @@ rule evolution_run:
         mem_mb=4000,
         runtime=120,
     params:
-        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
-                          "evolution.analysis", *RD_DATA_KEYS),
+        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.datasets.{w.dataset}.model",
+                          f"evolution.runs.{w.run}", "evolution.analysis", *RD_DATA_KEYS),
         code=code("evolution_run.py"),
         seed=seed_of,
     script:
@@ -91,8 +91,8 @@ rule evolution_scaling:
         mem_mb=4000,
         runtime=120,
     params:
-        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
-                          "device"),
+        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.datasets.{w.dataset}.model",
+                          f"evolution.runs.{w.run}", "device"),
         code=code("evolution_scaling.py"),
         seed=seed_of,
     script:
