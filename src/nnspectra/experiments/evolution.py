@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,14 @@ class EvoModel:
     dtype: str = "float32"
     hidden_layers: int = 1
     ntk_points: int | None = None
+
+    def override(self, values: Mapping[str, Any]) -> "EvoModel":
+        """This model with the keys of ``evolution.datasets.<name>.model`` replaced."""
+        unknown = sorted(set(values) - set(self.__dataclass_fields__))
+        if unknown:
+            raise ConfigError(f"evolution.datasets.<name>.model keys {unknown} are not model settings; "
+                              f"allowed: {sorted(self.__dataclass_fields__)}")
+        return replace(self, **values)
 
 
 @dataclass(frozen=True)
