@@ -83,8 +83,9 @@ def _smoke_scale(claim: Claim, cfg: Mapping[str, Any]) -> dict[str, Any]:
         dataset = "cifar10" if name.startswith("c42") else evo["claims"]["dataset"]
         data = evo["datasets"][dataset]["data"]
         dim = 3 * int(data.get("image_size", 32)) ** 2 if data["kind"] == "cifar10" else int(data.get("dim", 1000))
+        model = {**evo["model"], **evo["datasets"][dataset].get("model", {})}
         summaries = [{"seed": s, "kind": data["kind"], "n_train": data["n_train"], "dim": dim,
-                      "width": evo["model"]["width"]} for s in range(30)]
+                      "width": model["width"], "hidden_layers": model.get("hidden_layers", 1)} for s in range(30)]
         return {k: v for k, v in run_evidence(summaries).items() if k != "seeds"}
     raise AssertionError(f"claim {claim.id}: no smoke scale for section {section}")
 

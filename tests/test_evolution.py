@@ -132,12 +132,12 @@ def test_eta_star_matches_closed_form_gradient() -> None:
 def test_one_gd_step_is_w_minus_lr_grad() -> None:
     data = single_index_teacher(30, 5, 8, seed=0)
     run = EvoRun(regime="invariant", optimizer="gd", lr=0.7, steps=1, batch_size=None, train_a=False)
-    saved, lr, _ = train_with_checkpoints(data, replace(MODEL, width=12), run, [0], seed=0)
-    w0, a0 = saved[0]
+    saved, lr, _, _ = train_with_checkpoints(data, replace(MODEL, width=12), run, [0], seed=0)
+    (w0,), a0 = saved[0]
     z = data.x_train @ w0.T / math.sqrt(8)
     resid = np.tanh(z) @ a0 / math.sqrt(12) - data.y_train
     grad = ((resid[:, None] * (1 - np.tanh(z) ** 2) * a0).T @ data.x_train) / (30 * math.sqrt(12) * math.sqrt(8))
-    np.testing.assert_allclose(saved[1][0], w0 - 0.7 * grad, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(saved[1][0][0], w0 - 0.7 * grad, rtol=1e-10, atol=1e-12)
     np.testing.assert_array_equal(saved[1][1], a0)  # second layer frozen
 
 

@@ -465,8 +465,9 @@ def test_evolution_realdata_draws_every_real_dataset_in_words(evo: dict[str, Any
     """One row per real-data variant (MNIST and CIFAR-10), targets explained, runs named by what they are, and
     seed 0 said only over the panels that show seed 0."""
     grouped, spectra = {}, {}
-    for key, name in (("cifar10", "CIFAR-10 vehicle"), ("mnist", "MNIST parity")):
-        grouped[key] = {run: [dict(s, dataset=name) for s in seeds] for run, seeds in evo["grouped"]["teacher"].items()}
+    for key, name, deep in (("cifar10", "CIFAR-10 vehicle", {"hidden_layers": 2}), ("mnist", "MNIST parity", {})):
+        grouped[key] = {run: [dict(s, dataset=name, **deep) for s in seeds]
+                        for run, seeds in evo["grouped"]["teacher"].items()}
         spectra[key] = evo["spectra"]
     from nnspectra.plotting.evolution import plot_figure
 
@@ -476,9 +477,11 @@ def test_evolution_realdata_draws_every_real_dataset_in_words(evo: dict[str, Any
     (fig,) = keep_figures()
     panels = [ax for ax in fig.axes if ax.get_title()]
     assert len(panels) == 8  # two rows of four
-    assert [ax.get_title().splitlines()[0] for ax in panels[::4]] == ["CIFAR-10", "MNIST"]
+    assert [ax.get_title().splitlines()[0] for ax in panels[::4]] == ["CIFAR-10, 3-layer MLP width 80, tanh",
+                                                                      "MNIST, 2-layer MLP width 80, tanh"]
     title = fig._suptitle.get_text()
-    assert "MNIST" in title and "CIFAR-10" in title and "seed" not in title
+    assert "MNIST" in title and "CIFAR-10" in title and "seed" not in title and "3-layer MLP width 80" in title
+    assert "first layer" in panels[0].get_xlabel() and "hidden layers" in panels[2].get_ylabel()
     labels = [label for ax in panels for label in ax.get_legend_handles_labels()[1]]
     assert not [label for label in labels if any(run in label for run in RUNS)], labels
     assert "seed 0" in panels[0].get_title() and "seed 0" in panels[1].get_title()

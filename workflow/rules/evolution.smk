@@ -3,6 +3,12 @@
 
 EVO = config["evolution"]
 EVO_SEEDS = EVO["seeds"]
+
+
+def evo_seeds(dataset: str) -> list:
+    """A dataset's seeds: its own ``seeds`` (e.g. the cpu preset's CIFAR-10 deep MLP), else evolution.seeds."""
+    return EVO["datasets"][dataset]["seeds"] or EVO_SEEDS
+
 EVO_PLOT_SEED = EVO["plot"]["seed"]
 EVO_SCALING = result("evolution/scaling/{dataset}/{run}/x{factor}/seed{seed}/scaling.json")
 
@@ -18,7 +24,7 @@ wildcard_constraints:
 # Input lists, built once, with the (dataset, run, seed) of each file beside it (scripts pass these
 # identities to the library, which never parses paths): every summary of a dataset (all seeds), the plot
 # seed's spectra, and the runs and scaling records the claims read.
-EVO_SUMMARY_IDS = {ds: [(ds, run, seed) for run in spec["runs"] for seed in EVO_SEEDS] for ds, spec in EVO["datasets"].items()}
+EVO_SUMMARY_IDS = {ds: [(ds, run, seed) for run in spec["runs"] for seed in evo_seeds(ds)] for ds, spec in EVO["datasets"].items()}
 EVO_SUMMARIES = {ds: [evo_summary(*i) for i in ids] for ds, ids in EVO_SUMMARY_IDS.items()}
 EVO_SPECTRA = {ds: [f"{EVO_RUN}/spectra.npz".format(dataset=ds, run=run, seed=EVO_PLOT_SEED) for run in spec["runs"]]
                for ds, spec in EVO["datasets"].items()}
@@ -26,7 +32,7 @@ EVO_CLAIM_DATASETS = list(dict.fromkeys([EVO["claims"]["dataset"]]
                                          + ([EVO["claims"]["real_dataset"]] if EVO["claims"]["real_dataset"] else [])
                                          + EVO["claims"]["also_real_datasets"]))
 EVO_CLAIM_RUNS = [EVO["claims"][key] for key in ("gd_small", "sgd_small", "gd_large", "adam")]
-EVO_METRIC_IDS = [(ds, run, seed) for ds in EVO_CLAIM_DATASETS for run in EVO_CLAIM_RUNS for seed in EVO_SEEDS
+EVO_METRIC_IDS = [(ds, run, seed) for ds in EVO_CLAIM_DATASETS for run in EVO_CLAIM_RUNS for seed in evo_seeds(ds)
                   if run in EVO["datasets"][ds]["runs"]]
 EVO_SCALING_IDS = [(float(factor), seed) for factor in EVO["scaling"]["factors"] for seed in EVO_SEEDS]
 EVO_METRIC_INPUTS = {
@@ -68,8 +74,8 @@ rule evolution_run:
         mem_mb=4000,
         runtime=120,
     params:
-        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
-                          "evolution.analysis", *RD_DATA_KEYS),
+        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.datasets.{w.dataset}.model",
+                          f"evolution.runs.{w.run}", "evolution.analysis", *RD_DATA_KEYS),
         code=code("evolution_run.py"),
         seed=seed_of,
     script:
@@ -91,8 +97,8 @@ rule evolution_scaling:
         mem_mb=4000,
         runtime=120,
     params:
-        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.runs.{w.run}",
-                          "device"),
+        cfg=lambda w: cfg(f"evolution.datasets.{w.dataset}.data", "evolution.model", f"evolution.datasets.{w.dataset}.model",
+                          f"evolution.runs.{w.run}", "device"),
         code=code("evolution_scaling.py"),
         seed=seed_of,
     script:

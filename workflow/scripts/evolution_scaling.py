@@ -8,6 +8,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     w, cfg = step.wildcards, step.params["cfg"]
     step.set_device("cpu")
     record = run_scaling(settings(EvoData, cfg[f"evolution.datasets.{w['dataset']}.data"]),
-                         settings(EvoModel, cfg["evolution.model"]), settings(EvoRun, cfg[f"evolution.runs.{w['run']}"]),
+                         settings(EvoModel, cfg["evolution.model"]).override(cfg[f"evolution.datasets.{w['dataset']}.model"]),
+                         settings(EvoRun, cfg[f"evolution.runs.{w['run']}"]),
                          float(w["factor"]), step.seed, run_key=f"evolution.runs.{w['run']}")
     save_json(step.output["record"], record)

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import math
+
 import numpy as np
 
 from nnspectra.claims import load_claims
@@ -28,15 +30,35 @@ class EvoClaims:
     also_real_datasets: tuple[str, ...] = ()
 
 
+def _layers(summary: Mapping[str, Any]) -> list[str]:
+    """The weight matrices of a run: ``["w"]`` (two-layer net) or ``["w", "w2", ...]`` (SPEC §3.3's deep MLP)."""
+    return ["w"] + [f"w{layer}" for layer in range(2, int(summary.get("hidden_layers", 1)) + 1)]
+
+
+def _worst(values: Sequence[float], key: Callable[[float], float]) -> float:
+    """The value maximising ``key`` (NaN if any is NaN: a diverged run decides nothing)."""
+    return math.nan if any(math.isnan(v) for v in values) else max(values, key=key)
+
+
+def _heaviest(g: Mapping[str, Any], a: Mapping[str, Any]) -> str:
+    """The weight matrix with the smallest power-law alpha after Adam (claims 39a-b on a deep net)."""
+    return min(_layers(a), key=lambda m: _final(a)[f"{m}_alpha"])
+
+
 # Claim 42 ("claims 33, 37 and 39 hold with the same thresholds") part by part: the claim id whose check
 # (threshold, read from the claim files) applies, the detail metric's name, and its value from the final
 # rows of the small-lr GD, large-lr GD and Adam runs of one seed (first row = init for the outlier test).
+# With several hidden layers (SPEC §3.3) the W parts read every W_l^T W_l / h: invariance (33a-b) is the
+# worst layer's, an outlier (37) may emerge in any layer that had none at init, and the heavy tail (39a-b) is
+# that of the layer with the smallest alpha after Adam. With one layer these are the two-layer values.
 REGIME_PARTS: dict[str, tuple[str, Callable[[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]], float]]] = {
-    "33a": ("ks_w_gd", lambda g, lg, a: _final(g)["w_ks_init"]),
-    "33b": ("lmax_ratio_w_gd", lambda g, lg, a: _final(g)["w_lmax_ratio"]),
-    "37": ("outlier_emerged", lambda g, lg, a: float(_final(lg)["w_outliers"] >= 1 and _first(lg)["w_outliers"] == 0)),
-    "39a": ("alpha_w_adam", lambda g, lg, a: _final(a)["w_alpha"]),
-    "39b": ("alpha_drop_w", lambda g, lg, a: _final(g)["w_alpha"] - _final(a)["w_alpha"]),
+    "33a": ("ks_w_gd", lambda g, lg, a: _worst([_final(g)[f"{m}_ks_init"] for m in _layers(g)], float)),
+    "33b": ("lmax_ratio_w_gd", lambda g, lg, a: _worst([_final(g)[f"{m}_lmax_ratio"] for m in _layers(g)],
+                                                       lambda v: abs(v - 1.0))),
+    "37": ("outlier_emerged", lambda g, lg, a: float(any(_final(lg)[f"{m}_outliers"] >= 1
+                                                         and _first(lg)[f"{m}_outliers"] == 0 for m in _layers(lg)))),
+    "39a": ("alpha_w_adam", lambda g, lg, a: _final(a)[f"{_heaviest(g, a)}_alpha"]),
+    "39b": ("alpha_drop_w", lambda g, lg, a: _final(g)[f"{_heaviest(g, a)}_alpha"] - _final(a)[f"{_heaviest(g, a)}_alpha"]),
     "39c": ("alpha_drop_ck", lambda g, lg, a: _final(g)["ck_alpha"] - _final(a)["ck_alpha"]),
     "39d": ("alpha_drop_ntk", lambda g, lg, a: _final(g)["ntk_alpha"] - _final(a)["ntk_alpha"]),
     "39e": ("alpha_ck_adam", lambda g, lg, a: _final(a)["ck_alpha"]),
@@ -50,13 +72,21 @@ def run_evidence(summaries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     two-layer net a^T act(W x / sqrt(d)) / sqrt(h); §3.3 asks a 3-layer MLP of width 2,048 on CIFAR-10)."""
     widths = [int(s.get("width", 0)) for s in summaries]
     kinds = sorted({str(s["kind"]) for s in summaries if "kind" in s})
+    nets = {f"{int(s.get('hidden_layers', 1)) + 1}-layer MLP width {int(s.get('width', 0))}" for s in summaries}
     return {"seeds": len({s["seed"] for s in summaries}), **({"dataset": kinds} if kinds else {}),
             "n_train": min(int(s["n_train"]) for s in summaries), "dim": min(int(s["dim"]) for s in summaries),
-            "width": min(widths), "architecture": sorted({f"2-layer MLP width {w}" for w in widths})}
+            "width": min(widths), "architecture": sorted(nets)}
+
+
+class _Diverged(dict):  # type: ignore[type-arg]
+    """The final row of a diverged run: every measure is NaN, so each check on it fails."""
+
+    def __missing__(self, key: str) -> float:
+        return math.nan
 
 
 def _final(summary: Mapping[str, Any]) -> dict[str, float]:
-    return summary["rows"][-1]
+    return _Diverged() if summary.get("diverged") else summary["rows"][-1]
 
 
 def _first(summary: Mapping[str, Any]) -> dict[str, float]:
@@ -161,11 +191,11 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
     for name in [claims_cfg.real_dataset, *claims_cfg.also_real_datasets]:
         if name and name in runs:
             prefix = "c42" if name == claims_cfg.real_dataset else f"c42_{name}"
-            _regime_metrics(out, runs[name], claims_cfg, prefix, name)
+            regime_metrics(out, runs[name], claims_cfg, prefix, name)
     return out
 
 
-def _regime_metrics(out: MetricsRecord, runs: Mapping[str, Sequence[Mapping[str, Any]]], claims_cfg: EvoClaims,
+def regime_metrics(out: MetricsRecord, runs: Mapping[str, Sequence[Mapping[str, Any]]], claims_cfg: EvoClaims,
                     prefix: str, name: str) -> None:
     """Claim 42 on one real-data dataset: every part of claims 33, 37 and 39 (:data:`REGIME_PARTS`) with the
     thresholds of those claims, and the indicator that all hold (``<prefix>_regimes_reproduce``)."""
@@ -179,6 +209,9 @@ def _regime_metrics(out: MetricsRecord, runs: Mapping[str, Sequence[Mapping[str,
     missing = sorted(set(REGIME_PARTS) - set(checks))
     if missing:
         raise ConfigError(f"claim 42 reads the thresholds of claims {missing}, which the claim files lack")
+    out.add(f"{prefix}_diverged", [float(any(s.get("diverged") for s in runs_)) for runs_ in zip(r_gd, r_large, r_adam)],
+            r_seeds, "indicator", f"real data ({name}): 1 if the small-lr GD, large-lr GD or Adam run diverged (its "
+            "summary's 'diverged' message; every part read from it is NaN and fails)", evidence)
     ok = np.ones(len(r_seeds), dtype=bool)
     for cid, (metric, value) in REGIME_PARTS.items():
         values = [float(value(g, lg, a)) for g, lg, a in zip(r_gd, r_large, r_adam)]

@@ -45,6 +45,10 @@ class TwoLayer(nn.Module):
             self.register_buffer("a", head)
         self.train_a = train_a
 
+    def hidden_weights(self) -> list[torch.Tensor]:
+        """``[W]`` (the one hidden layer; :class:`~nnspectra.models.linear_width.LinearWidthMLP` has L)."""
+        return [self.W]
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Hidden activations ``sigma(x W^T / sqrt(d))``, shape (n, h)."""
         return self.sigma(x @ self.W.T / math.sqrt(self.dim))

@@ -225,6 +225,9 @@ def cross_check(config: Mapping[str, Any]) -> list[str]:
             problems.append(f"config key 'evolution.plot.seed' = {evo['plot']['seed']} is not one of "
                             f"evolution.seeds {evo['seeds']}")
         for name, dataset in evo["datasets"].items():
+            if dataset.get("seeds") and evo["plot"]["seed"] not in dataset["seeds"]:
+                problems.append(f"config key 'evolution.datasets.{name}.seeds' = {dataset['seeds']} lacks "
+                                f"evolution.plot.seed {evo['plot']['seed']}; add it to the list")
             for run in dataset["runs"]:
                 if run not in evo["runs"]:
                     problems.append(f"config key 'evolution.datasets.{name}.runs' names '{run}', which is not in "

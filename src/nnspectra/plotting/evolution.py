@@ -198,7 +198,7 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
                         "direction.")
 
 
-def _tail_panel(ax: Any, name: str, init: tuple[np.ndarray, Mapping[str, Any], str],
+def tail_panel(ax: Any, name: str, init: tuple[np.ndarray, Mapping[str, Any], str],
                 curves: Sequence[tuple[str, np.ndarray, Mapping[str, Any], str, tuple[Any, str]]]) -> None:
     """Rank-ordered spectra of matrix ``name``: the initialisation (eigenvalues, t = 0 row, run; grey open
     circles) and ``curves`` (label, eigenvalues, checkpoint row, run name, (colour, marker))."""
@@ -212,7 +212,7 @@ def _tail_panel(ax: Any, name: str, init: tuple[np.ndarray, Mapping[str, Any], s
     legend_below(ax)
 
 
-def _mse_panel(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str) -> None:
+def mse_panel(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: str) -> None:
     styles = run_styles(runs)
     for run, seeds in runs.items():
         colour, marker = styles[run]
@@ -239,12 +239,12 @@ def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]
     tg, ta = final_step(gd), final_step(adam)
     styles = run_styles(runs)
     for j, name in enumerate(MATRICES):
-        _tail_panel(axes[0, j], name, (g_arr[f"{name}_t0"], gd["rows"][0], gd["run"]), [
+        tail_panel(axes[0, j], name, (g_arr[f"{name}_t0"], gd["rows"][0], gd["run"]), [
             (f"{run_label(gd)}, t = {tg}", g_arr[f"{name}_t{tg}"], gd["rows"][-1], gd["run"], styles[gd["run"]]),
             (f"{run_label(adam)}, t = {ta}", a_arr[f"{name}_t{ta}"], adam["rows"][-1], adam["run"],
              styles[adam["run"]]),
         ])
-    _mse_panel(axes[0, 3], runs, "test mean squared error (MSE) of every run,\nmedian over seeds")
+    mse_panel(axes[0, 3], runs, "test mean squared error (MSE) of every run,\nmedian over seeds")
     save_figure(fig, path,
                 title=f"Adam gives heavy-tailed spectra (n={adam['n_train']}, d={adam['dim']}, h={adam['width']}, "
                       f"seed {plot_cfg['seed']})",
@@ -254,85 +254,8 @@ def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]
                         "as the run stored it. Panel 4: test MSE against the step for every run (median over seeds).")
 
 
-def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
-                  spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: Mapping[str, Any],
-                  model_cfg: Mapping[str, Any], claims: Mapping[str, Any], names: Sequence[str]) -> Mapping[str, Any]:
-    """One dataset's row: W ESDs, CK tails (plot seed), top weight eigenvalue and test MSE (over seeds)."""
-    picked, styles = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}, run_styles(runs)
-    first = picked[names[0]]
-    where, seed = dataset_title(first["dataset"]).split(":")[0], f"seed {plot_cfg['seed']}"  # targets: caption
-    ratio, sigma2 = first["dim"] / first["width"], float(model_cfg["init_std"]) ** 2
-    ax, arr0 = axes[0], spectra_for(first, spectra)
-    finals = [spectra_for(s, spectra)[f"w_t{final_step(s)}"] for s in picked.values()]
-    hi = max(v.max() for v in finals)
-    lo = min(v[v > 1e-8 * v.max()].min() for v in [arr0["w_t0"], *finals])
-    edges = np.geomspace(lo * 0.95, hi * 1.05, plot_cfg["bins"])
-    draw_esd(ax, arr0["w_t0"], edges, "t = 0", GREY, filled=True)
-    for run, s in picked.items():
-        draw_esd(ax, spectra_for(s, spectra)[f"w_t{final_step(s)}"], edges, f"{run_label(s)}, t = {final_step(s)}",
-                 styles[run][0])
-    draw_mp(ax, np.geomspace(edges[0], edges[-1], 600), ratio, sigma2)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"eigenvalue λ of $W^\top W/h$ (log scale)")
-    ax.set_ylabel("density (fraction of all eigenvalues per unit λ)")
-    ax.set_title(f"{where}\nweight spectrum, {seed} (zero eigenvalues not drawn)", fontsize="small")
-    legend_below(ax)
-    _tail_panel(axes[1], "ck", (arr0["ck_t0"], first["rows"][0], first["run"]), [
-        (f"{run_label(s)}, t = {final_step(s)}", spectra_for(s, spectra)[f"ck_t{final_step(s)}"], s["rows"][-1], run,
-         styles[run]) for run, s in picked.items()])
-    axes[1].set_title(f"{where}\nCK tail and power-law fit (lines), {seed}", fontsize="small")
-    ax = axes[2]
-    edge = mp_edges(ratio, sigma2)[1]
-    for run in names:
-        colour, marker = styles[run]
-        steps, med, low, high = median_curve(runs[run], "w_lmax")
-        ax.fill_between(np.maximum(steps, 0.5), low / edge, high / edge, color=colour, alpha=0.2)
-        ax.plot(np.maximum(steps, 0.5), med / edge, marker=marker, ms=4, color=colour, label=run_label(picked[run]))
-    factor = float(claims["outlier_factor"])
-    ax.axhline(factor, color="k", ls="--", lw=0.8, label=f"{factor:g} (claim 37 threshold)")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(STEP_AXIS)
-    ax.set_ylabel(r"λmax($W^\top W/h$) / MP bulk edge")
-    ax.set_title(f"{where}\ntop weight eigenvalue: median, range over {len(runs[names[0]])} seeds",
-                 fontsize="small")
-    legend_below(ax)
-    _mse_panel(axes[3], runs, f"{where}\ntest mean squared error (MSE), median over {len(runs[names[0]])} seeds")
-    return first
-
-
-def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
-                  spectra: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], plot_cfg: Mapping[str, Any],
-                  model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
-    """The three regimes on each real-data variant (one row per dataset, :func:`real_datasets`): W ESDs, CK
-    tails, top eigenvalue vs t, test MSE. ``spectra``: dataset -> run -> the plot seed's arrays."""
-    datasets = real_datasets(grouped, claims)
-    rows = []
-    for dataset in datasets:
-        names = [r for r in (claims["gd_small"], claims["gd_large"], claims["adam"]) if r in grouped[dataset]]
-        if not names:
-            raise ConfigError(f"evolution_realdata: dataset '{dataset}' trains none of the claims' runs")
-        rows.append((dataset, names))
-    fig, axes = new_figure(len(rows), 4, width=4.6, height=3.9)
-    firsts = [_realdata_row(axes[i], grouped[dataset], spectra[dataset], plot_cfg, model_cfg, claims, names)
-              for i, (dataset, names) in enumerate(rows)]
-    names = [dataset_title(f["dataset"]).split(":")[0] for f in firsts]
-    sizes = "; ".join(f"{name}: n = {f['n_train']}, d = {f['dim']}" for name, f in zip(names, firsts))
-    targets = " ".join(f"{dataset_title(f['dataset'])}." for f in firsts)
-    save_figure(fig, path, title=f"Spectral regimes on real images: {' and '.join(names)} ({sizes}; "
-                                 f"width h = {firsts[0]['width']}, {model_cfg['activation']})",
-                caption=f"The three regimes on class-balanced subsets of real images (flattened, standardised pixels, "
-                        f"a scalar regression target). {targets} Columns: (1) ESD of W^T W/h at init and after "
-                        "small-lr GD, large-lr GD and Adam with the MP law (log-log; histograms are densities of all "
-                        "d eigenvalues, so the zero eigenvalues of a rank-deficient W keep their mass, as in the MP "
-                        "law's atom at 0); (2) rank-ordered CK eigenvalues with the runs' power-law fits (columns 1-2: "
-                        f"the plot seed {plot_cfg['seed']}); (3) top eigenvalue of W^T W/h over the MP edge against the "
-                        "step and (4) test MSE against the step, both median over seeds.")
-
-
 FIGURES = {"evolution_invariance": plot_invariance, "evolution_spike": plot_spike,
-           "evolution_heavytail": plot_heavytail, "evolution_realdata": plot_realdata}
+           "evolution_heavytail": plot_heavytail, "evolution_realdata": None}  # realdata: evolution_realdata.py
 
 
 def plot_figure(figure: str, grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]], spectra: Mapping[str, Mapping[str, np.ndarray]],
@@ -344,6 +267,8 @@ def plot_figure(figure: str, grouped: Mapping[str, Mapping[str, Sequence[Mapping
         raise ConfigError(f"unknown evolution figure '{figure}'; choose one of {sorted(FIGURES)}")
     claims = {**claims, "outlier_factor": float(analysis["outlier_factor"])}
     if figure == "evolution_realdata":
-        FIGURES[figure](grouped, spectra, plot_cfg, model_cfg, claims, path)
+        from nnspectra.plotting.evolution_realdata import plot_realdata
+
+        plot_realdata(grouped, spectra, plot_cfg, model_cfg, claims, path)
     else:
-        FIGURES[figure](grouped, spectra[claims["dataset"]], plot_cfg, model_cfg, claims, path)
+        FIGURES[figure](grouped, spectra[claims["dataset"]], plot_cfg, model_cfg, claims, path)  # type: ignore[misc]
