@@ -82,10 +82,11 @@ def test_divergence_at_eta_star_is_a_fail_with_its_diagnosis(tmp_path: Path) -> 
     assert "a run diverged 1, 1, 1, 1, 1" in result.diagnosis_text, result.diagnosis_text
 
 
-def test_paper_preset_trains_the_spec_network_and_cpu_preset_says_what_it_lacks() -> None:
-    """config.yaml's CIFAR-10 entry records exactly claim 42's requirements; cpu.yaml's falls short only in seeds."""
+def test_paper_and_cpu_presets_train_the_spec_network() -> None:
+    """config.yaml's and cpu.yaml's CIFAR-10 entries record exactly claim 42's requirements (5 seeds, SPEC §3.3's
+    network and size), so both give it a verdict."""
     root = Path(__file__).resolve().parents[1]
-    for files, short in (([], []), ([root / "config" / "cpu.yaml"], ["needs ≥ 5 seeds, this run has 2"])):
+    for files, short in (([], []), ([root / "config" / "cpu.yaml"], [])):
         evo = resolve_config(files)["evolution"]
         entry = evo["datasets"][evo["claims"]["real_dataset"]]
         model = {**evo["model"], **entry["model"]}
