@@ -481,3 +481,19 @@ def test_report_builds_for_every_preset(preset: str, tmp_path: Path,
     captions = {item["name"]: item["caption"] for item in items.values()}
     assert len({captions[f] for f in figures}) == len(figures)           # each evolution figure its own
     assert f"{preset} placeholder outputs" in description
+
+
+def test_each_analyze_figure_has_its_own_caption(repo_root: Path) -> None:
+    """Every analyze study figure names its caption by the figure (a Python name, not a wildcard) and says what it
+    draws; the four texts differ."""
+    text = (repo_root / "workflow" / "rules" / "analyze.smk").read_text()
+    names = re.search(r"AN_FIGURES = \(([^)]*)\)", text).group(1)  # type: ignore[union-attr]
+    figures = re.findall(r'"(\w+)"', names)
+    assert 'caption=f"../report/analyze_{name}.rst"' in text
+    env = Environment(trim_blocks=True, lstrip_blocks=True)
+    texts = {f: env.from_string((REPORT_DIR / f"analyze_{f}.rst").read_text()).render(
+        snakemake=SimpleNamespace(wildcards=SimpleNamespace(study="s1"))) for f in figures}
+    assert len(figures) == 4 and len(set(texts.values())) == 4
+    words = {"spectrum": "rank", "density": "Lanczos quadrature", "blocks": "per", "lambda_max": "2/lr"}
+    for figure, caption in texts.items():
+        assert "**s1**" in caption and words[figure] in caption, (figure, caption[:120])

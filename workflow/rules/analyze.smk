@@ -62,7 +62,7 @@ rule analyze_figures:
         arrays=f"{AN_DIR}/arrays.npz",
         blocks=f"{AN_DIR}/blocks.csv",
     output:
-        **{name: report(f"{AN_DIR}/{name}.png", caption="../report/analyze_study.rst", category="Your model, your data",
+        **{name: report(f"{AN_DIR}/{name}.png", caption=f"../report/analyze_{name}.rst", category="Your model, your data",
                         subcategory="{study}", labels={"study": "{study}", "figure": name}) for name in AN_FIGURES},
     log:
         logfile("analyze_figures", "{study}"),
