@@ -215,6 +215,7 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
     from nnspectra.plotting import blobs as pb
     from nnspectra.plotting import density as pd_
     from nnspectra.plotting import evolution as pe
+    from nnspectra.plotting import evolution_realdata as per
     from nnspectra.plotting import heavytail_examples as ph
     from nnspectra.plotting import realdata as pr
 
@@ -232,7 +233,7 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         figures[Path(path).stem] = (fig, caption)
 
     real_close = plt.close
-    for module in (pa, pb, pd_, pe, ph, pr):
+    for module in (pa, pb, pd_, pe, per, ph, pr):
         mp.setattr(module, "save_figure", save)
     try:
         rng = np.random.default_rng(0)
