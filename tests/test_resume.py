@@ -135,9 +135,10 @@ def test_max_hours_ends_at_a_checkpoint_and_the_same_call_continues(tmp_path: Pa
     assert torch.equal(_params(model_c), _params(model_a)) and not ckpt.exists()
 
 
-def test_p0_fig6_groups_resume_after_max_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """P0 Fig 6 trains its inits a group at a time; a deadline between groups keeps the finished ones, and the
-    same call continues to the numbers of an uninterrupted run."""
+def test_p0_fig6_pool_resumes_after_max_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """P0 Fig 6 trains its inits in a refilled pool; a deadline stops it at a checkpoint of the whole pool state,
+    and the same call continues, without retraining finished nets, to the bytes of an uninterrupted run
+    (more cases: tests/test_batched_pool.py)."""
     import numpy as np
 
     from nnspectra.data.p0 import two_blobs
@@ -147,21 +148,19 @@ def test_p0_fig6_groups_resume_after_max_hours(tmp_path: Path, monkeypatch: pyte
     x, y = two_blobs(10, 0.5, 0)
     kw = dict(seed=0, init="torch", lr=0.1, grad_norm_tol=1e-3, max_iterations=200, snapshot_tols=[1e-2], group=4)
     full = ps.sphere_lambda_max(x, y, 3, 12, **kw)
-    folder = tmp_path / "seed0.groups"
-    clock = iter([0.0, 10.0])  # the deadline check before group 1 passes, the one before group 2 does not
+    folder = tmp_path / "seed0.pool"
+    clock = iter([0.0] * 150 + [10.0])  # the deadline check after pool step 151 stops it
     monkeypatch.setattr(ps, "_now", lambda: next(clock))
-    with pytest.raises(TimeBudgetReached, match=r"stopped after 1 of 3 groups of 4 inits"):
+    with pytest.raises(TimeBudgetReached, match=r"stopped with \d+ of 12 inits trained .*max_hours reached"):
         ps.sphere_lambda_max(x, y, 3, 12, checkpoint_dir=folder, deadline=5.0, **kw)
     monkeypatch.undo()
-    assert sorted(p.name for p in folder.iterdir()) == ["group0000.ckpt"]
-    calls: list[int] = []
-    real = ps._sphere_group
-    monkeypatch.setattr(ps, "_sphere_group", lambda theta0, *a: calls.append(len(theta0)) or real(theta0, *a))
+    assert sorted(p.name for p in folder.iterdir()) == ["pool.ckpt"]
+    with np.load(folder / "pool.ckpt", allow_pickle=False) as saved:
+        assert int(saved["pool_steps"]) == 151 and saved["finished"].any()
     resumed = ps.sphere_lambda_max(x, y, 3, 12, checkpoint_dir=folder, deadline=None, **kw)
-    assert calls == [4, 4]  # group 0 came from its checkpoint
     for key in ("lambda_max", "lambda_min", "iterations", "converged", "lambda_max_at_tol"):
         np.testing.assert_array_equal(resumed[key], full[key])
-    assert not folder.exists()  # done: the kept groups are removed
+    assert not folder.exists()  # done: the kept state is removed
 
 
 def test_run_deadline_comes_from_max_hours_through_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

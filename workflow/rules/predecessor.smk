@@ -78,8 +78,9 @@ rule p0_sphere:
         cfg=cfg(*P0_KEYS, "predecessor.fig6", "device"),
         code=code("predecessor_sphere.py"),
         seed=seed_of,
-        # finished groups of inits (resume after max_hours or a kill); not an output, kept until the run is done
-        checkpoint=lambda w: result(f"p0/fig6/seed{w.seed}.groups"),  # files group*.ckpt
+        # the pool state of the refilled batched GD (resume after max_hours or a kill, bit-identically); not an
+        # output, kept until the run is done
+        checkpoint=lambda w: result(f"p0/fig6/seed{w.seed}.pool"),  # file pool.ckpt
     script:
         "../scripts/predecessor_sphere.py"
 

@@ -33,6 +33,21 @@ class BatchedGDResult:
     snapshots: dict[float, torch.Tensor] = field(default_factory=dict)  # tol -> (B, P), NaN where never reached
 
 
+def step_health(losses: torch.Tensor, norms: torch.Tensor, initial: torch.Tensor | None, streak: torch.Tensor,
+                divergence_factor: float | None, divergence_steps: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Per net of one GD step: (still healthy, updated divergence streak or None without the rule).
+
+    Unhealthy: a non-finite loss, an exact zero loss or gradient (a collapse), or a loss above
+    ``divergence_factor`` x its ``initial`` loss for ``divergence_steps`` consecutive steps (``train``'s rules).
+    Shared by :func:`batched_gd` and :func:`nnspectra.training.batched_pool.pool_gd`.
+    """
+    finite = torch.isfinite(losses) & ~((losses == 0) | (norms == 0))  # an exact zero is a collapse
+    if divergence_factor is None or initial is None:
+        return finite, None
+    streak = torch.where(losses > divergence_factor * initial, streak + 1, 0)
+    return finite & (streak < divergence_steps), streak
+
+
 def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], torch.Tensor], *, lr: float,
                grad_norm_tol: float, max_iterations: int, snapshot_tols: Sequence[float] = (),
                progress_every: int = 0, progress_seconds: float = 60.0, lr_key: str | None = None,
@@ -79,12 +94,12 @@ def batched_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], tor
         th = theta[active]
         grads, losses = step_fn(th)
         norms = grads.norm(dim=1)
-        finite = torch.isfinite(losses) & ~((losses == 0) | (norms == 0))  # an exact zero is a collapse
-        if divergence_factor is not None:
-            if initial is None:
-                initial = losses.detach().clone()
-            streak[active] = torch.where(losses > divergence_factor * initial[active], streak[active] + 1, 0)
-            finite &= streak[active] < divergence_steps
+        if divergence_factor is not None and initial is None:
+            initial = losses.detach().clone()
+        finite, new_streak = step_health(losses, norms, initial[active] if initial is not None else None,
+                                         streak[active], divergence_factor, divergence_steps)
+        if new_streak is not None:
+            streak[active] = new_streak
         for t in tols:
             new = (norms <= t) & finite & ~taken[t][active]
             if bool(new.any()):
