@@ -176,7 +176,7 @@ def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRu
     if run.on_divergence not in ("stop", "record"):
         raise ConfigError(f"{run_key}.on_divergence is '{run.on_divergence}'; use stop or record")
     cfg = TrainConfig(lr=lr, optimizer=optimizer, batch_size=batch, schedule="shuffle", max_iterations=steps,
-                      grad_norm_tol=None, log_every=1, seed=20_000 + seed, progress=False,
+                      grad_norm_tol=None, log_every=1, seed=20_000 + seed, progress=True,
                       divergence_factor=run.divergence_factor, divergence_steps=int(run.divergence_steps),
                       config_key=run_key)
     try:
