@@ -118,6 +118,12 @@ MP_RUN = result("realdata/mp/seed{seed}")
 EVO_RUN = result("evolution/{dataset}/{run}/seed{seed}")
 
 
+def evo_seeds(dataset: str) -> list:
+    """A Wang et al. dataset's seeds: its own ``seeds`` if set, else ``evolution.seeds``."""
+    evo = config["evolution"]
+    return evo["datasets"][dataset]["seeds"] or evo["seeds"]
+
+
 def evo_summary(dataset: str, run: str, seed: int) -> str:
     """The summary record of one evolution run."""
     return f"{EVO_RUN}/summary.json".format(dataset=dataset, run=run, seed=seed)

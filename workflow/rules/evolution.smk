@@ -4,11 +4,6 @@
 EVO = config["evolution"]
 EVO_SEEDS = EVO["seeds"]
 
-
-def evo_seeds(dataset: str) -> list:
-    """A dataset's seeds: its own ``seeds`` (e.g. the cpu preset's CIFAR-10 deep MLP), else evolution.seeds."""
-    return EVO["datasets"][dataset]["seeds"] or EVO_SEEDS
-
 EVO_PLOT_SEED = EVO["plot"]["seed"]
 EVO_SCALING = result("evolution/scaling/{dataset}/{run}/x{factor}/seed{seed}/scaling.json")
 
