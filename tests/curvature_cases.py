@@ -87,9 +87,12 @@ def flatten_identity_gelu() -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), nn.Linear(6, 4), nn.Linear(4, 5), nn.GELU(), nn.Linear(5, 2)).double()
 
 
-def small_convnet() -> nn.Sequential:
-    """SPEC §1.7 convnet shape with tiny channels: P = 157 (conv 1->2 3x3, conv 2->3 3x3, FC 3->5->10)."""
-    return make_small_convnet(image_size=12, channels=(2, 3), kernel=3, hidden=5, seed=0, dtype=F64)
+def small_convnet(image_size: int = 12, channels: tuple[int, int] = (2, 3), hidden: int = 5,
+                  seed: int = 0) -> nn.Sequential:
+    """SPEC §1.7 convnet shape with tiny channels, 3x3 kernels: by default P = 157 (conv 1->2, conv 2->3,
+    FC 3->5->10). The one builder of a tiny SPEC convnet in the tests (test_density.py takes a larger one)."""
+    return make_small_convnet(image_size=image_size, channels=channels, kernel=3, hidden=hidden, seed=seed,
+                              dtype=F64)
 
 
 def tiny_alexnet() -> nn.Sequential:
@@ -208,7 +211,8 @@ MLP_CASES = [c for c in DENSE_CASES if c.mlp]
 RELU1_CASES = [c for c in CASES + RELU1_EXTRA if c.one_hidden_relu]
 #: the whole matrix from P products: cheap cases, the SPEC convnet, and the one with a parameter the loss ignores
 #: (zero rows); every case's products are checked on a block of vectors
-DENSE_PRODUCT_CASES = [c for c in CASES if c.n_params < 150 or c.name in ("convnet_spec_tiny", "branchy_custom_forward")]
+DENSE_PRODUCT_CASES = [c for c in CASES
+                       if c.n_params < 150 or c.name in ("convnet_spec_tiny", "branchy_custom_forward")]
 
 
 def case_id(case: Case) -> str:
