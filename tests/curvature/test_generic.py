@@ -45,6 +45,8 @@ def test_whole_group_blocks_on_the_convnet(strategy):
     h = hessian_any(model, CE, x, y, budget=GIB, strategy=strategy, info=info)
     assert rel(h, references(CONVNET).hessian) <= RTOL
     assert [g["params"] for g in info["groups"]] == [20, 57, 20, 60]
+    if strategy == "output_jvp":  # a plain Sequential of Conv2d / Linear layers: no fallback to jvp
+        assert {g["strategy"] for g in info["groups"]} == {"output_jvp"}
 
 
 def test_auto_strategy_is_a_fixed_rule_and_bit_identical():
