@@ -179,21 +179,21 @@ CASES: list[Case] = [
     Case("mlp_flatten_identity_gelu_mse", flatten_identity_gelu, regression((11, 2, 3), 2), loss="mse", mlp=True),
     # one hidden ReLU layer: the m x m reduction applies
     _relu1_case("relu1", 6, 5, 4, 9),
-    _relu1_case("relu1_nobias", 6, 5, 4, 9, bias=False),
     # not MLPs: the generic (product / Jacobian) paths
     Case("convnet_spec_tiny", small_convnet, classes((9, 1, 12, 12), 10)),
-    Case("convnet_spec_tiny_mse", small_convnet, regression((9, 1, 12, 12), 10), loss="mse"),
     Case("alexnet_bare_tiny", tiny_alexnet, classes((5, 3, 8, 8), 10)),
     Case("nested_sequential", nested_sequential, classes((6, 2, 9, 9), 4, seed=5)),
     Case("branchy_custom_forward", branchy, classes((7, 1, 6, 6), 3)),
 ]
-#: more activations with and without biases, for the layer-structured MLP path (dense.py / mlp.py), where the
-#: activation changes the code; the generic families (products, strategies) do not branch on it
+#: more activations and bias-free MLPs, for the layer-structured MLP path (dense.py / mlp.py, where the activation
+#: and the bias change the code) and the reduction; the generic families (products, strategies) do not branch on
+#: them and see bias-free layers in nested_sequential and branchy_custom_forward
 MLP_EXTRA: list[Case] = [
     Case("mlp_tanh_nobias", lambda: mlp([5, 4, 3, 3], nn.Tanh, bias=False), classes((17, 5), 3), mlp=True),
     Case("mlp_relu_nobias", lambda: mlp([5, 4, 3, 3], nn.ReLU, bias=False), classes((17, 5), 3), mlp=True),
     Case("mlp_softplus", lambda: mlp([5, 4, 3, 3], nn.Softplus), classes((17, 5), 3), mlp=True),
     Case("mlp_sigmoid_nobias", lambda: mlp([5, 4, 3, 3], nn.Sigmoid, bias=False), classes((17, 5), 3), mlp=True),
+    _relu1_case("relu1_nobias", 6, 5, 4, 9, bias=False),
 ]
 #: more one-hidden-layer ReLU shapes for the reduction only (dead units, C = 2, N < n, m < P): on every family
 #: they would repeat what relu1 shows at 4x its cost
@@ -208,7 +208,7 @@ CASES_BY_NAME = {c.name: c for c in ALL_CASES}
 #: the dense public API (dense.py, mlp.py) runs on these: the core list and the activation variants
 DENSE_CASES = CASES + MLP_EXTRA
 MLP_CASES = [c for c in DENSE_CASES if c.mlp]
-RELU1_CASES = [c for c in CASES + RELU1_EXTRA if c.one_hidden_relu]
+RELU1_CASES = [c for c in ALL_CASES if c.one_hidden_relu]
 #: the whole matrix from P products: cheap cases, the SPEC convnet, and the one with a parameter the loss ignores
 #: (zero rows); every case's products are checked on a block of vectors
 DENSE_PRODUCT_CASES = [c for c in CASES

@@ -17,31 +17,32 @@ OPTIONS = [{"sample_chunk": 4}, {"sample_chunk": 2, "cache_graph": False}, {"bat
 
 
 @pytest.mark.parametrize("case", DENSE_PRODUCT_CASES, ids=case_id)
-@pytest.mark.parametrize("kind", list(FAMILY))
-def test_dense_from_products_matches_reference(case, kind):
+def test_dense_from_products_matches_reference(case):
     """Default options (one chunk, cached graph, one backward per vector): the whole matrix, P products (on
     DENSE_PRODUCT_CASES; every case's products are checked on a block of vectors below)."""
     model, x, y = case.build()
-    op = FAMILY[kind](model, case.loss_fn, x, y)
-    assert op.size == case.n_params and op.dtype == torch.float64 and op.graph_bytes > 0
-    assert rel(op.dense(block=50), references(case).matrix(kind)) <= RTOL
-    assert op.n_products == case.n_params
+    for kind, cls in FAMILY.items():
+        op = cls(model, case.loss_fn, x, y)
+        assert op.size == case.n_params and op.dtype == torch.float64 and op.graph_bytes > 0, kind
+        assert rel(op.dense(block=50), references(case).matrix(kind)) <= RTOL, kind
+        assert op.n_products == case.n_params, kind
 
 
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
-@pytest.mark.parametrize("kind", list(FAMILY))
-def test_products_match_reference(case, kind, options):
-    """Sample chunks, graphs rebuilt per product, batched backward: blocks of vectors and single vectors."""
+def test_products_match_reference(case, options):
+    """Sample chunks, graphs rebuilt per product, batched backward: blocks of vectors and single vectors, for
+    each of the three operators."""
     model, x, y = case.build()
-    ref = references(case).matrix(kind)
     p = case.n_params
     vecs = torch.randn(3, p, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
-    op = FAMILY[kind](model, case.loss_fn, x, y, **options)
-    assert op.size == p and op.dtype == torch.float64
-    assert rel(op.matmat(vecs), vecs @ ref) <= RTOL
-    assert rel(op.matvec(vecs[0]), ref @ vecs[0]) <= RTOL
-    assert op.n_products == 3 + 1
-    assert (op.graph_bytes > 0) == options.get("cache_graph", True)
+    for kind, cls in FAMILY.items():
+        ref = references(case).matrix(kind)
+        op = cls(model, case.loss_fn, x, y, **options)
+        assert op.size == p and op.dtype == torch.float64, kind
+        assert rel(op.matmat(vecs), vecs @ ref) <= RTOL, kind
+        assert rel(op.matvec(vecs[0]), ref @ vecs[0]) <= RTOL, kind
+        assert op.n_products == 3 + 1, kind
+        assert (op.graph_bytes > 0) == options.get("cache_graph", True), kind
 
 
 def test_float32_products_and_callers_model_untouched(case):
@@ -78,13 +79,16 @@ def test_adapters_wrap_matrices_and_scipy_operators():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-@pytest.mark.parametrize("kind", list(FAMILY))
-def test_cuda_products_match_reference(case, kind):
-    model, x, y = case.build()
-    ref = references(case).matrix(kind)
-    op = FAMILY[kind](model, case.loss_fn, x, y, device="cuda")
-    v = torch.randn(2, case.n_params, dtype=torch.float64, device="cuda")
-    out = op.matmat(v)
-    assert out.is_cuda and rel(out.cpu(), v.cpu() @ ref) <= RTOL
-    dense = op.dense()
-    assert dense.is_cuda and rel(dense.cpu(), ref) <= RTOL
+def test_cuda_products_match_reference():
+    from curvature_cases import CASES
+
+    for case in CASES:
+        model, x, y = case.build()
+        for kind, cls in FAMILY.items():
+            ref = references(case).matrix(kind)
+            op = cls(model, case.loss_fn, x, y, device="cuda")
+            v = torch.randn(2, case.n_params, dtype=torch.float64, device="cuda")
+            out = op.matmat(v)
+            assert out.is_cuda and rel(out.cpu(), v.cpu() @ ref) <= RTOL, (case.name, kind)
+            dense = op.dense()
+            assert dense.is_cuda and rel(dense.cpu(), ref) <= RTOL, (case.name, kind)
