@@ -193,6 +193,8 @@ MLP_EXTRA: list[Case] = [
     Case("mlp_relu_nobias", lambda: mlp([5, 4, 3, 3], nn.ReLU, bias=False), classes((17, 5), 3), mlp=True),
     Case("mlp_softplus", lambda: mlp([5, 4, 3, 3], nn.Softplus), classes((17, 5), 3), mlp=True),
     Case("mlp_sigmoid_nobias", lambda: mlp([5, 4, 3, 3], nn.Sigmoid, bias=False), classes((17, 5), 3), mlp=True),
+    Case("mlp_softplus_nobias", lambda: mlp([5, 4, 3, 3], nn.Softplus, bias=False), classes((17, 5), 3), mlp=True),
+    Case("mlp_sigmoid", lambda: mlp([5, 4, 3, 3], nn.Sigmoid), classes((17, 5), 3), mlp=True),
     _relu1_case("relu1_nobias", 6, 5, 4, 9, bias=False),
 ]
 #: more one-hidden-layer ReLU shapes for the reduction only (dead units, C = 2, N < n, m < P): on every family
