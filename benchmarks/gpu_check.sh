@@ -18,7 +18,7 @@ nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv | tee "$out/gp
 python -c "import torch, sys; print('torch', torch.__version__, 'python', sys.version.split()[0])" | tee -a "$out/gpu.txt"
 steps="${STEPS:-tests paths analyze}"
 if [[ " $steps " == *" tests "* ]]; then
-timeout 180 python -m pytest -q -p no:cacheprovider tests/test_dense_any_module.py tests/test_lanczos.py \
+timeout 180 python -m pytest -q -p no:cacheprovider tests/curvature/ \
     -k "cuda" 2>&1 | tail -5 | tee "$out/gpu_tests.txt"
 fi
 if [[ " $steps " == *" paths "* ]]; then

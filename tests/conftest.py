@@ -31,6 +31,22 @@ def _single_thread() -> None:
     torch.set_num_threads(1)
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The ``case`` argument of the curvature tests (tests/curvature/): every shared case of
+    tests/curvature_cases.py, with its name as the id. A test that parametrises ``case`` itself (a subset such as
+    ``MLP_CASES``) keeps its own list. (Here, not in a tests/curvature/conftest.py: a second module named
+    ``conftest`` would shadow this one for the tests that ``from conftest import ...``.)"""
+    if "case" not in metafunc.fixturenames or metafunc.definition.path.parent.name != "curvature":
+        return
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0]
+        if "case" in ([n.strip() for n in names.split(",")] if isinstance(names, str) else list(names)):
+            return
+    from curvature_cases import CASES, case_id
+
+    metafunc.parametrize("case", CASES, ids=case_id)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The repository checkout under test."""

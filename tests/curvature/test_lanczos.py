@@ -1,4 +1,5 @@
-"""Torch thick-restart Lanczos against scipy's eigsh (ARPACK) and dense eigh, float64."""
+"""curvature/lanczos.py: torch thick-restart Lanczos against scipy's eigsh (ARPACK) and dense eigh, float64, on
+matrices with a known spectrum (spiked, low rank, degenerate). On the shared cases' Hessians: test_eigen.py."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ import torch
 from scipy.sparse.linalg import eigsh
 from torch import nn
 
-from nnspectra.curvature import HessianOperator, bottom_eigenpairs, top_eigenpairs
+from curvature_cases import CASES_BY_NAME
+from nnspectra.curvature import top_eigenpairs
 from nnspectra.curvature.lanczos import lanczos_eigsh, lanczos_tridiagonal
-from nnspectra.curvature.products import DenseOperator, GaussNewtonProducts, HessianProducts
-from nnspectra.models.convnets import make_small_convnet
+from nnspectra.curvature.products import DenseOperator, GaussNewtonProducts
 
 CE = nn.functional.cross_entropy
 
@@ -50,26 +51,11 @@ def test_dense_matrices_match_eigsh_and_eigh(n, which, k):
     assert float(res.residuals.max()) <= 1e-14 * np.abs(exact).max()
 
 
-def test_convnet_hessian_edges_match_arpack_on_the_same_operator():
-    model = make_small_convnet(image_size=12, channels=(2, 3), kernel=3, hidden=5, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(1)
-    x, y = torch.randn(40, 1, 12, 12, generator=gen, dtype=torch.float64), torch.randint(0, 10, (40,), generator=gen)
-    ops = HessianProducts(model, CE, x, y)
-    arpack = HessianOperator(model, CE, x, y)
-    for which, solver in (("LA", top_eigenpairs), ("SA", bottom_eigenpairs)):
-        ours = lanczos_eigsh(ops, 8, which, tol=1e-13)
-        ref, _ = solver(arpack, 8, return_vectors=False)
-        assert ours.converged
-        np.testing.assert_allclose(ours.values.numpy(), ref, rtol=1e-10, atol=0)
-    assert 0 < ours.n_products <= ops.n_products
-
-
 def test_gauss_newton_edges_and_rank_deficiency():
-    """GN of a softmax net has rank <= N (C - 1) < P: Lanczos meets an invariant subspace and goes on."""
-    model = make_small_convnet(image_size=12, channels=(2, 3), kernel=3, hidden=5, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(2)
-    x, y = torch.randn(3, 1, 12, 12, generator=gen, dtype=torch.float64), torch.randint(0, 10, (3,), generator=gen)
-    op = GaussNewtonProducts(model, CE, x, y)
+    """GN of a softmax net has rank <= N (C - 1) < P: Lanczos meets an invariant subspace and goes on (kept apart:
+    the SPEC convnet case on its first 3 samples only, so that the rank is far below P)."""
+    model, x, y = CASES_BY_NAME["convnet_spec_tiny"].build()
+    op = GaussNewtonProducts(model, CE, x[:3], y[:3])
     exact = np.linalg.eigvalsh(op.dense().numpy())
     assert np.sum(exact > 1e-12 * exact.max()) <= 27  # rank <= N (C - 1) = 27 of P = 157
     top = lanczos_eigsh(op, 5, "LA", tol=1e-13, ncv=40)
@@ -152,23 +138,6 @@ def test_cuda_basis_stays_on_the_device():
 
 
 # -- the one front-end (eigen.eigenpairs) on torch product operators ----------------------------------
-
-def test_eigenpairs_front_end_runs_torch_lanczos_on_products_and_matches_eigsh():
-    """eigenpairs/top/bottom on a HessianProducts use the torch Lanczos and agree with ARPACK on the scipy
-    HessianOperator of the same convnet to 1e-10 relative (float64); vectors are eigenvectors."""
-    model = make_small_convnet(1, 12, (2, 3), 3, 6, 10, seed=0, dtype=torch.float64)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(40, 1, 12, 12, generator=gen, dtype=torch.float64)
-    y = torch.randint(0, 10, (40,), generator=gen)
-    prods, sop = HessianProducts(model, CE, x, y), HessianOperator(model, CE, x, y)
-    for k, fn, which in ((5, top_eigenpairs, "LA"), (4, bottom_eigenpairs, "SA")):
-        vals, vecs = fn(prods, k, tol=1e-13, seed=3)
-        assert prods.n_products > 0 and isinstance(vals, np.ndarray) and vecs.shape == (prods.size, k)
-        ref = scipy_edge(sop, k, which)
-        np.testing.assert_allclose(vals, ref, rtol=1e-10, atol=1e-10 * np.abs(ref).max())
-        hv = prods.matmat(torch.from_numpy(vecs.T.copy())).numpy().T
-        np.testing.assert_allclose(hv, vecs * vals, atol=1e-8 * np.abs(ref).max())
-
 
 def test_eigenpairs_front_end_partial_and_raise_on_torch_operator():
     a, exact = spiked_matrix(300, seed=2)

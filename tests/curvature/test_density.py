@@ -1,4 +1,5 @@
-"""SLQ spectral density and Hutchinson trace against exact spectra of dense cases, and against curvlinops."""
+"""curvature/density.py: SLQ spectral density and Hutchinson trace against exact spectra of dense cases, and
+against curvlinops."""
 
 from __future__ import annotations
 
@@ -9,18 +10,20 @@ import pytest
 import torch
 from torch import nn
 
+from curvature_cases import small_convnet
 from nnspectra.curvature.density import (SpectralDensity, hutchinson_trace, quadrature, slq, slq_w1_bound,
                                          smooth_density, w1_distance)
 from nnspectra.curvature.lanczos import lanczos_tridiagonal
 from nnspectra.curvature.products import GaussNewtonProducts, HessianProducts
-from nnspectra.models.convnets import make_small_convnet
 
 CE = nn.functional.cross_entropy
 
 
-def case(n: int = 64, seed: int = 0):  # type: ignore[no-untyped-def]
-    """Tiny SPEC §1.7-shaped convnet (P = 414) on random MNIST-like data."""
-    model = make_small_convnet(image_size=14, channels=(3, 4), kernel=3, hidden=6, seed=seed, dtype=torch.float64)
+def density_case(n: int = 64, seed: int = 0):  # type: ignore[no-untyped-def]
+    """Tiny SPEC §1.7-shaped convnet (P = 414) on random MNIST-like data. Larger than the shared cases of
+    tests/curvature_cases.py (P = 157): SLQ's W1 bounds and the comparison with curvlinops need a spectrum of
+    some hundreds of eigenvalues and N = 64 samples, which would slow every family run on the case list."""
+    model = small_convnet(image_size=14, channels=(3, 4), hidden=6, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
     x = torch.randn(n, 1, 14, 14, generator=gen, dtype=torch.float64)
     y = torch.randint(0, 10, (n,), generator=gen)
@@ -29,7 +32,7 @@ def case(n: int = 64, seed: int = 0):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def hessian_case():  # type: ignore[no-untyped-def]
-    model, x, y = case()
+    model, x, y = density_case()
     op = HessianProducts(model, CE, x, y)
     mat = op.dense()
     return op, mat, np.linalg.eigvalsh(mat.numpy())
@@ -93,7 +96,7 @@ def test_more_probes_and_steps_get_closer(hessian_case):
 
 
 def test_gauss_newton_density_is_nonnegative_and_matches_its_spectrum():
-    model, x, y = case(n=8)
+    model, x, y = density_case(n=8)
     op = GaussNewtonProducts(model, CE, x, y)
     eigs = np.linalg.eigvalsh(op.dense().numpy())
     dens = slq(op, 8, 30, probe="gaussian", seed=3)
@@ -146,7 +149,7 @@ def test_same_algorithm_as_curvlinops_on_the_same_operator():
     from curvlinops import HessianLinearOperator
     from curvlinops.papyan2020traces.spectrum import fast_lanczos, lanczos_approximate_spectrum
 
-    model, x, y = case(n=32)
+    model, x, y = density_case(n=32)
     params = [p for p in model.parameters()]
     theirs = HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(x, y)])
     ours = HessianProducts(model, CE, x, y)
@@ -176,7 +179,7 @@ def test_equal_probes_and_steps_as_accurate_as_curvlinops():
     from curvlinops import HessianLinearOperator
     from curvlinops.papyan2020traces.spectrum import fast_lanczos
 
-    model, x, y = case(n=32)
+    model, x, y = density_case(n=32)
     theirs = HessianLinearOperator(model, nn.CrossEntropyLoss(), list(model.parameters()), [(x, y)])
     ours = HessianProducts(model, CE, x, y)
     eigs = np.linalg.eigvalsh(ours.dense().numpy())
