@@ -90,6 +90,8 @@ def workflow_env(work: Path, **extra: str) -> dict[str, str]:
     """Environment for a Snakemake run in a workflow copy: its own src/ first on the path, one thread."""
     env = dict(os.environ, OMP_NUM_THREADS="1", OMP_WAIT_POLICY="PASSIVE", MPLBACKEND="Agg",
                PYTHONPATH=str(work / "src"), **extra)
+    if "NNSPECTRA_DEADLINE" not in extra:  # a run's time budget comes from its own config, never the tester's shell
+        env.pop("NNSPECTRA_DEADLINE", None)
     if SHARED_DATA.is_dir():
         env.setdefault("NNSPECTRA_DATA", str(SHARED_DATA))
     return env

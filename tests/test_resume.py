@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pytest
@@ -169,7 +171,8 @@ def test_run_deadline_comes_from_max_hours_through_the_environment(monkeypatch: 
     from nnspectra.errors import NnspectraError
     from nnspectra.pipeline.runtime import DEADLINE_ENV, run_deadline, set_run_deadline
 
-    monkeypatch.delenv(DEADLINE_ENV, raising=False)
+    monkeypatch.setenv(DEADLINE_ENV, "")  # recorded first, so the test's own deadline is undone afterwards
+    monkeypatch.delenv(DEADLINE_ENV)
     set_run_deadline(None)
     assert run_deadline() is None
     set_run_deadline(0.5)
@@ -180,3 +183,11 @@ def test_run_deadline_comes_from_max_hours_through_the_environment(monkeypatch: 
     monkeypatch.setenv(DEADLINE_ENV, "soon")
     with pytest.raises(NnspectraError, match="NNSPECTRA_DEADLINE='soon' is not a time"):
         run_deadline()
+
+
+def test_the_deadline_test_leaves_no_deadline_behind() -> None:
+    """The test above sets the run deadline in this process; it must not leak into later Snakemake runs (a
+    stale 30-minute deadline stopped a CIFAR-10 job in a later workflow test on a slow CI machine)."""
+    from nnspectra.pipeline.runtime import DEADLINE_ENV
+
+    assert DEADLINE_ENV not in os.environ
