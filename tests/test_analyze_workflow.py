@@ -60,3 +60,27 @@ def test_unknown_key_in_a_study_stops_before_any_job(tmp_path: Path, copy_workfl
     assert proc.returncode != 0
     assert "config key 'analyze.studies.mine.trian' is not recognised; did you mean 'train'?" in proc.stdout
     assert "Traceback" not in proc.stdout
+
+
+@pytest.mark.workflow
+def test_a_cuda_study_holds_a_gpu_slot_in_a_cpu_run(tmp_path: Path, copy_workflow) -> None:
+    """A study that asks for CUDA declares gpu=1 (so the global gpu budget serialises it) where a GPU is present,
+    even when the run's device is cpu; without a GPU it runs on the CPU and holds nothing."""
+    from nnspectra.pipeline.runtime import gpu_present
+
+    work = copy_workflow(tmp_path / "work")
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(STUDY.replace("mine:\n", "mine:\n      device: cuda\n") + "device: cpu\n")
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "nvidia-smi").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "nvidia-smi").chmod(0o755)
+    for path, expected in ((f"{fake_bin}{os.pathsep}{os.environ['PATH']}", "gpu=1"), (os.environ["PATH"], "gpu=0")):
+        env = workflow_env(work, PATH=path)
+        dry = run_snakemake(work, "-n", "--cores", "1", "analyze_mine", "--configfile", str(cfg), env=env)
+        assert dry.returncode == 0, dry.stdout[-3000:]
+        block = dry.stdout[dry.stdout.index("rule analyze_run:"):]
+        resources = next(line for line in block.splitlines() if "resources:" in line)
+        if expected == "gpu=0" and gpu_present():
+            continue  # a real GPU here: the no-GPU half cannot be shown
+        assert expected in resources, resources

@@ -43,7 +43,7 @@ rule analyze_run:
     conda:
         CONDA_ENV
     resources:
-        gpu=GPU,
+        gpu=study_gpu,
         mem_mb=8000,
         runtime=120,
     params:

@@ -118,6 +118,15 @@ MP_RUN = result("realdata/mp/seed{seed}")
 EVO_RUN = result("evolution/{dataset}/{run}/seed{seed}")
 
 
+def study_gpu(wildcards) -> int:
+    """1 when an analyze study's job will hold a GPU (the study's own ``device``, else the run's), so the global
+    ``gpu`` budget serialises it like the papers' GPU jobs; a CUDA request without a GPU runs on the CPU."""
+    device = config["analyze"]["studies"][wildcards.study].get("device")
+    if device is None:
+        return GPU
+    return int(device in ("cuda", "auto") and gpu_present())
+
+
 def evo_seeds(dataset: str) -> list:
     """A Wang et al. dataset's seeds: its own ``seeds`` if set, else ``evolution.seeds``."""
     evo = config["evolution"]
