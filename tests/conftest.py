@@ -205,3 +205,10 @@ def run_snakemake(work: Path, *args: str, env: dict[str, str] | None = None,
     """``python -m snakemake args`` in the workflow copy ``work`` (its own library, one thread per job) under
     the hang guard; ``.stdout`` holds stdout and stderr together."""
     return run_guarded([sys.executable, "-m", "snakemake", *args], work, env or workflow_env(work), hang_min)
+
+
+@pytest.fixture
+def user_pkg(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test package tests/analyze_user_pkg importable, as a user's package on PYTHONPATH would be."""
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "tests"))
+    return "analyze_user_pkg.models"

@@ -34,12 +34,6 @@ TESTS = Path(__file__).resolve().parent
 F64 = torch.float64
 
 
-@pytest.fixture
-def user_pkg(monkeypatch: pytest.MonkeyPatch) -> str:
-    """The test package tests/analyze_user_pkg importable, as a user's package on PYTHONPATH would be."""
-    monkeypatch.syspath_prepend(str(TESTS))
-    return "analyze_user_pkg.models"
-
 
 def _tiny_problem(seed: int = 0, n: int = 40, d: int = 6, h: int = 5, c: int = 3):
     gen = torch.Generator().manual_seed(seed)

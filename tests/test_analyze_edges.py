@@ -5,7 +5,6 @@ per-study device."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,14 +15,8 @@ from nnspectra.analyze.study import mse_one_hot
 from nnspectra.curvature import gauss_newton, gradient_moment
 from nnspectra.training.evaluate import cross_entropy
 
-TESTS = Path(__file__).resolve().parent
 F64 = torch.float64
 
-
-@pytest.fixture
-def user_pkg(monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.syspath_prepend(str(TESTS))
-    return "analyze_user_pkg.models"
 
 
 def _problem(seed: int, n: int) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
