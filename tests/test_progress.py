@@ -44,6 +44,12 @@ def test_time_left_is_jobs_to_go_times_the_measured_mean(tmp_path: Path) -> None
     assert lines[0] == "jobs: 2 of 7 done (29%), 5 to go; 1 outputs marked in progress"
     assert lines[1].startswith("time left: ≈0.5 min wall on 2 cores (1.0 job-min for 3 jobs")
     assert "2 jobs of 1 rule with no finished job yet (table1)" in lines[2]
+    # on a shared machine the wall pace is slower than the CPU time: the idle-core estimate is read from cpu_time
+    cpu_means = seconds_per_job(tmp_path, "cpu_s")
+    assert cpu_means == {"blobs_data": 10.0, "fig1": 45.0}
+    shared = Progress(total=state.total, to_go=state.to_go, seconds_per_job=means, cpu_seconds_per_job=cpu_means)
+    assert shared.cpu_seconds_left() == pytest.approx(30.0)
+    assert shared.lines(cores=2)[2].startswith("on idle cores: ≈0.2 min wall on 2 cores (0.5 CPU-min left")
     done = Progress(total={"fig1": 1}, to_go={}, seconds_per_job=means)
     assert done.lines(cores=2) == ["jobs: 1 of 1 done (100%), 0 to go; 0 outputs marked in progress",
                                    "time left: none, the target is up to date"]

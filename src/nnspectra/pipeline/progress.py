@@ -5,11 +5,14 @@ run) and every job of the target (a dry run with ``--forceall``); their ``Job st
 total - to go. Jobs being written now are Snakemake's incomplete markers. The time left is, per rule, the jobs
 to go times the mean wall time of that rule's finished jobs in this results tree (Snakemake's benchmark
 files, :func:`nnspectra.pipeline.timings.benchmark_jobs`), divided by the cores: an estimate that sharpens
-as each rule's first jobs finish; rules not measured yet are named, not guessed.
+as each rule's first jobs finish; rules not measured yet are named, not guessed. On a shared machine the wall
+pace includes time lost to other load, so the CPU time left (the same sum over CPU seconds) is shown beside
+it: single-threaded jobs on idle cores take about their CPU time.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -70,6 +73,7 @@ class Progress:
     to_go: Mapping[str, int]
     seconds_per_job: Mapping[str, float]
     running: Sequence[str] = field(default_factory=list)
+    cpu_seconds_per_job: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def jobs_total(self) -> int:
@@ -89,6 +93,11 @@ class Progress:
         """Job-seconds still to run over the measured rules (sum of jobs x mean seconds per job)."""
         return sum(n * self.seconds_per_job[rule] for rule, n in self.to_go.items() if rule in self.seconds_per_job)
 
+    def cpu_seconds_left(self) -> float:
+        """CPU-seconds still to run over the rules with a measured CPU time (jobs x mean CPU seconds per job)."""
+        return sum(n * self.cpu_seconds_per_job[rule] for rule, n in self.to_go.items()
+                   if not math.isnan(self.cpu_seconds_per_job.get(rule, math.nan)))
+
     def lines(self, cores: int) -> list[str]:
         """The terminal view: jobs done / total, running, and the time left at ``cores`` parallel jobs."""
         total, to_go = self.jobs_total, self.jobs_to_go
@@ -103,6 +112,10 @@ class Progress:
         measured_jobs = to_go - sum(unmeasured.values())
         out.append(f"time left: ≈{left / 60 / max(cores, 1):.1f} min wall on {cores} cores "
                    f"({left / 60:.1f} job-min for {measured_jobs} jobs, from the mean time of each rule's finished jobs)")
+        if self.cpu_seconds_per_job:
+            cpu = self.cpu_seconds_left()
+            out.append(f"on idle cores: ≈{cpu / 60 / max(cores, 1):.1f} min wall on {cores} cores ({cpu / 60:.1f} CPU-min "
+                       "left; the wall pace above includes time lost to other load on a shared machine)")
         if unmeasured:
             names = sorted(unmeasured, key=lambda rule: -unmeasured[rule])
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
@@ -112,12 +125,13 @@ class Progress:
         return out
 
 
-def seconds_per_job(results: str | Path) -> dict[str, float]:
-    """Mean wall seconds of a job of each rule, from the benchmark files under ``<results>/logs``."""
+def seconds_per_job(results: str | Path, column: str = "wall_s") -> dict[str, float]:
+    """Mean seconds of a job of each rule (``column``: ``wall_s`` or ``cpu_s``), from the benchmark files
+    under ``<results>/logs``."""
     bench = benchmark_jobs(results)
     if bench.empty:
         return {}
-    means: pd.Series = bench.groupby("rule")["wall_s"].mean()
+    means: pd.Series = bench.groupby("rule")[column].mean()
     return {str(rule): float(value) for rule, value in means.items()}
 
 
@@ -128,8 +142,9 @@ def progress(targets: Sequence[str], configfiles: Sequence[str | Path], override
     to_go = planned_jobs(targets, configfiles, overrides, snakefile, workdir)
     results_prefix = str(Path(results)).rstrip("/") + "/"
     running = [p for p in running_outputs(workdir) if p.startswith(results_prefix)]
-    return Progress(total=total, to_go=to_go, seconds_per_job=seconds_per_job(Path(workdir) / results),
-                    running=running)
+    measured = Path(workdir) / results
+    return Progress(total=total, to_go=to_go, seconds_per_job=seconds_per_job(measured), running=running,
+                    cpu_seconds_per_job=seconds_per_job(measured, "cpu_s"))
 
 
 def status_lines(targets: Sequence[str], configfiles: Sequence[str | Path], overrides: Sequence[str], results: Path,
