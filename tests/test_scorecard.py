@@ -413,10 +413,10 @@ rule demo_p0_metrics:
         runtime=1,
     params:
         code=code_version("nnspectra.pipeline.io"),
-        cfg=config_subset(config, "scorecard"),
+        cfg=config_subset(config, "scorecard", "run_name"),   # as every metrics rule: run_name is the scale
     run:
         import json
-        from nnspectra.pipeline.provenance import SidecarError, build_record, write_sidecar
+        from nnspectra.pipeline.provenance import build_record, write_sidecar
 
         record = {
             "lambda_max_ratio_std1_std02": {"values": [25, 30, 40, 10, 22], "seeds": [0, 1, 2, 3, 4],
