@@ -31,7 +31,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from nnspectra.pipeline.provenance import SidecarError, read_sidecar
+from nnspectra.pipeline.sidecar import SidecarError, read_sidecar
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "config", "workflow", "src", "benchmarks")

@@ -12,7 +12,8 @@ import pytest
 
 from nnspectra.pipeline.audit import audit, config_differences
 from nnspectra.pipeline.config import config_subset
-from nnspectra.pipeline.provenance import build_record, code_version, read_sidecar, sidecar_path, write_sidecar
+from nnspectra.pipeline.provenance import build_record, code_version, sidecar_path, write_sidecar
+from nnspectra.pipeline.sidecar import read_sidecar
 from nnspectra.pipeline.step import Step
 
 CONFIG: dict[str, Any] = {

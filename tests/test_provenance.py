@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nnspectra.pipeline import provenance
-from nnspectra.pipeline.provenance import build_record, code_version, module_closure, read_sidecar, sha256_file, write_sidecar
+from nnspectra.pipeline.provenance import build_record, code_version, module_closure, sha256_file, write_sidecar
+from nnspectra.pipeline.sidecar import read_sidecar
 
 
 def test_module_closure_follows_intra_package_imports() -> None:

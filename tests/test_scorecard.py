@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from nnspectra.claims import CLAIMS_DIR, ClaimError, load_claim_file, load_claims
 from nnspectra.claims.schema import Check, parse_claims
 from nnspectra.claims.requirements import shortfalls
-from nnspectra.pipeline.provenance import SidecarError, build_record, write_sidecar
+from nnspectra.pipeline.provenance import build_record, write_sidecar
+from nnspectra.pipeline.sidecar import SidecarError
 from nnspectra.scorecard import (
     COLUMNS,
     MetricsError,

@@ -1,5 +1,5 @@
 """One sidecar reader (issue 23 item 4): every entry point that reads ``*.prov.json`` (the audit, verify before
-use, ``nnspectra timings``, the scorecard's metric files) goes through ``provenance.read_sidecar`` and shows
+use, ``nnspectra timings``, the scorecard's metric files) goes through ``sidecar.read_sidecar`` and shows
 the same line for a missing or corrupt sidecar; no other module parses a sidecar by hand."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from nnspectra.cli import main
 from nnspectra.errors import CorruptResultError
 from nnspectra.pipeline.audit import audit
-from nnspectra.pipeline.provenance import (
-    REPAIR_HINT, SidecarError, build_record, code_version, read_sidecar, sidecar_path, write_sidecar)
+from nnspectra.pipeline.provenance import build_record, code_version, sidecar_path, write_sidecar
+from nnspectra.pipeline.sidecar import REPAIR_HINT, SidecarError, read_sidecar
 from nnspectra.pipeline.timings import rule_timings
 from nnspectra.pipeline.verify import check_file, verify_inputs
 from nnspectra.scorecard import build_scorecard
@@ -237,7 +237,7 @@ def analyze(work):
 def test_no_module_parses_a_sidecar_by_hand() -> None:
     files = [*sorted((ROOT / "src" / "nnspectra").rglob("*.py")), *sorted((ROOT / "workflow" / "scripts").glob("*.py")),
              *sorted((ROOT / "benchmarks").glob("*.py"))]
-    reader = ROOT / "src" / "nnspectra" / "pipeline" / "provenance.py"
+    reader = ROOT / "src" / "nnspectra" / "pipeline" / "sidecar.py"
     found = []
     for path in files:
         hits = hand_parsed_sidecars(path.read_text(), str(path.relative_to(ROOT)))
@@ -245,4 +245,4 @@ def test_no_module_parses_a_sidecar_by_hand() -> None:
             assert [h.rsplit(" ", 1)[1] for h in hits] == ["read_sidecar"], hits   # the one reader
         else:
             found += hits
-    assert not found, f"sidecars parsed beside provenance.read_sidecar: {found}"
+    assert not found, f"sidecars parsed beside sidecar.read_sidecar: {found}"

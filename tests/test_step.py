@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from nnspectra.pipeline.provenance import read_sidecar, sidecar_path
+from nnspectra.pipeline.provenance import sidecar_path
+from nnspectra.pipeline.sidecar import read_sidecar
 
 
 def _namespace(tmp_path: Path) -> SimpleNamespace:

@@ -283,9 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.add_argument("--claims-dir", default=None, help="folder of claim YAML files (default: the package's)")
     p.add_argument("--setting", default="", help="label of the setting the metrics were measured in")
-    p.add_argument("--run-name", default=None, metavar="NAME",
-                   help="the run (scale) of metric files without a provenance sidecar, e.g. hand-made ones; files the "
-                        "pipeline made record their own run_name")
+    p.add_argument("--run-name", metavar="NAME", help="the run (scale) of hand-made metric files without a sidecar")
     p.add_argument("--csv", default=None, help="write the scorecard CSV here (with --md)")
     p.add_argument("--md", default=None, help="write the scorecard Markdown here (with --csv)")
     p.add_argument("--readme-section", action="store_true",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nnspectra.errors import NnspectraError
-from nnspectra.pipeline.provenance import REPAIR_HINT, SidecarError, read_sidecar
+from nnspectra.pipeline.sidecar import REPAIR_HINT, SidecarError, read_sidecar
 
 __all__ = ["Metric", "MetricsError", "Source", "load_metric_sources", "load_metrics", "metric_scale", "parse_metrics"]
 

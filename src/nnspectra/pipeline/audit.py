@@ -36,7 +36,8 @@ import pandas as pd
 
 from nnspectra.pipeline.audit_sources import (
     CodeHashes, Hasher, data_changes, leftover_temporary, propagate, snakemake_incomplete)
-from nnspectra.pipeline.provenance import SIDECAR_SUFFIX, SidecarError, output_of, read_sidecar
+from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
+from nnspectra.pipeline.sidecar import SidecarError, output_of, read_sidecar
 
 STATUSES = ("corrupt", "incomplete", "missing", "missing-sidecar", "orphan-sidecar", "leftover", "stale-config",
             "stale-code", "stale-data", "stale-input", "ok")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnspectra.pipeline.provenance import SIDECAR_SUFFIX, Sidecar, output_of, read_sidecar
+from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
+from nnspectra.pipeline.sidecar import Sidecar, output_of, read_sidecar
 
 BENCH_SUFFIX = ".bench.tsv"
 COLUMNS = ["rule", "jobs", "wall_total_min", "wall_max_min", "cpu_total_min", "peak_rss_mb", "devices", "source"]
@@ -87,7 +88,7 @@ def rule_timings(results: str | Path = "results", rule_prefix: str = "", since: 
     Times are in minutes, summed over a rule's jobs exactly as in its benchmark files. ``since`` (ISO
     date-time, e.g. ``2026-11-23T04:00``) keeps only jobs finished (benchmarks) or created (sidecars) from
     then on, i.e. one pipeline run. An unreadable sidecar raises
-    :class:`~nnspectra.pipeline.provenance.SidecarError` (one line: the file and ``nnspectra audit --repair``),
+    :class:`~nnspectra.pipeline.sidecar.SidecarError` (one line: the file and ``nnspectra audit --repair``),
     so no job is left out of the sums unseen.
     """
     results = Path(results)

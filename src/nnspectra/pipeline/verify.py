@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from nnspectra.errors import CorruptResultError
-from nnspectra.pipeline.provenance import REPAIR_HINT, SidecarError, read_sidecar, sha256_file, sidecar_path
+from nnspectra.pipeline.provenance import sha256_file, sidecar_path
+from nnspectra.pipeline.sidecar import REPAIR_HINT, SidecarError, read_sidecar
 
 # set by the onstart handler so that steps (child processes) can name the exact repair command of the run
 REPAIR_ENV = "NNSPECTRA_REPAIR_COMMAND"
