@@ -31,6 +31,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from nnspectra.pipeline.sidecar import SidecarError, read_sidecar
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW_PARTS = ("Snakefile", "config", "workflow", "src", "benchmarks")
 TICK = os.sysconf("SC_CLK_TCK")
@@ -123,10 +125,9 @@ def dag_from_log(text: str) -> dict[str, dict]:
 
 
 def _sidecar_cpu(work: Path, output: str) -> float | None:
-    path = work / f"{output}.prov.json"
     try:
-        return float(json.loads(path.read_text()).get("cpu_time_s") or 0.0)
-    except (OSError, ValueError):
+        return read_sidecar(work / output).cpu_time_s or 0.0
+    except SidecarError:
         return None
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from nnspectra.pipeline.audit import audit, config_differences
 from nnspectra.pipeline.config import config_subset
-from nnspectra.pipeline.provenance import build_record, code_version, read_sidecar, sidecar_path, write_sidecar
+from nnspectra.pipeline.provenance import build_record, code_version, sidecar_path, write_sidecar
+from nnspectra.pipeline.sidecar import read_sidecar
 from nnspectra.pipeline.step import Step
 
 CONFIG: dict[str, Any] = {
@@ -123,7 +124,7 @@ def test_deleted_sidecar_and_deleted_file(tree: Path) -> None:
 
 def test_code_change_and_upstream_rerun_are_stale(tree: Path) -> None:
     model = tree / "demo" / "seed1" / "model.txt"
-    record = read_sidecar(model)
+    record = read_sidecar(model).record
     record["code"]["hash"] = "0123456789abcdef"  # made by an older version of the code
     write_sidecar(record, model)
     # rerun the upstream training step of seed 0 with new content: the figure built from it is stale
@@ -336,7 +337,7 @@ def test_changed_data_file_makes_its_results_stale(tree: Path, tmp_path: Path) -
     labels = data_root / "MNIST" / "raw" / "train-labels-idx1-ubyte"
     labels.write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x03")
     model = tree / "demo" / "seed0" / "model.txt"
-    record = read_sidecar(model)
+    record = read_sidecar(model).record
     record["data"] = [{"dataset": "MNIST", "split": "train", "n_items": 3, "sha256": "x", "root": str(data_root),
                        "files": {"MNIST/raw/train-labels-idx1-ubyte": build_record(step="s", output=labels)["sha256"]}}]
     write_sidecar(record, model)

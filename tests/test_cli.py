@@ -61,7 +61,8 @@ def test_scorecard_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     metrics = tmp_path / "metrics"
     metrics.mkdir()
     metrics.joinpath("demo.json").write_text(json.dumps({"ks": {"values": [0.01, 0.02, 0.2], "seeds": [0, 1, 2]}}))
-    write_sidecar(build_record(step="demo_metrics", output=metrics / "demo.json"), metrics / "demo.json")
+    write_sidecar(build_record(step="demo_metrics", output=metrics / "demo.json", params={"cfg": {"run_name": "demo"}}),
+                  metrics / "demo.json")
     out = tmp_path / "out"
     assert main(["scorecard", "--metrics-dir", str(metrics), "--claims-dir", str(claims),
                  "--csv", str(out / "s.csv"), "--md", str(out / "s.md")]) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -12,9 +14,9 @@ from torch.func import functional_call, jacrev
 from nnspectra.curvature.deep_kernels import deep_ck, deep_ntk, deep_output, kernel_points
 from nnspectra.curvature.kernels import conjugate_kernel, network_output, ntk
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.evolution import EvoAnalysis, EvoData, EvoModel, EvoRun, eta_star, run_evolution
+from nnspectra.experiments.evolution import (EvoAnalysis, EvoData, EvoModel, EvoRun, build_model, eta_star,
+                                            run_evolution)
 from nnspectra.models.linear_width import LinearWidthMLP
-from nnspectra.models.two_layer import TwoLayer
 
 
 def _jacobian_gram(model: torch.nn.Module, x: torch.Tensor) -> np.ndarray:
@@ -55,22 +57,56 @@ def test_deep_ck_is_readout_block_of_the_ntk() -> None:
     np.testing.assert_allclose(deep_ck(_weights(model), x.numpy()), (jac @ jac.T).numpy(), rtol=1e-10, atol=1e-12)
 
 
+def _two_layer_as_it_was(d: int, h: int, activation: str, train_a: bool, init_std: float, seed: int,
+                         dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
+    """The former ``models.two_layer.TwoLayer`` written out: its init (one generator seeded with ``seed``:
+    ``W = init_std * randn(h, d)`` then ``a = init_std * randn(h)``) and its forward pass
+    ``sigma(x W^T / sqrt(d)) a / sqrt(h)``, statement for statement, so the replacement is held to its bits."""
+    gen = torch.Generator().manual_seed(int(seed))
+    weight = init_std * torch.randn(h, d, generator=gen, dtype=dtype)
+    head = init_std * torch.randn(h, generator=gen, dtype=dtype)
+    sigma = {"tanh": torch.tanh, "relu": torch.relu, "softplus": torch.nn.functional.softplus}[activation]
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        return sigma(x @ weight.T / math.sqrt(d)) @ head / math.sqrt(h)
+
+    return weight, head, forward
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("activation", ["tanh", "relu", "softplus"])
 @pytest.mark.parametrize("train_a", [False, True])
-def test_one_hidden_layer_is_the_two_layer_net(train_a: bool) -> None:
-    """L = 1: the same init draws as TwoLayer and the two-layer closed forms, to rounding."""
-    n, d, h = 9, 6, 8
-    two = TwoLayer(d, h, train_a=train_a, seed=7)
-    deep = LinearWidthMLP(d, h, hidden_layers=1, train_a=train_a, seed=7)
-    np.testing.assert_array_equal(deep.Ws[0].detach().numpy(), two.W.detach().numpy())
-    np.testing.assert_array_equal(deep.a.detach().numpy(), two.a.detach().numpy())
-    x = np.random.default_rng(0).standard_normal((n, d))
-    w, a = two.W.detach().numpy(), two.a.detach().numpy()
-    params = "both" if train_a else "W"
-    np.testing.assert_allclose(deep_ntk([w], a, x, params=params), ntk(w, a, x, params=params), rtol=1e-12)
-    np.testing.assert_allclose(deep_ck([w], x), conjugate_kernel(w, x), rtol=1e-12)
-    np.testing.assert_allclose(deep_output([w], a, x), network_output(w, a, x), rtol=1e-12)
-    xt = torch.as_tensor(x)
-    assert eta_star(deep, xt, xt[:, 0]) == eta_star(two, xt, xt[:, 0])
+def test_one_hidden_layer_is_the_former_two_layer_net_bit_for_bit(train_a: bool, activation: str,
+                                                                   dtype: torch.dtype) -> None:
+    """``LinearWidthMLP(hidden_layers=1)`` replaced ``TwoLayer``: same seed, same parameter bytes, same output
+    bytes, same trainable set (W, plus a when ``train_a``), and the two-layer closed forms."""
+    n, d, h, seed, init_std = 9, 6, 8, 10_007, 0.7
+    weight, head, forward = _two_layer_as_it_was(d, h, activation, train_a, init_std, seed, dtype)
+    net = LinearWidthMLP(d, h, hidden_layers=1, activation=activation, train_a=train_a, init_std=init_std, seed=seed,
+                         dtype=dtype)
+    assert net.Ws[0].dtype == dtype and net.Ws[0].detach().numpy().tobytes() == weight.numpy().tobytes()
+    assert net.a.detach().numpy().tobytes() == head.numpy().tobytes()
+    assert {k for k, _ in net.named_parameters()} == ({"Ws.0", "a"} if train_a else {"Ws.0"})
+    x = torch.randn(n, d, generator=torch.Generator().manual_seed(3), dtype=dtype)
+    assert net(x).detach().numpy().tobytes() == forward(x).numpy().tobytes()
+    if dtype == torch.float64:
+        w, a, xn = weight.numpy(), head.numpy(), x.numpy()
+        params = "both" if train_a else "W"
+        np.testing.assert_allclose(deep_ntk([w], a, xn, activation, params=params),
+                                   ntk(w, a, xn, activation, params=params), rtol=1e-12)
+        np.testing.assert_allclose(deep_ck([w], xn, activation), conjugate_kernel(w, xn, activation), rtol=1e-12)
+        np.testing.assert_allclose(deep_output([w], a, xn, activation), network_output(w, a, xn, activation),
+                                   rtol=1e-12)
+
+
+def test_evolution_builds_the_two_layer_net_from_the_former_draws() -> None:
+    """The evolution student at ``hidden_layers = 1`` (seed offset 10,000) is the former ``TwoLayer``."""
+    model = build_model(5, EvoModel(width=7, activation="tanh", init_std=1.0, dtype="float64", hidden_layers=1),
+                        train_a=False, seed=3)
+    weight, head, forward = _two_layer_as_it_was(5, 7, "tanh", False, 1.0, 10_003, torch.float64)
+    assert torch.equal(model.Ws[0], weight) and torch.equal(model.a, head) and len(model.Ws) == 1
+    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert torch.equal(model(x), forward(x))
 
 
 def test_kernel_points_are_evenly_spaced_and_shapes_are_checked() -> None:

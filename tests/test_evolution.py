@@ -26,7 +26,7 @@ from nnspectra.experiments.evolution import (
     train_with_checkpoints,
 )
 from nnspectra.experiments.evolution_metrics import EvoClaims, claim_metrics, group_summaries, summary_table
-from nnspectra.models.two_layer import TwoLayer
+from nnspectra.models.linear_width import LinearWidthMLP
 
 DATA = EvoData(kind="teacher", n_train=40, n_test=30, dim=20, noise_std=0.3)
 MODEL = EvoModel(width=30, activation="tanh", init_std=1.0, dtype="float64")
@@ -119,9 +119,9 @@ def test_real_mnist_files_when_present(shared_data_dir: Path | None) -> None:
 
 def test_eta_star_matches_closed_form_gradient() -> None:
     data = single_index_teacher(30, 5, 8, seed=0)
-    model = TwoLayer(8, 12, seed=1)
+    model = LinearWidthMLP(8, 12, hidden_layers=1, seed=1)
     x, y = torch.as_tensor(data.x_train), torch.as_tensor(data.y_train)
-    w, a = model.W.detach().numpy(), model.a.numpy()
+    w, a = model.Ws[0].detach().numpy(), model.a.numpy()
     z = data.x_train @ w.T / math.sqrt(8)
     resid = np.tanh(z) @ a / math.sqrt(12) - data.y_train
     grad = ((resid[:, None] * (1 - np.tanh(z) ** 2) * a).T @ data.x_train) / (30 * math.sqrt(12) * math.sqrt(8))

@@ -14,6 +14,7 @@ import pytest
 
 from nnspectra.errors import NnspectraError
 from nnspectra.pipeline.gpu_slots import claim_gpu, visible_gpu_count
+from nnspectra.pipeline.runtime import holds_gpu
 from nnspectra.pipeline.step import Step
 
 
@@ -100,3 +101,24 @@ def test_step_claims_only_for_gpu_jobs(tmp_path: Path, monkeypatch: pytest.Monke
     again = claim_gpu(n_devices=2, lock_dir=tmp_path / "locks", set_env=False)
     assert again.index == 0  # the step released its claim on exit
     again.release()
+
+
+@pytest.mark.parametrize(("device", "present", "papers", "study"), [
+    ("cpu", False, False, False), ("cpu", True, False, False),
+    ("auto", False, False, False), ("auto", True, True, True),
+    ("cuda", True, True, True),
+    ("cuda", False, True, False),   # a paper step stops without a GPU, so it asks for one (a submit node);
+])                                  # a study's cuda falls back to the CPU there and holds none
+def test_one_rule_decides_who_holds_a_gpu_slot(device: str, present: bool, papers: bool, study: bool) -> None:
+    assert holds_gpu(device, present) is papers
+    assert holds_gpu(device, present, cuda_falls_back=True) is study
+
+
+def test_the_workflow_asks_the_one_rule() -> None:
+    """The Snakefile's USE_GPU and an analyze study's slot both come from holds_gpu: no second copy of the rule."""
+    common = (Path(__file__).resolve().parents[1] / "workflow" / "rules" / "common.smk").read_text()
+    assert 'USE_GPU = holds_gpu(config["device"], gpu_present())' in common
+    assert "holds_gpu(device, gpu_present(), cuda_falls_back=True)" in common
+    assert common.count("gpu_present()") == 2 and '"cuda"' not in common and '"auto"' not in common
+    with pytest.raises(NnspectraError, match="device 'gpu' is not one of"):
+        holds_gpu("gpu", True)

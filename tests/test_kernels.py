@@ -15,10 +15,10 @@ from nnspectra.curvature.kernels import (
     ntk,
     weight_gram,
 )
-from nnspectra.models.two_layer import TwoLayer
+from nnspectra.models.linear_width import LinearWidthMLP
 
 
-def _autodiff_ntk(model: TwoLayer, x: torch.Tensor, names: tuple[str, ...]) -> np.ndarray:
+def _autodiff_ntk(model: LinearWidthMLP, x: torch.Tensor, names: tuple[str, ...]) -> np.ndarray:
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = {k: v.detach() for k, v in model.named_buffers()}
 
@@ -35,24 +35,24 @@ def _autodiff_ntk(model: TwoLayer, x: torch.Tensor, names: tuple[str, ...]) -> n
 @pytest.mark.parametrize("train_a", [False, True])
 def test_ntk_matches_autodiff_jacobian(activation: str, train_a: bool) -> None:
     n, d, h = 7, 5, 6
-    model = TwoLayer(d, h, activation=activation, train_a=train_a, seed=3, dtype=torch.float64)
+    model = LinearWidthMLP(d, h, hidden_layers=1, activation=activation, train_a=train_a, seed=3, dtype=torch.float64)
     x = torch.randn(n, d, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    names = ("W", "a") if train_a else ("W",)
+    names = ("Ws.0", "a") if train_a else ("Ws.0",)
     reference = _autodiff_ntk(model, x, names)
-    closed = ntk(model.W.detach().numpy(), model.a.detach().numpy(), x.numpy(), activation,
+    closed = ntk(model.Ws[0].detach().numpy(), model.a.detach().numpy(), x.numpy(), activation,
                  params="both" if train_a else "W")
     np.testing.assert_allclose(closed, reference, rtol=1e-10, atol=1e-12)
 
 
 def test_ck_is_second_layer_ntk_block_and_model_output() -> None:
     n, d, h = 6, 4, 9
-    model = TwoLayer(d, h, train_a=True, seed=0)
+    model = LinearWidthMLP(d, h, hidden_layers=1, train_a=True, seed=0)
     x = torch.randn(n, d, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     reference = _autodiff_ntk(model, x, ("a",))
-    ck = conjugate_kernel(model.W.detach().numpy(), x.numpy(), "tanh")
+    ck = conjugate_kernel(model.Ws[0].detach().numpy(), x.numpy(), "tanh")
     np.testing.assert_allclose(ck, reference, rtol=1e-10, atol=1e-12)
     # the CK's features reproduce the network's output
-    feats = np.tanh(x.numpy() @ model.W.detach().numpy().T / np.sqrt(d))
+    feats = np.tanh(x.numpy() @ model.Ws[0].detach().numpy().T / np.sqrt(d))
     np.testing.assert_allclose(feats @ model.a.detach().numpy() / np.sqrt(h), model(x).detach().numpy(), rtol=1e-12)
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nnspectra.pipeline import provenance
-from nnspectra.pipeline.provenance import build_record, code_version, module_closure, read_sidecar, sha256_file, write_sidecar
+from nnspectra.pipeline.provenance import build_record, code_version, module_closure, sha256_file, write_sidecar
+from nnspectra.pipeline.sidecar import read_sidecar
 
 
 def test_module_closure_follows_intra_package_imports() -> None:
@@ -50,10 +51,11 @@ def test_sidecar_round_trip(tmp_path: Path) -> None:
     path = write_sidecar(record, out)
     assert path.name == "result.npz.prov.json"
     loaded = read_sidecar(out)
-    assert loaded["sha256"] == sha256_file(out)
-    assert loaded["inputs"]["data"]["sha256"] == sha256_file(src)
-    assert loaded["seed"] == 3 and loaded["params"] == {"cfg": {"x.y": 1}}
-    assert loaded["versions"]["torch"] and loaded["versions"]["python"]
+    assert loaded.sha256 == sha256_file(out) and loaded.bytes == len(b"payload") and loaded.step == "demo"
+    assert loaded.inputs["data"]["sha256"] == sha256_file(src)
+    assert loaded.seed == 3 and loaded.params == {"cfg": {"x.y": 1}} and loaded.config == {"x.y": 1}
+    assert loaded.device == "cpu" and loaded.wall_time_s == 0.5 and loaded.code["hash"]
+    assert loaded.record["versions"]["torch"] and loaded.record["versions"]["python"]
     for key in ("git", "device", "created", "host", "code", "wall_time_s"):
-        assert key in loaded
-    json.dumps(loaded)  # plain JSON
+        assert key in loaded.record
+    json.dumps(loaded.record)  # plain JSON

@@ -129,7 +129,7 @@ def _hand_made_metrics(folder: Path) -> list[Path]:
 
 
 def test_compact_table_of_every_real_claim_renders_cleanly(tmp_path: Path) -> None:
-    card = build_scorecard(_hand_made_metrics(tmp_path), setting="smoke | *x* `y` _z_")
+    card = build_scorecard(_hand_made_metrics(tmp_path), setting="smoke | *x* `y` _z_", run_name="smoke")
     compact = compact_frame(card.frame)
     n_claims = len(load_claims(CLAIMS_DIR))
     assert list(compact.columns) == COMPACT_COLUMNS and len(compact) == len(card.frame) == n_claims
@@ -250,7 +250,8 @@ def smoke_report(tmp_path_factory: pytest.TempPathFactory, copy_workflow: Callab
     smoke = ("--configfile", "config/smoke.yaml")
     _snakemake(root, "--cores", "1", "fig2", *smoke)
     for path in _hand_made_metrics(root / _results("smoke") / "metrics"):   # sidecars: inputs are verified
-        write_sidecar(build_record(step=f"{path.stem}_metrics", output=path), path)
+        write_sidecar(build_record(step=f"{path.stem}_metrics", output=path, params={"cfg": {"run_name": "smoke"}}),
+                      path)
     # the metrics stand in for the experiments: only the scorecard rule may run
     _snakemake(root, "--cores", "1", "scorecard", "--allowed-rules", "scorecard", *smoke)
     _snakemake(root, "--report", "report.html", "fig2", "scorecard", *smoke)
@@ -462,7 +463,7 @@ def test_report_builds_for_every_preset(preset: str, tmp_path: Path,
         path.write_bytes(PNG_1PX if name.endswith(".png") else b"{}" if name.endswith(".json") else b"")
     results = root / _results(preset)
     metrics = sorted((results / "metrics").glob("*.json"))
-    card = build_scorecard(metrics, setting=f"{preset} placeholder outputs")
+    card = build_scorecard(metrics, setting=f"{preset} placeholder outputs", run_name=preset)  # no sidecars
     card.write(results / "scorecard.csv", results / "scorecard.md")
     if preset == "smoke":   # results of a run from before the compact table: the landing page says what to do
         (results / "scorecard_compact.rst").unlink()

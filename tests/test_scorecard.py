@@ -18,6 +18,7 @@ from nnspectra.claims import CLAIMS_DIR, ClaimError, load_claim_file, load_claim
 from nnspectra.claims.schema import Check, parse_claims
 from nnspectra.claims.requirements import shortfalls
 from nnspectra.pipeline.provenance import build_record, write_sidecar
+from nnspectra.pipeline.sidecar import SidecarError
 from nnspectra.scorecard import (
     COLUMNS,
     MetricsError,
@@ -49,13 +50,19 @@ def _write_claims(folder: Path, name: str, entries: list[dict[str, Any]]) -> Pat
 
 
 def _write_metrics(folder: Path, section: str, metrics: dict[str, list[Any]],
-                   evidence: dict[str, Any] | None = None) -> Path:
+                   evidence: dict[str, Any] | None = None, run_name: str | None = "unit",
+                   sidecar: bool = True) -> Path:
+    """``folder/<section>.json`` and (``sidecar``) its provenance sidecar recording ``run_name`` as a metrics
+    step does (``None``: a sidecar without one)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{section}.json"
     record = {name: {"values": values, "seeds": list(range(len(values))), "unit": "count", "description": name,
                      **({"evidence": evidence} if evidence is not None else {})}
               for name, values in metrics.items()}
     path.write_text(json.dumps(record))
+    if sidecar:
+        params = {"cfg": {"demo.claims": {}, **({"run_name": run_name} if run_name else {})}}
+        write_sidecar(build_record(step="demo_metrics", output=path, params=params), path)
     return path
 
 
@@ -258,10 +265,7 @@ def test_every_placeholder_of_the_claim_files_is_known() -> None:
 
 def _tree(root: Path, run_name: str | None, metrics: dict[str, list[Any]], section: str = "demo") -> Path:
     """A results tree ``root/metrics/<section>.json`` whose sidecar records ``run_name`` as a metrics step does."""
-    path = _write_metrics(root / "metrics", section, metrics)
-    params = {"cfg": {"demo.claims": {}, **({"run_name": run_name} if run_name else {})}}
-    write_sidecar(build_record(step="demo_metrics", output=path, params=params), path)
-    return path
+    return _write_metrics(root / "metrics", section, metrics, run_name=run_name)
 
 
 def test_scale_per_row_from_the_provenance_and_merged_trees(tmp_path: Path) -> None:
@@ -279,10 +283,16 @@ def test_scale_per_row_from_the_provenance_and_merged_trees(tmp_path: Path) -> N
     assert (frame.loc[1, "status"], frame.loc[1, "scale"]) == ("fail", "cpu")
     md = markdown(build_scorecard([paper, cpu_other], claim_files=[claims]).frame)
     assert f"demo: paper ({paper})" in md and f"other: cpu ({cpu_other})" in md
-    # without a sidecar (or without run_name in it) the tree's folder names the scale, marked as such
-    bare = _write_metrics(tmp_path / "results" / "smoke" / "metrics", "demo", {"hits": [5]})
-    assert metric_scale(bare) == "smoke (from path)"
-    assert metric_scale(_tree(tmp_path / "results" / "x", None, {"hits": [5]})) == "x (from path)"
+    # the scale is never read off the path: a file without a sidecar (or without run_name in it) needs the
+    # run named explicitly, else one line naming the file and the fix
+    bare = _write_metrics(tmp_path / "results" / "smoke" / "metrics", "demo", {"hits": [5]}, sidecar=False)
+    with pytest.raises(SidecarError, match=r"demo.json has no provenance sidecar demo.json.prov.json.*--run-name"):
+        metric_scale(bare)
+    assert metric_scale(bare, run_name="by hand") == "by hand"
+    unnamed = _tree(tmp_path / "results" / "x", None, {"hits": [5]})
+    with pytest.raises(MetricsError, match=r"demo.json: its provenance sidecar records no run_name.*--run-name"):
+        metric_scale(unnamed)
+    assert metric_scale(unnamed, run_name="x") == "x" and metric_scale(paper, run_name="x") == "paper"
 
 
 def test_cli_merges_result_trees_in_priority_order(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -404,7 +414,7 @@ rule demo_p0_metrics:
         runtime=1,
     params:
         code=code_version("nnspectra.pipeline.io"),
-        cfg=config_subset(config, "scorecard"),
+        cfg=config_subset(config, "scorecard", "run_name"),   # as every metrics rule: run_name is the scale
     run:
         import json
         from nnspectra.pipeline.provenance import build_record, write_sidecar

@@ -10,6 +10,7 @@ import pytest
 from nnspectra.claims import CLAIMS_DIR, load_claims
 from nnspectra.cli import main
 from nnspectra.errors import ConfigError
+from nnspectra.pipeline.provenance import build_record, write_sidecar
 from nnspectra.scorecard import build_scorecard
 from nnspectra.scorecard_readme import BEGIN, END, readme_section, replace_section
 
@@ -30,21 +31,24 @@ def _planted_tree(root: Path) -> Path:
                                  "evidence": {**gd, "widths": [2, 6, 10, 14, 18], "blob_std": [0.1]}},
     }
     (folder / "p0.json").write_text(json.dumps(record))
+    # the sidecar the metrics step writes: its recorded run_name is the rows' scale
+    write_sidecar(build_record(step="p0_metrics", output=folder / "p0.json", params={"cfg": {"run_name": "paper"}}),
+                  folder / "p0.json")
     return root
 
 
 def test_section_counts_ids_fails_and_reasons(tmp_path: Path) -> None:
     tree = _planted_tree(tmp_path / "results" / "paper")
-    frame = build_scorecard(sorted((tree / "metrics").glob("*.json"))).frame
+    frame = build_scorecard([tree / "metrics" / "p0.json"]).frame
     block = readme_section(frame, [str(tree)])
     assert block.startswith(BEGIN) and block.rstrip().endswith(END)
     n = len(load_claims(CLAIMS_DIR))
     assert f"| **all** | **1** | **1** | **{n - 2}** |" in block
     assert "| sagun2016 | 1 | 1 | 4 |" in block                       # 20-23: 22b pass, 23 fail, the rest not_run
-    assert "* **pass**: 22b (paper (from path))" in block
-    assert "* **fail**: 23 (paper (from path))" in block
+    assert "* **pass**: 22b (paper)" in block
+    assert "* **fail**: 23 (paper)" in block
     assert "| 23 | 2 |" in block and "undecided: the MNIST / random-input width ratio is 1.5, 2, 4, 1, 2.5" in block
-    assert "* 20 (paper (from path)): needs ≥ 5 seeds, this run has 1" in block
+    assert "* 20 (paper): needs ≥ 5 seeds, this run has 1" in block
     assert "no metrics file <results>/metrics/blobs.json" in block
 
 

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from nnspectra.pipeline.provenance import read_sidecar, sidecar_path
+from nnspectra.pipeline.provenance import sidecar_path
+from nnspectra.pipeline.sidecar import read_sidecar
 
 
 def _namespace(tmp_path: Path) -> SimpleNamespace:
@@ -26,9 +27,9 @@ def test_success_writes_output_sidecar_and_log(tmp_path: Path) -> None:
         print("hello from the step")
         Path(step.output["out"]).write_text("42")
     record = read_sidecar(ns.output["out"])
-    assert record["step"] == "demo" and record["seed"] == 4
-    assert record["params"] == {"cfg": {"demo.a": 1}}
-    assert record["code"]["hash"] == "abc"
+    assert record.step == "demo" and record.seed == 4
+    assert record.params == {"cfg": {"demo.a": 1}}
+    assert record.code["hash"] == "abc"
     assert "hello from the step" in Path(ns.log[0]).read_text()
     assert sys.stdout is sys.__stdout__
 
@@ -66,7 +67,7 @@ def test_sidecar_records_determinism_switches(tmp_path: Path) -> None:
     try:
         with Step.from_namespace(ns) as step:
             Path(step.output["out"]).write_text("1")
-        det = read_sidecar(ns.output["out"])["extra"]["determinism"]
+        det = read_sidecar(ns.output["out"]).extra["determinism"]
         assert det["deterministic_algorithms"] is True and det["cudnn_benchmark"] is False
         assert det["torch_threads"] == 1
     finally:
@@ -136,7 +137,7 @@ def test_inputs_without_sidecar_are_not_results_and_pass(tmp_path: Path) -> None
                           check=False)
     assert proc.returncode == 0, proc.stderr
     assert out.read_text() == "new: external input, no sidecar"
-    assert read_sidecar(out)["inputs"]["data"]["path"] == str(data)
+    assert read_sidecar(out).inputs["data"]["path"] == str(data)
 
 
 def test_check_file_verdicts(tmp_path: Path) -> None:
@@ -156,7 +157,7 @@ def test_check_file_verdicts(tmp_path: Path) -> None:
     broken = _made(tmp_path, "broken.json", b"{}")
     sidecar_path(broken).write_text("{truncated")
     verdict = check_file(broken)
-    assert verdict is not None and verdict.kind == "corrupt" and "unreadable sidecar" in verdict.detail
+    assert verdict is not None and verdict.kind == "corrupt" and "unreadable provenance sidecar broken.json.prov.json (not valid JSON" in verdict.detail
 
 
 def test_verify_inputs_names_the_first_bad_file_and_counts_the_rest(tmp_path: Path) -> None:

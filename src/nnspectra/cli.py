@@ -174,7 +174,8 @@ def _cmd_scorecard(args: argparse.Namespace) -> int:
     # order = priority: a section found in several folders is read from the first one that has it
     metric_files = [p for folder in folders
                     for p in sorted(folder.glob("*.json")) if not p.name.endswith(SIDECAR_SUFFIX)]
-    card = build_scorecard(metric_files, claims_dir=args.claims_dir or CLAIMS_DIR, setting=args.setting)
+    card = build_scorecard(metric_files, claims_dir=args.claims_dir or CLAIMS_DIR, setting=args.setting,
+                           run_name=args.run_name)
     if args.csv or args.md:
         if not (args.csv and args.md):
             raise ConfigError("give both --csv and --md to write the scorecard, or neither to print it")
@@ -282,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(p)
     p.add_argument("--claims-dir", default=None, help="folder of claim YAML files (default: the package's)")
     p.add_argument("--setting", default="", help="label of the setting the metrics were measured in")
+    p.add_argument("--run-name", metavar="NAME", help="the run (scale) of hand-made metric files without a sidecar")
     p.add_argument("--csv", default=None, help="write the scorecard CSV here (with --md)")
     p.add_argument("--md", default=None, help="write the scorecard Markdown here (with --csv)")
     p.add_argument("--readme-section", action="store_true",

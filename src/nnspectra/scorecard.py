@@ -15,7 +15,7 @@ verdict on too little evidence. A non-finite seed value (a diverged or failed ru
 seed and is left out of the median.
 
 Each row names the ``scale`` its metric was measured at (the ``run_name`` the metrics step recorded in
-its provenance sidecar: paper, cpu, smoke ...), and a failing row shows the claim's ``diagnosis``.
+its provenance sidecar: paper, cpu, smoke ...; given explicitly for a hand-made file without one), and a failing row shows the claim's ``diagnosis``.
 Metric files from several result trees can be merged; for a section present in several, the first
 file given wins (:func:`load_metric_sources`).
 """
@@ -237,16 +237,17 @@ class Scorecard:
 
 
 def build_scorecard(metric_files: Iterable[str | Path], claim_files: Iterable[str | Path] | None = None,
-                    claims_dir: str | Path = CLAIMS_DIR, setting: str = "") -> Scorecard:
+                    claims_dir: str | Path = CLAIMS_DIR, setting: str = "", run_name: str | None = None) -> Scorecard:
     """Evaluate every claim (from ``claim_files`` or all of ``claims_dir``) on the given metric files.
 
     ``metric_files`` may come from several result trees; for a section present in more than one, the
-    first file given wins and the row's ``source`` names it (and those it was preferred to).
+    first file given wins and the row's ``source`` names it (and those it was preferred to). Each row's
+    scale is the ``run_name`` its file's sidecar records; ``run_name`` names it for files without one.
     """
     if isinstance(metric_files, (str, Path)):
         metric_files = [metric_files]
     if isinstance(claim_files, (str, Path)):
         claim_files = [claim_files]
     claims = load_claims(claims_dir, files=claim_files)
-    metrics, sources = load_metric_sources(metric_files)
+    metrics, sources = load_metric_sources(metric_files, run_name)
     return Scorecard([evaluate_claim(c, metrics, sources) for c in claims], setting=setting)

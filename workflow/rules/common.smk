@@ -5,7 +5,7 @@ import os
 
 from nnspectra.pipeline.config import config_subset
 from nnspectra.pipeline.provenance import code_version
-from nnspectra.pipeline.runtime import gpu_present, set_run_deadline
+from nnspectra.pipeline.runtime import gpu_present, holds_gpu, set_run_deadline
 
 # torch's OpenMP threads busy-wait on shared machines; jobs inherit this.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -69,7 +69,7 @@ JOB_THREADS = config["threads"]
 # Jobs that can use a GPU declare `resources: gpu=GPU`. GPU is 1 when jobs will run on CUDA, else 0,
 # so CPU-only runs stay parallel. The default global budget is one GPU job at a time; raise it with
 # `--resources gpu=N` on a machine with N GPUs (each job then pins itself to a free device).
-USE_GPU = config["device"] == "cuda" or (config["device"] == "auto" and gpu_present())
+USE_GPU = holds_gpu(config["device"], gpu_present())
 GPU = 1 if USE_GPU else 0
 if "gpu" not in workflow.global_resources:
     workflow.register_resource("gpu", 1)
@@ -124,7 +124,7 @@ def study_gpu(wildcards) -> int:
     device = config["analyze"]["studies"][wildcards.study].get("device")
     if device is None:
         return GPU
-    return int(device in ("cuda", "auto") and gpu_present())
+    return int(holds_gpu(device, gpu_present(), cuda_falls_back=True))
 
 
 def evo_seeds(dataset: str) -> list:

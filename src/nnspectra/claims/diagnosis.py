@@ -98,7 +98,7 @@ def computed_diagnosis(claim: Claim, metric: Metric | None, n_pass: int) -> str:
 
 
 def run_of_scale(scale: str) -> str:
-    """The run name of a row's scale (``"cpu (from path)"`` -> ``"cpu"``)."""
+    """The run name of a row's scale (its first word)."""
     return scale.split(" ", 1)[0] if scale else ""
 
 

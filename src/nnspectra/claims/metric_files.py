@@ -3,8 +3,9 @@
 A metric file ``results/<run>/metrics/<section>.json`` (written through
 :class:`nnspectra.experiments.metrics.MetricsRecord`) maps each metric name to
 ``{"values": [...], "seeds": [...], "unit", "description", "evidence": {...}}``; its provenance sidecar
-``<file>.prov.json`` records the config subset of the step, whose ``run_name`` names the preset (scale).
-Several trees can be merged: for a section present in several, the first file given wins.
+``<file>.prov.json`` records the config subset of the step, whose ``run_name`` names the preset (scale); a
+hand-made file without a sidecar needs the run name given explicitly. Several trees can be merged: for a
+section present in several, the first file given wins.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from nnspectra.errors import NnspectraError
-from nnspectra.pipeline.provenance import sidecar_path
+from nnspectra.pipeline.sidecar import REPAIR_HINT, SidecarError, read_sidecar
 
 __all__ = ["Metric", "MetricsError", "Source", "load_metric_sources", "load_metrics", "metric_scale", "parse_metrics"]
 
@@ -99,43 +100,34 @@ def _read_metrics_file(path: Path) -> dict[str, Metric]:
     return parse_metrics(record, str(path))
 
 
-def _find_key(tree: Any, key: str) -> Any:
-    """The first value of ``key`` anywhere in nested dicts (the recorded config subset)."""
-    if isinstance(tree, Mapping):
-        if key in tree:
-            return tree[key]
-        for value in tree.values():
-            found = _find_key(value, key)
-            if found is not None:
-                return found
-    return None
+def metric_scale(path: str | Path, run_name: str | None = None) -> str:
+    """The run (preset) that wrote a metrics file: the config ``run_name`` its provenance sidecar records.
 
-
-def metric_scale(path: str | Path) -> str:
-    """The run (preset) that wrote a metrics file: config ``run_name`` from its provenance sidecar.
-
-    Falls back to the results-tree folder (``results/<run>/metrics/x.json`` -> ``<run> (from path)``)
-    when the sidecar is absent or does not record ``run_name``.
+    ``run_name`` names the run of a file that has no sidecar (or whose sidecar records none), e.g. a
+    hand-made one; without it such a file raises :class:`SidecarError` / :class:`MetricsError` (one line
+    naming the file and the fix). An unreadable sidecar always raises.
     """
-    path = Path(path)
-    side = sidecar_path(path)
-    if side.is_file():
-        try:
-            name = _find_key(json.loads(side.read_text()).get("params", {}), "run_name")
-        except (json.JSONDecodeError, AttributeError):
-            name = None
-        if name:
-            return str(name)
-    tree = path.parent.parent.name if path.parent.name == "metrics" else path.parent.name
-    return f"{tree} (from path)" if tree else "unknown"
+    fix = f"{REPAIR_HINT}, or name the run of a hand-made file explicitly (nnspectra scorecard --run-name NAME)"
+    try:
+        recorded = read_sidecar(path, fix=fix).run_name
+    except SidecarError as err:
+        if err.kind == "missing" and run_name:
+            return run_name
+        raise
+    if recorded or run_name:
+        return recorded or str(run_name)
+    raise MetricsError(f"metrics file {path}: its provenance sidecar records no run_name, so its scale is unknown; "
+                       f"rebuild it with {fix}")
 
 
-def load_metric_sources(paths: Iterable[str | Path]) -> tuple[dict[str, dict[str, Metric]], dict[str, Source]]:
+def load_metric_sources(paths: Iterable[str | Path], run_name: str | None = None
+                        ) -> tuple[dict[str, dict[str, Metric]], dict[str, Source]]:
     """Metrics and their :class:`Source` by section from metric files, in priority order.
 
     When two files hold the same section (``results/paper/metrics/blobs.json`` and
     ``results/cpu/metrics/blobs.json``) the first one given is used and the others are listed in
-    ``Source.also_in``. Missing files are skipped.
+    ``Source.also_in``. Missing files are skipped. Each file's scale is :func:`metric_scale` (``run_name``
+    for files without a sidecar).
     """
     sections: dict[str, dict[str, Metric]] = {}
     sources: dict[str, Source] = {}
@@ -148,12 +140,17 @@ def load_metric_sources(paths: Iterable[str | Path]) -> tuple[dict[str, dict[str
             sources[section] = Source(first.path, first.scale, first.also_in + (str(path),))
             continue
         sections[section] = _read_metrics_file(path)
-        sources[section] = Source(str(path), metric_scale(path))
+        sources[section] = Source(str(path), metric_scale(path, run_name))
     return sections, sources
 
 
 def load_metrics(paths: Iterable[str | Path]) -> dict[str, dict[str, Metric]]:
-    """Metrics by section from ``results/<run>/metrics/<section>.json`` files (first file of a section wins)."""
-    return load_metric_sources(paths)[0]
+    """Metrics by section from ``results/<run>/metrics/<section>.json`` files (first file of a section wins;
+    their scales are not read: :func:`load_metric_sources` gives both)."""
+    sections: dict[str, dict[str, Metric]] = {}
+    for path in map(Path, paths):
+        if path.is_file() and path.stem not in sections:
+            sections[path.stem] = _read_metrics_file(path)
+    return sections
 
 

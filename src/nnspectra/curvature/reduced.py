@@ -17,7 +17,7 @@ those of L^T W L for any factor K^T K = L L^T. The Gram K^T K comes in closed fo
 Cost O(m^3) instead of O(P^3) and m^2 memory instead of P^2: at N = 1,000 MNIST images, C = 10 and n = 70,
 m = 10,260 against P = 55,660 (a 24.8 GB dense Hessian). The remaining P - rank eigenvalues are exactly 0.
 
-Checked in float64 against ``torch.func.hessian`` and against Lanczos edges (tests/test_reduced_hessian.py).
+Checked in float64 against ``torch.func.hessian`` and against Lanczos edges (tests/curvature/test_reduced.py).
 """
 
 from __future__ import annotations

@@ -29,7 +29,6 @@ from nnspectra.data.teacher import RegressionData, cifar10_regression, mnist_reg
 from nnspectra.errors import ConfigError, DivergenceError, NnspectraError
 from nnspectra.experiments.evolution_spectra import MATRICES, EvoAnalysis, analyse_checkpoint, matrices_at, outputs, spectra_of
 from nnspectra.models.linear_width import LinearWidthMLP
-from nnspectra.models.two_layer import TwoLayer
 from nnspectra.training import TrainConfig, train
 
 __all__ = ["DTYPES", "MATRICES", "EvoAnalysis", "EvoData", "EvoModel", "EvoRun", "build_model", "eta_star",
@@ -118,17 +117,14 @@ def mse(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tenso
     return 0.5 * torch.mean((model(x) - y) ** 2)
 
 
-def build_model(dim: int, model_cfg: EvoModel, train_a: bool, seed: int, width: int | None = None) -> torch.nn.Module:
-    """The student: :class:`TwoLayer` for ``hidden_layers = 1`` (SPEC §3.1), else :class:`LinearWidthMLP`."""
-    kwargs = {"activation": model_cfg.activation, "train_a": train_a, "init_std": float(model_cfg.init_std),
-              "seed": 10_000 + seed, "dtype": DTYPES[model_cfg.dtype]}
-    width = int(width or model_cfg.width)
-    if int(model_cfg.hidden_layers) == 1:
-        return TwoLayer(dim, width, **kwargs)
-    return LinearWidthMLP(dim, width, hidden_layers=int(model_cfg.hidden_layers), **kwargs)
+def build_model(dim: int, model_cfg: EvoModel, train_a: bool, seed: int, width: int | None = None) -> LinearWidthMLP:
+    """The student: :class:`LinearWidthMLP` (``hidden_layers = 1``: the two-layer net of SPEC §3.1)."""
+    return LinearWidthMLP(dim, int(width or model_cfg.width), hidden_layers=int(model_cfg.hidden_layers),
+                          activation=model_cfg.activation, train_a=train_a, init_std=float(model_cfg.init_std),
+                          seed=10_000 + seed, dtype=DTYPES[model_cfg.dtype])
 
 
-def eta_star(model: TwoLayer | LinearWidthMLP, x: torch.Tensor, y: torch.Tensor) -> float:
+def eta_star(model: LinearWidthMLP, x: torch.Tensor, y: torch.Tensor) -> float:
     """``||W_0||_op / ||grad_W L(W_0)||_op`` (SPEC §3.1) of the first layer W = W_1: the lr whose first GD step
     is as large as W_1."""
     weights = [w.detach().double().clone().requires_grad_(True) for w in model.hidden_weights()]
@@ -141,7 +137,7 @@ def eta_star(model: TwoLayer | LinearWidthMLP, x: torch.Tensor, y: torch.Tensor)
     return float(torch.linalg.matrix_norm(weights[0].detach(), ord=2) / torch.linalg.matrix_norm(grad, ord=2))
 
 
-def resolve_lr(run: EvoRun, model: TwoLayer | LinearWidthMLP, x: torch.Tensor, y: torch.Tensor) -> float:
+def resolve_lr(run: EvoRun, model: LinearWidthMLP, x: torch.Tensor, y: torch.Tensor) -> float:
     """The run's learning rate: a number, or ``eta_star`` times ``lr_factor``."""
     if run.lr == "eta_star":
         return float(run.lr_factor) * eta_star(model, x, y)

@@ -1,12 +1,14 @@
-"""L-hidden-layer MLP in the linear-width parameterisation (SPEC §3.3's deep variant of §3.0's two-layer net).
+"""L-hidden-layer MLP in the linear-width parameterisation of SPEC §3.0 (Fan & Wang 2020) and §3.3.
 
     h_0 = x,  h_l = sigma(W_l h_{l-1} / sqrt(fan_in_l)),  f(x) = a^T h_L / sqrt(h),
     W_1 in R^{h x d}, W_l in R^{h x h} (l >= 2), entries and a ~ N(0, init_std^2), no biases.
 
-"3-layer MLP" in SPEC §3.3 counts weight layers as §3.0's "two-layer network" does (one hidden layer): it
-is ``hidden_layers = 2``. Parameters are drawn from one generator in the order W_1, ..., W_L, a, so
-``hidden_layers = 1`` draws exactly :class:`~nnspectra.models.two_layer.TwoLayer`'s numbers (the
-experiment still trains ``TwoLayer`` itself at L = 1, bit for bit as before).
+``hidden_layers = 1`` is §3.0's two-layer network ``f(x) = a^T sigma(W x / sqrt(d)) / sqrt(h)``; "3-layer
+MLP" in SPEC §3.3 counts weight layers the same way: it is ``hidden_layers = 2``. Parameters are drawn from
+one generator in the order W_1, ..., W_L, a (at L = 1: W then a, the draws of the former ``TwoLayer`` class,
+bit for bit; ``tests/test_deep_kernels.py`` checks them against that explicit draw sequence). Inputs are rows:
+``x`` has shape (n, d) and ``f`` returns (n,). ``train_a=False`` freezes the head (``a`` is a buffer), the
+"W only" setting of SPEC §3.1.
 """
 
 from __future__ import annotations
@@ -17,7 +19,15 @@ import torch
 from torch import nn
 
 from nnspectra.errors import ConfigError
-from nnspectra.models.two_layer import activation_fn
+
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "softplus": nn.functional.softplus}
+
+
+def activation_fn(name: str):  # type: ignore[no-untyped-def]
+    """The elementwise activation named in the config (tanh is odd and centred, as FW20 assumes)."""
+    if name not in ACTIVATIONS:
+        raise ConfigError(f"activation '{name}' is not one of {sorted(ACTIVATIONS)}")
+    return ACTIVATIONS[name]
 
 
 class LinearWidthMLP(nn.Module):

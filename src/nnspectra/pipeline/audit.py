@@ -37,6 +37,7 @@ import pandas as pd
 from nnspectra.pipeline.audit_sources import (
     CodeHashes, Hasher, data_changes, leftover_temporary, propagate, snakemake_incomplete)
 from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
+from nnspectra.pipeline.sidecar import SidecarError, output_of, read_sidecar
 
 STATUSES = ("corrupt", "incomplete", "missing", "missing-sidecar", "orphan-sidecar", "leftover", "stale-config",
             "stale-code", "stale-data", "stale-input", "ok")
@@ -182,15 +183,6 @@ def _first_difference(old: Any, new: Any, path: str) -> str:
     return f"{path}: {old!r} -> {new!r}"
 
 
-def recorded_config(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The config entries a step recorded: every ``params.cfg*`` mapping, keyed by dotted path."""
-    out: dict[str, Any] = {}
-    for name, value in params.items():
-        if name.startswith("cfg") and isinstance(value, Mapping):
-            out.update({str(k): v for k, v in value.items()})
-    return out
-
-
 def config_differences(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
     """Where the recorded config entries differ from ``config`` (empty when all match)."""
     diffs = []
@@ -214,35 +206,28 @@ def _is_excluded(rel: Path, excludes: Iterable[str]) -> bool:
 def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] | None, hasher: Hasher,
                 code_hashes: CodeHashes, results_dir: Path, data_root: Path | None = None) -> AuditEntry:
     entry = AuditEntry(file=rel)
-    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
-    if not sidecar.is_file():
-        entry.flag("missing-sidecar", f"no {sidecar.name}: origin unknown (delete it, or rerun the step that makes it)")
-        return entry
     try:
-        record = json.loads(sidecar.read_text())
-        if not isinstance(record, dict):
-            raise ValueError("not a JSON object")
-    except (ValueError, OSError) as err:
-        entry.flag("corrupt", f"sidecar unreadable ({err})")
+        record = read_sidecar(path)
+    except SidecarError as err:
+        entry.flag("missing-sidecar" if err.kind == "missing" else "corrupt", err.detail)
         return entry
-    cfg = recorded_config(record.get("params") or {})
-    code = record.get("code") or {}
-    entry.step = str(record.get("step", ""))
-    entry.seed = record.get("seed")
+    cfg = record.config
+    code = record.code
+    entry.step = record.step
+    entry.seed = record.seed
     entry.code_hash = str(code.get("hash", ""))
     entry.config_keys = sorted(cfg)
     entry.config_hash = hashlib.sha256(json.dumps(_canonical(cfg), sort_keys=True).encode()).hexdigest()[:8] if cfg else ""
-    entry.created = str(record.get("created", ""))
-    entry.host = str(record.get("host", "") or "")
-    entry.device = str(record.get("device", "") or "")
-    git = record.get("git") or {}
-    if git.get("commit"):
-        entry.commit = str(git["commit"])[:12] + ("+dirty" if git.get("dirty") else "")
+    entry.created = record.created
+    entry.host = record.host
+    entry.device = record.device
+    if record.git.get("commit"):
+        entry.commit = str(record.git["commit"])[:12] + ("+dirty" if record.git.get("dirty") else "")
 
     digest = hasher(path)
-    if digest != record.get("sha256"):
-        entry.flag("corrupt", f"sha256 {digest[:12]} differs from recorded {str(record.get('sha256'))[:12]} "
-                              f"({path.stat().st_size} bytes now, {record.get('bytes')} recorded)")
+    if digest != record.sha256:
+        entry.flag("corrupt", f"sha256 {digest[:12]} differs from recorded {str(record.sha256)[:12]} "
+                              f"({path.stat().st_size} bytes now, {record.bytes} recorded)")
     if config is not None:
         for diff in config_differences(cfg, config):
             entry.flag("stale-config", f"config changed: {diff}")
@@ -254,10 +239,10 @@ def _audit_file(path: Path, rel: str, workdir: Path, config: Mapping[str, Any] |
             entry.flag("stale-code", f"entry modules {code['entry']} no longer importable")
         elif current != code.get("hash"):
             entry.flag("stale-code", f"code of {', '.join(code['entry'])} changed: hash {code.get('hash')} -> {current}")
-    for item in record.get("data") or []:
+    for item in record.data:
         for detail in data_changes(item, data_root, hasher):
             entry.flag("stale-data", detail)
-    for name, info in (record.get("inputs") or {}).items():
+    for name, info in record.inputs.items():
         if not isinstance(info, Mapping) or "path" not in info:
             continue
         source = Path(info["path"])
@@ -308,15 +293,15 @@ def audit(results_dir: str | Path = "results", config: Mapping[str, Any] | None 
         if _is_excluded(rel_path, excludes):
             continue
         if path.name.endswith(SIDECAR_SUFFIX):
-            data = path.with_name(path.name[: -len(SIDECAR_SUFFIX)])
+            data = output_of(path)
             if not data.exists():
                 orphan = AuditEntry(file=str(prefix / data.relative_to(results_dir)))
                 try:
-                    record = json.loads(path.read_text())
-                    orphan.step, orphan.seed = str(record.get("step", "")), record.get("seed")
-                    orphan.created, orphan.host = str(record.get("created", "")), str(record.get("host", "") or "")
-                except (ValueError, OSError, AttributeError):
-                    pass
+                    record = read_sidecar(data)
+                    orphan.step, orphan.seed, orphan.created, orphan.host = (record.step, record.seed, record.created,
+                                                                             record.host)
+                except SidecarError:
+                    pass  # flagged as an orphan below either way; the repair moves it aside
                 orphan.flag("orphan-sidecar", f"{path.name} has no file: it was deleted or never finished")
                 entries.append(orphan)
             continue

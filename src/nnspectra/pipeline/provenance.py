@@ -5,7 +5,8 @@ the source code the step ran (the entry modules and everything they import from 
 git commit, package versions, device, timings, sha256 of inputs and output, and the identity of every
 dataset the step read (``data``: name, split, number of items, sha256 of the decoded arrays and of each
 file). Volatile values (timings, free memory, host) live here, never in the result files, so the same
-config and seed give the same result bytes.
+config and seed give the same result bytes. They are read back only through
+:func:`nnspectra.pipeline.sidecar.read_sidecar`.
 """
 
 from __future__ import annotations
@@ -222,8 +223,3 @@ def write_sidecar(record: Mapping[str, Any], output: str | Path) -> Path:
     target = sidecar_path(output)
     write_bytes_atomic(target, json.dumps(record, indent=2, sort_keys=True).encode())
     return target
-
-
-def read_sidecar(output: str | Path) -> dict[str, Any]:
-    """Load the provenance record of ``output``."""
-    return json.loads(sidecar_path(output).read_text())

@@ -24,6 +24,22 @@ def gpu_present() -> bool:
     return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
 
 
+def holds_gpu(device: str, gpu_present: bool, cuda_falls_back: bool = False) -> bool:
+    """Whether a job whose device setting is ``device`` (auto|cpu|cuda) takes a slot of the workflow's global
+    ``gpu`` budget (Snakemake ``resources: gpu``; on SLURM, ``--gpus``), given whether a GPU is present here.
+
+    ``auto`` holds one where a GPU is present, ``cpu`` never. ``cuda`` always does for the papers' steps: they
+    stop without a GPU (:func:`resolve_device`), so a submit node without one still asks the cluster for it.
+    An analyze study's own ``cuda`` falls back to the CPU where no GPU is (``cuda_falls_back``), so there it
+    holds none. The one rule for the Snakefile's ``USE_GPU`` and an analyze study's slot.
+    """
+    if device not in DEVICE_CHOICES:
+        raise NnspectraError(f"device '{device}' is not one of {DEVICE_CHOICES}; fix 'device' in your config")
+    if device == "cuda" and not cuda_falls_back:
+        return True
+    return device != "cpu" and gpu_present
+
+
 def configure_threads(threads: int = 1) -> None:
     """Give torch (when the step imported it) and BLAS exactly ``threads`` threads that sleep when idle.
 

@@ -19,17 +19,17 @@ from pathlib import Path
 import pandas as pd
 
 from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
+from nnspectra.pipeline.sidecar import Sidecar, output_of, read_sidecar
 
 BENCH_SUFFIX = ".bench.tsv"
 COLUMNS = ["rule", "jobs", "wall_total_min", "wall_max_min", "cpu_total_min", "peak_rss_mb", "devices", "source"]
 
 
-def _job_key(record: dict) -> str:
-    extra = record.get("extra") or {}
-    wildcards = extra.get("wildcards") or {}
+def _job_key(record: Sidecar) -> str:
+    wildcards = record.extra.get("wildcards") or {}
     if wildcards:
         return json.dumps(wildcards, sort_keys=True)
-    return f"{record.get('created')}|{record.get('wall_time_s')}"  # one job's outputs share both
+    return f"{record.created}|{record.wall_time_s}"  # one job's outputs share both
 
 
 def _cutoff(since: str | None) -> pd.Timestamp | None:
@@ -67,17 +67,16 @@ def benchmark_jobs(results: str | Path, rule_prefix: str = "", since: str | None
     return pd.DataFrame(rows, columns=["rule", "job", "wall_s", "cpu_s", "max_rss_mb", "finished"])
 
 
-def _sidecar_jobs(results: Path, rule_prefix: str, cutoff: pd.Timestamp | None) -> dict[str, dict[str, dict]]:
-    jobs: dict[str, dict[str, dict]] = defaultdict(dict)
+def _sidecar_jobs(results: Path, rule_prefix: str, cutoff: pd.Timestamp | None) -> dict[str, dict[str, Sidecar]]:
+    """The sidecars under ``results`` by rule and job; an unreadable one stops with its one line
+    (:class:`SidecarError`) rather than silently dropping a job from the sums."""
+    jobs: dict[str, dict[str, Sidecar]] = defaultdict(dict)
     for sidecar in sorted(results.rglob(f"*{SIDECAR_SUFFIX}")):
-        try:
-            record = json.loads(sidecar.read_text())
-        except (OSError, json.JSONDecodeError):
+        record = read_sidecar(output_of(sidecar))
+        rule = record.step
+        if not rule or not rule.startswith(rule_prefix) or record.wall_time_s is None:
             continue
-        rule = record.get("step")
-        if not rule or not rule.startswith(rule_prefix) or record.get("wall_time_s") is None:
-            continue
-        if cutoff is not None and (not record.get("created") or pd.Timestamp(record["created"]) < cutoff):
+        if cutoff is not None and (not record.created or pd.Timestamp(record.created) < cutoff):
             continue
         jobs[rule].setdefault(_job_key(record), record)
     return jobs
@@ -88,22 +87,24 @@ def rule_timings(results: str | Path = "results", rule_prefix: str = "", since: 
     CPU time, peak RSS, devices, and the ``source`` of the numbers (``benchmark`` files, else ``sidecars``).
     Times are in minutes, summed over a rule's jobs exactly as in its benchmark files. ``since`` (ISO
     date-time, e.g. ``2026-11-23T04:00``) keeps only jobs finished (benchmarks) or created (sidecars) from
-    then on, i.e. one pipeline run.
+    then on, i.e. one pipeline run. An unreadable sidecar raises
+    :class:`~nnspectra.pipeline.sidecar.SidecarError` (one line: the file and ``nnspectra audit --repair``),
+    so no job is left out of the sums unseen.
     """
     results = Path(results)
     bench = benchmark_jobs(results, rule_prefix, since)
     sidecars = _sidecar_jobs(results, rule_prefix, _cutoff(since))
     rows = []
     for rule in sorted(set(bench["rule"]) | set(sidecars)):
-        devices = ",".join(sorted({str(r.get("device", "?")).split(" ")[0] for r in sidecars.get(rule, {}).values()}))
+        devices = ",".join(sorted({(r.device or "?").split(" ")[0] for r in sidecars.get(rule, {}).values()}))
         mine = bench[bench["rule"] == rule]
         if len(mine):
             wall, cpu, source = list(mine["wall_s"]), list(mine["cpu_s"]), "benchmark"
             rss = float(mine["max_rss_mb"].max())
         else:
             by_job = sidecars[rule].values()
-            wall = [float(r["wall_time_s"]) for r in by_job]
-            cpu = [float(r.get("cpu_time_s") or 0.0) for r in by_job]
+            wall = [float(r.wall_time_s or 0.0) for r in by_job]
+            cpu = [float(r.cpu_time_s or 0.0) for r in by_job]
             rss, source = math.nan, "sidecars"
         rows.append({"rule": rule, "jobs": len(wall), "wall_total_min": round(sum(wall) / 60, 2),
                      "wall_max_min": round(max(wall) / 60, 2), "cpu_total_min": round(sum(cpu) / 60, 2),

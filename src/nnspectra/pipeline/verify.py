@@ -29,10 +29,11 @@ from typing import Any
 
 from nnspectra.errors import CorruptResultError
 from nnspectra.pipeline.provenance import sha256_file, sidecar_path
+from nnspectra.pipeline.sidecar import REPAIR_HINT, SidecarError, read_sidecar
 
 # set by the onstart handler so that steps (child processes) can name the exact repair command of the run
 REPAIR_ENV = "NNSPECTRA_REPAIR_COMMAND"
-GENERIC_REPAIR = "nnspectra audit --repair <targets> with the --configfile/--config options of the run"
+GENERIC_REPAIR = REPAIR_HINT
 # top-level folders of a results tree that hold no step outputs (logs and benchmark tables)
 UNTRACKED = ("logs",)
 
@@ -59,22 +60,20 @@ def check_file(path: str | Path, rule: str = "") -> Verdict | None:
     ``rule`` names the producing rule when the sidecar cannot (it is missing or unreadable).
     """
     path = Path(path)
-    sidecar = sidecar_path(path)
-    if not sidecar.is_file():
-        return Verdict(str(path), "missing-sidecar", f"has no provenance sidecar {sidecar.name} to verify it "
-                       "against", rule)
     try:
-        record = json.loads(sidecar.read_text())
-        recorded = record["sha256"]
-        rule = str(record.get("step") or rule)
-        if not isinstance(recorded, str):
-            raise TypeError("sha256 is not a string")
-    except (ValueError, OSError, KeyError, TypeError, AttributeError) as err:
-        return Verdict(str(path), "corrupt", f"has an unreadable sidecar {sidecar.name} ({type(err).__name__})", rule)
+        record = read_sidecar(path)
+    except SidecarError as err:
+        kind = "missing-sidecar" if err.kind == "missing" else "corrupt"
+        return Verdict(str(path), kind, err.problem + (" to verify it against" if err.kind == "missing" else ""), rule)
+    rule = record.step or rule
+    recorded = record.sha256
+    if recorded is None:
+        return Verdict(str(path), "corrupt", f"has a provenance sidecar {sidecar_path(path).name} that records no "
+                       "sha256", rule)
     digest = sha256_file(path)
     if digest != recorded:
         return Verdict(str(path), "corrupt", f"is corrupt: sha256 {digest[:12]} differs from {recorded[:12]} "
-                       f"recorded when it was made ({path.stat().st_size} bytes now, {record.get('bytes')} then)",
+                       f"recorded when it was made ({path.stat().st_size} bytes now, {record.bytes} then)",
                        rule)
     return None
 
