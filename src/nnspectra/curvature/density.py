@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from nnspectra.curvature.lanczos import lanczos_tridiagonal
-from nnspectra.curvature.products import TorchOperator, as_torch_operator
+from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 
 PROBES = ("rademacher", "gaussian")
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nnspectra.curvature.products import TorchOperator, as_torch_operator
+from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
