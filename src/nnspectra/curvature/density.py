@@ -63,7 +63,8 @@ class SpectralDensity:
 
 def _probes(size: int, count: int, kind: str, gen: torch.Generator) -> torch.Tensor:
     if kind == "rademacher":
-        return torch.randint(0, 2, (count, size), generator=gen, dtype=torch.int8).to(torch.float64) * 2 - 1
+        # in place: one float64 buffer instead of three (the same values: 2 r - 1 is exact)
+        return torch.randint(0, 2, (count, size), generator=gen, dtype=torch.int8).to(torch.float64).mul_(2).sub_(1)
     if kind == "gaussian":
         return torch.randn(count, size, generator=gen, dtype=torch.float64)
     raise ValueError(f"probe must be one of {PROBES}, got {kind!r}")

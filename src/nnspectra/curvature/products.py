@@ -138,8 +138,8 @@ class _ModelProducts(TorchOperator):
                    vecs: torch.Tensor, retain: bool, split: Callable[[torch.Tensor], list[torch.Tensor]] | None,
                    ) -> torch.Tensor:
         """Rows of vector-Jacobian products of ``outputs`` (flat) with each row of ``vecs``: (k, sum inputs)."""
-        def flat(grads: tuple[torch.Tensor | None, ...]) -> torch.Tensor:
-            return torch.cat([(torch.zeros_like(x) if g is None else g).reshape(-1) for g, x in zip(grads, inputs)])
+        def flat(grads: tuple[torch.Tensor | None, ...], out: torch.Tensor) -> None:
+            torch.cat([(torch.zeros_like(x) if g is None else g).reshape(-1) for g, x in zip(grads, inputs)], out=out)
 
         outs = outputs if isinstance(outputs, list) else [outputs]
         live = [i for i, o in enumerate(outs) if o.requires_grad]  # outputs that depend on the inputs at all
@@ -153,13 +153,13 @@ class _ModelProducts(TorchOperator):
                                         is_grads_batched=True, allow_unused=True)
             return torch.cat([(torch.zeros(k, x.numel(), dtype=vecs.dtype, device=vecs.device) if g is None
                                else g.reshape(k, -1)) for g, x in zip(grads, inputs)], dim=1)
-        rows = []
-        for i in range(k):
+        rows = torch.empty(k, sum(x.numel() for x in inputs), dtype=vecs.dtype, device=vecs.device)
+        for i in range(k):  # each row written in place (no stack of k copies afterwards)
             grad_out = split(vecs[i]) if split is not None else [vecs[i]]
             keep = retain or i < k - 1
-            rows.append(flat(torch.autograd.grad(outs, inputs, [grad_out[j] for j in live], retain_graph=keep,
-                                                 allow_unused=True)))
-        return torch.stack(rows)
+            flat(torch.autograd.grad(outs, inputs, [grad_out[j] for j in live], retain_graph=keep,
+                                     allow_unused=True), rows[i])
+        return rows
 
     def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
         total = None
