@@ -129,14 +129,14 @@ def main(argv: list[str] | None = None) -> None:
         probes = 16 if args.quick else 64
         for batched in (False, True):
             hop = HessianProducts(model, loss_fn, x, y, batched=batched)
-            cpu, wall = clock(lambda: hutchinson_trace(hop, probes, seed=0, block=16), 1 if not args.quick else 3)
+            cpu, wall = clock(lambda: hutchinson_trace(hop, probes, seed=0, block=16), 3)
             add("hutchinson_ours_batched" if batched else "hutchinson_ours", cpu, wall, probes=probes)
         try:
             from curvlinops import HessianLinearOperator, hutchinson_trace as cl_hutchinson
 
             cl = HessianLinearOperator(model, nn.CrossEntropyLoss(), list(model.parameters()), [(x, y)],
                                        check_deterministic=False)
-            cpu, wall = clock(lambda: cl_hutchinson(cl, probes), 1 if not args.quick else 3)
+            cpu, wall = clock(lambda: cl_hutchinson(cl, probes), 3)
             add("hutchinson_curvlinops", cpu, wall, probes=probes)
         except ImportError as err:
             print(f"curvlinops missing: {err}")

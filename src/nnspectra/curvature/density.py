@@ -13,7 +13,7 @@ with probes uniform on the sphere, W1(SLQ, spectrum) <= t (lambda_max - lambda_m
 Hutchinson's estimator tr(A) ~ mean over Rademacher z of z^T A z (one product per probe) gives the
 trace; SLQ's own trace estimate P * sum_j w_j theta_j equals it for the same probes.
 
-Everything takes a :class:`nnspectra.curvature.products.TorchOperator` (e.g. HessianProducts or
+Everything takes a :class:`nnspectra.curvature.operators.TorchOperator` (e.g. HessianProducts or
 GaussNewtonProducts) and returns numpy arrays; probes are processed ``block`` at a time as one block
 product per Lanczos step.
 """

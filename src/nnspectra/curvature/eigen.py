@@ -106,7 +106,7 @@ def eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, *, which:
     """The k largest (``which="LA"``, descending) or smallest (``"SA"``, ascending) eigenpairs of symmetric A.
 
     The one front-end for spectral edges: for a scipy ``LinearOperator``, ARPACK's implicitly restarted
-    Lanczos (``eigsh``); for a :class:`~nnspectra.curvature.products.TorchOperator` (e.g. HessianProducts),
+    Lanczos (``eigsh``); for a :class:`~nnspectra.curvature.operators.TorchOperator` (e.g. HessianProducts),
     the torch thick-restart Lanczos :func:`nnspectra.curvature.lanczos.lanczos_eigsh` (no numpy round trip
     per product; the basis stays on the operator's device, so on CUDA nothing leaves the GPU). Both start
     from a seeded vector (so results repeat), relative tolerance ``tol`` (0 = machine precision; ARPACK's

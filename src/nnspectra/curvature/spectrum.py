@@ -56,7 +56,8 @@ class SpectrumSettings:
     it applies and m < P, else dense when the matrix and the eigensolver workspace fit the memory budget
     and P <= ``max_dense_params``, else Lanczos). ``dtype`` is the arithmetic of the Hessian products;
     ``chunk`` at most this many basis vectors per batched product (fewer when the memory budget
-    requires); ``lanczos_tol`` ARPACK's relative tolerance and ``lanczos_maxiter`` its restart cap.
+    requires); ``lanczos_tol`` the Lanczos relative tolerance and ``lanczos_maxiter`` its restart cap
+    (the torch thick-restart Lanczos of :func:`lanczos_edges`).
     """
 
     method: str = "auto"
