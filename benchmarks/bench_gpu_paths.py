@@ -14,8 +14,9 @@ shapes; curvature cost does not depend on the values):
 * ``alexnet``   -- bare AlexNet of SPEC §1.9, P = 1,756,426, N = 1,000 CIFAR-shaped inputs (density only).
 
 Methods: ``product_*`` (one Hessian-vector product: ours = double backward on a kept graph; ``jvp`` =
-torch.func forward-over-reverse as in HessianOperator; ``scipy`` = HessianOperator.matvec with its
-numpy round trip; ``curvlinops``), ``lanczos_*`` (top-k by our torch Lanczos, by ARPACK on HessianOperator,
+torch.func forward-over-reverse ``jvp(grad)``, the route of the former scipy operators; ``scipy`` = our
+operator's scipy view ``HessianProducts.to_scipy()`` with its numpy round trip; ``curvlinops``),
+``lanczos_*`` (top-k by our torch Lanczos, by ARPACK on the scipy view,
 by ARPACK on curvlinops' operator), ``dense_ours`` (dense Hessian from batched products + eigvalsh),
 ``slq_*`` (density with equal probes and steps: ours with full reorthogonalisation, curvlinops' Papyan
 Alg. 2), ``slq_gn_ours`` (Gauss-Newton density).
@@ -191,7 +192,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
     from torch import nn
 
-    from nnspectra.curvature import HessianOperator, top_eigenpairs
+    from nnspectra.curvature import top_eigenpairs
+    from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
     from nnspectra.curvature.density import slq, w1_distance
     from nnspectra.curvature.eigen import eigvalsh_dense
     from nnspectra.curvature.lanczos import lanczos_eigsh
@@ -229,13 +231,13 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
             def once():  # type: ignore[no-untyped-def]
                 return op.matmat(vecs)
         elif method == "product_jvp":
-            hop = HessianOperator(model, loss_fn, x, y, device=device)
-            block = 1
+            grad_f = torch.func.grad(loss_of_flat_params(model, loss_fn, x, y))
+            theta, block = flat_parameters(model), 1
 
             def once():  # type: ignore[no-untyped-def]
-                return hop._apply(v[None])
+                return torch.func.jvp(grad_f, (theta,), (v,))[1]
         elif method == "product_scipy":
-            hop = HessianOperator(model, loss_fn, x, y, device=device)
+            hop = HessianProducts(model, loss_fn, x, y, device=device).to_scipy()
             vn, block = v.cpu().numpy(), 1
 
             def once():  # type: ignore[no-untyped-def]
@@ -286,9 +288,9 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
             from scipy.sparse.linalg import eigsh
 
             if method == "lanczos_arpack":
-                sop = HessianOperator(model, loss_fn, x, y, device=device)
+                sop = HessianProducts(model, loss_fn, x, y, device=device).to_scipy()
                 sop.matvec(warm.cpu().numpy())
-                sop.n_matvec = 0
+                sop.op.n_products = 0
                 with _Timer(device) as t:
                     vals, _ = top_eigenpairs(sop, k, tol=tol, return_vectors=False)
                 products = sop.n_matvec

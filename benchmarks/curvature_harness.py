@@ -10,7 +10,7 @@ RSS is its own. Methods:
 * ``hvp_loop``        -- P double-backward rows ``autograd.grad(g[i], params)`` (the approach of the
   2nd author's PyTorch utility, pytorchpruner ``hessian_fun``);
 * ``eigvalsh``        -- all eigenvalues of our dense Hessian (torch/MKL syevd);
-* ``lanczos_top50`` / ``lanczos_top1`` -- ``eigsh`` on :class:`HessianOperator` (tol 0);
+* ``lanczos_top50`` / ``lanczos_top1`` -- ``eigsh`` on the scipy view of :class:`HessianProducts` (tol 0);
 * ``power_top1``      -- power iteration as PyHessian does it (100 iterations max, rel. tol 1e-3).
 
 Data are seeded random inputs of the papers' shapes (100-d blobs-like Gaussians, 784-d MNIST-like)
@@ -111,7 +111,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
     from torch import nn
 
-    from nnspectra.curvature import (HessianOperator, eigvalsh_dense, flat_parameters, hessian, loss_of_flat_params,
+    from nnspectra.curvature import (HessianProducts, eigvalsh_dense, flat_parameters, hessian, loss_of_flat_params,
                                      top_eigenpairs)
 
     torch.set_num_threads(1)
@@ -138,10 +138,10 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
         def compute():  # type: ignore[no-untyped-def]
             return eigvalsh_dense(mat)
     else:
-        op = HessianOperator(model, loss_fn, x, y, block=64)
+        op = HessianProducts(model, loss_fn, x, y).to_scipy()
 
         def compute():  # type: ignore[no-untyped-def]
-            op.n_matvec = 0
+            op.op.n_products = 0
             if method == "power_top1":
                 value, _ = power_iteration_top(op, iters=100, tol=1e-3)
                 return np.array([value])
@@ -169,7 +169,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
             record["reference"] = "dense"  # the parent names the method that saved it
         else:  # independent check: H @ Omega against Hessian-vector products
             probes = np.random.default_rng(0).standard_normal((p, 8))
-            sketch = HessianOperator(model, loss_fn, x, y).matmat(probes)
+            sketch = HessianProducts(model, loss_fn, x, y).to_scipy().matmat(probes)
             record["max_rel_diff"] = float(np.abs(h @ probes - sketch).max() / np.abs(sketch).max())
             record["reference"] = "8 HVP probes"
             if spec.get("save_reference"):

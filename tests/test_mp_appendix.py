@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from nnspectra.experiments.mp_appendix import (
-    MpSettings, count_far_outliers, mp_metrics, run_mp_appendix, single_blob_hessian, two_blob_data, two_blob_hessian,
+    MpSettings, mp_metrics, run_mp_appendix, single_blob_hessian, two_blob_data, two_blob_hessian,
 )
 from nnspectra.spectra.mp import ks_distance_to_mp
+from nnspectra.spectra.outliers import count_far_outliers
 
 
 def test_single_blob_matches_closed_form():

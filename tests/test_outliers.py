@@ -8,7 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnspectra.errors import ConfigError, NnspectraError
-from nnspectra.spectra.outliers import RULES, count_all, count_outliers, spectrum_counts
+from nnspectra.spectra.mp import mp_edges
+from nnspectra.spectra.outliers import (
+    RULES,
+    count_all,
+    count_beyond_factor,
+    count_far_outliers,
+    count_outliers,
+    isolated_eigenvalues,
+    spectrum_counts,
+)
 
 
 def planted(k: int, seed: int, n_bulk: int = 400, lo: float = 5.0, hi: float = 10.0, negative: bool = True) -> np.ndarray:
@@ -90,3 +99,43 @@ def test_bad_input_one_line_errors(eigs: np.ndarray, rule: str, kw: dict, err: t
     with pytest.raises(err) as info:
         count_outliers(eigs, rule, **kw)
     assert "\n" not in str(info.value)
+
+
+# -- rules with a known bulk edge (Wang et al., the MP appendix) and claim 20's isolated eigenvalues ----------
+def test_count_beyond_factor_is_strict_and_scales_with_the_factor() -> None:
+    lam = np.array([0.5, 1.0, 1.19, 1.2, 1.21, 3.0])
+    assert count_beyond_factor(lam, 1.0, 1.2) == 2  # 1.2 itself is not above 1.2 x 1.0
+    assert count_beyond_factor(lam, 1.0, 1.0) == 4
+    assert count_beyond_factor(lam, 2.0, 1.2) == 1
+
+
+def test_count_far_outliers_uses_the_noise_mp_edge() -> None:
+    n, ratio, factor = 200, 0.25, 3.0
+    edge = 0.5 * n * mp_edges(ratio, 1.0)[1]
+    assert np.isclose(edge, 0.5 * n * (1 + np.sqrt(ratio)) ** 2)
+    lam = np.concatenate([np.linspace(0.0, edge, 50), [factor * edge * 0.99, factor * edge * 1.01, 10 * edge]])
+    count, got = count_far_outliers(lam, ratio, n, factor)
+    assert count == 2 and got == edge
+
+
+def _planted_isolated(n_iso: int, p: int = 50, top: float = 0.03, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    bulk = rng.uniform(-0.05 * top, 0.05 * top, p - n_iso)
+    return np.sort(np.concatenate([bulk, np.linspace(0.6 * top, top, n_iso)]))
+
+
+def test_isolated_eigenvalues_on_planted_spectra() -> None:
+    assert isolated_eigenvalues(_planted_isolated(2)).is_isolated_pair
+    assert isolated_eigenvalues(_planted_isolated(3)).count == 3
+    neg = _planted_isolated(2)
+    neg[0] = -0.2 * neg[-1]  # a large negative eigenvalue is not "within +-0.1 lambda_max of 0"
+    reading = isolated_eigenvalues(neg)
+    assert reading.count == 2 and not reading.rest_within and not reading.is_isolated_pair
+    with pytest.raises(ConfigError, match="isolated_eigenvalues"):
+        isolated_eigenvalues(np.array([1.0, np.nan]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_iso=st.integers(1, 6), seed=st.integers(0, 10_000))
+def test_isolated_count_recovers_planted_outliers(n_iso: int, seed: int) -> None:
+    assert isolated_eigenvalues(_planted_isolated(n_iso, seed=seed)).count == n_iso

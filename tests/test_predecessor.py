@@ -228,33 +228,18 @@ def test_interpolation_profiles_shapes_and_same_start() -> None:
 
 
 # -------------------------------------------------------------------------------------- metrics
-def _planted(n_iso: int, p: int = 50, top: float = 0.03, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    bulk = rng.uniform(-0.05 * top, 0.05 * top, p - n_iso)
-    return np.sort(np.concatenate([bulk, np.linspace(0.6 * top, top, n_iso)]))
-
-
-def test_isolated_eigenvalues_on_planted_spectra() -> None:
-    assert p0.isolated_eigenvalues(_planted(2)).is_isolated_pair
-    assert p0.isolated_eigenvalues(_planted(3)).count == 3
-    neg = _planted(2)
-    neg[0] = -0.2 * neg[-1]  # a large negative eigenvalue is not "within ±0.1 λ_max of 0"
-    reading = p0.isolated_eigenvalues(neg)
-    assert reading.count == 2 and not reading.rest_within and not reading.is_isolated_pair
-
-
-@settings(max_examples=30, deadline=None)
-@given(n_iso=st.integers(1, 6), seed=st.integers(0, 10_000))
-def test_isolated_count_recovers_planted_outliers(n_iso: int, seed: int) -> None:
-    assert p0.isolated_eigenvalues(_planted(n_iso, seed=seed)).count == n_iso
-
-
 def test_lambda_max_mode_ignores_a_few_extreme_nets() -> None:
     rng = np.random.default_rng(1)
     sample = np.concatenate([rng.normal(0.024, 0.003, 2000), np.full(15, 0.5), np.full(5, 1e-6)])
     assert pm.lambda_max_mode(sample) == pytest.approx(0.024, abs=0.0015)
     assert pm.lambda_max_mode(np.full(4, 0.03)) == pytest.approx(0.03)
     assert np.isnan(pm.lambda_max_mode(np.array([np.nan])))
+
+
+def _planted(n_iso: int, p: int = 50, top: float = 0.03, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    bulk = rng.uniform(-0.05 * top, 0.05 * top, p - n_iso)
+    return np.sort(np.concatenate([bulk, np.linspace(0.6 * top, top, n_iso)]))
 
 
 def test_p0_metrics_on_planted_inputs() -> None:

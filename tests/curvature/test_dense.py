@@ -12,7 +12,7 @@ from torch import nn
 from curvature_cases import ALL_CASES, CASES_BY_NAME, DENSE_CASES, MLP_CASES, case_id, classes, mlp
 from curvature_reference import reference_hessian, references
 from nnspectra.curvature import (
-    HessianOperator,
+    HessianProducts,
     check_dense_fits,
     flat_parameters,
     gauss_newton,
@@ -176,8 +176,8 @@ def test_float32_option(name):
         h32 = hessian(model, case.loss_fn, x, y, dtype=torch.float32, method=method)
         assert h32.dtype == torch.float32
         torch.testing.assert_close(h32.double(), ref, rtol=1e-4, atol=1e-6 * float(ref.abs().max()))
-    op = HessianOperator(model, case.loss_fn, x, y, dtype=torch.float32)
-    assert op.dtype == "float32"
+    op = HessianProducts(model, case.loss_fn, x, y, dtype=torch.float32)
+    assert op.dtype == torch.float32 and op.dense().dtype == torch.float32
     assert next(model.parameters()).dtype == torch.float64  # caller's model untouched
 
 
@@ -214,6 +214,6 @@ def test_cuda_matches_reference():
         gpu = hessian(model, case.loss_fn, x, y, device="cuda")
         assert gpu.is_cuda
         torch.testing.assert_close(gpu.cpu(), ref, **TOL, msg=case.name)
-        op = HessianOperator(model, case.loss_fn, x, y, device="cuda")
+        op = HessianProducts(model, case.loss_fn, x, y, device="cuda").to_scipy()
         v = np.ones(op.shape[0])
         np.testing.assert_allclose(op.matvec(v), ref.numpy() @ v, rtol=1e-10, atol=1e-12, err_msg=case.name)

@@ -15,9 +15,9 @@ from curvature_cases import CASES_BY_NAME
 from curvature_reference import references
 from scipy.sparse.linalg import aslinearoperator
 
-from nnspectra.curvature import (HessianOperator, HessianProducts, bottom_eigenpairs, eigh_dense, eigvalsh_dense,
+from nnspectra.curvature import (HessianProducts, bottom_eigenpairs, eigh_dense, eigvalsh_dense,
                                  lanczos_eigsh, top_eigenpairs)
-from nnspectra.curvature.products import DenseOperator
+from nnspectra.curvature.operators import DenseOperator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from curvature_harness import power_iteration_top  # noqa: E402
@@ -56,13 +56,14 @@ def test_edges_of_every_front_end_match_the_reference_spectrum(case):
 
 
 def test_edges_on_the_model_operators_of_the_convnet():
-    """The same front-ends on the model's operators (products: torch Lanczos; scipy operator: ARPACK) agree with
-    the reference spectrum of the SPEC convnet case (the operators themselves: test_products/test_operators)."""
+    """The same front-ends on the model's operator (torch Lanczos) and its scipy view (ARPACK) agree with the
+    reference spectrum of the SPEC convnet case (the operators themselves: test_products/test_operators)."""
     case = CASES_BY_NAME["convnet_spec_tiny"]
     model, x, y = case.build()
     ref, exact = references(case).hessian.numpy(), references(case).eigenvalues
     scale, k = np.abs(exact).max(), 5
-    prods, sop = HessianProducts(model, case.loss_fn, x, y), HessianOperator(model, case.loss_fn, x, y)
+    prods = HessianProducts(model, case.loss_fn, x, y)
+    sop = HessianProducts(model, case.loss_fn, x, y).to_scipy()
     for which, want, front in (("LA", exact[::-1][:k], top_eigenpairs), ("SA", exact[:k], bottom_eigenpairs)):
         ours = lanczos_eigsh(prods, k, which, tol=1e-13)
         assert ours.converged
@@ -81,7 +82,7 @@ def test_power_iteration_reference_and_indefinite_hessian():
     model, x, y = case.build()
     exact = references(case).eigenvalues
     scale = np.abs(exact).max()
-    op = HessianOperator(model, case.loss_fn, x, y)
+    op = HessianProducts(model, case.loss_fn, x, y).to_scipy()
     bottom, _ = bottom_eigenpairs(op, 3)
     assert bottom[0] < 0
     value, used = power_iteration_top(op, iters=500, tol=1e-10)

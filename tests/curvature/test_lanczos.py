@@ -14,7 +14,8 @@ from torch import nn
 from curvature_cases import CASES_BY_NAME
 from nnspectra.curvature import top_eigenpairs
 from nnspectra.curvature.lanczos import lanczos_eigsh, lanczos_tridiagonal
-from nnspectra.curvature.products import DenseOperator, GaussNewtonProducts
+from nnspectra.curvature.operators import DenseOperator
+from nnspectra.curvature.products import GaussNewtonProducts
 
 CE = nn.functional.cross_entropy
 
@@ -148,5 +149,5 @@ def test_eigenpairs_front_end_partial_and_raise_on_torch_operator():
         top_eigenpairs(op, 6, tol=1e-14, ncv=13, maxiter=0)
     vals, _ = top_eigenpairs(op, 6, tol=1e-14, ncv=13, maxiter=0, on_no_convergence="partial")
     assert vals.size < 6 and all(np.min(np.abs(exact - v)) < 1e-8 for v in vals)
-    vals, _ = top_eigenpairs(op, 6, tol=1e-14, ncv=13, maxiter=0, on_no_convergence="dense", dense_below=1)
+    vals, _ = top_eigenpairs(op, 6, tol=1e-14, ncv=13, maxiter=0, on_no_convergence="dense")
     np.testing.assert_allclose(vals, exact[::-1][:6], atol=1e-12)

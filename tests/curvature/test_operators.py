@@ -1,5 +1,6 @@
-"""curvature/operators.py: the scipy LinearOperators (Hessian, Gauss-Newton, G-matrix) on every shared case
-against the independent references, and their progress log."""
+"""curvature/operators.py: the adaptors of the one operator family on every shared case against the
+independent references: ``.to_scipy()`` (scipy LinearOperator view) and ``.dense(strategy)`` of the Hessian,
+Gauss-Newton and G-matrix operators, and the view's progress log."""
 
 from __future__ import annotations
 
@@ -7,38 +8,70 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
-from curvature_cases import CASES_BY_NAME, DENSE_PRODUCT_CASES
-from curvature_reference import references
-from nnspectra.curvature import GaussNewtonOperator, GradientMomentOperator, HessianOperator, top_eigenpairs
+from curvature_cases import CASES_BY_NAME, DENSE_CASES, DENSE_PRODUCT_CASES, case_id
+from curvature_reference import references, rel
+from nnspectra.curvature import GaussNewtonProducts, GradientMomentProducts, HessianProducts, top_eigenpairs
+from nnspectra.curvature.operators import ScipyView, as_torch_operator
 
-FAMILY = {"hessian": HessianOperator, "gauss_newton": GaussNewtonOperator, "gradient_moment": GradientMomentOperator}
+FAMILY = {"hessian": HessianProducts, "gauss_newton": GaussNewtonProducts, "gradient_moment": GradientMomentProducts}
+RTOL = 1e-10
 
 
 @pytest.mark.parametrize("kind", list(FAMILY))
-def test_operators_match_reference(case, kind):
+def test_scipy_view_matches_reference(case, kind):
     model, x, y = case.build()
     ref = references(case).matrix(kind).numpy()
     vecs = np.random.default_rng(0).standard_normal((case.n_params, 3))
-    op = FAMILY[kind](model, case.loss_fn, x, y, block=2)  # blocks of 2: the 3 vectors take two
-    assert op.shape == (case.n_params, case.n_params)
+    op = FAMILY[kind](model, case.loss_fn, x, y).to_scipy()
+    assert isinstance(op, ScipyView) and op.shape == (case.n_params, case.n_params) and op.dtype == np.float64
     np.testing.assert_allclose(op.matvec(vecs[:, 0]), ref @ vecs[:, 0], rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(op.matmat(vecs), ref @ vecs, rtol=1e-10, atol=1e-13)
     assert op.n_matvec == 1 + 3
+    assert as_torch_operator(op) is op.op  # back to torch without a numpy round trip
     if case in DENSE_PRODUCT_CASES:  # the whole matrix from P products (cheap cases and unused parameters)
-        op.block = 64
-        np.testing.assert_allclose(op.dense(), ref, rtol=1e-10, atol=1e-13)
-        assert op.n_matvec == 1 + 3 + case.n_params
+        np.testing.assert_allclose(op @ np.eye(case.n_params), ref, rtol=1e-10, atol=1e-13)
+
+
+DENSE_STRATEGIES = {"hessian": ("auto", "hvp", "products"), "gauss_newton": ("auto", "jacobian", "products"),
+                    "gradient_moment": ("auto", "jacobian", "products")}
+
+
+@pytest.mark.parametrize("case", DENSE_CASES, ids=case_id)
+@pytest.mark.parametrize("kind", list(FAMILY))
+def test_dense_strategies_match_reference(case, kind):
+    """Every dense strategy of every operator (the builders' ``mlp`` where the model qualifies)."""
+    model, x, y = case.build()
+    op = FAMILY[kind](model, case.loss_fn, x, y)
+    strategies = DENSE_STRATEGIES[kind] + (("mlp",) if case.mlp else ())
+    if case not in DENSE_PRODUCT_CASES:
+        strategies = tuple(s for s in strategies if s != "products")
+    for strategy in strategies:
+        mat = op.dense(strategy)
+        assert mat.dtype == torch.float64 and rel(mat, references(case).matrix(kind)) <= RTOL, strategy
+    assert op.n_products == (case.n_params if case in DENSE_PRODUCT_CASES else 0)  # builders use no products
+
+
+def test_dense_strategy_errors_name_the_strategy():
+    case = CASES_BY_NAME["mlp_tanh"]
+    model, x, y = case.build()
+    with pytest.raises(ValueError, match="method must be one of"):
+        HessianProducts(model, case.loss_fn, x, y).dense("lanczos")
+    with pytest.raises(ValueError, match="computes the Hessian only"):
+        GaussNewtonProducts(model, case.loss_fn, x, y).dense("hvp")
+    with pytest.raises(ValueError, match="takes strategy 'products'"):
+        as_torch_operator(torch.eye(3, dtype=torch.float64)).dense("auto")
 
 
 def test_long_lanczos_logs_progress(monkeypatch, caplog):
-    """eigsh has no progress hook, so the operator reports its product count as it goes."""
+    """eigsh has no progress hook, so the scipy view reports its product count as it goes."""
     import nnspectra.curvature.operators as operators
 
     monkeypatch.setattr(operators, "PROGRESS_EVERY_S", 0.0)
     case = CASES_BY_NAME["mlp_elu_wide"]
     model, x, y = case.build()
-    op = HessianOperator(model, case.loss_fn, x, y)
+    op = HessianProducts(model, case.loss_fn, x, y).to_scipy()
     with caplog.at_level(logging.INFO, logger="nnspectra.curvature.operators"):
         top_eigenpairs(op, 3)
     reports = [r.getMessage() for r in caplog.records if "products with a" in r.getMessage()]

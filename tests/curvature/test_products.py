@@ -8,8 +8,8 @@ import torch
 
 from curvature_cases import CASES_BY_NAME, DENSE_PRODUCT_CASES, case_id
 from curvature_reference import references, rel
-from nnspectra.curvature.products import (DenseOperator, GaussNewtonProducts, GradientMomentProducts,
-                                          HessianProducts, ScipyOperator, as_torch_operator)
+from nnspectra.curvature.operators import DenseOperator, ScipyOperator, as_torch_operator
+from nnspectra.curvature.products import GaussNewtonProducts, GradientMomentProducts, HessianProducts
 
 RTOL = 1e-10
 FAMILY = {"hessian": HessianProducts, "gauss_newton": GaussNewtonProducts, "gradient_moment": GradientMomentProducts}
@@ -24,7 +24,7 @@ def test_dense_from_products_matches_reference(case):
     for kind, cls in FAMILY.items():
         op = cls(model, case.loss_fn, x, y)
         assert op.size == case.n_params and op.dtype == torch.float64 and op.graph_bytes > 0, kind
-        assert rel(op.dense(block=50), references(case).matrix(kind)) <= RTOL, kind
+        assert rel(op.dense("products", block=50), references(case).matrix(kind)) <= RTOL, kind
         assert op.n_products == case.n_params, kind
 
 
@@ -62,18 +62,16 @@ def test_float32_products_and_callers_model_untouched(case):
 def test_adapters_wrap_matrices_and_scipy_operators():
     from scipy.sparse.linalg import aslinearoperator
 
-    from nnspectra.curvature import HessianOperator
-
     case = CASES_BY_NAME["convnet_spec_tiny"]
     model, x, y = case.build()
     ref = references(case).hessian
     vecs = torch.randn(4, case.n_params, dtype=torch.float64)
     dense = as_torch_operator(ref)
     assert isinstance(dense, DenseOperator) and rel(dense.matmat(vecs), vecs @ ref) <= RTOL
-    wrapped = as_torch_operator(HessianOperator(model, case.loss_fn, x, y, block=3))
-    assert isinstance(wrapped, ScipyOperator) and rel(wrapped.matmat(vecs), vecs @ ref) <= RTOL
+    view = HessianProducts(model, case.loss_fn, x, y).to_scipy()
+    assert isinstance(as_torch_operator(view), HessianProducts)  # a scipy view unwraps to its torch operator
     generic = as_torch_operator(aslinearoperator(ref.numpy()))
-    assert rel(generic.matmat(vecs), vecs @ ref) <= RTOL
+    assert isinstance(generic, ScipyOperator) and rel(generic.matmat(vecs), vecs @ ref) <= RTOL
     with pytest.raises(TypeError, match="cannot use"):
         as_torch_operator("not an operator")
 
@@ -90,5 +88,5 @@ def test_cuda_products_match_reference():
             v = torch.randn(2, case.n_params, dtype=torch.float64, device="cuda")
             out = op.matmat(v)
             assert out.is_cuda and rel(out.cpu(), v.cpu() @ ref) <= RTOL, (case.name, kind)
-            dense = op.dense()
+            dense = op.dense("products")
             assert dense.is_cuda and rel(dense.cpu(), ref) <= RTOL, (case.name, kind)

@@ -39,16 +39,15 @@ from nnspectra.analyze.matrices import (
 )
 from nnspectra.curvature import (
     HessianProducts,
-    choose_spectrum_method,
+    decide_method,
     eigvalsh_dense,
     hutchinson_trace,
     slq,
     top_eigenpairs,
 )
-from nnspectra.curvature.choose import DENSE_COPIES
-from nnspectra.curvature.products import TorchOperator, as_torch_operator
+from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 from nnspectra.curvature.spectrum import DTYPES
-from nnspectra.errors import ConfigError, MemoryBudgetError
+from nnspectra.errors import ConfigError
 from nnspectra.spectra.outliers import RULES, count_outliers
 
 log = logging.getLogger(__name__)
@@ -147,20 +146,11 @@ def _outliers(top_desc: np.ndarray, n_classes: int, tau: float) -> dict[str, Any
 
 def choose_method(n_params: int, settings: AnalysisSettings, dtype: torch.dtype, budget_gb: float | None,
                   device: torch.device | str) -> tuple[str, str]:
-    """(dense | lanczos, reason): configured, or by the project's one rule for ``auto``."""
-    if settings.method == "dense":
-        choice = choose_spectrum_method(n_params, dtype, device, budget_gb, copies=DENSE_COPIES)
-        if choice.method != "dense":
-            raise MemoryBudgetError(
-                f"analysis method 'dense' needs {choice.need_bytes / 2**30:.2f} GiB for P = {n_params:,} "
-                f"(> {choice.budget_bytes / 2**30:.2f} GiB budget); use method: lanczos (top-k edges), or auto, or "
-                "raise memory_budget_gb")
-        return "dense", f"method: dense (configured; {choice.reason})"
-    if settings.method == "lanczos":
-        return "lanczos", "method: lanczos (configured)"
-    choice = choose_spectrum_method(n_params, dtype, device, budget_gb, copies=DENSE_COPIES,
-                                    max_dense_params=int(settings.max_dense_params))
-    return choice.method, f"method: auto -> {choice.method}: {choice.reason}"
+    """(dense | lanczos, reason): configured (a dense that does not fit raises), or by the project's one rule
+    (:func:`nnspectra.curvature.decide_method`) for ``auto``."""
+    return decide_method(settings.method, n_params, dtype, device, budget_gb,
+                         max_dense_params=None if settings.method != "auto" else int(settings.max_dense_params),
+                         check_dense=True)
 
 
 def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, n_classes: int,

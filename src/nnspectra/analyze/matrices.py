@@ -10,9 +10,6 @@ import numpy as np
 import torch
 
 from nnspectra.curvature import (
-    GaussNewtonProducts,
-    GradientMomentProducts,
-    HessianProducts,
     bottom_eigenpairs,
     check_dense_fits,
     gauss_newton,
@@ -20,8 +17,8 @@ from nnspectra.curvature import (
     hessian,
     top_eigenpairs,
 )
-from nnspectra.curvature.products import TorchOperator
-from nnspectra.curvature.spectrum import lanczos_edges
+from nnspectra.curvature.operators import TorchOperator
+from nnspectra.curvature.spectrum import curvature_operator, lanczos_edges
 from nnspectra.errors import NnspectraError
 
 log = logging.getLogger(__name__)
@@ -67,7 +64,7 @@ def dense_matrix(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Te
     p = sum(t.numel() for t in model.parameters())
     if batch_coupled(model):  # batch norm on batch statistics couples the samples: whole-batch double backward only
         check_dense_fits(p, p, dtype, budget_gb, device=device)
-        return (operator(kind, model, loss_fn, x, y, dtype, device).dense(),
+        return (operator(kind, model, loss_fn, x, y, dtype, device).dense("products"),
                 f"{PRODUCTS_BUILDER}: batch norm on batch statistics couples the samples")
     build = {"H": hessian, "GN": gauss_newton, "G": gradient_moment}[kind]
     trace = _LayerTrace(model)
@@ -83,13 +80,13 @@ def dense_matrix(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Te
     how = f"{PRODUCTS_BUILDER}: fallback, the exact dense builder does not support layer {layer} ({why})"
     log.warning("dense %s: layer %s does not support the exact builder's torch.func transforms; fallback: %s",
                 kind, layer, PRODUCTS_BUILDER)
-    return operator(kind, model, loss_fn, x, y, dtype, device).dense(), how
+    return operator(kind, model, loss_fn, x, y, dtype, device).dense("products"), how
 
 
 def operator(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
               dtype: torch.dtype, device: torch.device | str) -> TorchOperator:
-    cls = {"H": HessianProducts, "GN": GaussNewtonProducts, "G": GradientMomentProducts}[kind]
-    return cls(model, loss_fn, x, y, dtype=dtype, device=device)
+    return curvature_operator({"H": "hessian", "GN": "gauss_newton", "G": "gradient_moment"}[kind], model, loss_fn,
+                              x, y, dtype=dtype, device=device)
 
 
 

@@ -1,4 +1,8 @@
-"""Which exact route for a Hessian spectrum: the m x m reduction, dense, or Lanczos edges?
+"""Which exact route for a spectrum: the m x m reduction, dense, or Lanczos edges? The one place that decides
+dense vs iterative: :func:`decide_method` (configured or ``auto``) over :func:`choose_spectrum_method` (the
+rule), used by the Hessian spectrum (:mod:`nnspectra.curvature.spectrum`), the Lanczos front-end
+(:func:`nnspectra.curvature.eigen.eigenpairs` with ``method="auto"``), the analyses of any model
+(:mod:`nnspectra.analyze`) and the Ben Arous et al. matrices (:mod:`nnspectra.experiments.alignment`).
 
 "Dense whenever it fits the device's budget, else Lanczos" (issue 15), preceded by the cheapest exact route
 where it applies: a one-hidden-layer ReLU net under cross-entropy has every nonzero eigenvalue in an m x m
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
+from nnspectra.errors import MemoryBudgetError
 from nnspectra.resources import DEFAULT_FRACTION, GIB, memory_limit_bytes
 from nnspectra.curvature.reduced import REDUCED_COPIES
 
@@ -82,3 +87,29 @@ def choose_spectrum_method(n_params: int, dtype: torch.dtype = torch.float64, de
                               f"{budget / GIB:.2f} GiB on {dev} ({source})")
     return SpectrumChoice("dense", need, budget, f"dense {name} spectrum needs {need / GIB:.2f} GiB <= "
                           f"{budget / GIB:.2f} GiB on {dev} ({source})")
+
+
+METHODS = ("auto", "dense", "lanczos", "reduced")
+
+
+def decide_method(method: str, n_params: int, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
+                  budget_gb: float | None = None, *, max_dense_params: int | None = None,
+                  reduced_columns: int | None = None, check_dense: bool = False) -> tuple[str, str]:
+    """(method, reason): a configured ``method`` as it is, or for ``auto`` the rule of
+    :func:`choose_spectrum_method` (``max_dense_params``, ``reduced_columns``: see there). With ``check_dense``
+    a configured ``dense`` that does not fit the budget raises :class:`MemoryBudgetError` (one line)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "auto":
+        choice = choose_spectrum_method(n_params, dtype, device, budget_gb, max_dense_params=max_dense_params,
+                                        reduced_columns=reduced_columns)
+        return choice.method, f"method: auto -> {choice.method}: {choice.reason}"
+    if method == "dense" and check_dense:
+        choice = choose_spectrum_method(n_params, dtype, device, budget_gb)
+        if choice.method != "dense":
+            raise MemoryBudgetError(
+                f"method 'dense' needs {choice.need_bytes / GIB:.2f} GiB for P = {n_params:,} "
+                f"(> {choice.budget_bytes / GIB:.2f} GiB budget); use method: lanczos (top-k edges), or auto, or "
+                "raise memory_budget_gb")
+        return "dense", f"method: dense (configured; {choice.reason})"
+    return method, f"method: {method} (configured)"

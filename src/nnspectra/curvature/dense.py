@@ -133,9 +133,12 @@ def _outer_curvature_jacobian(model: torch.nn.Module, loss_fn: LossFn, inputs: t
     return out
 
 
-def _dense(kind: str, model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
+def dense_curvature(kind: str, model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
            dtype: torch.dtype, method: str, budget_gb: float | None, device: torch.device | str | None,
            chunk: int | None = None) -> torch.Tensor:
+    """The dense P x P ``kind`` ("hessian", "gauss_newton" or "gradient_moment") by ``method`` (module
+    docstring): the one dense chain behind :func:`hessian`, :func:`gauss_newton`, :func:`gradient_moment` and
+    the operators' ``.dense()`` (:mod:`nnspectra.curvature.products`)."""
     model, inputs, targets = prepare(model, inputs, targets, dtype, device)
     dev = next(model.parameters()).device
     p = _n_params(model)
@@ -166,7 +169,7 @@ def hessian(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targe
     per vmapped block (hvp only; the memory budget sets the block and may allow fewer). Raises
     MemoryBudgetError if P x P does not fit in ``budget_gb`` (default 80% of the available memory).
     """
-    return _dense("hessian", model, loss_fn, inputs, targets, dtype=dtype, method=method, budget_gb=budget_gb,
+    return dense_curvature("hessian", model, loss_fn, inputs, targets, dtype=dtype, method=method, budget_gb=budget_gb,
                   device=device, chunk=chunk)
 
 
@@ -175,7 +178,7 @@ def gauss_newton(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, 
                  device: torch.device | str | None = None) -> torch.Tensor:
     """Gauss-Newton part G = sum_i J_i^T (d^2 L / d f_i^2) J_i of the mean-loss Hessian (P x P, PSD for
     convex losses); Sagun et al. 2018 eq. 5, first term. ``method``: auto | mlp | jacobian."""
-    return _dense("gauss_newton", model, loss_fn, inputs, targets, dtype=dtype, method=method,
+    return dense_curvature("gauss_newton", model, loss_fn, inputs, targets, dtype=dtype, method=method,
                   budget_gb=budget_gb, device=device)
 
 
@@ -184,7 +187,7 @@ def gradient_moment(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tenso
                     device: torch.device | str | None = None) -> torch.Tensor:
     """G-matrix (1/N) sum_i grad l_i grad l_i^T of the per-sample gradients (P x P), with l_i the
     per-sample loss whose mean is ``loss_fn``. ``method``: auto | mlp | jacobian."""
-    return _dense("gradient_moment", model, loss_fn, inputs, targets, dtype=dtype, method=method,
+    return dense_curvature("gradient_moment", model, loss_fn, inputs, targets, dtype=dtype, method=method,
                   budget_gb=budget_gb, device=device)
 
 

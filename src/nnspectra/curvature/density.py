@@ -13,7 +13,7 @@ with probes uniform on the sphere, W1(SLQ, spectrum) <= t (lambda_max - lambda_m
 Hutchinson's estimator tr(A) ~ mean over Rademacher z of z^T A z (one product per probe) gives the
 trace; SLQ's own trace estimate P * sum_j w_j theta_j equals it for the same probes.
 
-Everything takes a :class:`nnspectra.curvature.products.TorchOperator` (e.g. HessianProducts or
+Everything takes a :class:`nnspectra.curvature.operators.TorchOperator` (e.g. HessianProducts or
 GaussNewtonProducts) and returns numpy arrays; probes are processed ``block`` at a time as one block
 product per Lanczos step.
 """
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from nnspectra.curvature.lanczos import lanczos_tridiagonal
-from nnspectra.curvature.products import TorchOperator, as_torch_operator
+from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 
 PROBES = ("rademacher", "gaussian")
 
@@ -63,7 +63,8 @@ class SpectralDensity:
 
 def _probes(size: int, count: int, kind: str, gen: torch.Generator) -> torch.Tensor:
     if kind == "rademacher":
-        return torch.randint(0, 2, (count, size), generator=gen, dtype=torch.int8).to(torch.float64) * 2 - 1
+        # in place: one float64 buffer instead of three (the same values: 2 r - 1 is exact)
+        return torch.randint(0, 2, (count, size), generator=gen, dtype=torch.int8).to(torch.float64).mul_(2).sub_(1)
     if kind == "gaussian":
         return torch.randn(count, size, generator=gen, dtype=torch.float64)
     raise ValueError(f"probe must be one of {PROBES}, got {kind!r}")

@@ -19,7 +19,7 @@ import torch
 from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
 if TYPE_CHECKING:
-    from nnspectra.curvature.products import TorchOperator
+    from nnspectra.curvature.operators import TorchOperator
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def eigh_dense(mat: torch.Tensor | np.ndarray, subset: tuple[int, int] | None = 
 # -- the Lanczos front-end: edges of symmetric operators ----------------------------------------------
 
 def _is_torch_operator(A: object) -> bool:
-    from nnspectra.curvature.products import TorchOperator
+    from nnspectra.curvature.operators import TorchOperator
 
     return isinstance(A, TorchOperator)
 
@@ -72,7 +72,7 @@ def _dense_of(A: np.ndarray | LinearOperator) -> np.ndarray:
 
 
 def _torch_eigenpairs(A: TorchOperator, k: int, which: str, tol: float, seed: int, return_vectors: bool,
-                      ncv: int | None, maxiter: int | None, on_no_convergence: str,
+                      ncv: int | None, maxiter: int | None, on_no_convergence: str, info: dict | None = None,
                       ) -> tuple[np.ndarray, np.ndarray | None] | None:
     """:func:`eigenpairs` for a torch operator: thick-restart Lanczos in torch (basis on the operator's
     device). Returns None when it did not converge and ``on_no_convergence="dense"`` asks for the fallback."""
@@ -83,7 +83,9 @@ def _torch_eigenpairs(A: TorchOperator, k: int, which: str, tol: float, seed: in
                         return_vectors=return_vectors)
     vals = res.values.cpu().numpy()
     vecs = None if res.vectors is None else res.vectors.cpu().numpy()
-    if res.converged:
+    if info is not None:
+        info.update(residuals=res.residuals.cpu().numpy(), converged=bool(res.converged), n_restarts=res.n_restarts)
+    if res.converged or on_no_convergence == "all":
         return vals, vecs
     if on_no_convergence == "dense":
         return None
@@ -99,20 +101,25 @@ def _torch_eigenpairs(A: TorchOperator, k: int, which: str, tol: float, seed: in
 def eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, *, which: str = "LA", tol: float = 0.0,
                seed: int = 0,
                return_vectors: bool = True, ncv: int | None = None, maxiter: int | None = None,
-               dense_below: int = 0, on_no_convergence: str = "raise") -> tuple[np.ndarray, np.ndarray | None]:
+               method: str = "lanczos", max_dense_params: int | None = None, on_no_convergence: str = "raise",
+               info: dict | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """The k largest (``which="LA"``, descending) or smallest (``"SA"``, ascending) eigenpairs of symmetric A.
 
     The one front-end for spectral edges: for a scipy ``LinearOperator``, ARPACK's implicitly restarted
-    Lanczos (``eigsh``); for a :class:`~nnspectra.curvature.products.TorchOperator` (e.g. HessianProducts),
+    Lanczos (``eigsh``); for a :class:`~nnspectra.curvature.operators.TorchOperator` (e.g. HessianProducts),
     the torch thick-restart Lanczos :func:`nnspectra.curvature.lanczos.lanczos_eigsh` (no numpy round trip
     per product; the basis stays on the operator's device, so on CUDA nothing leaves the GPU). Both start
     from a seeded vector (so results repeat), relative tolerance ``tol`` (0 = machine precision; ARPACK's
     relative to each eigenvalue, the torch one relative to the largest |Ritz value|), ``maxiter`` restarts.
     Dense ``eigh``
-    instead when A is an array, when its size is below ``dense_below``, or when k >= dim - 1 and dense is
-    allowed (``dense_below > 0``). If ARPACK runs out of restarts: ``on_no_convergence="raise"`` re-raises,
-    ``"dense"`` falls back to the dense matrix, ``"partial"`` keeps the Ritz values that converged (logged).
-    Eigenvectors are the columns of a (dim, k) array (None when ``return_vectors`` is false).
+    instead when A is an array, when ``method="dense"``, or when ``method="auto"`` and the project's one rule
+    (:func:`nnspectra.curvature.choose.decide_method`: fits the memory budget and dim <= ``max_dense_params``)
+    says dense or k >= dim - 1. If Lanczos runs out of restarts: ``on_no_convergence="raise"`` re-raises,
+    ``"dense"`` falls back to the dense matrix, ``"partial"`` keeps the Ritz values that converged (logged),
+    ``"all"`` (torch operators) keeps all k Ritz values (``info["converged"]`` says whether they did).
+    Eigenvectors are the columns of a (dim, k) array (None when ``return_vectors`` is false). ``info`` (a
+    dict, optional) receives ``method`` and, from the torch Lanczos, ``residuals``, ``converged`` and
+    ``n_restarts``.
     """
     if which not in ("LA", "SA"):
         raise ValueError(f"which must be 'LA' (largest) or 'SA' (smallest), got {which!r}")
@@ -120,15 +127,26 @@ def eigenpairs(A: np.ndarray | LinearOperator | TorchOperator, k: int, *, which:
     dim = A.size if torch_op else A.shape[0]
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    dense_ok = isinstance(A, np.ndarray) or dense_below > 0
+    auto = method == "auto"
+    if isinstance(A, np.ndarray):
+        method = "dense"
+    elif auto:
+        from nnspectra.curvature.choose import decide_method
+
+        method = decide_method("auto", dim, max_dense_params=max_dense_params)[0]
+    if method not in ("dense", "lanczos"):
+        raise ValueError(f"method must be 'auto', 'dense' or 'lanczos', got {method!r}")
+    dense_ok = method == "dense" or auto
     if dense_ok:
         k = min(k, dim)
     elif k >= dim:
         raise ValueError(f"k must be between 1 and P - 1 = {dim - 1} for Lanczos, got {k}; "
                          "use eigvalsh_dense for the whole spectrum")
-    use_dense = isinstance(A, np.ndarray) or dim < dense_below or (dense_ok and k >= dim - 1)
+    use_dense = method == "dense" or (dense_ok and k >= dim - 1)
+    if info is not None:
+        info["method"] = "dense" if use_dense else "lanczos"
     if not use_dense and torch_op:
-        out = _torch_eigenpairs(A, k, which, tol, seed, return_vectors, ncv, maxiter, on_no_convergence)
+        out = _torch_eigenpairs(A, k, which, tol, seed, return_vectors, ncv, maxiter, on_no_convergence, info)
         if out is not None:
             return out
     elif not use_dense:

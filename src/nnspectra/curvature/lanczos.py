@@ -1,6 +1,6 @@
 """Lanczos in torch: thick-restart eigenpairs at a spectral edge, and lockstep tridiagonalisation for SLQ.
 
-Both work on a :class:`nnspectra.curvature.products.TorchOperator` (blocks of vectors as torch tensors),
+Both work on a :class:`nnspectra.curvature.operators.TorchOperator` (blocks of vectors as torch tensors),
 so on CUDA the Krylov basis and every product stay on the GPU; only the small projected matrix goes
 to the CPU. Arithmetic is float64 (the basis is float64 even when the operator computes in float32).
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
-from nnspectra.curvature.products import TorchOperator, as_torch_operator
+from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0

@@ -39,6 +39,6 @@ def check_dense_fits(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float6
             f"a dense {n_rows:,} x {n_cols:,} {str(dtype).replace('torch.', '')} {what}"
             f"{f' (x{copies:g} buffers)' if copies != 1 else ''} needs {need / GIB:.2f} GiB but only "
             f"{budget / GIB:.2f} GiB may be used on {dev} ({source}); alternatives: Lanczos edges "
-            f"(nnspectra.curvature.top_eigenpairs / bottom_eigenpairs on a HessianOperator), dtype float32 "
+            f"(nnspectra.curvature.top_eigenpairs / bottom_eigenpairs on HessianProducts), dtype float32 "
             f"(half the memory), a GPU with more memory (device: cuda), or raise 'memory_budget_gb'")
     return one

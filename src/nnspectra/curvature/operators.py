@@ -1,129 +1,140 @@
-"""Matrix-free curvature operators (scipy LinearOperators) and Lanczos spectral edges.
+"""The protocol every curvature operator follows, and its adaptors (the operators themselves, Hessian,
+Gauss-Newton and G-matrix products, are in :mod:`nnspectra.curvature.products`).
 
-For models whose dense P x P matrix does not fit (the widest MNIST net of Sagun et al. 2018,
-P = 55,660, is a 24.8 GB float64 Hessian), the spectral edges come from ``scipy.sparse.linalg.eigsh``
-(implicitly restarted Lanczos, ARPACK) on these operators. Each matvec costs about two passes over the
-data; ``matmat`` vmaps blocks of vectors. Numpy float64 in and out, torch (any device) inside.
+Protocol (:class:`TorchOperator`): ``size``, ``dtype``, ``device`` and ``matmat(vecs)`` taking a block of
+vectors as ROWS, shape (k, P), returning (k, P) on the operator's device; ``.dense(strategy)`` and
+``.to_scipy()`` (a :class:`ScipyView`: scipy ``LinearOperator``, numpy float64 in and out, for ARPACK or any
+scipy solver). :class:`DenseOperator` wraps a matrix, :class:`ScipyOperator` any scipy LinearOperator
+(e.g. the closed-form mixture operators), :func:`as_torch_operator` picks.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from abc import ABCMeta, abstractmethod
-from collections.abc import Callable
+from abc import ABC, abstractmethod
 
 import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 
-from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params, outputs_of_flat_params, prepare
-from nnspectra.curvature.mlp import output_hessian_blocks
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-PROGRESS_EVERY_S = 60.0  # how often a long Lanczos run logs how many operator products it has done
+PROGRESS_EVERY_S = 60.0  # how often a scipy view logs how many products it has done (ARPACK has no hook)
 log = logging.getLogger(__name__)
 
 
-class _CurvatureOperator(LinearOperator, metaclass=ABCMeta):
-    """Shared plumbing: numpy <-> torch, blocks of vectors through vmap; subclasses define ``_apply``."""
+class TorchOperator(ABC):
+    """A symmetric P x P operator applied to blocks of row vectors (k, P) -> (k, P) on ``device``."""
 
-    def __init__(self, model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
-                 dtype: torch.dtype = torch.float64, device: torch.device | str | None = None, block: int = 32):
-        self.model, self.inputs, self.targets = prepare(model, inputs, targets, dtype, device)
-        self.loss_fn = loss_fn
-        self.theta = flat_parameters(self.model)
-        self.torch_dtype = dtype
-        self.device = self.theta.device
-        self.block = int(block)
-        self.n_matvec = 0
-        self._t_start = time.perf_counter()
-        self._t_logged = self._t_start
-        size = self.theta.numel()
-        super().__init__(dtype=np.dtype(str(dtype).replace("torch.", "")), shape=(size, size))
+    size: int
+    dtype: torch.dtype
+    device: torch.device
+    n_products: int = 0
 
     @abstractmethod
-    def _apply(self, vecs: torch.Tensor) -> torch.Tensor:
-        """The operator applied to a block of vectors, (k, P) -> (k, P)."""
+    def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
+        """The operator on a block of rows (k, P) already in ``dtype`` on ``device``."""
+
+    def matmat(self, vecs: torch.Tensor) -> torch.Tensor:
+        """Apply to the rows of ``vecs`` (k, P) or to one vector (P,); result in ``self.dtype``."""
+        one = vecs.ndim == 1
+        block = vecs.reshape(1, -1) if one else vecs
+        if block.shape[-1] != self.size:
+            raise ValueError(f"operator of size {self.size} applied to vectors of length {block.shape[-1]}")
+        out = self._matmat(block.to(device=self.device, dtype=self.dtype))
+        self.n_products += block.shape[0]
+        return out.reshape(-1) if one else out
+
+    def matvec(self, vec: torch.Tensor) -> torch.Tensor:
+        """Apply to one vector (P,)."""
+        return self.matmat(vec.reshape(-1))
+
+    def dense(self, strategy: str = "products", *, block: int = 64) -> torch.Tensor:
+        """The represented P x P matrix; ``"products"``: from products with the identity, ``block`` columns at a
+        time (model operators also take the dense builders, see :meth:`_ModelProducts.dense`)."""
+        if strategy != "products":
+            raise ValueError(f"{type(self).__name__}.dense takes strategy 'products', got {strategy!r}")
+        out = torch.empty(self.size, self.size, dtype=self.dtype, device=self.device)
+        for start in range(0, self.size, block):
+            stop = min(self.size, start + block)
+            eye = torch.zeros(stop - start, self.size, dtype=self.dtype, device=self.device)
+            eye[torch.arange(stop - start), torch.arange(start, stop)] = 1
+            out[start:stop] = self.matmat(eye)
+        return out
+
+    def to_scipy(self) -> "ScipyView":
+        """This operator as a scipy ``LinearOperator`` (numpy float64 in and out; products stay on ``device``)."""
+        return ScipyView(self)
+
+
+class ScipyView(LinearOperator):
+    """A :class:`TorchOperator` seen by scipy (:meth:`TorchOperator.to_scipy`): blocks of numpy columns in,
+    one block product, float64 columns out; logs how many products it has done every
+    :data:`PROGRESS_EVERY_S` seconds (ARPACK reports no progress)."""
+
+    def __init__(self, op: TorchOperator):
+        self.op = op
+        self._t_start = self._t_logged = time.perf_counter()
+        super().__init__(dtype=np.dtype(np.float64), shape=(op.size, op.size))
+
+    @property
+    def n_matvec(self) -> int:
+        """Products done so far (the operator's count)."""
+        return self.op.n_products
 
     def _matmat(self, mat: np.ndarray) -> np.ndarray:
-        cols = torch.as_tensor(np.ascontiguousarray(np.asarray(mat).T), dtype=self.torch_dtype, device=self.device)
-        out = torch.empty_like(cols)
-        for start in range(0, cols.shape[0], self.block):
-            out[start : start + self.block] = self._apply(cols[start : start + self.block])
-        self.n_matvec += cols.shape[0]
+        rows = torch.as_tensor(np.ascontiguousarray(np.asarray(mat, dtype=np.float64).T))
+        out = self.op.matmat(rows).to(torch.float64).cpu().numpy().T
         now = time.perf_counter()
-        if now - self._t_logged >= PROGRESS_EVERY_S:  # eigsh has no progress hook: report from here
+        if now - self._t_logged >= PROGRESS_EVERY_S:
             self._t_logged = now
-            log.info("%s: %d products with a %d x %d operator so far, %.0f s", type(self).__name__,
-                     self.n_matvec, self.shape[0], self.shape[1], now - self._t_start)
-        return out.T.cpu().numpy()
+            log.info("%s: %d products with a %d x %d operator so far, %.0f s", type(self.op).__name__,
+                     self.op.n_products, self.shape[0], self.shape[1], now - self._t_start)
+        return out
 
     def _matvec(self, vec: np.ndarray) -> np.ndarray:
         return self._matmat(np.asarray(vec).reshape(-1, 1)).reshape(-1)
 
-    def _adjoint(self) -> "LinearOperator":
+    def _adjoint(self) -> "ScipyView":
         return self  # symmetric
 
-    def dense(self) -> np.ndarray:
-        """The represented matrix, column by column (for tests on tiny models)."""
-        return self._matmat(np.eye(self.shape[0]))
+
+class DenseOperator(TorchOperator):
+    """A dense symmetric matrix as an operator (reference cases in tests and benchmarks)."""
+
+    def __init__(self, mat: torch.Tensor | np.ndarray):
+        self.mat = torch.as_tensor(mat)
+        self.size, self.dtype, self.device = self.mat.shape[0], self.mat.dtype, self.mat.device
+        self.n_products = 0
+
+    def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
+        return vecs @ self.mat  # rows: (A v)^T = v^T A for symmetric A
 
 
-class HessianOperator(_CurvatureOperator):
-    """v -> H v, the Hessian of the mean loss (Pearlmutter HVP as forward-over-reverse autodiff)."""
+class ScipyOperator(TorchOperator):
+    """Any scipy ``LinearOperator`` (e.g. a closed-form mixture operator) as a torch operator: a numpy round
+    trip per block; a :class:`ScipyView` unwraps to its torch operator instead (:func:`as_torch_operator`)."""
 
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        grad_f = torch.func.grad(loss_of_flat_params(self.model, self.loss_fn, self.inputs, self.targets))
-        theta = self.theta
+    def __init__(self, op, dtype: torch.dtype = torch.float64):  # type: ignore[no-untyped-def]
+        self.op = op
+        self.size = int(op.shape[0])
+        self.dtype = dtype
+        self.device = torch.device("cpu")
+        self.n_products = 0
 
-        def hvp(v: torch.Tensor) -> torch.Tensor:
-            return torch.func.jvp(grad_f, (theta,), (v,))[1]
-
-        self._hvp = torch.func.vmap(hvp)
-
-    def _apply(self, vecs: torch.Tensor) -> torch.Tensor:
-        return self._hvp(vecs)
-
-
-class _OuterOperator(_CurvatureOperator):
-    """v -> J^T B J v with per-sample output blocks B_i (N, C, C): one JVP and one VJP per vector."""
-
-    def _set_blocks(self, blocks: torch.Tensor) -> None:
-        self.blocks = blocks
-        out_fn = outputs_of_flat_params(self.model, self.inputs)
-        theta = self.theta
-        _, vjp_fn = torch.func.vjp(out_fn, theta)
-        blocks_ = blocks
-
-        def apply_one(v: torch.Tensor) -> torch.Tensor:
-            jv = torch.func.jvp(out_fn, (theta,), (v,))[1]  # (N, C)
-            return vjp_fn(torch.einsum("icd,id->ic", blocks_, jv))[0]
-
-        self._fn = torch.func.vmap(apply_one)
-
-    def _apply(self, vecs: torch.Tensor) -> torch.Tensor:
-        return self._fn(vecs)
-
-    def _outputs(self) -> torch.Tensor:
-        return outputs_of_flat_params(self.model, self.inputs)(self.theta).detach()
+    def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
+        out = self.op.matmat(vecs.detach().cpu().numpy().T)
+        return torch.as_tensor(np.ascontiguousarray(out.T), dtype=self.dtype)
 
 
-class GaussNewtonOperator(_OuterOperator):
-    """v -> G v with G = sum_i J_i^T (d^2 L / d f_i^2) J_i, the Gauss-Newton part of the Hessian."""
-
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        _, blocks = output_hessian_blocks(self.loss_fn, self._outputs(), self.targets)
-        self._set_blocks(blocks)
-
-
-class GradientMomentOperator(_OuterOperator):
-    """v -> (1/N) sum_i g_i g_i^T v, the second moment of the per-sample gradients g_i (G-matrix)."""
-
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        grad, _ = output_hessian_blocks(self.loss_fn, self._outputs(), self.targets, check=False)
-        n = grad.shape[0]
-        self._set_blocks(n * grad[:, :, None] * grad[:, None, :])
+def as_torch_operator(op: TorchOperator | torch.Tensor | np.ndarray | object) -> TorchOperator:
+    """``op`` as a :class:`TorchOperator`: unchanged, a dense matrix wrapped, or a scipy LinearOperator."""
+    if isinstance(op, TorchOperator):
+        return op
+    if isinstance(op, ScipyView):
+        return op.op
+    if isinstance(op, (torch.Tensor, np.ndarray)):
+        return DenseOperator(op)
+    if hasattr(op, "matmat") and hasattr(op, "shape"):
+        return ScipyOperator(op)
+    raise TypeError(f"cannot use {type(op).__name__} as an operator: give a TorchOperator, a matrix or a "
+                    "scipy LinearOperator")

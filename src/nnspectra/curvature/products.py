@@ -1,24 +1,28 @@
-"""Curvature-matrix products on torch tensors, with little work per product (any ``nn.Module``, any device).
+"""The one family of curvature operators: Hessian, Gauss-Newton and G-matrix products on torch tensors, with
+little work per product (any ``nn.Module``, any device), and their dense and scipy views.
 
-The scipy operators of :mod:`nnspectra.curvature.operators` redo the whole forward and backward pass
-for every product (forward-over-reverse ``jvp(grad)``) and go through numpy. The operators here build
-the autograd graph of the gradient ONCE (``create_graph=True``) and keep it; each product is then a
-single backward pass through that graph (Pearlmutter's R-operator as double backward), so the primal
-forward/backward is not repeated. Measured at P = 55,660 (784-70-10 MLP, N = 1,000, float64, one CPU
-thread): 6.4 ms per Hessian-vector product against 26 ms for ``jvp(grad)`` and a flop bound
-8 N P / GEMM rate of 7.7 ms (see benchmarks/bench_gpu_paths.py).
+The operators build the autograd graph of the gradient ONCE (``create_graph=True``, on the first product)
+and keep it; each product is then a single backward pass through that graph (Pearlmutter's R-operator as
+double backward), so the primal forward/backward is not repeated. Measured at P = 55,660 (784-70-10 MLP,
+N = 1,000, float64, one CPU thread): 6.4 ms per Hessian-vector product against 26 ms for ``jvp(grad)`` and
+a flop bound 8 N P / GEMM rate of 7.7 ms (see benchmarks/bench_gpu_paths.py).
 
-Protocol (:class:`TorchOperator`): ``size``, ``dtype``, ``device`` and ``matmat(vecs)`` taking a
-block of vectors as ROWS, shape (k, P), returning (k, P) on the operator's device. Lanczos
-(:mod:`nnspectra.curvature.lanczos`) and SLQ (:mod:`nnspectra.curvature.density`) only use this, so
-on CUDA the vectors never leave the GPU.
+They follow the protocol of :class:`nnspectra.curvature.operators.TorchOperator` (blocks of row vectors on
+the operator's device; Lanczos and SLQ use only that, so on CUDA the vectors never leave the GPU). Two
+adaptors:
+
+* ``.dense(strategy)``: the P x P matrix. ``"products"`` from products with the identity (any operator);
+  the model operators also take the dense builders of :mod:`nnspectra.curvature.dense` (``"auto"``, their
+  default, ``"mlp"``, ``"hvp"``, ``"jacobian"``), whose ``auto`` is the one dense chain (MLP GEMMs where the
+  model qualifies, else the generic builder).
+* ``.to_scipy()``: a ``scipy.sparse.linalg.LinearOperator`` view (numpy float64 in and out, products on the
+  operator's device), for ARPACK or any scipy solver; it logs its progress (ARPACK has no hook).
 
 Operators (Sagun et al. 2018 eqs. 1, 4-5; L = mean loss over the N samples):
 
 * :class:`HessianProducts`     v -> H v
 * :class:`GaussNewtonProducts` v -> G v = sum_i J_i^T (d^2 L/df_i^2) J_i v  (J v by the double-vjp trick)
 * :class:`GradientMomentProducts` v -> (1/N) sum_i g_i g_i^T v   (per-sample gradients g_i)
-* :class:`DenseOperator` (a matrix), :class:`ScipyOperator` (any scipy LinearOperator, via numpy).
 
 ``sample_chunk`` splits the data into chunks whose graphs are all kept (the loss must be a mean of
 per-sample terms, which the Gauss-Newton code checks); ``cache_graph=False`` rebuilds each chunk's
@@ -27,86 +31,16 @@ graph per product instead, trading about 2x time for the graph memory.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable, Iterator
 
-import numpy as np
 import torch
 
-from nnspectra.curvature.dense import prepare
+from nnspectra.curvature.dense import dense_curvature, prepare
 from nnspectra.curvature.mlp import output_hessian_blocks
+from nnspectra.curvature.operators import TorchOperator
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-class TorchOperator(ABC):
-    """A symmetric P x P operator applied to blocks of row vectors (k, P) -> (k, P) on ``device``."""
-
-    size: int
-    dtype: torch.dtype
-    device: torch.device
-    n_products: int = 0
-
-    @abstractmethod
-    def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
-        """The operator on a block of rows (k, P) already in ``dtype`` on ``device``."""
-
-    def matmat(self, vecs: torch.Tensor) -> torch.Tensor:
-        """Apply to the rows of ``vecs`` (k, P) or to one vector (P,); result in ``self.dtype``."""
-        one = vecs.ndim == 1
-        block = vecs.reshape(1, -1) if one else vecs
-        if block.shape[-1] != self.size:
-            raise ValueError(f"operator of size {self.size} applied to vectors of length {block.shape[-1]}")
-        out = self._matmat(block.to(device=self.device, dtype=self.dtype))
-        self.n_products += block.shape[0]
-        return out.reshape(-1) if one else out
-
-    def matvec(self, vec: torch.Tensor) -> torch.Tensor:
-        """Apply to one vector (P,)."""
-        return self.matmat(vec.reshape(-1))
-
-    def dense(self, block: int = 64) -> torch.Tensor:
-        """The represented matrix from products with the identity in blocks (tests, small P)."""
-        out = torch.empty(self.size, self.size, dtype=self.dtype, device=self.device)
-        for start in range(0, self.size, block):
-            stop = min(self.size, start + block)
-            eye = torch.zeros(stop - start, self.size, dtype=self.dtype, device=self.device)
-            eye[torch.arange(stop - start), torch.arange(start, stop)] = 1
-            out[start:stop] = self.matmat(eye)
-        return out
-
-
-class DenseOperator(TorchOperator):
-    """A dense symmetric matrix as an operator (reference cases in tests and benchmarks)."""
-
-    def __init__(self, mat: torch.Tensor | np.ndarray):
-        self.mat = torch.as_tensor(mat)
-        self.size, self.dtype, self.device = self.mat.shape[0], self.mat.dtype, self.mat.device
-        self.n_products = 0
-
-    def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
-        return vecs @ self.mat  # rows: (A v)^T = v^T A for symmetric A
-
-
-class ScipyOperator(TorchOperator):
-    """Any scipy ``LinearOperator`` (e.g. :class:`nnspectra.curvature.HessianOperator`): a numpy round trip
-    per block. For the curvature operators of :mod:`operators` the torch block product is used directly."""
-
-    def __init__(self, op, dtype: torch.dtype = torch.float64):  # type: ignore[no-untyped-def]
-        self.op = op
-        self.size = int(op.shape[0])
-        inner = getattr(op, "_apply", None)
-        self._torch_apply = inner if callable(inner) and hasattr(op, "torch_dtype") else None
-        self.dtype = op.torch_dtype if self._torch_apply is not None else dtype
-        self.device = op.device if self._torch_apply is not None else torch.device("cpu")
-        self.n_products = 0
-
-    def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
-        if self._torch_apply is not None:
-            step = int(getattr(self.op, "block", 32))
-            return torch.cat([self._torch_apply(vecs[i : i + step]) for i in range(0, vecs.shape[0], step)])
-        out = self.op.matmat(vecs.detach().cpu().numpy().T)
-        return torch.as_tensor(np.ascontiguousarray(out.T), dtype=self.dtype)
 
 
 def _chunks(n: int, chunk: int | None) -> Iterator[slice]:
@@ -118,6 +52,8 @@ def _chunks(n: int, chunk: int | None) -> Iterator[slice]:
 class _ModelProducts(TorchOperator):
     """Shared setup: the model's parameters as fresh leaf tensors (the caller's model is never changed),
     data on the device, and the per-chunk graphs (built once, or per product without the cache)."""
+
+    kind: str  # "hessian", "gauss_newton" or "gradient_moment": the matrix, for the dense builders
 
     def __init__(self, model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
                  dtype: torch.dtype = torch.float64, device: torch.device | str | None = None,
@@ -135,11 +71,30 @@ class _ModelProducts(TorchOperator):
         self.cache_graph = bool(cache_graph)
         self.batched = bool(batched)
         self.n_products = 0
-        self.graph_bytes = 0  # tensors saved by the cached graphs (measured while building them)
-        self._graphs: list[tuple] | None = None
+        self._graph_bytes = 0
+        self._graphs: list[tuple] | None = None  # built on the first product (a dense builder needs none)
         self._precompute()
-        if self.cache_graph:
+
+    @property
+    def graph_bytes(self) -> int:
+        """Bytes of the tensors the cached graphs save (measured while building them; builds them if needed)."""
+        self._ensure_graphs()
+        return self._graph_bytes
+
+    def _ensure_graphs(self) -> None:
+        if self.cache_graph and self._graphs is None:
             self._graphs = [self._build_counted(s) for s in self.slices]
+
+    def dense(self, strategy: str = "auto", *, block: int = 64, budget_gb: float | None = None,
+              chunk: int | None = None) -> torch.Tensor:
+        """The P x P matrix: ``"products"`` from products with the identity (any layer autograd supports, e.g.
+        batch norm on batch statistics); else the exact dense builders of :func:`nnspectra.curvature.dense`
+        (``"auto"``: MLP GEMMs where the model qualifies, else the generic builder; ``"mlp"``, ``"hvp"``,
+        ``"jacobian"``), within ``budget_gb``; ``chunk`` caps the columns per block of the ``hvp`` builder."""
+        if strategy == "products":
+            return super().dense("products", block=block)
+        return dense_curvature(self.kind, self.model, self.loss_fn, self.inputs, self.targets, dtype=self.dtype,
+                               method=strategy, budget_gb=budget_gb, device=self.device, chunk=chunk)
 
     def _outputs(self, sl: slice) -> torch.Tensor:
         from torch.func import functional_call
@@ -159,7 +114,7 @@ class _ModelProducts(TorchOperator):
 
         with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             graph = self._build(sl)
-        self.graph_bytes += sum(seen.values())
+        self._graph_bytes += sum(seen.values())
         return graph
 
     def _precompute(self) -> None:
@@ -183,8 +138,8 @@ class _ModelProducts(TorchOperator):
                    vecs: torch.Tensor, retain: bool, split: Callable[[torch.Tensor], list[torch.Tensor]] | None,
                    ) -> torch.Tensor:
         """Rows of vector-Jacobian products of ``outputs`` (flat) with each row of ``vecs``: (k, sum inputs)."""
-        def flat(grads: tuple[torch.Tensor | None, ...]) -> torch.Tensor:
-            return torch.cat([(torch.zeros_like(x) if g is None else g).reshape(-1) for g, x in zip(grads, inputs)])
+        def flat(grads: tuple[torch.Tensor | None, ...], out: torch.Tensor) -> None:
+            torch.cat([(torch.zeros_like(x) if g is None else g).reshape(-1) for g, x in zip(grads, inputs)], out=out)
 
         outs = outputs if isinstance(outputs, list) else [outputs]
         live = [i for i, o in enumerate(outs) if o.requires_grad]  # outputs that depend on the inputs at all
@@ -198,16 +153,17 @@ class _ModelProducts(TorchOperator):
                                         is_grads_batched=True, allow_unused=True)
             return torch.cat([(torch.zeros(k, x.numel(), dtype=vecs.dtype, device=vecs.device) if g is None
                                else g.reshape(k, -1)) for g, x in zip(grads, inputs)], dim=1)
-        rows = []
-        for i in range(k):
+        rows = torch.empty(k, sum(x.numel() for x in inputs), dtype=vecs.dtype, device=vecs.device)
+        for i in range(k):  # each row written in place (no stack of k copies afterwards)
             grad_out = split(vecs[i]) if split is not None else [vecs[i]]
             keep = retain or i < k - 1
-            rows.append(flat(torch.autograd.grad(outs, inputs, [grad_out[j] for j in live], retain_graph=keep,
-                                                 allow_unused=True)))
-        return torch.stack(rows)
+            flat(torch.autograd.grad(outs, inputs, [grad_out[j] for j in live], retain_graph=keep,
+                                     allow_unused=True), rows[i])
+        return rows
 
     def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
         total = None
+        self._ensure_graphs()
         with torch.enable_grad():
             for i, sl in enumerate(self.slices):
                 if self._graphs is not None:
@@ -224,6 +180,8 @@ class _ModelProducts(TorchOperator):
 class HessianProducts(_ModelProducts):
     """v -> H v for the Hessian of the mean loss (Sagun et al. 2018 eq. 1), by double backward through the
     kept graph of the gradient: one backward pass per product, no repeated forward."""
+
+    kind = "hessian"
 
     def _build(self, sl: slice) -> tuple:
         loss = self.loss_fn(self._outputs(sl), self.targets[sl]) * self._weight(sl)
@@ -268,6 +226,8 @@ class _OuterProducts(_ModelProducts):
 class GaussNewtonProducts(_OuterProducts):
     """v -> G v with G = sum_i J_i^T (d^2 L / d f_i^2) J_i, the Gauss-Newton part (Sagun et al. 2018 eq. 5)."""
 
+    kind = "gauss_newton"
+
     def _blocks(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return output_hessian_blocks(self.loss_fn, outputs, targets)[1]
 
@@ -275,19 +235,9 @@ class GaussNewtonProducts(_OuterProducts):
 class GradientMomentProducts(_OuterProducts):
     """v -> (1/N) sum_i g_i g_i^T v, the second moment of the per-sample gradients (G-matrix)."""
 
+    kind = "gradient_moment"
+
     def _blocks(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         grad, _ = output_hessian_blocks(self.loss_fn, outputs, targets, check=False)
         n = grad.shape[0]
         return n * grad[:, :, None] * grad[:, None, :]
-
-
-def as_torch_operator(op: TorchOperator | torch.Tensor | np.ndarray | object) -> TorchOperator:
-    """``op`` as a :class:`TorchOperator`: unchanged, a dense matrix wrapped, or a scipy LinearOperator."""
-    if isinstance(op, TorchOperator):
-        return op
-    if isinstance(op, (torch.Tensor, np.ndarray)):
-        return DenseOperator(op)
-    if hasattr(op, "matmat") and hasattr(op, "shape"):
-        return ScipyOperator(op)
-    raise TypeError(f"cannot use {type(op).__name__} as an operator: give a TorchOperator, a matrix or a "
-                    "scipy LinearOperator")

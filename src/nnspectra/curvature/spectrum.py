@@ -3,10 +3,11 @@ else the spectral edges by Lanczos (Sagun et al. 2018 §2.1: "the exact full Hes
 products up to the machine precision").
 
 :func:`hessian_spectrum` is the one place that chooses between the dense route
-(:func:`nnspectra.curvature.hessian` + ``eigvalsh``) and the Lanczos edges (:func:`lanczos_edges` on
+(``HessianProducts.dense()`` + ``eigvalsh``) and the Lanczos edges (:func:`lanczos_edges` on
 :class:`~nnspectra.curvature.products.HessianProducts` through the one Lanczos front-end
-:func:`nnspectra.curvature.eigen.eigenpairs`, i.e. the torch Lanczos; see :func:`use_torch_lanczos`);
-``method: auto`` decides by the one rule :func:`nnspectra.curvature.choose.choose_spectrum_method`.
+:func:`nnspectra.curvature.eigen.eigenpairs`, i.e. the torch thick-restart Lanczos on any device: measured
+not slower than ARPACK on the CPU, docs/performance.md, "Lanczos front-end"); ``method: auto`` decides by
+the one rule :func:`nnspectra.curvature.choose.decide_method`.
 """
 
 from __future__ import annotations
@@ -18,25 +19,31 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.sparse.linalg import LinearOperator
 
-from nnspectra.curvature.choose import DENSE_COPIES, choose_spectrum_method
+from nnspectra.curvature.choose import DENSE_COPIES, METHODS, decide_method
 from nnspectra.curvature.dense import hessian, hessian_decomposition
 from nnspectra.curvature.eigen import bottom_eigenpairs, eigvalsh_dense, top_eigenpairs
 from nnspectra.curvature.memory import check_dense_fits
-from nnspectra.curvature.operators import HessianOperator
-from nnspectra.curvature.products import HessianProducts, TorchOperator
+from nnspectra.curvature.operators import TorchOperator
+from nnspectra.curvature.products import GaussNewtonProducts, GradientMomentProducts, HessianProducts
 from nnspectra.curvature.reduced import reduced_hessian_eigenvalues, reduced_size
 from nnspectra.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-METHODS = ("auto", "dense", "lanczos", "reduced")
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-#: the torch Lanczos on the CPU too: measured not slower than ARPACK on the scipy operator at the convnet
-#: and the 784-70-10 MLP (docs/performance.md, "Lanczos front-end")
-TORCH_LANCZOS_ON_CPU = True
+#: the one operator family, by matrix (Sagun et al. 2018 eqs. 1, 4-5; the G-matrix of Ben Arous et al.)
+OPERATORS = {"hessian": HessianProducts, "gauss_newton": GaussNewtonProducts, "gradient_moment": GradientMomentProducts}
+
+
+def curvature_operator(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *,
+                       dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> TorchOperator:
+    """The operator of ``kind`` (``hessian``, ``gauss_newton`` or ``gradient_moment``) of the mean loss
+    ``loss_fn(model(x), y)``: products, ``.dense(strategy)``, ``.to_scipy()``."""
+    if kind not in OPERATORS:
+        raise ValueError(f"curvature kind must be one of {sorted(OPERATORS)}, got {kind!r}")
+    return OPERATORS[kind](model, loss_fn, x, y, dtype=dtype, device=device)
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,8 @@ class SpectrumSettings:
     it applies and m < P, else dense when the matrix and the eigensolver workspace fit the memory budget
     and P <= ``max_dense_params``, else Lanczos). ``dtype`` is the arithmetic of the Hessian products;
     ``chunk`` at most this many basis vectors per batched product (fewer when the memory budget
-    requires); ``lanczos_tol`` ARPACK's relative tolerance and ``lanczos_maxiter`` its restart cap.
+    requires); ``lanczos_tol`` the Lanczos relative tolerance and ``lanczos_maxiter`` its restart cap
+    (the torch thick-restart Lanczos of :func:`lanczos_edges`).
     """
 
     method: str = "auto"
@@ -82,21 +90,14 @@ def negative_tolerance(eigs: np.ndarray, n_params: int, dtype: torch.dtype = tor
     return float(n_params * torch.finfo(dtype).eps * np.max(np.abs(eigs)))
 
 
-def lanczos_edges(op: LinearOperator | TorchOperator, top_k: int, bottom_k: int, tol: float, seed: int,
+def lanczos_edges(op: TorchOperator, top_k: int, bottom_k: int, tol: float, seed: int,
                   maxiter: int = 1000) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k (descending) and bottom-k (ascending) eigenvalues of a symmetric operator by Lanczos.
-
-    Through the one front-end :func:`nnspectra.curvature.eigen.eigenpairs`: a torch operator (e.g.
-    :class:`~nnspectra.curvature.products.HessianProducts`) runs the torch thick-restart Lanczos (float64
-    basis on the operator's device); a scipy LinearOperator runs ARPACK, in float64 whatever the
-    operator's arithmetic (its single-precision mode converges poorly). When the restarts (``maxiter``)
-    run out, the Ritz values that did converge are kept (and logged).
+    """Top-k (descending) and bottom-k (ascending) eigenvalues of a symmetric torch operator (e.g.
+    :class:`~nnspectra.curvature.products.HessianProducts`) by the torch thick-restart Lanczos (float64 basis
+    on the operator's device), through the one front-end :func:`nnspectra.curvature.eigen.eigenpairs`. When
+    the restarts (``maxiter``) run out, the Ritz values that did converge are kept (and logged).
     """
-    p = op.size if isinstance(op, TorchOperator) else op.shape[0]
-    if not isinstance(op, TorchOperator):
-        inner = op
-        op = LinearOperator((p, p), matvec=lambda v: np.asarray(inner.matvec(np.asarray(v).ravel()), dtype=np.float64),
-                            dtype=np.float64)
+    p = op.size
 
     def edge(k: int, solver: Callable[..., tuple[np.ndarray, Any]]) -> np.ndarray:
         k = min(k, p - 2)
@@ -109,13 +110,6 @@ def lanczos_edges(op: LinearOperator | TorchOperator, top_k: int, bottom_k: int,
     return np.sort(top)[::-1], np.sort(bottom)
 
 
-def use_torch_lanczos(device: torch.device | str) -> bool:
-    """Whether the Lanczos edges of a model run the torch Lanczos on :class:`HessianProducts` (True) or
-    ARPACK on the scipy :class:`HessianOperator`. Always on CUDA (the basis stays on the GPU); on the
-    CPU too, where it measured faster (docs/performance.md, "Lanczos front-end": one thread, CPU time)."""
-    return torch.device(device).type == "cuda" or TORCH_LANCZOS_ON_CPU
-
-
 def is_mean_cross_entropy(loss_fn: LossFn) -> bool:
     """Whether ``loss_fn`` is the mean softmax cross-entropy (the loss the m x m reduction is derived for)."""
     from nnspectra.training.evaluate import cross_entropy
@@ -126,18 +120,15 @@ def is_mean_cross_entropy(loss_fn: LossFn) -> bool:
 def _choose_method(settings: SpectrumSettings, model: torch.nn.Module, loss_fn: LossFn, n_samples: int,
                    dtype: torch.dtype, memory_budget_gb: float | None, device: torch.device | str) -> tuple[str, str]:
     """(method, reason): the configured method, or for ``auto`` the one rule of
-    :func:`nnspectra.curvature.choose.choose_spectrum_method` (the exact reduction where it applies and is
-    smaller, else dense when the matrix and eigvalsh's copy fit the device's budget and P <= ``max_dense_params``)."""
+    :func:`nnspectra.curvature.choose.decide_method` (the exact reduction where it applies and is smaller,
+    else dense when the matrix and eigvalsh's copy fit the device's budget and P <= ``max_dense_params``)."""
     m = reduced_size(model, n_samples) if is_mean_cross_entropy(loss_fn) else None
     if settings.method == "reduced" and m is None:
         raise ConfigError("curvature method 'reduced' needs a Sequential(Linear, ReLU, Linear) under mean "
                           "cross-entropy; use method auto, dense or lanczos")
-    if settings.method != "auto":
-        return settings.method, f"method: {settings.method} (configured)"
     p = sum(t.numel() for t in model.parameters())
-    choice = choose_spectrum_method(p, dtype, device, memory_budget_gb, copies=DENSE_COPIES,
-                                    max_dense_params=int(settings.max_dense_params), reduced_columns=m)
-    return choice.method, f"method: auto -> {choice.method}: {choice.reason}"
+    return decide_method(settings.method, p, dtype, device, memory_budget_gb,
+                         max_dense_params=int(settings.max_dense_params), reduced_columns=m)
 
 
 def negative_edge(eigs_ascending: np.ndarray, n_negative: int) -> tuple[float, float]:
@@ -182,8 +173,8 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y
         check_dense_fits(p, p, dtype, memory_budget_gb, device=device, copies=DENSE_COPIES)
         log.info("building the dense %d x %d %s Hessian (%.1f GiB) on %s", p, p, settings.dtype,
                  p * p * torch.finfo(dtype).bits / 8 / 2**30, device)
-        h = hessian(model, loss_fn, x, y, dtype=dtype, chunk=int(settings.chunk), budget_gb=memory_budget_gb,
-                    device=device)
+        h = curvature_operator("hessian", model, loss_fn, x, y, dtype=dtype, device=device).dense(
+            budget_gb=memory_budget_gb, chunk=int(settings.chunk))
         # LAPACK reports no progress; say what is running (P = 23,860 took ~15 min on one CPU core)
         log.info("eigvalsh of the %d x %d Hessian (~%.1e flop; no progress reports until it returns)", p, p, 4.0 * p**3)
         eigs = np.asarray(eigvalsh_dense(h), dtype=np.float64)
@@ -193,15 +184,11 @@ def hessian_spectrum(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y
         n_neg_tol = negative_tolerance(eigs, p, dtype)
         n_negative, exact = int(np.sum(eigs < -n_neg_tol)), True
     else:
-        if use_torch_lanczos(device):
-            op = HessianProducts(model, loss_fn, x, y, dtype=dtype, device=device)
-            log.info("Lanczos edges (top %d, bottom %d) by torch thick-restart Lanczos on %s", top_k, bottom_k, device)
-        else:
-            op = HessianOperator(model, loss_fn, x, y, dtype=dtype, device=device)
-            log.info("Lanczos edges (top %d, bottom %d) by ARPACK on %s", top_k, bottom_k, device)
+        op = curvature_operator("hessian", model, loss_fn, x, y, dtype=dtype, device=device)
+        log.info("Lanczos edges (top %d, bottom %d) by torch thick-restart Lanczos on %s", top_k, bottom_k, device)
         top, bottom = lanczos_edges(op, top_k, bottom_k, float(settings.lanczos_tol), seed,
                                     int(settings.lanczos_maxiter))
-        hvps = int(op.n_products if isinstance(op, TorchOperator) else op.n_matvec)
+        hvps = int(op.n_products)
         eigs = np.empty(0)
         n_neg_tol = negative_tolerance(np.concatenate([top, bottom]), p, dtype)
         n_negative = int(np.sum(bottom < -n_neg_tol))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
+from nnspectra.curvature.choose import decide_method
 from nnspectra.curvature.eigen import top_eigenpairs
 from nnspectra.curvature.mixtures import (
     softmax_block_weights,
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 KINDS = ("hessian", "gmatrix")
 EDGE_TOL = 1e-6          # relative accuracy of the null-run top eigenvalue (the bulk edge)
 LANCZOS_TOL = 1e-10      # relative accuracy of the top eigenpairs
-DENSE_BELOW = 400        # matrices smaller than this are diagonalised densely
+DENSE_MAX = 399          # operators up to this size are diagonalised densely (the one rule, decide_method)
 STREAM_MEANS, STREAM_INIT, STREAM_TRAIN, STREAM_TEST, STREAM_NULL = range(5)
 
 
@@ -81,7 +82,7 @@ def _top(A: np.ndarray | LinearOperator, n: int, seed: int = 0, tol: float = LAN
          ) -> tuple[np.ndarray, np.ndarray]:
     """Top-n eigenpairs (descending) with this section's Lanczos settings (dense when small or stalled)."""
     dim = A.shape[0]
-    vals, vecs = top_eigenpairs(A, n, seed=seed, tol=tol, dense_below=DENSE_BELOW,
+    vals, vecs = top_eigenpairs(A, n, seed=seed, tol=tol, method="auto", max_dense_params=DENSE_MAX,
                                 ncv=min(dim, max(2 * min(n, dim) + 1, 40)), maxiter=20 * dim,
                                 on_no_convergence="dense")
     assert vecs is not None
@@ -97,8 +98,10 @@ def _matrix_data(mats: MatrixSettings, test: tuple[np.ndarray, np.ndarray], seen
 
 
 def _gram(Y: np.ndarray, w: np.ndarray, dense_max: int) -> "np.ndarray | LinearOperator":
-    """The d x d block (1/M) Y^T diag(w) Y: dense (fast exact eigh) up to d = dense_max, else matrix-free."""
-    return weighted_gram_dense(Y, w) if Y.shape[1] <= dense_max else weighted_gram_operator(Y, w)
+    """The d x d block (1/M) Y^T diag(w) Y: dense (fast exact eigh) up to d = dense_max where it fits the memory
+    budget (the one rule, :func:`nnspectra.curvature.choose.decide_method`), else matrix-free."""
+    dense = decide_method("auto", Y.shape[1], max_dense_params=dense_max)[0] == "dense"
+    return weighted_gram_dense(Y, w) if dense else weighted_gram_operator(Y, w)
 
 
 def _block_spectrum(Y: np.ndarray, w: np.ndarray, Yg: np.ndarray, w_null: np.ndarray, mats: MatrixSettings,

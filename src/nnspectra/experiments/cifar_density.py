@@ -6,7 +6,9 @@ For one model on a seeded sample of N training images: the Hessian spectral dens
 Lanczos quadrature (Ghorbani, Krishnan & Xiao 2019; Papyan 2020 App. D; :func:`nnspectra.curvature.slq`),
 optionally the Gauss-Newton one (Sagun et al. 2018 eq. 5), the trace by Hutchinson's estimator (mean and
 spread across probes), and the top eigenvalues by the torch thick-restart Lanczos on the same operator
-(the outliers the density smooths into its right tail). Arrays out, no paths.
+(the outliers the density smooths into its right tail) through the one Lanczos front-end
+(:func:`nnspectra.curvature.eigen.top_eigenpairs`). The operators come from
+:func:`nnspectra.curvature.spectrum.curvature_operator`. Arrays out, no paths.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import numpy as np
 import torch
 
 from nnspectra.curvature.density import hutchinson_trace, slq
-from nnspectra.curvature.lanczos import lanczos_eigsh
-from nnspectra.curvature.products import GaussNewtonProducts, HessianProducts
+from nnspectra.curvature.eigen import top_eigenpairs
+from nnspectra.curvature.spectrum import curvature_operator
 from nnspectra.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,7 @@ def curvature_density(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
     dtype = DTYPES[settings.dtype]
     model = model.to(device)
     x, y = x.to(device), y.to(device)
-    op = HessianProducts(model, loss_fn, x, y, dtype=dtype, device=device)
+    op = curvature_operator("hessian", model, loss_fn, x, y, dtype=dtype, device=device)
     p = op.size
     log.info("Hessian density: P = %d, N = %d, %d probes x %d Lanczos steps (%s, %s)", p, len(y), settings.probes,
              settings.lanczos_steps, settings.dtype, device)
@@ -90,19 +92,20 @@ def curvature_density(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
     trace = hutchinson_trace(op, settings.hutchinson_probes, seed=settings.seed + 1)
     log.info("Hutchinson trace %.6g +- %.2g (std over %d probes)", trace.mean, trace.std, settings.hutchinson_probes)
     k = min(int(settings.top_k), p - 1)
-    top = lanczos_eigsh(op, k, "LA", tol=settings.top_tol, max_restarts=settings.top_restarts, seed=settings.seed,
-                        return_vectors=False)
-    log.info("top-%d Lanczos eigenvalues (%s, %d restarts): %s", k, "converged" if top.converged else "NOT converged",
-             top.n_restarts, np.array2string(top.values.numpy(), precision=4))
+    info: dict[str, Any] = {}
+    top, _ = top_eigenpairs(op, k, tol=settings.top_tol, maxiter=settings.top_restarts, seed=settings.seed,
+                            return_vectors=False, on_no_convergence="all", info=info)
+    log.info("top-%d Lanczos eigenvalues (%s, %d restarts): %s", k, "converged" if info["converged"] else
+             "NOT converged", info["n_restarts"], np.array2string(top, precision=4))
     out: dict[str, Any] = {
         "grid": dens.grid, "density": dens.density, "density_std": dens.density_per_probe.std(0),
-        "top": top.values.numpy(), "top_residuals": top.residuals.numpy(), "top_converged": np.asarray(top.converged),
+        "top": top, "top_residuals": info["residuals"], "top_converged": np.asarray(info["converged"]),
         "trace_samples": trace.samples, "trace_mean": np.asarray(trace.mean), "trace_std": np.asarray(trace.std),
         "slq_trace_mean": np.asarray(dens.trace_mean), "slq_trace_std": np.asarray(dens.trace_std),
         "sigma": np.asarray(dens.sigma), "n_params": np.asarray(p), "n_samples": np.asarray(len(y)),
     }
     if settings.gauss_newton:
-        gn_op = GaussNewtonProducts(model, loss_fn, x, y, dtype=dtype, device=device)
+        gn_op = curvature_operator("gauss_newton", model, loss_fn, x, y, dtype=dtype, device=device)
         gn = slq(gn_op, settings.probes, settings.lanczos_steps, seed=settings.seed, grid_points=settings.grid_points,
                  sigma=settings.sigma)
         log.info("Gauss-Newton SLQ done: %d products, %.1f s", gn.n_products, gn.seconds)

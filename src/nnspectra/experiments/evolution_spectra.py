@@ -26,6 +26,7 @@ from nnspectra.curvature.kernels import (
 )
 from nnspectra.data.teacher import RegressionData
 from nnspectra.spectra.mp import ks_distance, ks_distance_to_mp, mp_edges
+from nnspectra.spectra.outliers import count_beyond_factor
 from nnspectra.spectra.powerlaw import fit_power_law, hill_alpha
 
 MATRICES = ("w", "ck", "ntk")
@@ -115,7 +116,7 @@ def analyse_checkpoint(weights: Sequence[np.ndarray], head: np.ndarray, init: Ma
         row[f"{name}_lmax"] = float(vals[-1])
         row[f"{name}_lmax_ratio"] = float(vals[-1] / vals0[-1])
         row[f"{name}_ks_init"] = ks_distance(vals, vals0)
-        row[f"{name}_outliers"] = int(np.sum(vals > factor * bulk_edge))
+        row[f"{name}_outliers"] = count_beyond_factor(vals, bulk_edge, factor)
         row.update({f"{name}_{k}": v for k, v in _tail_fits(vals, int(analysis.min_tail)).items()})
         if name in shapes:
             row[f"{name}_ks_mp"] = ks_distance_to_mp(vals, ratio, init_std**2)

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnspectra.curvature import hessian
+from nnspectra.curvature import eigvalsh_dense, hessian
 from nnspectra.errors import ConfigError
-from nnspectra.spectra.mp import ks_distance_to_mp, mp_edges
+from nnspectra.spectra.mp import ks_distance_to_mp
+from nnspectra.spectra.outliers import count_far_outliers
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def single_blob_hessian(n_samples: int, ratio: float, seed: int) -> np.ndarray:
         return nn.functional.binary_cross_entropy_with_logits(out[:, 0], t)
 
     h = hessian(model, loss, x, y)
-    return torch.linalg.eigvalsh(h).numpy()
+    return eigvalsh_dense(h)
 
 
 def two_blob_data(n_samples: int, d: int, delta: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,17 +89,7 @@ def two_blob_hessian(n_samples: int, ratio: float, delta: float, seed: int) -> n
         return nn.functional.cross_entropy(out, t, reduction="sum")
 
     h = hessian(model, loss, x, y)
-    return torch.linalg.eigvalsh(h).numpy()
-
-
-def count_far_outliers(eigs: np.ndarray, ratio: float, n_samples: int, factor: float) -> tuple[int, float]:
-    """Eigenvalues above ``factor`` x the bulk edge; the bulk edge is the MP upper edge of the noise.
-
-    For the two-blob Hessian the noise part is (1/2) Z^T Z (Z: N x d standard normal), whose largest
-    eigenvalue concentrates at N (1 + sqrt(d/N))^2 / 2.
-    """
-    edge = 0.5 * n_samples * mp_edges(ratio, 1.0)[1]
-    return int(np.sum(eigs > factor * edge)), float(edge)
+    return eigvalsh_dense(h)
 
 
 def run_mp_appendix(settings: MpSettings, seed: int) -> dict[str, Any]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
@@ -37,7 +36,7 @@ from nnspectra.curvature import eigvalsh_dense, hessian
 from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
 from nnspectra.models.mlp import make_mlp, mlp_parameter_count
-from nnspectra.spectra.outliers import count_gap
+from nnspectra.spectra.outliers import count_gap, isolated_eigenvalues
 from nnspectra.training import TrainConfig, TrainResult, train
 from nnspectra.training.interpolation import barrier_height, line_losses
 from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 
 BLOB_WIDTHS = (2, 6, 10, 14, 18)  # P0 Fig 4: P = 18 / 74 / 162 / 282 / 434
 BLOB_STDS = (0.2, 0.4, 0.6, 0.8, 1.0)  # P0 Fig 7 panel titles
-ISOLATED_FRACTION = 0.1  # claim 20: "the rest within ±0.1·λ_max of 0"
 
 
 # ------------------------------------------------------------------------------------- networks
@@ -172,34 +170,6 @@ def spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
 
 
 # --------------------------------------------------------------------------------- Figs 4 and 5
-@dataclass(frozen=True)
-class IsolatedEigenvalues:
-    """Claim 20's reading of a spectrum: eigenvalues above ``fraction``·λ_max, and whether all the
-    others lie within ±``fraction``·λ_max of 0."""
-
-    count: int
-    rest_within: bool
-    cutoff: float
-    lambda_max: float
-
-    @property
-    def is_isolated_pair(self) -> bool:
-        """Exactly two isolated eigenvalues and the rest near 0 (the P0 Fig 4 picture)."""
-        return self.count == 2 and self.rest_within
-
-
-def isolated_eigenvalues(eigs: np.ndarray, fraction: float = ISOLATED_FRACTION) -> IsolatedEigenvalues:
-    """Count eigenvalues > fraction·λ_max; check the rest are in [-fraction·λ_max, fraction·λ_max]."""
-    lam = np.asarray(eigs, dtype=np.float64).ravel()
-    if lam.size == 0 or not np.all(np.isfinite(lam)):
-        raise ConfigError("isolated_eigenvalues needs a non-empty finite spectrum")
-    top = float(lam.max())
-    cutoff = fraction * top
-    above = lam > cutoff
-    rest = lam[~above]
-    return IsolatedEigenvalues(int(above.sum()), bool(top > 0 and np.all(rest >= -cutoff)), cutoff, top)
-
-
 def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, *, seed: int, init: str = "torch",
                    init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
                    max_iterations: int = 200_000, hidden_layers: int = 2) -> dict[str, Any]:

@@ -13,13 +13,9 @@ from typing import Any
 import numpy as np
 
 from nnspectra.experiments.metrics import MetricsRecord
-from nnspectra.experiments.predecessor import (
-    BLOB_STDS,
-    BLOB_WIDTHS,
-    ISOLATED_FRACTION,
-    isolated_eigenvalues,
-)
+from nnspectra.experiments.predecessor import BLOB_STDS, BLOB_WIDTHS
 from nnspectra.experiments.predecessor_mnist import spectral_width
+from nnspectra.spectra.outliers import ISOLATED_FRACTION, isolated_eigenvalues
 
 LAMBDA_BAND = (0.012, 0.05)  # claim 21b
 MODE_BINS = 40  # claim 21a

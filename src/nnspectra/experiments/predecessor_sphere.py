@@ -24,10 +24,10 @@ from nnspectra.experiments.predecessor import (
     blob_sizes,
     build_net,
     init_radius,
-    isolated_eigenvalues,
     sphere_parameters,
 )
 from nnspectra.models.mlp import mlp_parameter_count
+from nnspectra.spectra.outliers import isolated_eigenvalues
 from nnspectra.training.batched_pool import PoolState, pool_gd
 from nnspectra.training.evaluate import cross_entropy
 

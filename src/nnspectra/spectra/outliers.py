@@ -18,8 +18,11 @@ eigenvalues strictly above ``cutoff``:
   top 120 lies in the bulk whenever fewer than 60 outliers exist; SPEC claim 10 uses tau = 10); the
   count is the number of eigenvalues above it.
 
-Two plain counts for spectra whose bulk edge is known or whose window is bounded (Ben Arous et al.):
-:func:`count_above_edge` and :func:`count_largest_gap`. Every counting rule of the project lives here.
+Plain counts for spectra whose bulk edge is known or whose window is bounded: :func:`count_above_edge`
+and :func:`count_largest_gap` (Ben Arous et al.), :func:`count_beyond_factor` (above a multiple of a known
+edge: Wang et al.'s outliers, the MP appendix's far outliers :func:`count_far_outliers`), and
+:func:`isolated_eigenvalues` (Sagun, Bottou & LeCun 2016, claim 20). Every counting rule of the project
+lives here.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from nnspectra.errors import ConfigError, NnspectraError
+from nnspectra.spectra.mp import mp_edges
 
 RULES = ("gap", "ratio", "ratio_shifted", "elbow", "edge")
 
@@ -118,6 +122,55 @@ def count_above_edge(eigs: np.ndarray, edge: float, margin: float = 0.0) -> int:
     """Eigenvalues strictly above a known bulk edge: above edge + margin |edge| (e.g. a null-run edge)."""
     threshold = edge + margin * abs(edge)
     return int(np.sum(np.asarray(eigs) > threshold))
+
+
+def count_beyond_factor(eigs: np.ndarray, edge: float, factor: float) -> int:
+    """Eigenvalues strictly above ``factor`` x a known bulk edge (Wang et al.: ``outlier_factor`` x the MP
+    edge of W_l, or the init's top eigenvalue for CK and NTK)."""
+    return int(np.sum(np.asarray(eigs) > factor * edge))
+
+
+def count_far_outliers(eigs: np.ndarray, ratio: float, n_samples: int, factor: float) -> tuple[int, float]:
+    """(count, edge): eigenvalues above ``factor`` x the bulk edge of the two-blob Hessian of the MP appendix
+    (Sagun et al. 2018); the bulk edge is the MP upper edge of the noise.
+
+    For the two-blob Hessian the noise part is (1/2) Z^T Z (Z: N x d standard normal), whose largest
+    eigenvalue concentrates at N (1 + sqrt(d/N))^2 / 2.
+    """
+    edge = 0.5 * n_samples * mp_edges(ratio, 1.0)[1]
+    return count_beyond_factor(eigs, edge, factor), float(edge)
+
+
+#: claim 20 (Sagun, Bottou & LeCun 2016): "the rest within +-0.1 lambda_max of 0"
+ISOLATED_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class IsolatedEigenvalues:
+    """Claim 20's reading of a spectrum: eigenvalues above ``fraction``·λ_max, and whether all the
+    others lie within ±``fraction``·λ_max of 0."""
+
+    count: int
+    rest_within: bool
+    cutoff: float
+    lambda_max: float
+
+    @property
+    def is_isolated_pair(self) -> bool:
+        """Exactly two isolated eigenvalues and the rest near 0 (the P0 Fig 4 picture)."""
+        return self.count == 2 and self.rest_within
+
+
+def isolated_eigenvalues(eigs: np.ndarray, fraction: float = ISOLATED_FRACTION) -> IsolatedEigenvalues:
+    """Count eigenvalues > fraction·λ_max; check the rest are in [-fraction·λ_max, fraction·λ_max]."""
+    lam = np.asarray(eigs, dtype=np.float64).ravel()
+    if lam.size == 0 or not np.all(np.isfinite(lam)):
+        raise ConfigError("isolated_eigenvalues needs a non-empty finite spectrum")
+    top = float(lam.max())
+    cutoff = fraction * top
+    above = lam > cutoff
+    rest = lam[~above]
+    return IsolatedEigenvalues(int(above.sum()), bool(top > 0 and np.all(rest >= -cutoff)), cutoff, top)
 
 
 def count_largest_gap(eigs: np.ndarray, max_count: int | None = None) -> int:

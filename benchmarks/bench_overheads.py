@@ -1,0 +1,180 @@
+"""Measured overheads of the one curvature operator family (issue 23 item 3), side by side with the references.
+
+    python benchmarks/bench_overheads.py --out results/benchmarks/overheads      # ~5 CPU-min
+    python benchmarks/bench_overheads.py --quick --out /tmp/overheads            # seconds
+
+Writes ``<out>.csv`` (one row per measurement, appended per run with a ``label`` column, so before/after
+runs sit in one file). Single-threaded (``torch.set_num_threads(1)``); every row reports process CPU
+seconds beside wall seconds (the machine is shared: CPU time is the comparable figure). No assertion is
+made on any time. Rows (784-70-10 MLP, N = 1,000, float64, P = 55,660, as in docs/performance.md):
+
+* ``hvp_ours`` -- one ``HessianProducts.matvec``; ``hvp_pyhessian`` -- PyHessian's
+  ``hessian_vector_product`` on the same kept graph (``autograd.grad(grads, params, v_list)``, no flat
+  vector: what a wrapper around the bare double backward costs); ``hvp_curvlinops`` -- curvlinops'
+  ``HessianLinearOperator @ v``; ``bound`` -- 8 N P flops at the float64 GEMM rate measured here.
+* ``hutchinson_ours`` (the default ``batched=False`` products), ``hutchinson_ours_batched``
+  (``batched=True``: one vmapped backward per block), ``hutchinson_curvlinops`` -- the same number of
+  Rademacher probes.
+* ``slq_ours`` -- SLQ (probes x steps, full reorthogonalisation) with the time inside products measured
+  by a timing wrapper: ``krylov_share`` = (total - products) / products.
+* ``lanczos_ours`` -- top-k thick-restart Lanczos; ``per_product_bound`` = CPU time per product inside
+  Lanczos / the flop bound, beside ``hvp_ours`` / bound alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from nnspectra.curvature.density import hutchinson_trace, slq  # noqa: E402
+from nnspectra.curvature.lanczos import lanczos_eigsh  # noqa: E402
+from nnspectra.curvature.operators import TorchOperator  # noqa: E402
+from nnspectra.curvature.products import HessianProducts  # noqa: E402
+
+
+class Timed(TorchOperator):
+    """Wraps an operator and sums the CPU / wall seconds spent inside its products."""
+
+    def __init__(self, op: TorchOperator):
+        self.op, self.size, self.dtype, self.device = op, op.size, op.dtype, op.device
+        self.n_products, self.cpu, self.wall = 0, 0.0, 0.0
+
+    def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
+        c0, w0 = time.process_time(), time.perf_counter()
+        out = self.op.matmat(vecs)
+        self.cpu += time.process_time() - c0
+        self.wall += time.perf_counter() - w0
+        return out
+
+
+def clock(fn, reps: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Median (CPU s, wall s) of ``reps`` calls after one warm-up call."""
+    fn()
+    cpus, walls = [], []
+    for _ in range(reps):
+        c0, w0 = time.process_time(), time.perf_counter()
+        fn()
+        cpus.append(time.process_time() - c0)
+        walls.append(time.perf_counter() - w0)
+    return sorted(cpus)[len(cpus) // 2], sorted(walls)[len(walls) // 2]
+
+
+def gemm_rate(size: int = 1500) -> float:
+    """float64 GEMM flop/s on this thread (CPU time)."""
+    a = torch.randn(size, size, dtype=torch.float64)
+    cpu, _ = clock(lambda: a @ a, 3)
+    return 2 * size**3 / cpu
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="results/benchmarks/overheads")
+    parser.add_argument("--label", default="now", help="tag of this run's rows (e.g. before / after)")
+    parser.add_argument("--quick", action="store_true", help="784-20-10 MLP, N = 200, fewer probes")
+    parser.add_argument("--only", default="", help="comma-separated row groups: hvp,hutchinson,slq,lanczos")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    hidden, n = (20, 200) if args.quick else (70, 1000)
+    model = nn.Sequential(nn.Linear(784, hidden), nn.ReLU(), nn.Linear(hidden, 10)).double()
+    x, y = torch.randn(n, 784, dtype=torch.float64), torch.randint(0, 10, (n,))
+    loss_fn = nn.functional.cross_entropy
+    p = sum(q.numel() for q in model.parameters())
+    bound = 8 * n * p / gemm_rate()
+    reps = 5 if args.quick else 20
+    groups = set(args.only.split(",")) if args.only else {"hvp", "hutchinson", "slq", "lanczos"}
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, cpu: float, wall: float, **extra: Any) -> None:
+        rows.append({"label": args.label, "row": name, "P": p, "N": n, "cpu_s": f"{cpu:.6g}", "wall_s": f"{wall:.6g}",
+                     **{k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in extra.items()}})
+        print(rows[-1], flush=True)
+
+    add("bound", bound, float("nan"), note="8 N P flops / GEMM rate (CPU)")
+    op = HessianProducts(model, loss_fn, x, y)
+    v = torch.randn(p, dtype=torch.float64)
+    hvp_cpu = None
+    if "hvp" in groups:
+        cpu, wall = clock(lambda: op.matvec(v), reps)
+        hvp_cpu = cpu
+        add("hvp_ours", cpu, wall, over_bound=cpu / bound)
+        params = list(model.parameters())
+        loss = loss_fn(model(x), y)
+        grads = torch.autograd.grad(loss, params, create_graph=True)
+        v_list = [piece.view_as(q) for piece, q in zip(v.split([q.numel() for q in params]), params)]
+        cpu, wall = clock(lambda: torch.autograd.grad(grads, params, grad_outputs=v_list, only_inputs=True,
+                                                      retain_graph=True), reps)
+        add("hvp_pyhessian", cpu, wall, over_bound=cpu / bound, note="PyHessian hessian_vector_product")
+        try:
+            from curvlinops import HessianLinearOperator
+
+            cl = HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(x, y)], check_deterministic=False)
+            cpu, wall = clock(lambda: cl @ v, reps)
+            add("hvp_curvlinops", cpu, wall, over_bound=cpu / bound)
+        except ImportError as err:
+            print(f"curvlinops missing: {err}")
+    if "hutchinson" in groups:
+        probes = 16 if args.quick else 64
+        for batched in (False, True):
+            hop = HessianProducts(model, loss_fn, x, y, batched=batched)
+            cpu, wall = clock(lambda: hutchinson_trace(hop, probes, seed=0, block=16), 3)
+            add("hutchinson_ours_batched" if batched else "hutchinson_ours", cpu, wall, probes=probes)
+        try:
+            from curvlinops import HessianLinearOperator, hutchinson_trace as cl_hutchinson
+
+            cl = HessianLinearOperator(model, nn.CrossEntropyLoss(), list(model.parameters()), [(x, y)],
+                                       check_deterministic=False)
+            cpu, wall = clock(lambda: cl_hutchinson(cl, probes), 3)
+            add("hutchinson_curvlinops", cpu, wall, probes=probes)
+        except ImportError as err:
+            print(f"curvlinops missing: {err}")
+    if "slq" in groups:
+        n_probes, steps = (4, 30) if args.quick else (10, 100)
+        timed = Timed(HessianProducts(model, loss_fn, x, y))
+        timed.matvec(v)
+        timed.cpu = timed.wall = 0.0
+        c0, w0 = time.process_time(), time.perf_counter()
+        slq(timed, n_probes, steps, seed=0)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        add("slq_ours", cpu, wall, products_cpu_s=timed.cpu, krylov_share=(cpu - timed.cpu) / timed.cpu,
+            probes=n_probes, steps=steps)
+    if "lanczos" in groups:
+        k = 5 if args.quick else 20
+        timed = Timed(HessianProducts(model, loss_fn, x, y))
+        timed.matvec(v)
+        timed.cpu = timed.wall = timed.n_products = 0
+        c0, w0 = time.process_time(), time.perf_counter()
+        res = lanczos_eigsh(timed, k, "LA", tol=1e-10, return_vectors=False)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        per = timed.cpu / max(1, timed.n_products)
+        add("lanczos_ours", cpu, wall, products=timed.n_products, per_product_cpu_s=per,
+            per_product_bound=per / bound, alone_bound=(hvp_cpu / bound) if hvp_cpu else float("nan"),
+            krylov_share=(cpu - timed.cpu) / timed.cpu, converged=res.converged)
+    out = Path(args.out + ".csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fields = ["label", "row", "P", "N", "cpu_s", "wall_s", "over_bound", "probes", "steps", "products",
+              "products_cpu_s", "krylov_share", "per_product_cpu_s", "per_product_bound", "alone_bound", "converged",
+              "note"]
+    new = not out.exists()
+    with out.open("a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

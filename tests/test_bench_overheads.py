@@ -1,0 +1,36 @@
+"""Plumbing of benchmarks/bench_overheads.py at its quick size (rows written, no timing assertions)."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import torch
+
+PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_overheads.py"
+spec = importlib.util.spec_from_file_location("bench_overheads", PATH)
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)  # type: ignore[union-attr]
+
+
+def test_timed_wrapper_passes_products_through_and_counts_them():
+    from nnspectra.curvature.operators import DenseOperator
+
+    a = torch.randn(6, 6, dtype=torch.float64)
+    a = a + a.T
+    timed = bench.Timed(DenseOperator(a))
+    v = torch.randn(3, 6, dtype=torch.float64)
+    assert torch.equal(timed.matmat(v), v @ a) and timed.n_products == 3 and timed.cpu >= 0
+
+
+def test_quick_rows_are_appended_with_cpu_and_wall(tmp_path):
+    out = tmp_path / "overheads"
+    for label in ("before", "after"):
+        bench.main(["--quick", "--only", "hvp,lanczos", "--out", str(out), "--label", label])
+    rows = list(csv.DictReader((tmp_path / "overheads.csv").open()))
+    names = [r["row"] for r in rows if r["label"] == "after"]
+    assert names == ["bound", "hvp_ours", "hvp_pyhessian", "hvp_curvlinops", "lanczos_ours"]
+    assert {r["label"] for r in rows} == {"before", "after"} and all(float(r["cpu_s"]) > 0 for r in rows)
+    lanczos = next(r for r in rows if r["row"] == "lanczos_ours")
+    assert int(lanczos["products"]) > 0 and lanczos["converged"] == "True"
