@@ -2,7 +2,7 @@
 import numpy as np
 
 from nnspectra.data.p0 import two_blobs
-from nnspectra.experiments.predecessor import interpolation_profiles
+from nnspectra.experiments.predecessor_training import interpolation_profiles
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.step import Step
 
