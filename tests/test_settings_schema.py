@@ -22,11 +22,16 @@ from nnspectra.pipeline.provenance import PACKAGE_DIR
 REPO = Path(__file__).resolve().parents[1]
 
 
+BENCHMARKS = REPO / "benchmarks"  # the curvature benchmark's settings live in its harness (imported from here)
+
+
 def _imported_names(tree: ast.Module) -> dict[str, str]:
-    """name -> module for every ``from nnspectra.x import name`` in a file."""
+    """name -> module for every ``from nnspectra.x import name`` (or ``from <benchmark harness> import name``)."""
+    harnesses = {p.stem for p in BENCHMARKS.glob("*.py")}
     out = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("nnspectra"):
+        if isinstance(node, ast.ImportFrom) and node.module and (node.module.startswith("nnspectra")
+                                                                 or node.module in harnesses):
             out.update({alias.asname or alias.name: node.module for alias in node.names})
     return out
 
@@ -75,7 +80,9 @@ def test_the_pairs_are_found() -> None:
 
 
 @pytest.mark.parametrize(("module", "name", "key"), PAIRS, ids=[f"{c}<-{k}" for _m, c, k in PAIRS])
-def test_dataclass_defaults_equal_the_schema_defaults(module: str, name: str, key: str) -> None:
+def test_dataclass_defaults_equal_the_schema_defaults(module: str, name: str, key: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
     cls = getattr(importlib.import_module(module), name)
     section = _schema_value(key)
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -91,3 +98,77 @@ def test_dataclass_defaults_equal_the_schema_defaults(module: str, name: str, ke
         if not _same(default, section[field_name]):
             drift[field_name] = (default, section[field_name])
     assert not drift, f"{name} defaults differ from the schema of {key} (dataclass, schema): {drift}"
+
+
+# -- scripts and plots read typed settings ---------------------------------------------------------------------------
+GLOBAL_KEYS = set(DEFAULTS) - {k for k, v in DEFAULTS.items() if isinstance(v, dict)}
+#: where a raw config section may still go, and why
+RAW_SECTION_USES = {
+    "override": "EvoModel.override merges evolution.datasets.<name>.model (a partial section) over the typed model",
+    "run_study": "analyze.studies.<name> is a user's free-form study; nnspectra.analyze validates and types it",
+}
+
+
+def _is_config(node: ast.AST, names: set[str]) -> bool:
+    """``step.params["cfg"]`` or a name bound to it."""
+    if isinstance(node, ast.Name):
+        return node.id in names
+    return (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and node.slice.value == "cfg"
+            and isinstance(node.value, ast.Attribute) and node.value.attr == "params")
+
+
+def _is_section(key: ast.AST) -> bool:
+    """Whether a config key names a section (a mapping) rather than a global or a single value."""
+    if isinstance(key, ast.JoinedStr):  # f"evolution.runs.{w['run']}": a section of a named entry
+        return True
+    if not (isinstance(key, ast.Constant) and isinstance(key.value, str)) or key.value in GLOBAL_KEYS:
+        return False
+    try:
+        return isinstance(_schema_value(key.value), dict)
+    except KeyError:
+        return False
+
+
+def raw_config_reads(source: str) -> list[str]:
+    """Places where a script reads a config section without ``settings(Class, cfg["a.b"])``: indexing it, binding
+    it to a name or handing it to another function (one line each)."""
+    tree = ast.parse(source)
+    names = {t.id for node in ast.walk(tree) if isinstance(node, ast.Assign) and _is_config(node.value, set())
+             for t in node.targets if isinstance(t, ast.Name)}
+    names |= {e.id for node in ast.walk(tree) if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple)
+              for t in node.targets if isinstance(t, ast.Tuple)
+              for e, v in zip(t.elts, node.value.elts) if isinstance(e, ast.Name) and _is_config(v, set())}
+    allowed: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+            if func == "settings" and len(node.args) == 2:
+                allowed.add(id(node.args[1]))
+            elif func in RAW_SECTION_USES:
+                allowed |= {id(a) for a in node.args}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and _is_config(node.value, names) and id(node) not in allowed:
+            if _is_section(node.slice) or isinstance(node.value, ast.Subscript) and not _is_config(node, names):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+SCRIPTS = sorted((REPO / "workflow" / "scripts").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
+def test_scripts_read_config_sections_as_typed_settings(script: Path) -> None:
+    raw = raw_config_reads(script.read_text())
+    assert not raw, f"{script.name} reads config sections raw (use settings(Class, cfg['a.b'])): {raw}"
+
+
+def test_the_raw_read_check_catches_each_form() -> None:
+    for bad in ('cfg = step.params["cfg"]\nx = cfg["blobs.fig1"]["row"]\n',
+                'cfg = step.params["cfg"]\nfig1 = cfg["blobs.fig1"]\n',
+                'f(step.params["cfg"]["blobs.fig1"])\n',
+                'cfg, w = step.params["cfg"], step.wildcards\nplot(cfg[f"evolution.runs.{w}"])\n'):
+        assert raw_config_reads(bad), bad
+    for good in ('cfg = step.params["cfg"]\nfig1 = settings(Fig1, cfg["blobs.fig1"])\nd = cfg["device"]\n',
+                 'cfg = step.params["cfg"]\nt = cfg["alignment.gmm.times"]\n'):
+        assert not raw_config_reads(good), good

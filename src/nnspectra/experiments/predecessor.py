@@ -47,6 +47,22 @@ BLOB_STDS = (0.2, 0.4, 0.6, 0.8, 1.0)  # P0 Fig 7 panel titles
 ISOLATED_FRACTION = 0.1  # claim 20: "the rest within ±0.1·λ_max of 0"
 
 
+@dataclass(frozen=True)
+class P0Fig4:
+    """Config ``predecessor.fig4``: the widths n of the 2-n-n-2 nets and those whose Hessian is drawn (Fig 5)."""
+
+    widths: tuple[int, ...] = BLOB_WIDTHS
+    heatmap_widths: tuple[int, ...] = (2, 6, 10)
+
+
+@dataclass(frozen=True)
+class P0Fig7:
+    """Config ``predecessor.fig7``: the blob stds and the one width of the net trained on each."""
+
+    stds: tuple[float, ...] = BLOB_STDS
+    width: int = 14
+
+
 # ------------------------------------------------------------------------------------- networks
 def hidden_name(hidden: Sequence[int]) -> str:
     """File-name form of hidden widths: [10, 10] -> "10x10" (inverse of :func:`parse_hidden`)."""

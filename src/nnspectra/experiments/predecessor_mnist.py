@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,22 @@ from nnspectra.errors import ConfigError
 from nnspectra.experiments.predecessor import full_grad_norm, hessian_matrix, spectrum
 from nnspectra.experiments.predecessor_training import P0Train, as_tensors, build_net, full_loss, train_gd
 from nnspectra.models.mlp import mlp_parameter_count
+
+
+@dataclass(frozen=True)
+class P0Mnist:
+    """Config ``predecessor.mnist``: the MNIST subset (per class, seed, side), the random inputs that replace it,
+    the GD cap of Figs 1-2, the heatmap side, and the nets of Fig 1 and Fig 2 (read by the workflow's rules)."""
+
+    per_class: int = 100
+    subset_seed: int = 0
+    image_size: int = 28
+    random_distribution: str = "gaussian"
+    random_seed_offset: int = 500
+    max_iterations: int = 100_000
+    heatmap_side: int = 400
+    fig1: Mapping[str, Any] = field(default_factory=lambda: {"widths": [10, 30, 50, 70], "hidden_layers": [1, 2]})
+    fig2: Mapping[str, Any] = field(default_factory=lambda: {"hidden": [10, 10]})
 
 
 def coarse_grain(mat: np.ndarray | torch.Tensor, max_side: int = 400) -> np.ndarray:
