@@ -172,3 +172,35 @@ def test_the_raw_read_check_catches_each_form() -> None:
     for good in ('cfg = step.params["cfg"]\nfig1 = settings(Fig1, cfg["blobs.fig1"])\nd = cfg["device"]\n',
                  'cfg = step.params["cfg"]\nt = cfg["alignment.gmm.times"]\n'):
         assert not raw_config_reads(good), good
+
+
+CONFIG_PARAMETERS = ("cfg", "claims", "analysis", "plot", "settings", "examples")
+PLOT_MODULES = sorted((PACKAGE_DIR / "plotting").glob("*.py"))
+
+
+def raw_settings_reads(source: str) -> list[str]:
+    """Places where a function indexes a settings parameter (``cfg``, ``*_cfg``, ``claims``, ``plot``, ...) by a
+    key: plots read typed settings (``plot.seed``), never config dicts (``plot["seed"]``)."""
+    found = []
+    for func in ast.walk(ast.parse(source)):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        params = {a.arg for a in [*func.args.args, *func.args.kwonlyargs]
+                  if a.arg in CONFIG_PARAMETERS or a.arg.endswith("_cfg")}
+        for node in ast.walk(func):
+            if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id in params
+                    and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+@pytest.mark.parametrize("module", PLOT_MODULES, ids=[p.name for p in PLOT_MODULES])
+def test_plots_read_typed_settings(module: Path) -> None:
+    raw = raw_settings_reads(module.read_text())
+    assert not raw, f"plotting/{module.name} indexes settings by key (take the typed settings): {raw}"
+
+
+def test_the_plot_check_catches_a_config_dict() -> None:
+    assert raw_settings_reads('def f(x, plot_cfg):\n    return plot_cfg["seed"]\n')
+    assert raw_settings_reads('def f(x, claims):\n    return claims["lam"]\n')
+    assert not raw_settings_reads('def f(x, plot_cfg):\n    return plot_cfg.seed + x["seed"]\n')
