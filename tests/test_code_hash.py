@@ -102,7 +102,7 @@ TRAINS_AND_MEASURES = {
 #: pure training rules whose trainer still takes helpers from curvature (not spectra): Fig 8's flat-parameter
 #: functions live in nnspectra.curvature.dense
 TRAINS_WITH_CURVATURE_HELPERS = {"p0_interp"}
-OUTPUT = re.compile(r"\n    output:\n(.*?)\n    \w+:", re.S)
+OUTPUT = re.compile(r"\n    output:\n(.*?)\n    \w+:", re.DOTALL)
 
 
 def _training_rules() -> dict[str, str]:

@@ -148,9 +148,9 @@ def raw_config_reads(source: str) -> list[str]:
                 allowed |= {id(a) for a in node.args}
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and _is_config(node.value, names) and id(node) not in allowed:
-            if _is_section(node.slice) or isinstance(node.value, ast.Subscript) and not _is_config(node, names):
-                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+        if (isinstance(node, ast.Subscript) and _is_config(node.value, names) and id(node) not in allowed
+                and _is_section(node.slice)):
+            found.append(f"line {node.lineno}: {ast.unparse(node)}")
     return found
 
 

@@ -2,7 +2,14 @@
 import numpy as np
 
 from nnspectra.data.p0 import two_blobs
-from nnspectra.experiments.predecessor_training import P0Blobs, P0Fig8, P0Model, P0Plot, P0Train, interpolation_profiles
+from nnspectra.experiments.predecessor_training import (
+    P0Blobs,
+    P0Fig8,
+    P0Model,
+    P0Plot,
+    P0Train,
+    interpolation_profiles,
+)
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.step import Step

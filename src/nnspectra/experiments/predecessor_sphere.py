@@ -21,7 +21,13 @@ from nnspectra.curvature.batched import batched_hessian_eigvalsh
 from nnspectra.curvature.dense import loss_of_flat_params
 from nnspectra.errors import DivergenceError, TimeBudgetReached
 from nnspectra.experiments.predecessor import isolated_eigenvalues
-from nnspectra.experiments.predecessor_training import as_tensors, blob_sizes, build_net, init_radius, sphere_parameters
+from nnspectra.experiments.predecessor_training import (
+    as_tensors,
+    blob_sizes,
+    build_net,
+    init_radius,
+    sphere_parameters,
+)
 from nnspectra.models.mlp import mlp_parameter_count
 from nnspectra.training.batched_pool import PoolState, pool_gd
 from nnspectra.training.evaluate import cross_entropy
