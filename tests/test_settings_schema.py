@@ -4,6 +4,9 @@ The pairs are read from the code itself: every ``settings(Class, cfg["a.b"])`` c
 and the library, so a new pair is checked without editing this test. For each pair the section's keys must
 be exactly the dataclass's fields, and each field's default must equal the schema's default for that key
 (or the dataclass field has no default). Two copies of one fact may not drift apart unnoticed.
+
+Scripts and plots read those typed settings only: a script that indexes, binds or hands on a config section
+other than through ``settings(Class, cfg["a.b"])``, or a plot that indexes its settings by key, fails here.
 """
 
 from __future__ import annotations
