@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from nnspectra.pipeline.config import validate_config
+from nnspectra.pipeline.config import load_schema, validate_config
 from nnspectra.pipeline.provenance import PACKAGE_DIR
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,6 +39,19 @@ def _imported_names(tree: ast.Module) -> dict[str, str]:
     return out
 
 
+def _key(node: ast.AST) -> str | None:
+    """The dotted config key of ``cfg["a.b"]`` or ``cfg[f"a.{name}.b"]`` (a named entry's part as ``*``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
+    return None
+
+
+#: settings built from a user's entry rather than by a settings(Class, cfg[...]) call
+BUILT_ELSEWHERE = {("nnspectra.analyze.run", "StudyTrain", "analyze.studies.*.train")}
+
+
 def _pairs() -> list[tuple[str, str, str]]:
     """(module, class name, dotted config key) of every settings(Class, cfg["key"]) call."""
     files = sorted((REPO / "workflow" / "scripts").glob("*.py")) + sorted(PACKAGE_DIR.rglob("*.py"))
@@ -50,22 +63,36 @@ def _pairs() -> list[tuple[str, str, str]]:
             if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "settings" and len(node.args) == 2):
                 continue
             cls, section = node.args
-            if (isinstance(cls, ast.Name) and isinstance(section, ast.Subscript)
-                    and isinstance(section.slice, ast.Constant) and isinstance(section.slice.value, str)
-                    and cls.id in names):
-                found.add((names[cls.id], cls.id, section.slice.value))
-    return sorted(found)
+            if isinstance(cls, ast.Name) and isinstance(section, ast.Subscript) and cls.id in names:
+                key = _key(section.slice)
+                if key is not None:
+                    found.add((names[cls.id], cls.id, key))
+    return sorted(found | BUILT_ELSEWHERE)
 
 
 PAIRS = _pairs()
 DEFAULTS = validate_config({})
 
 
+NO_DEFAULT = object()
+
+
 def _schema_value(key: str) -> Any:
-    value: Any = DEFAULTS
+    """The defaults of the section ``key``; for a named entry (``evolution.runs.*``) those its schema gives
+    (:data:`NO_DEFAULT` for a required key)."""
+    if "*" not in key:
+        value: Any = DEFAULTS
+        for part in key.split("."):
+            value = value[part]
+        return value
+    node: Any = load_schema()
     for part in key.split("."):
-        value = value[part]
-    return value
+        if part == "*":
+            extra = node.get("additionalProperties")
+            node = extra if isinstance(extra, dict) else next(iter(node["patternProperties"].values()))
+        else:
+            node = node["properties"][part]
+    return {name: prop.get("default", NO_DEFAULT) for name, prop in node["properties"].items()}
 
 
 def _same(a: Any, b: Any) -> bool:
