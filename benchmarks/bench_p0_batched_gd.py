@@ -20,22 +20,23 @@ import torch  # noqa: E402
 from nnspectra.curvature.dense import loss_of_flat_params  # noqa: E402
 from nnspectra.data.p0 import two_blobs  # noqa: E402
 from nnspectra.experiments import predecessor as p0  # noqa: E402
+from nnspectra.experiments import predecessor_training as p0t  # noqa: E402
 from nnspectra.training.batched import batched_gd  # noqa: E402
 
 
 def per_net_step(width: int, n_nets: int, steps: int, batched: bool) -> tuple[float, float]:
     """(wall, CPU) seconds per net and step of ``steps`` GD steps on ``n_nets`` nets."""
-    x, y = p0.as_tensors(*two_blobs(100, 0.1, 0))
-    sizes = p0.blob_sizes(width)
-    theta0 = torch.as_tensor(p0.sphere_parameters(n_nets, p0.blob_parameter_count(width), 3.0, seed=0))
+    x, y = p0t.as_tensors(*two_blobs(100, 0.1, 0))
+    sizes = p0t.blob_sizes(width)
+    theta0 = torch.as_tensor(p0t.sphere_parameters(n_nets, p0t.blob_parameter_count(width), 3.0, seed=0))
     w0, c0 = time.perf_counter(), time.process_time()
     if batched:
-        f = loss_of_flat_params(p0.build_net(sizes, seed=0), p0.cross_entropy, x, y)
+        f = loss_of_flat_params(p0t.build_net(sizes, seed=0), p0.cross_entropy, x, y)
         batched_gd(theta0, f, lr=0.1, grad_norm_tol=1e-30, max_iterations=steps)
     else:
         for theta in theta0:
-            model = p0.set_flat_parameters(p0.build_net(sizes, seed=0), theta)
-            p0.train_gd(model, x, y, lr=0.1, grad_norm_tol=1e-30, max_iterations=steps)
+            model = p0t.set_flat_parameters(p0t.build_net(sizes, seed=0), theta)
+            p0t.train_gd(model, x, y, p0t.P0Train(lr=0.1, grad_norm_tol=1e-30, max_iterations=steps))
     return (time.perf_counter() - w0) / (steps * n_nets), (time.process_time() - c0) / (steps * n_nets)
 
 
@@ -52,7 +53,7 @@ def main() -> None:
         for name, n_nets, batched in cases:
             per_net_step(width, 1, 5, batched)  # warm-up (first-call costs of either path)
             wall, cpu = min((per_net_step(width, n_nets, args.steps, batched) for _ in range(2)), key=lambda t: t[1])
-            rows.append({"net": f"2-{width}-{width}-2 (P={p0.blob_parameter_count(width)})", "path": name,
+            rows.append({"net": f"2-{width}-{width}-2 (P={p0t.blob_parameter_count(width)})", "path": name,
                          "us_per_net_step_cpu": round(1e6 * cpu, 2), "us_per_net_step_wall": round(1e6 * wall, 2)})
             print(rows[-1], flush=True)
     write_table(rows, args.out)

@@ -25,6 +25,7 @@ import torch  # noqa: E402
 from nnspectra.curvature.dense import loss_of_flat_params  # noqa: E402
 from nnspectra.data.p0 import two_blobs  # noqa: E402
 from nnspectra.experiments import predecessor as p0  # noqa: E402
+from nnspectra.experiments import predecessor_training as p0t  # noqa: E402
 from nnspectra.training.batched import batched_gd  # noqa: E402
 from nnspectra.training.batched_pool import pool_gd  # noqa: E402
 
@@ -38,11 +39,11 @@ def main() -> None:
     parser.add_argument("--only", choices=["groups", "pool"], default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    x, y = p0.as_tensors(*two_blobs(100, 0.1, 0))
-    sizes = p0.blob_sizes(10)
-    p = p0.blob_parameter_count(10)
-    theta0 = torch.as_tensor(p0.sphere_parameters(args.inits, p, p0.init_radius(sizes, "torch", 0.1), seed=0))
-    f = loss_of_flat_params(p0.build_net(sizes, seed=0), p0.cross_entropy, x, y)
+    x, y = p0t.as_tensors(*two_blobs(100, 0.1, 0))
+    sizes = p0t.blob_sizes(10)
+    p = p0t.blob_parameter_count(10)
+    theta0 = torch.as_tensor(p0t.sphere_parameters(args.inits, p, p0t.init_radius(sizes, "torch", 0.1), seed=0))
+    f = loss_of_flat_params(p0t.build_net(sizes, seed=0), p0.cross_entropy, x, y)
     kw = dict(lr=0.1, grad_norm_tol=1e-4, max_iterations=args.max_iterations, snapshot_tols=[1e-2, 3e-3, 1e-3])
     rows = []
     for path in ("groups", "pool") if args.only is None else (args.only,):

@@ -28,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 import time
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,15 @@ def _cpu_limit(seconds: float):  # type: ignore[no-untyped-def]
 
 def _child_command(spec: dict[str, Any]) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(spec)]
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Config ``bench``: quick sizes only, the per-measurement time cap (s) and the repetitions per row."""
+
+    quick: bool = False
+    cap_s: float = 300.0
+    reps: int = 3
 
 
 def run_benchmark(quick: bool = False, cap_s: float = 300.0, reps: int = 3, out_csv: str | Path | None = None,

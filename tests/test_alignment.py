@@ -157,13 +157,13 @@ def test_bad_configs_give_one_line_errors():
 
 def test_figures_render_from_tiny_runs(tmp_path):
     from nnspectra.experiments.alignment_metrics import AlignmentClaims, gmm_figure_numbers, xor_figure_numbers
-    from nnspectra.plotting.alignment import plot_gmm_alignment, plot_gmm_spectra, plot_xor
+    from nnspectra.plotting.alignment import AlignmentPlot, plot_gmm_alignment, plot_gmm_spectra, plot_xor
 
     claims = dict(lam=10.0, align_level=0.5, snr_time=2, suboptimal_gap=0.05)
     typed = AlignmentClaims(**claims)
     gmm = [run_gmm(CFG, 20, lam, seed=0, times=[0, 1, 2]) for lam in (2.0, 10.0, 50.0)]
-    plot_gmm_alignment(gmm, gmm[1:], claims, tmp_path / "a.png", gmm_figure_numbers(gmm, gmm[1:], typed))
-    plot_gmm_spectra(gmm, claims, {"seed": 0}, tmp_path / "b.png")
+    plot_gmm_alignment(gmm, gmm[1:], typed, tmp_path / "a.png", gmm_figure_numbers(gmm, gmm[1:], typed))
+    plot_gmm_spectra(gmm, typed, AlignmentPlot(seed=0), tmp_path / "b.png")
     xor = [run_xor(XCFG, 12, 3, 10.0, seed=s, times=[0, 1, 2]) for s in (0, 1)]
-    plot_xor(xor, claims, {"seed": 0}, tmp_path / "c.png", xor_figure_numbers(xor, typed))
+    plot_xor(xor, typed, AlignmentPlot(seed=0), tmp_path / "c.png", xor_figure_numbers(xor, typed))
     assert all((tmp_path / f).stat().st_size > 10_000 for f in ("a.png", "b.png", "c.png"))

@@ -15,6 +15,7 @@ from nnspectra.data.p0 import two_blobs
 from nnspectra.errors import DivergenceError, TimeBudgetReached
 from nnspectra.experiments import predecessor as p0
 from nnspectra.experiments import predecessor_sphere as ps
+from nnspectra.experiments import predecessor_training as p0t
 from nnspectra.training.batched import batched_gd
 from nnspectra.training.batched_pool import PoolState, pool_gd
 
@@ -72,18 +73,18 @@ def test_pool_follows_batched_gd_per_net_on_a_mix_of_fast_slow_capped_and_failin
 
 
 def test_pool_follows_train_on_blob_nets() -> None:
-    x, y = p0.as_tensors(*two_blobs(20, 0.3, 0))
-    sizes = p0.blob_sizes(4)
-    f = loss_of_flat_params(p0.build_net(sizes, seed=0), p0.cross_entropy, x, y)
-    theta0 = torch.as_tensor(p0.sphere_parameters(7, p0.blob_parameter_count(4), 1.5, seed=2))
+    x, y = p0t.as_tensors(*two_blobs(20, 0.3, 0))
+    sizes = p0t.blob_sizes(4)
+    f = loss_of_flat_params(p0t.build_net(sizes, seed=0), p0.cross_entropy, x, y)
+    theta0 = torch.as_tensor(p0t.sphere_parameters(7, p0t.blob_parameter_count(4), 1.5, seed=2))
     theta0[1] *= 30  # collapses at once
     kw = dict(lr=0.5, grad_norm_tol=2e-3, max_iterations=300, snapshot_tols=[5e-2])
     state, _ = pool_gd(theta0, f, pool=3, **kw)
     assert state.converged.any() and state.diverged[1] and (state.iterations == 300).any()
     _same_as_alone(state, theta0, f, kw)
     for i in np.flatnonzero(~state.diverged)[:3]:
-        model = p0.set_flat_parameters(p0.build_net(sizes, seed=0), theta0[i])
-        out = p0.train_gd(model, x, y, lr=0.5, grad_norm_tol=2e-3, max_iterations=300)
+        model = p0t.set_flat_parameters(p0t.build_net(sizes, seed=0), theta0[i])
+        out = p0t.train_gd(model, x, y, p0t.P0Train(lr=0.5, grad_norm_tol=2e-3, max_iterations=300))
         assert out.iterations == state.iterations[i] and out.converged == state.converged[i]
         theta = torch.cat([q.detach().reshape(-1) for q in model.parameters()])
         torch.testing.assert_close(state.final[i], theta, rtol=0, atol=1e-10)

@@ -21,6 +21,7 @@ from nnspectra.curvature.dense import hessian_decomposition
 from nnspectra.curvature.spectrum import dense_spectra, negative_tolerance
 from nnspectra.data.vision import mnist_subset
 from nnspectra.experiments import mnist_width as mw
+from nnspectra.experiments import mnist_width_training as mwt
 from nnspectra.training.evaluate import cross_entropy
 
 C = 10
@@ -29,8 +30,8 @@ C = 10
 def _trained(root: Path, width: int, steps: int, image_size: int) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
     """The paper's 784-n-10 ReLU MLP (N(0, 0.1^2) init, full-batch GD lr 0.1) on the 1K class-balanced subset."""
     x, y = mnist_subset(root, False, per_class=100, subset_seed=0, image_size=image_size)
-    model = mw.MlpModel(widths=(width,), activation="relu", init="normal", init_scale=0.1)
-    net, _ = mw.train_mnist_mlp(x, y, width, model, mw.GDTrain(lr=0.1, iterations=steps, log_every=steps), seed=0)
+    model = mwt.MlpModel(widths=(width,), activation="relu", init="normal", init_scale=0.1)
+    net, _ = mwt.train_mnist_mlp(x, y, width, model, mwt.GDTrain(lr=0.1, iterations=steps, log_every=steps), seed=0)
     return net, x.reshape(len(x), -1), y
 
 

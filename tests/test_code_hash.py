@@ -81,11 +81,64 @@ def test_an_edit_to_an_imported_module_changes_the_hash(tmp_path: Path, monkeypa
 def test_the_rules_the_hand_lists_missed_are_covered() -> None:
     """Issue 23 found three rules whose hand-written lists missed a module their script imports."""
     lbsb = code_version("workflow/scripts/realdata_lbsb_train.py")["modules"]
-    assert "nnspectra.experiments.mnist_width" in lbsb
-    assert "nnspectra.experiments.mnist_width" in code_version("workflow/scripts/realdata_lbsb_spectrum.py")["modules"]
+    assert "nnspectra.experiments.mnist_width_training" in lbsb
+    assert "nnspectra.experiments.mnist_width_training" in code_version("workflow/scripts/realdata_lbsb_spectrum.py")["modules"]
     assert "nnspectra.experiments.predecessor" in code_version("workflow/scripts/predecessor_fig1.py")["modules"]
 
 
 def test_missing_script_is_one_line() -> None:
     with pytest.raises(ValueError, match="script 'workflow/scripts/nope.py' not found"):
         code_version("workflow/scripts/nope.py")
+
+
+#: rules that train and measure in the same step (the trained network is never written): their code hash may hold
+#: spectra and curvature code, never plotting or claims code
+TRAINS_AND_MEASURES = {
+    "evolution_run", "evolution_scaling",  # weight/CK/NTK spectra at every checkpoint of the run
+    "alignment_gmm_run", "alignment_dscan_run", "alignment_xor_run",  # Hessian/G spectra along online SGD
+    "analyze_run",  # the user's study: optional training, then its curvature and weight spectra
+    "p0_blobs", "p0_std", "p0_sphere", "p0_mnist",  # P0: GD to a gradient norm, then the exact Hessian
+}
+#: pure training rules whose trainer still takes helpers from curvature (not spectra): Fig 8's flat-parameter
+#: functions live in nnspectra.curvature.dense
+TRAINS_WITH_CURVATURE_HELPERS = {"p0_interp"}
+OUTPUT = re.compile(r"\n    output:\n(.*?)\n    \w+:", re.DOTALL)
+
+
+def _training_rules() -> dict[str, str]:
+    """rule -> script of every rule that trains: it writes a network (``.pt``), is named ``*_train``, or is listed."""
+    scripts: dict[str, str] = {}
+    trains: dict[str, str] = {}
+    for _name, header, block in _rule_blocks():
+        base = re.match(r"use rule (\w+) as (\w+)", header)
+        rule = base.group(2) if base else header.split()[1].rstrip(":")
+        script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w]+\.py)"', block)
+        scripts[rule] = script.group(1) if script else scripts.get(base.group(1) if base else "", "")
+        output = OUTPUT.search(block + "\n    end:")
+        writes_model = bool(output and re.search(r'\.pt"', output.group(1)))
+        if scripts[rule] and (writes_model or rule.endswith("_train") or rule in TRAINS_AND_MEASURES
+                              or rule in TRAINS_WITH_CURVATURE_HELPERS):
+            trains[rule] = scripts[rule]
+    return trains
+
+
+TRAINING_RULES = _training_rules()
+
+
+def test_the_training_rules_are_found() -> None:
+    assert {"blobs_train", "realdata_mnist_train", "realdata_lbsb_train", "realdata_cifar_part1",
+            "realdata_cifar_part2"} <= set(TRAINING_RULES)
+    assert (TRAINS_AND_MEASURES | TRAINS_WITH_CURVATURE_HELPERS) <= set(TRAINING_RULES), "a listed rule is gone"
+
+
+@pytest.mark.parametrize("rule", sorted(TRAINING_RULES))
+def test_a_training_rule_hashes_no_spectra_counting_or_plotting_code(rule: str) -> None:
+    """Editing an outlier rule, a plot or a claim reruns counts, tables and figures, never training."""
+    modules = code_version(f"workflow/scripts/{TRAINING_RULES[rule]}")["modules"]
+    banned = ["nnspectra.plotting", "nnspectra.claims"]
+    if rule not in TRAINS_AND_MEASURES:
+        banned.append("nnspectra.spectra")
+        if rule not in TRAINS_WITH_CURVATURE_HELPERS:
+            banned.append("nnspectra.curvature")
+    found = [m for m in modules if any(m == b or m.startswith(b + ".") for b in banned)]
+    assert not found, f"rule {rule} ({TRAINING_RULES[rule]}) hashes {found}: cut the import"

@@ -186,6 +186,7 @@ def test_claim_metrics_and_claim_file(tiny_runs: dict[str, list[dict]], repo_roo
 
 def test_summary_table_and_figures(tiny_runs: dict[str, list[dict]], tmp_path: Path) -> None:
     from nnspectra.plotting.evolution import FIGURES, plot_figure
+    from nnspectra.plotting.evolution_runs import EvoPlot
 
     summaries = [("teacher", name, s) for name, runs in tiny_runs.items() for s in runs]
     table = summary_table(summaries)
@@ -193,16 +194,16 @@ def test_summary_table_and_figures(tiny_runs: dict[str, list[dict]], tmp_path: P
     grouped = group_summaries(summaries)
     assert set(grouped) == {"teacher"}
     spectra = {run: s["_arrays"] for _, run, s in summaries if s["seed"] == 0}
-    plot = {"seed": 0, "bins": 10, "top_k": 3}
-    claims = {**CLAIMS, "real_dataset": "teacher"}
+    plot = EvoPlot(seed=0, bins=10, top_k=3)
+    claims = EvoClaims(**{**CLAIMS, "real_dataset": "teacher"})
     assert set(FIGURES) == {"evolution_invariance", "evolution_spike", "evolution_heavytail", "evolution_realdata"}
     # two of the four (each ~2 s on an idle core); the smoke workflow draws all of them
     for name in ("evolution_spike", "evolution_heavytail"):
         out = tmp_path / f"{name}.png"
-        plot_figure(name, grouped, {"teacher": spectra}, plot, MODEL_CFG, claims, ANALYSIS_CFG, out)
+        plot_figure(name, grouped, {"teacher": spectra}, plot, EvoModel(**MODEL_CFG), claims, EvoAnalysis(**ANALYSIS_CFG), out)
         assert out.stat().st_size > 10_000
     with pytest.raises(ConfigError, match="unknown"):
-        plot_figure("nope", grouped, {"teacher": spectra}, plot, MODEL_CFG, claims, ANALYSIS_CFG, tmp_path / "x.png")
+        plot_figure("nope", grouped, {"teacher": spectra}, plot, EvoModel(**MODEL_CFG), claims, EvoAnalysis(**ANALYSIS_CFG), tmp_path / "x.png")
 
 
 def test_sgd_without_batch_size_is_a_config_error() -> None:

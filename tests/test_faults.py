@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import workflow_env
 
 from nnspectra.errors import DivergenceError
 from nnspectra.training.divergence import DivergenceMonitor
 from nnspectra.training.loop import TrainConfig
-
-from conftest import workflow_env
 
 
 def _one_line(err: BaseException) -> str:
@@ -39,7 +38,7 @@ def _one_line(err: BaseException) -> str:
 # ----------------------------------------------------------------------------------------- divergence
 def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
     from nnspectra.data.blobs import blob_dataset
-    from nnspectra.experiments.blobs import BlobModel, BlobTrain, train_run
+    from nnspectra.experiments.blobs_training import BlobModel, BlobTrain, train_run
 
     data = blob_dataset(12, 5, 3, 1.0, 0).as_arrays()
     model = BlobModel(hidden=(4, 3), init="normal", init_scale=0.5, seed_offset=0)
@@ -62,7 +61,11 @@ def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
 
 
 def test_mnist_mlp_lr_1e8_stops_in_one_line_naming_the_key() -> None:
-    from nnspectra.experiments.mnist_width import GDTrain, MlpModel, train_mnist_mlp
+    from nnspectra.experiments.mnist_width_training import (
+        GDTrain,
+        MlpModel,
+        train_mnist_mlp,
+    )
 
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(40, 1, 14, 14, generator=gen)
@@ -162,7 +165,7 @@ COLLAPSE = r"training collapsed at step \d+: the loss is exactly 0 .*lower blobs
 @pytest.mark.parametrize("lr", [1e8, 1e300])
 def test_gd_tanh_blobs_collapse_stops_naming_the_lr(lr: float) -> None:
     from nnspectra.data.blobs import blob_dataset
-    from nnspectra.experiments.blobs import BlobModel, BlobTrain, train_run
+    from nnspectra.experiments.blobs_training import BlobModel, BlobTrain, train_run
 
     data = blob_dataset(40, 20, 2, 1.0, 0).as_arrays()  # the smoke preset's blobs net (hidden 10, 10)
     model = BlobModel(hidden=(10, 10), init="normal", init_scale=0.1, seed_offset=1000)
@@ -176,7 +179,7 @@ def test_gd_tanh_blobs_collapse_stops_naming_the_lr(lr: float) -> None:
 
 def test_sgd_tanh_blobs_collapse_stops_naming_the_lr() -> None:
     from nnspectra.data.blobs import blob_dataset
-    from nnspectra.experiments.blobs import BlobModel, BlobTrain, train_run
+    from nnspectra.experiments.blobs_training import BlobModel, BlobTrain, train_run
 
     data = blob_dataset(40, 20, 2, 1.0, 0).as_arrays()
     model = BlobModel(hidden=(10, 10), init="normal", init_scale=0.1, seed_offset=1000)
@@ -232,7 +235,12 @@ def test_online_sgd_collapse_names_the_key() -> None:
 
 
 def test_cifar_training_blow_up_or_collapse_names_the_lr() -> None:
-    from nnspectra.experiments.cifar import AlexNetModel, CifarTrain, build_alexnet, train_cifar_part
+    from nnspectra.experiments.cifar import (
+        AlexNetModel,
+        CifarTrain,
+        build_alexnet,
+        train_cifar_part,
+    )
 
     gen = torch.Generator().manual_seed(0)
     data = {"x_train": torch.randn(40, 3, 32, 32, generator=gen), "y_train": torch.arange(40) % 10,

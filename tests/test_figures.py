@@ -30,8 +30,9 @@ from nnspectra.experiments.evolution import (
     EvoRun,
     run_evolution,
 )
-from nnspectra.experiments.evolution_metrics import group_summaries
+from nnspectra.experiments.evolution_metrics import EvoClaims, group_summaries
 from nnspectra.experiments.mp_appendix import MpSettings, run_mp_appendix
+from nnspectra.plotting.evolution_runs import EvoPlot
 from nnspectra.spectra.mp import mp_atom
 
 # d > h: W^T W/h has d - h exact zeros (the MP atom of mass 1 - h/d), the case issue 13 saw drawn 5x too low
@@ -89,8 +90,8 @@ def _evo_figure(evo: dict[str, Any], name: str, tmp_path: Path, take: Callable[[
                 grouped: Any = None) -> Any:
     from nnspectra.plotting.evolution import plot_figure
 
-    plot_figure(name, grouped or evo["grouped"], {"teacher": evo["spectra"]}, PLOT_CFG, MODEL_CFG,
-                {**CLAIMS, "real_dataset": "teacher"}, ANALYSIS_CFG, tmp_path / f"{name}.png")
+    plot_figure(name, grouped or evo["grouped"], {"teacher": evo["spectra"]}, EvoPlot(**PLOT_CFG), EvoModel(**MODEL_CFG),
+                EvoClaims(**{**CLAIMS, "real_dataset": "teacher"}), EvoAnalysis(**ANALYSIS_CFG), tmp_path / f"{name}.png")
     (fig,) = take()
     return fig
 
@@ -271,17 +272,17 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
                "ridges": [0.01, 1.0], "spike_scale": 2.0, "pareto_alpha": 2.0, "min_tail": 5}
         runs, spectra = hx.run_examples(hx.HtExamples(**cfg), [0, 1])
         table = hx.summary(runs)
-        ph.plot_heavytail_examples(runs, spectra, dict(zip(table["matrix"], table["description"])), cfg,
+        ph.plot_heavytail_examples(runs, spectra, dict(zip(table["matrix"], table["description"])), hx.HtExamples(**cfg),
                                    out_dir / "evolution_ht_examples.png")
         for name in EVO_FIGURES:
-            pe.plot_figure(name, evo["grouped"], {"teacher": evo["spectra"]}, PLOT_CFG, MODEL_CFG,
-                           {**CLAIMS, "real_dataset": "teacher"}, ANALYSIS_CFG, out_dir / f"{name}.png")
+            pe.plot_figure(name, evo["grouped"], {"teacher": evo["spectra"]}, EvoPlot(**PLOT_CFG), EvoModel(**MODEL_CFG),
+                           EvoClaims(**{**CLAIMS, "real_dataset": "teacher"}), EvoAnalysis(**ANALYSIS_CFG), out_dir / f"{name}.png")
         gmm, dscan, xor = _gmm_runs()
         claims = {"lam": 10.0, "align_level": 0.99, "snr_time": 2, "suboptimal_gap": 0.05}
         typed = AlignmentClaims(**claims)
-        pa.plot_gmm_alignment(gmm, dscan, claims, out_dir / "alignment_gmm.png", gmm_figure_numbers(gmm, dscan, typed))
-        pa.plot_gmm_spectra(gmm, claims, {"seed": 0}, out_dir / "alignment_gmm_spectra.png")
-        pa.plot_xor(xor, claims, {"seed": 0}, out_dir / "alignment_xor.png", xor_figure_numbers(xor, typed))
+        pa.plot_gmm_alignment(gmm, dscan, typed, out_dir / "alignment_gmm.png", gmm_figure_numbers(gmm, dscan, typed))
+        pa.plot_gmm_spectra(gmm, typed, pa.AlignmentPlot(seed=0), out_dir / "alignment_gmm_spectra.png")
+        pa.plot_xor(xor, typed, pa.AlignmentPlot(seed=0), out_dir / "alignment_xor.png", xor_figure_numbers(xor, typed))
         pd_.plot_spectral_densities(_density_panels(rng), out_dir / "fig_cifar_density.png", SETTING)
     finally:
         mp.undo()
@@ -472,8 +473,9 @@ def test_evolution_realdata_draws_every_real_dataset_in_words(evo: dict[str, Any
         spectra[key] = evo["spectra"]
     from nnspectra.plotting.evolution import plot_figure
 
-    plot_figure("evolution_realdata", grouped, spectra, PLOT_CFG, MODEL_CFG,
-                {**CLAIMS, "real_dataset": "cifar10", "also_real_datasets": ["mnist"]}, ANALYSIS_CFG,
+    plot_figure("evolution_realdata", grouped, spectra, EvoPlot(**PLOT_CFG), EvoModel(**MODEL_CFG),
+                EvoClaims(**{**CLAIMS, "real_dataset": "cifar10", "also_real_datasets": ("mnist",)}),
+                EvoAnalysis(**ANALYSIS_CFG),
                 tmp_path / "evolution_realdata.png")
     (fig,) = keep_figures()
     panels = [ax for ax in fig.axes if ax.get_title()]

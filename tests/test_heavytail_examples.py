@@ -78,5 +78,5 @@ def test_figure_is_written(tmp_path: Path) -> None:
     runs, spectra = hx.run_examples(hx.HtExamples(**CFG), [0])
     out = tmp_path / "ht.png"
     table = hx.summary(runs)
-    plot_heavytail_examples(runs, spectra, dict(zip(table["matrix"], table["description"])), CFG, out)
+    plot_heavytail_examples(runs, spectra, dict(zip(table["matrix"], table["description"])), hx.HtExamples(**CFG), out)
     assert out.stat().st_size > 10_000

@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 import torch
 from fakedata import write_fake_mnist
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from nnspectra.curvature.dense import loss_of_flat_params
 from nnspectra.data.p0 import mnist_examples, random_patterns, two_blobs
 from nnspectra.errors import ConfigError
 from nnspectra.experiments import predecessor as p0
+from nnspectra.experiments import predecessor_training as p0t
 from nnspectra.experiments import predecessor_metrics as pm
 from nnspectra.experiments import predecessor_mnist as p0m
 from nnspectra.curvature.batched import batched_hessian_eigvalsh
@@ -80,57 +79,57 @@ def test_mnist_examples_balanced_normalised_flat(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------- nets
 @pytest.mark.parametrize("width,expected", [(2, 18), (6, 74), (10, 162), (14, 282), (18, 434)])
 def test_blob_parameter_count_is_n2_6n_2(width: int, expected: int) -> None:
-    net = p0.build_net(p0.blob_sizes(width), seed=0)
-    assert p0.blob_parameter_count(width) == expected == mlp_parameter_count(p0.blob_sizes(width))
+    net = p0t.build_net(p0t.blob_sizes(width), seed=0)
+    assert p0t.blob_parameter_count(width) == expected == mlp_parameter_count(p0t.blob_sizes(width))
     assert sum(q.numel() for q in net.parameters()) == expected
 
 
 def test_sphere_parameters_lie_on_the_sphere() -> None:
-    theta = p0.sphere_parameters(200, 74, radius=0.86, seed=1)
+    theta = p0t.sphere_parameters(200, 74, radius=0.86, seed=1)
     np.testing.assert_allclose(np.linalg.norm(theta, axis=1), 0.86, rtol=1e-12)
-    assert np.array_equal(theta, p0.sphere_parameters(200, 74, 0.86, 1))
+    assert np.array_equal(theta, p0t.sphere_parameters(200, 74, 0.86, 1))
     # uniform directions: the mean direction is ~0 and the coordinates are exchangeable
     assert np.abs(theta.mean(axis=0)).max() < 4 * 0.86 / np.sqrt(74 * 200)
 
 
 def test_init_radius_is_the_typical_init_norm() -> None:
-    sizes = p0.blob_sizes(10)
-    assert p0.init_radius(sizes, "normal", 0.1) == pytest.approx(0.1 * np.sqrt(162))
-    sq = [sum(float(q.detach().pow(2).sum()) for q in p0.build_net(sizes, seed=s, init="torch").parameters())
+    sizes = p0t.blob_sizes(10)
+    assert p0t.init_radius(sizes, "normal", 0.1) == pytest.approx(0.1 * np.sqrt(162))
+    sq = [sum(float(q.detach().pow(2).sum()) for q in p0t.build_net(sizes, seed=s, init="torch").parameters())
           for s in range(300)]
-    assert np.mean(sq) == pytest.approx(p0.init_radius(sizes, "torch") ** 2, rel=0.03)
+    assert np.mean(sq) == pytest.approx(p0t.init_radius(sizes, "torch") ** 2, rel=0.03)
     with pytest.raises(ConfigError, match="init"):
-        p0.init_radius(sizes, "xavier")
+        p0t.init_radius(sizes, "xavier")
 
 
 def _blobs_tensors(n: int = 20, std: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    return p0.as_tensors(*two_blobs(n, std, seed))
+    return p0t.as_tensors(*two_blobs(n, std, seed))
 
 
 def test_batched_gd_follows_training_train_exactly() -> None:
     """Same trajectory as nnspectra.training.train (GD, stop before the update at grad norm <= tol)."""
     x, y = _blobs_tensors()
-    sizes = p0.blob_sizes(4)
-    template = p0.build_net(sizes, seed=0)
+    sizes = p0t.blob_sizes(4)
+    template = p0t.build_net(sizes, seed=0)
     f = loss_of_flat_params(template, p0.cross_entropy, x, y)
-    theta0 = torch.as_tensor(p0.sphere_parameters(4, p0.blob_parameter_count(4), 1.5, seed=2))
+    theta0 = torch.as_tensor(p0t.sphere_parameters(4, p0t.blob_parameter_count(4), 1.5, seed=2))
     tol, cap = 2e-3, 400
     res = batched_gd(theta0, f, lr=0.5, grad_norm_tol=tol, max_iterations=cap)
     assert res.converged.any() and not res.converged.all()  # both stop reasons are exercised
     for i in range(4):
-        model = p0.set_flat_parameters(p0.build_net(sizes, seed=0), theta0[i])
-        out = p0.train_gd(model, x, y, lr=0.5, grad_norm_tol=tol, max_iterations=cap)
+        model = p0t.set_flat_parameters(p0t.build_net(sizes, seed=0), theta0[i])
+        out = p0t.train_gd(model, x, y, p0t.P0Train(lr=0.5, grad_norm_tol=tol, max_iterations=cap))
         theta = torch.cat([q.detach().reshape(-1) for q in model.parameters()])
         assert out.iterations == res.iterations[i] and out.converged == res.converged[i]
         torch.testing.assert_close(res.theta[i], theta, rtol=0, atol=1e-10)
         assert res.grad_norm[i] == pytest.approx(p0.full_grad_norm(model, x, y), rel=1e-9)
-        assert res.loss[i] == pytest.approx(p0.full_loss(model, x, y), rel=1e-12)
+        assert res.loss[i] == pytest.approx(p0t.full_loss(model, x, y), rel=1e-12)
 
 
 def test_batched_gd_snapshots_where_grad_norm_first_falls() -> None:
     x, y = _blobs_tensors()
-    f = loss_of_flat_params(p0.build_net(p0.blob_sizes(3), seed=0), p0.cross_entropy, x, y)
-    theta0 = torch.as_tensor(p0.sphere_parameters(3, p0.blob_parameter_count(3), 1.5, seed=0))
+    f = loss_of_flat_params(p0t.build_net(p0t.blob_sizes(3), seed=0), p0.cross_entropy, x, y)
+    theta0 = torch.as_tensor(p0t.sphere_parameters(3, p0t.blob_parameter_count(3), 1.5, seed=0))
     res = batched_gd(theta0, f, lr=0.5, grad_norm_tol=1e-2, max_iterations=3000, snapshot_tols=[5e-2])
     grad = torch.func.vmap(torch.func.grad(f))
     snap = res.snapshots[5e-2]
@@ -157,8 +156,8 @@ def _independent_loss(theta: torch.Tensor, sizes: list[int], x: torch.Tensor, y:
 
 def test_hessian_of_tiny_net_matches_torch_func_and_finite_differences() -> None:
     x, y = _blobs_tensors(10, 0.5, 1)
-    sizes = p0.blob_sizes(3)
-    model = p0.build_net(sizes, seed=3, init_scale=0.7)
+    sizes = p0t.blob_sizes(3)
+    model = p0t.build_net(sizes, seed=3, init_scale=0.7)
     theta = torch.cat([q.detach().reshape(-1) for q in model.parameters()])
     h = p0.hessian_matrix(model, x, y)
     ref = torch.func.hessian(lambda t: _independent_loss(t, sizes, x, y))(theta)
@@ -173,7 +172,7 @@ def test_hessian_of_tiny_net_matches_torch_func_and_finite_differences() -> None
     f = loss_of_flat_params(model, p0.cross_entropy, x, y)
     batched = batched_hessian_eigvalsh(torch.stack([theta, 0.5 * theta]), f)
     np.testing.assert_allclose(batched[0], p0.eigvalsh_dense(h), atol=1e-12)
-    p0.set_flat_parameters(model, 0.5 * theta)
+    p0t.set_flat_parameters(model, 0.5 * theta)
     np.testing.assert_allclose(batched[1], p0.spectrum(model, x, y), atol=1e-12)
 
 
@@ -207,10 +206,10 @@ def test_coarse_grain_block_means() -> None:
 
 def test_line_losses_end_points_and_flat_profile() -> None:
     x, y = _blobs_tensors()
-    model = p0.build_net(p0.blob_sizes(3), seed=0)
+    model = p0t.build_net(p0t.blob_sizes(3), seed=0)
     f = loss_of_flat_params(model, p0.cross_entropy, x, y)
-    ta = torch.as_tensor(p0.sphere_parameters(3, 29, 1.0, 0))
-    tb = torch.as_tensor(p0.sphere_parameters(3, 29, 1.0, 1))
+    ta = torch.as_tensor(p0t.sphere_parameters(3, 29, 1.0, 0))
+    tb = torch.as_tensor(p0t.sphere_parameters(3, 29, 1.0, 1))
     prof = line_losses(ta.numpy(), tb.numpy(), np.array([0.0, 0.5, 1.0]), f)
     np.testing.assert_allclose(prof[:, 0], [float(f(t)) for t in ta], rtol=1e-12)
     np.testing.assert_allclose(prof[:, 2], [float(f(t)) for t in tb], rtol=1e-12)
@@ -221,7 +220,7 @@ def test_line_losses_end_points_and_flat_profile() -> None:
 
 def test_interpolation_profiles_shapes_and_same_start() -> None:
     x, y = two_blobs(10, 0.1, 0)
-    out = p0.interpolation_profiles(x, y, 3, seed_a=0, seed_b=1, lr=0.5, batch_size=5, steps=12, record_every=4)
+    out = p0t.interpolation_profiles(x, y, 3, seed_a=0, seed_b=1, lr=0.5, batch_size=5, steps=12, record_every=4)
     assert out["steps"].tolist() == [0, 4, 8, 12] and out["gd_sgd"].shape == (4, 21)
     assert np.ptp(out["gd_sgd"][0]) < 1e-14  # step 0: GD and SGD start from the same init
     assert np.ptp(out["sgd_sgd"][0]) > 0  # two different inits

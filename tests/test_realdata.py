@@ -13,7 +13,9 @@ from nnspectra.data.vision import cifar_sets, mnist_subset
 from nnspectra.errors import ConfigError
 from nnspectra.experiments import cifar as cf
 from nnspectra.experiments import lbsb
+from nnspectra.experiments import lbsb_training as lbt
 from nnspectra.experiments import mnist_width as mw
+from nnspectra.experiments import mnist_width_training as mwt
 from nnspectra.experiments.mp_appendix import MpSettings, mp_metrics, run_mp_appendix
 from nnspectra.experiments.realdata_metrics import realdata_record
 from nnspectra.pipeline.io import load_arrays, load_json, load_model, save_arrays, save_json, save_model, save_table
@@ -30,7 +32,7 @@ def _toy(seed: int = 0, n: int = 40, d: int = 6, width: int = 5):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, d, generator=gen)
     y = torch.randint(0, 10, (n,), generator=gen)
-    model = mw.build_mlp(d, width, mw.MlpModel(activation="relu", init="normal", init_scale=0.5), seed)
+    model = mwt.build_mlp(d, width, mwt.MlpModel(activation="relu", init="normal", init_scale=0.5), seed)
     return model, x, y
 
 
@@ -92,7 +94,7 @@ def test_auto_on_a_convnet_picks_dense_or_lanczos_by_budget_and_both_agree(caplo
     tiny one; the choice and its reason are logged and recorded; both give the same edges (float64)."""
     import logging
 
-    model = lbsb.build_convnet(12, lbsb.ConvnetModel(channels=(2, 3), kernel=3, hidden=6), 0)
+    model = lbt.build_convnet(12, lbt.ConvnetModel(channels=(2, 3), kernel=3, hidden=6), 0)
     gen = torch.Generator().manual_seed(0)
     x, y = torch.randn(30, 1, 12, 12, generator=gen), torch.randint(0, 10, (30,), generator=gen)
     auto = {**CURV, "method": "auto", "top_k": 4, "bottom_k": 3, "lanczos_tol": 1e-12}
@@ -172,38 +174,38 @@ def fake_root(tmp_path_factory):
 
 def test_all_stages_at_toy_scale(fake_root, tmp_path):
     """Every real-data stage as the workflow chains them (train -> spectrum -> analysis -> metrics)."""
-    data = mw.MnistData(per_class=4, subset_seed=0, image_size=14)
+    data = mwt.MnistData(per_class=4, subset_seed=0, image_size=14)
     x, y = mnist_subset(fake_root, False, data.per_class, data.subset_seed, data.image_size)
-    model_cfg = mw.MlpModel(activation="relu", init="normal", init_scale=0.1)
-    train = mw.GDTrain(lr=0.1, iterations=30, batch_size=None, grad_norm_tol=None, log_every=10)
+    model_cfg = mwt.MlpModel(activation="relu", init="normal", init_scale=0.1)
+    train = mwt.GDTrain(lr=0.1, iterations=30, batch_size=None, grad_norm_tol=None, log_every=10)
     curv = SpectrumSettings(**{**CURV, "bottom_k": 50, "top_k": 20})
     spectra = {}
     for width in (2, 3):
         d = tmp_path / f"n{width}" / "seed0"
-        model, history = mw.train_mnist_mlp(x, y, width, model_cfg, train, 0)
+        model, history = mwt.train_mnist_mlp(x, y, width, model_cfg, train, 0)
         save_model(model, d / "model.pt", width=width, seed=0)
         save_table(history, d / "history.csv")
         hist = pd.read_csv(d / "history.csv")
         assert hist["step"].iloc[-1] == 30 and hist["train_loss"].iloc[-1] < hist["train_loss"].iloc[0]
         flat = x.reshape(len(x), -1)
-        loaded = load_model(mw.build_mlp(flat.shape[1], width, model_cfg, 0), d / "model.pt")
+        loaded = load_model(mwt.build_mlp(flat.shape[1], width, model_cfg, 0), d / "model.pt")
         spec = _hessian_spectrum(loaded, cross_entropy, flat, y, curv)
         assert spec["n_params"] == 207 * width + 10  # (196 + 1) n + (n + 1) 10
         save_arrays(d / "spectrum.npz", width=width, **spectrum_arrays(spec))
         spectra[width] = load_arrays(d / "spectrum.npz")
     analyses = {"mnist": {0: mw.mnist_width_metrics(spectra, compare_top=5, outlier_tau=10.0, window=20)}}
-    data28 = mw.MnistData(per_class=4, subset_seed=0, image_size=28)
+    data28 = mwt.MnistData(per_class=4, subset_seed=0, image_size=28)
     x28, y28 = mnist_subset(fake_root, False, data28.per_class, data28.subset_seed, data28.image_size)
-    conv = lbsb.ConvnetModel(channels=(2, 3), kernel=5, hidden=4)
-    lbsb_train = lbsb.LbsbTrain(lr=0.05, iterations=20, batch_lb=20, batch_sb=4, schedule="shuffle", log_every=10)
+    conv = lbt.ConvnetModel(channels=(2, 3), kernel=5, hidden=4)
+    lbsb_train = lbt.LbsbTrain(lr=0.05, iterations=20, batch_lb=20, batch_sb=4, schedule="shuffle", log_every=10)
     lbsb_curv = SpectrumSettings(**{**CURV, "method": "lanczos", "dtype": "float32", "top_k": 6, "bottom_k": 3,
                                     "lanczos_tol": 1e-4})
     pair = {}
     for regime in ("lb", "sb"):
         d = tmp_path / regime / "seed0"
-        model, _ = lbsb.train_lbsb_convnet(x28, y28, lbsb_train.batch_size(regime), conv, lbsb_train, 0)
+        model, _ = lbt.train_lbsb_convnet(x28, y28, lbsb_train.batch_size(regime), conv, lbsb_train, 0)
         save_model(model, d / "model.pt")
-        loaded = load_model(lbsb.build_convnet(28, conv, 0), d / "model.pt")
+        loaded = load_model(lbt.build_convnet(28, conv, 0), d / "model.pt")
         save_arrays(d / "spectrum.npz", regime=regime,
                     **spectrum_arrays(_hessian_spectrum(loaded, cross_entropy, x28, y28, lbsb_curv)))
         arrays = load_arrays(d / "spectrum.npz")

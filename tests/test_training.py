@@ -115,3 +115,20 @@ def test_history_records_evaluation() -> None:
                 evaluate=lambda m: {"n_out": float(m(x).shape[1])})
     assert [r["step"] for r in res.history] == [0, 10, 20, 30]
     assert all(r["n_out"] == 3.0 for r in res.history) and math.isnan(res.history[0]["batch_grad_norm"])
+
+
+def test_train_config_from_settings_maps_a_sections_names_and_keeps_the_calls_choices() -> None:
+    from nnspectra.experiments.cifar import CifarTrain
+    from nnspectra.experiments.mnist_width_training import GDTrain
+
+    gd = TrainConfig.from_settings(GDTrain(lr=1, iterations=7, log_every=3, divergence_steps=4), seed=5,
+                                   config_key="realdata.mnist.train")
+    assert (gd.lr, gd.max_iterations, gd.log_every, gd.divergence_steps, gd.seed) == (1.0, 7, 3, 4, 5)
+    assert isinstance(gd.lr, float) and gd.batch_size is None and gd.config_key == "realdata.mnist.train"
+    cifar = TrainConfig.from_settings(CifarTrain(steps_per_part=9, record_every=2, checkpoint_every=None),
+                                      batch_size=CifarTrain().batch_size(2), grad_norm_tol=None)
+    assert (cifar.max_iterations, cifar.log_every, cifar.batch_size, cifar.schedule) == (9, 2, 32, "shuffle")
+    assert cifar.grad_norm_tol is None and cifar.checkpoint_every is None
+    assert TrainConfig.from_settings(GDTrain(log_every=3), log_every=8).log_every == 8  # the call's choice wins
+    with pytest.raises(TypeError):
+        TrainConfig.from_settings(GDTrain(), no_such_setting=1)

@@ -58,6 +58,15 @@ def test_editing_curvature_reruns_spectra_not_training(smoke_run: Path, tmp_path
     assert not planned & training, f"a curvature edit would retrain: {sorted(planned & training)}"
 
 
+def test_editing_an_outlier_rule_reruns_counts_not_training(smoke_run: Path, tmp_path: Path) -> None:
+    """Issue 23: an edit to spectra/outliers.py used to plan blobs, MNIST and LB/SB training."""
+    planned = _planned_rules(_edited_copy(smoke_run, tmp_path / "edit", "spectra/outliers.py"))
+    assert {"blobs_counts", "table1"} <= planned, planned
+    training = {"blobs_data", "blobs_train", "realdata_mnist_train", "realdata_lbsb_train", "realdata_cifar_part1",
+                "realdata_cifar_part2"}
+    assert not planned & training, f"an outlier-rule edit would retrain: {sorted(planned & training)}"
+
+
 def test_editing_a_plot_reruns_only_its_figures(smoke_run: Path, tmp_path: Path) -> None:
     planned = _planned_rules(_edited_copy(smoke_run, tmp_path / "edit", "plotting/blobs.py"))
     assert planned - {"all"} == {"fig1", "fig2", "fig3"}, planned

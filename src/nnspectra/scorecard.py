@@ -46,6 +46,14 @@ from nnspectra.claims.requirements import describe_evidence, shortfalls
 from nnspectra.pipeline.io import save_table
 
 STATUSES = ("pass", "fail", "not_run")
+
+
+@dataclass(frozen=True)
+class ScorecardSettings:
+    """Config ``scorecard``: the label of the setting (which preset produced the metrics) printed on it."""
+
+    setting: str = "paper scale (config/config.yaml)"
+
 COLUMNS = ["claim_id", "paper", "target", "statement", "paper_value", "measured_value", "spread", "tolerance",
            "status", "scale", "diagnosis", "evidence"]
 EXTRA_COLUMNS = ["n_seeds", "n_seeds_pass", "q25", "q75", "unit", "note", "metric", "check", "seed_fraction_pass",

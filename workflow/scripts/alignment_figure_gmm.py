@@ -2,13 +2,14 @@
 from nnspectra.experiments.alignment_metrics import AlignmentClaims, gmm_figure_numbers
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
-from nnspectra.plotting.alignment import plot_gmm_alignment, plot_gmm_spectra
+from nnspectra.plotting.alignment import AlignmentPlot, plot_gmm_alignment, plot_gmm_spectra
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]
     gmm = [load_arrays(p) for p in step.input["gmm"]]
     dscan = [load_arrays(p) for p in step.input["dscan"]]
-    numbers = gmm_figure_numbers(gmm, dscan, settings(AlignmentClaims, cfg["alignment.claims"]))
-    plot_gmm_alignment(gmm, dscan, cfg["alignment.claims"], step.output["figure"], numbers)
-    plot_gmm_spectra(gmm, cfg["alignment.claims"], cfg["alignment.plot"], step.output["spectra"])
+    claims = settings(AlignmentClaims, cfg["alignment.claims"])
+    numbers = gmm_figure_numbers(gmm, dscan, claims)
+    plot_gmm_alignment(gmm, dscan, claims, step.output["figure"], numbers)
+    plot_gmm_spectra(gmm, claims, settings(AlignmentPlot, cfg["alignment.plot"]), step.output["spectra"])

@@ -2,11 +2,12 @@
 from nnspectra.experiments.alignment_metrics import AlignmentClaims, xor_figure_numbers
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
-from nnspectra.plotting.alignment import plot_xor
+from nnspectra.plotting.alignment import AlignmentPlot, plot_xor
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]
     runs = [load_arrays(p) for p in step.input["xor"]]
-    numbers = xor_figure_numbers(runs, settings(AlignmentClaims, cfg["alignment.claims"]))
-    plot_xor(runs, cfg["alignment.claims"], cfg["alignment.plot"], step.output["figure"], numbers)
+    claims = settings(AlignmentClaims, cfg["alignment.claims"])
+    numbers = xor_figure_numbers(runs, claims)
+    plot_xor(runs, claims, settings(AlignmentPlot, cfg["alignment.plot"]), step.output["figure"], numbers)

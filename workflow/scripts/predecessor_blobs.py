@@ -1,17 +1,20 @@
 """P0 Figs 4-5: train one 2-n-n-2 net on the two blobs by GD; exact final Hessian and its isolated eigenvalues."""
 from nnspectra.data.p0 import two_blobs
 from nnspectra.experiments.predecessor import blob_width_run
+from nnspectra.experiments.predecessor_training import P0Blobs, P0Model, P0Train
+from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays, save_json
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed, width = step.params["cfg"], int(step.wildcards["seed"]), int(step.wildcards["width"])
-    data, model, train = cfg["predecessor.blobs"], cfg["predecessor.model"], cfg["predecessor.train"]
-    x, y = two_blobs(int(data["n_per_blob"]), float(data["std"]), int(data["seed_offset"]) + seed)
+    data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
+    train = settings(P0Train, cfg["predecessor.train"])
+    x, y = two_blobs(int(data.n_per_blob), float(data.std), int(data.seed_offset) + seed)
     step.set_device("cpu")
-    run = blob_width_run(x, y, width, seed=int(model["seed_offset"]) + seed, init=model["init"],
-                         init_scale=float(model["init_scale"]), lr=float(train["lr"]),
-                         grad_norm_tol=float(train["grad_norm_tol"]), max_iterations=int(train["max_iterations"]))
+    run = blob_width_run(x, y, width, seed=int(model.seed_offset) + seed, init=model.init,
+                         init_scale=float(model.init_scale), lr=float(train.lr),
+                         grad_norm_tol=float(train.grad_norm_tol), max_iterations=int(train.max_iterations))
     arrays = {k: run[k] for k in ("hessian_final", "eig_init", "eig_final")}
     save_arrays(step.output["run"], seed=seed, width=width, **arrays)
     summary = {k: v for k, v in run.items() if k not in arrays}

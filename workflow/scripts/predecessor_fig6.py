@@ -2,6 +2,8 @@
 import numpy as np
 
 from nnspectra.experiments.predecessor_metrics import LAMBDA_BAND, lambda_max_mode
+from nnspectra.experiments.predecessor_training import P0Train
+from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.pipeline.step import Step
 from nnspectra.plotting.predecessor import plot_fig6
@@ -12,4 +14,4 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     tols = runs[0]["snapshot_tols"].tolist()
     at_tol = {t: np.concatenate([r["lambda_max_at_tol"][i] for r in runs]) for i, t in enumerate(tols)}
     plot_fig6(lam, step.output["fig"], step.params["setting"], mode=lambda_max_mode(lam), band=LAMBDA_BAND,
-              at_tolerance=at_tol, final_tolerance=step.params["cfg"]["predecessor.train"]["grad_norm_tol"])
+              at_tolerance=at_tol, final_tolerance=settings(P0Train, step.params["cfg"]["predecessor.train"]).grad_norm_tol)

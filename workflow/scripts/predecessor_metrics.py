@@ -1,5 +1,7 @@
 """Per-seed metrics of SPEC §4 claims 20-23 (P0) for the replication scorecard."""
+from nnspectra.experiments.predecessor import P0Fig4, P0Fig7
 from nnspectra.experiments.predecessor_metrics import p0_metrics, scale_evidence
+from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, save_json
 from nnspectra.pipeline.step import Step
 
@@ -14,6 +16,6 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     fig2 = {s: (init[("mnist", s)], init[("random", s)]) for (kind, s) in init if kind == "mnist" and ("random", s) in init}
     cfg = step.params["cfg"]
     save_json(step.output["metrics"], p0_metrics(fig4=fig4, fig6=fig6, fig7=fig7, fig2=fig2,
-                                                 widths=cfg["predecessor.fig4"]["widths"],
-                                                 stds=cfg["predecessor.fig7"]["stds"],
+                                                 widths=list(settings(P0Fig4, cfg["predecessor.fig4"]).widths),
+                                                 stds=list(settings(P0Fig7, cfg["predecessor.fig7"]).stds),
                                                  scale=scale_evidence(cfg)).as_dict())

@@ -1,14 +1,17 @@
 """P0 Fig 7: the same 2-n-n-2 net and init trained by GD on blobs of growing std; final Hessian spectra."""
-from nnspectra.experiments.predecessor import blob_std_sweep
+from nnspectra.experiments.predecessor import P0Fig7, blob_std_sweep
+from nnspectra.experiments.predecessor_training import P0Blobs, P0Model, P0Train
+from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed = step.params["cfg"], int(step.wildcards["seed"])
-    data, model, train, fig7 = (cfg[f"predecessor.{k}"] for k in ("blobs", "model", "train", "fig7"))
+    data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
+    train, fig7 = settings(P0Train, cfg["predecessor.train"]), settings(P0Fig7, cfg["predecessor.fig7"])
     step.set_device("cpu")
-    out = blob_std_sweep([float(s) for s in fig7["stds"]], int(fig7["width"]), seed=int(model["seed_offset"]) + seed,
-                         data_seed=int(data["seed_offset"]) + seed, n_per_blob=int(data["n_per_blob"]),
-                         init=model["init"], init_scale=float(model["init_scale"]), lr=float(train["lr"]),
-                         grad_norm_tol=float(train["grad_norm_tol"]), max_iterations=int(train["max_iterations"]))
+    out = blob_std_sweep([float(s) for s in fig7.stds], int(fig7.width), seed=int(model.seed_offset) + seed,
+                         data_seed=int(data.seed_offset) + seed, n_per_blob=int(data.n_per_blob),
+                         init=model.init, init_scale=float(model.init_scale), lr=float(train.lr),
+                         grad_norm_tol=float(train.grad_norm_tol), max_iterations=int(train.max_iterations))
     save_arrays(step.output["run"], seed=seed, **out)

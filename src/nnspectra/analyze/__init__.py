@@ -9,7 +9,7 @@ from nnspectra.analyze.analyses import (
            analyze_curvature,
            parameter_blocks,
 )
-from nnspectra.analyze.run import StudyResult, TrainSettings, run_study, summary_row
+from nnspectra.analyze.run import StudyResult, StudyTrain, run_study, summary_row
 from nnspectra.analyze.study import (
            build_model,
            load_checkpoint,
@@ -19,6 +19,6 @@ from nnspectra.analyze.study import (
 )
 from nnspectra.analyze.weights import weight_esd
 
-__all__ = ["AnalysisSettings", "BlockOperator", "StudyResult", "TrainSettings", "analyze_curvature", "build_model",
+__all__ = ["AnalysisSettings", "BlockOperator", "StudyResult", "StudyTrain", "analyze_curvature", "build_model",
            "load_checkpoint", "load_study_data", "loss_function", "parameter_blocks", "run_study",
            "set_layer_mode", "summary_row", "weight_esd"]

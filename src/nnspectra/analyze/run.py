@@ -33,12 +33,13 @@ from nnspectra.analyze.weights import weight_esd
 from nnspectra.curvature.spectrum import DTYPES
 from nnspectra.errors import ConfigError
 from nnspectra.training import TrainConfig, train
+from nnspectra.training.settings import TrainSettings
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class TrainSettings:
+class StudyTrain(TrainSettings):
     """Optional training before the analysis (config ``analyze.studies.<name>.train``)."""
 
     optimizer: str = "sgd"
@@ -68,15 +69,13 @@ def _gcd_all(values: list[int]) -> int:
 
 
 def train_with_snapshots(model: torch.nn.Module, loss_fn: Any, x: torch.Tensor, y: torch.Tensor,
-                         settings: TrainSettings, seed: int, key: str = "train",
+                         settings: StudyTrain, seed: int, key: str = "train",
                          ) -> tuple[list[tuple[int, dict[str, torch.Tensor]]], dict[str, Any]]:
     """Train ``model`` in place with :func:`nnspectra.training.train` and keep a copy of its state at step 0,
     at every step of ``settings.snapshots`` and at the end; returns (snapshots, training summary)."""
     wanted = sorted({0, *(int(s) for s in settings.snapshots if 0 <= int(s) <= settings.steps), settings.steps})
-    cfg = TrainConfig(lr=settings.lr, optimizer=settings.optimizer, batch_size=settings.batch_size,
-                      max_iterations=settings.steps, grad_norm_tol=None, log_every=_gcd_all(wanted[1:]),
-                      momentum=settings.momentum, weight_decay=settings.weight_decay, seed=seed, progress=False,
-                      config_key=key)
+    cfg = TrainConfig.from_settings(settings, grad_norm_tol=None, log_every=_gcd_all(wanted[1:]), seed=seed,
+                                    progress=False, config_key=key)
     snapshots: list[tuple[int, dict[str, torch.Tensor]]] = []
 
     def keep(step: int, net: torch.nn.Module) -> None:
@@ -135,7 +134,7 @@ def run_study(name: str, study: Mapping[str, Any], *, data_dir: str | None = Non
     if study.get("train"):
         tcfg = dict(study["train"])
         tcfg["snapshots"] = tuple(tcfg.get("snapshots") or ())
-        tsettings = TrainSettings(**tcfg)
+        tsettings = StudyTrain(**tcfg)
         snapshots, record["train"] = train_with_snapshots(model, loss_fn, x, y, tsettings, seed, key=f"{key}.train")
     record["train_seconds"] = time.perf_counter() - t0
     record["layer_mode"] = set_layer_mode(model, study["bn_dropout"])

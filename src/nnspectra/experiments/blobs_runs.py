@@ -1,4 +1,5 @@
-"""The blob networks of Sagun et al. (2018) Table 1 (Appendix A), verbatim, and how their runs are named.
+"""The blob networks of Sagun et al. (2018) Table 1 (Appendix A), verbatim, how their runs are named, and the
+typed settings of the blob data, counting and figure sections.
 
 Plain Python (no numpy/torch), so the workflow can read it while it plans the jobs.
 """
@@ -6,9 +7,48 @@ Plain Python (no numpy/torch), so the workflow can read it while it plans the jo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from nnspectra.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class BlobData:
+    """Config ``blobs.data``: training points N, input dimension, seed offset of the draw."""
+
+    n_train: int = 100
+    input_dim: int = 100
+    seed_offset: int = 0
+
+
+@dataclass(frozen=True)
+class BlobCounting:
+    """Config ``blobs.counting``: the top window of the outlier rules, the ratio rule's floor, the edge rule's tau."""
+
+    top: int = 120
+    ratio_floor: float = 1e-6
+    edge_tau: float = 2.0
+
+
+@dataclass(frozen=True)
+class BlobFig2:
+    """Config ``blobs.fig2``: the numbers of classes k shown, their covariance scale and seed."""
+
+    ks: tuple[int, ...] = (2, 5, 10, 20, 50)
+    cov: float = 1.0
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class BlobFig3:
+    """Config ``blobs.fig3``: the run shown (algorithm, activation, covariance scale, seed) for each k."""
+
+    alg: str = "sgd"
+    act: str = "relu"
+    cov: float = 1.0
+    ks: tuple[int, ...] = (2, 5, 10, 20, 50)
+    seed: int = 0
 
 # Sagun et al. (2018) Table 1, verbatim (SPEC §1.4): alg, act, size, cov, nc, gap, ratio, heur, cutoff.
 PAPER_TABLE1: list[tuple[str, str, int, float, int, int, int, int | None, float | None]] = [

@@ -24,6 +24,7 @@ from nnspectra.models.convnets import make_bare_alexnet
 from nnspectra.training import TrainConfig, train
 from nnspectra.training.evaluate import classification_evaluator, cross_entropy
 from nnspectra.training.interpolation import barrier_height, line_scan, max_monotonicity_violation
+from nnspectra.training.settings import GuardedTrainSettings
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class AlexNetModel:
 
 
 @dataclass(frozen=True)
-class CifarTrain:
+class CifarTrain(GuardedTrainSettings):
     """Config ``realdata.cifar.train``: constant lr, the two batch sizes, steps per part, recording."""
 
     lr: float = 0.01
@@ -56,8 +57,6 @@ class CifarTrain:
     schedule: str = "shuffle"
     eval_batch: int = 1000
     checkpoint_every: int | None = 1000
-    divergence_factor: float | None = 10.0
-    divergence_steps: int = 20
     memory_format: str = "channels_last"
 
     def batch_size(self, part: int) -> int:
@@ -100,14 +99,13 @@ def train_cifar_part(data: Mapping[str, torch.Tensor], model: nn.Module, part: i
     on_device["x_train"] = on_device["x_train"].contiguous(memory_format=layout)  # mini-batches keep the layout
     model.to(device=device, memory_format=layout)
     batch, steps = settings.batch_size(part), int(settings.steps_per_part)
-    cfg = TrainConfig(lr=float(settings.lr), batch_size=batch, schedule=settings.schedule, max_iterations=steps,
-                      grad_norm_tol=None, log_every=int(settings.record_every), seed=seed + 1000 * part,
-                      checkpoint_every=settings.checkpoint_every,
-                      checkpoint_path=str(checkpoint_path) if checkpoint_path else None, progress=True,
-                      divergence_factor=settings.divergence_factor, divergence_steps=int(settings.divergence_steps),
-                      # Part II continues Part I: its divergence reference is at least the loss the whole run
-                      # started from, the chance-level cross-entropy log(10), not Part I's small end loss
-                      divergence_floor=math.log(10) if part == 2 else 0.0, config_key="realdata.cifar.train")
+    cfg = TrainConfig.from_settings(settings, batch_size=batch, grad_norm_tol=None, seed=seed + 1000 * part,
+                                    checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+                                    # Part II continues Part I: its divergence reference is at least the loss the
+                                    # whole run started from, the chance-level cross-entropy log(10), not Part I's
+                                    # small end loss
+                                    divergence_floor=math.log(10) if part == 2 else 0.0,
+                                    config_key="realdata.cifar.train")
     result = train(model, cross_entropy, on_device["x_train"], on_device["y_train"], cfg,
                    evaluate=_evaluator(on_device, int(settings.eval_batch)), desc=f"cifar bs={batch}",
                    deadline=deadline)

@@ -171,10 +171,8 @@ def train_with_checkpoints(data: RegressionData, model_cfg: EvoModel, run: EvoRu
         raise ConfigError("an 'sgd' run needs a batch_size (full-batch training is optimizer 'gd')")
     if run.on_divergence not in ("stop", "record"):
         raise ConfigError(f"{run_key}.on_divergence is '{run.on_divergence}'; use stop or record")
-    cfg = TrainConfig(lr=lr, optimizer=optimizer, batch_size=batch, schedule="shuffle", max_iterations=steps,
-                      grad_norm_tol=None, log_every=1, seed=20_000 + seed, progress=True,
-                      divergence_factor=run.divergence_factor, divergence_steps=int(run.divergence_steps),
-                      config_key=run_key)
+    cfg = TrainConfig.from_settings(run, lr=lr, optimizer=optimizer, batch_size=batch, schedule="shuffle",
+                                    grad_norm_tol=None, log_every=1, seed=20_000 + seed, config_key=run_key)
     try:
         result = train(model, lambda out, target: 0.5 * torch.mean((out - target) ** 2), x, y, cfg,
                        on_log=keep, desc=f"{run.optimizer} lr={lr:.3g}")

@@ -1,8 +1,8 @@
 """Sagun et al. (2018) §3.2, seed Figs. 4-6: 784-n-10 MLPs on a 1K MNIST subset, growing width n.
 
-Stages: :func:`train_mnist_mlp` (full-batch GD, the same step size and iteration count for every
-width) -> the exact Hessian spectrum at the end point (:func:`nnspectra.curvature.spectrum.hessian_spectrum`)
--> :func:`mnist_width_metrics` (claims 8-10: right edge invariant in n, ~1.1 % negative eigenvalues,
+Stages: :func:`nnspectra.experiments.mnist_width_training.train_mnist_mlp` (full-batch GD, the same step size
+and iteration count for every width) -> the exact Hessian spectrum at the end point
+(:func:`nnspectra.curvature.spectrum.hessian_spectrum`) -> :func:`mnist_width_metrics` (claims 8-10: right edge invariant in n, ~1.1 % negative eigenvalues,
 outlier count independent of n).
 """
 
@@ -11,48 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nnspectra.spectra.outliers import count_edge
-
-if TYPE_CHECKING:  # torch is imported where a model is built: analysis jobs skip its ~2 s import
-    import pandas as pd
-    import torch
-    from torch import nn
-
-
-@dataclass(frozen=True)
-class MnistData:
-    """Config ``realdata.<section>.data``: ``per_class`` images of each digit drawn with ``subset_seed``."""
-
-    per_class: int = 100
-    subset_seed: int = 0
-    image_size: int = 28
-
-
-@dataclass(frozen=True)
-class MlpModel:
-    """Config ``realdata.mnist.model``: hidden widths n, activation and N(0, init_scale^2) init."""
-
-    widths: tuple[int, ...] = (10, 30, 50, 70)
-    activation: str = "relu"
-    init: str = "normal"
-    init_scale: float = 0.1
-
-
-@dataclass(frozen=True)
-class GDTrain:
-    """Config ``realdata.mnist.train``: full-batch GD (``batch_size`` None) for a fixed number of steps."""
-
-    lr: float = 0.1
-    iterations: int = 20_000
-    batch_size: int | None = None
-    grad_norm_tol: float | None = None
-    log_every: int = 500
-    divergence_factor: float | None = 10.0
-    divergence_steps: int = 20
 
 
 @dataclass(frozen=True)
@@ -62,37 +24,6 @@ class WidthAnalysis:
     compare_top: int = 20
     outlier_tau: float = 10.0
     window: int = 120
-
-
-def build_mlp(input_dim: int, width: int, model: MlpModel, seed: int) -> nn.Sequential:
-    """784-n-10 MLP (single hidden layer; P = 795 n + 10 at 28x28), SPEC §1.5."""
-    from nnspectra.models.mlp import make_mlp
-
-    return make_mlp([input_dim, int(width), 10], activation=model.activation, init=model.init,
-                    init_scale=float(model.init_scale), seed=seed)
-
-
-def train_mnist_mlp(x: torch.Tensor, y: torch.Tensor, width: int, model: MlpModel, settings: GDTrain, seed: int,
-                    device: torch.device | str = "cpu") -> tuple[nn.Module, pd.DataFrame]:
-    """Train the 784-n-10 MLP with full-batch GD for a fixed number of iterations (seed §3.2).
-
-    Returns the trained model (on CPU) and its history (batch loss, gradient norm, train loss/accuracy).
-    """
-    import pandas as pd
-
-    from nnspectra.training import TrainConfig, train
-    from nnspectra.training.evaluate import classification_evaluator, cross_entropy
-
-    x = x.reshape(len(x), -1).to(device)
-    y = y.to(device)
-    net = build_mlp(x.shape[1], width, model, seed).to(device)
-    cfg = TrainConfig(lr=float(settings.lr), batch_size=settings.batch_size, max_iterations=int(settings.iterations),
-                      grad_norm_tol=settings.grad_norm_tol, log_every=int(settings.log_every), seed=seed, progress=True,
-                      divergence_factor=settings.divergence_factor, divergence_steps=int(settings.divergence_steps),
-                      config_key="realdata.mnist.train")
-    result = train(net, cross_entropy, x, y, cfg, evaluate=classification_evaluator({"train": (x, y)}),
-                   desc=f"mnist n={width}")
-    return net.cpu(), pd.DataFrame(result.history)
 
 
 def _scalar(arrays: Mapping[str, np.ndarray], key: str) -> float | bool:

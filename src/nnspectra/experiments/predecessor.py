@@ -11,21 +11,21 @@ Hessian of the mean training loss. One function per figure group, explicit argum
 * :func:`nnspectra.experiments.predecessor_sphere.sphere_lambda_max` -- Fig 6: many random inits on a sphere of fixed radius trained at once by
   :func:`nnspectra.training.batched.batched_gd` (vmapped over stacked parameters), final λ_max of each.
 * :func:`blob_std_sweep` -- Fig 7: the same net and init on blobs of growing std, final λ_max.
-* :func:`interpolation_profiles` -- Fig 8: loss on the straight line between simultaneous iterates of
+* :func:`nnspectra.experiments.predecessor_training.interpolation_profiles` -- Fig 8: loss on the straight line between simultaneous iterates of
   GD and SGD (same init) and of two SGD runs (two inits), at every recorded step.
 
 The claim metrics (``metrics/p0.json``) are computed in :mod:`nnspectra.experiments.predecessor_metrics`.
 
-Single runs use the project's trainer (:func:`nnspectra.training.train`) and dense Hessians
-(:func:`nnspectra.curvature.hessian`, :func:`nnspectra.curvature.eigvalsh_dense`).
+The networks, their settings and training (:func:`nnspectra.experiments.predecessor_training.train_gd`, the
+project's trainer) are in :mod:`nnspectra.experiments.predecessor_training`; the dense Hessians here are
+those of :func:`nnspectra.curvature.hessian`, :func:`nnspectra.curvature.eigvalsh_dense`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Callable, Sequence
-from itertools import pairwise
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,10 +35,9 @@ from torch import nn
 from nnspectra.curvature import eigvalsh_dense, hessian
 from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
-from nnspectra.models.mlp import make_mlp, mlp_parameter_count
+from nnspectra.experiments.predecessor_training import P0Train, as_tensors, blob_sizes, build_net, full_loss, train_gd
+from nnspectra.models.mlp import mlp_parameter_count
 from nnspectra.spectra.outliers import count_gap, isolated_eigenvalues
-from nnspectra.training import TrainConfig, TrainResult, train
-from nnspectra.training.interpolation import barrier_height, line_losses
 from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss
 
 log = logging.getLogger(__name__)
@@ -47,19 +46,23 @@ BLOB_WIDTHS = (2, 6, 10, 14, 18)  # P0 Fig 4: P = 18 / 74 / 162 / 282 / 434
 BLOB_STDS = (0.2, 0.4, 0.6, 0.8, 1.0)  # P0 Fig 7 panel titles
 
 
+@dataclass(frozen=True)
+class P0Fig4:
+    """Config ``predecessor.fig4``: the widths n of the 2-n-n-2 nets and those whose Hessian is drawn (Fig 5)."""
+
+    widths: tuple[int, ...] = BLOB_WIDTHS
+    heatmap_widths: tuple[int, ...] = (2, 6, 10)
+
+
+@dataclass(frozen=True)
+class P0Fig7:
+    """Config ``predecessor.fig7``: the blob stds and the one width of the net trained on each."""
+
+    stds: tuple[float, ...] = BLOB_STDS
+    width: int = 14
+
+
 # ------------------------------------------------------------------------------------- networks
-def blob_sizes(width: int, hidden_layers: int = 2) -> list[int]:
-    """Layer widths of the P0 2-D net: 2 -> width (x hidden_layers) -> 2 classes."""
-    if width < 1 or hidden_layers < 1:
-        raise ConfigError(f"the blob net needs width >= 1 and hidden_layers >= 1, got {width}, {hidden_layers}")
-    return [2, *[int(width)] * int(hidden_layers), 2]
-
-
-def blob_parameter_count(width: int) -> int:
-    """Parameters of 2-n-n-2 with biases: 3n + (n² + n) + (2n + 2) = n² + 6n + 2 (P0 Fig 4 legend)."""
-    return int(width) ** 2 + 6 * int(width) + 2
-
-
 def hidden_name(hidden: Sequence[int]) -> str:
     """File-name form of hidden widths: [10, 10] -> "10x10" (inverse of :func:`parse_hidden`)."""
     return "x".join(str(int(h)) for h in hidden)
@@ -74,81 +77,6 @@ def parse_hidden(name: str) -> list[int]:
     if not widths or min(widths) < 1:
         raise ConfigError(f"hidden widths '{name}' must be positive integers joined by 'x'")
     return widths
-
-
-def build_net(sizes: Sequence[int], *, seed: int, init: str = "torch", init_scale: float = 0.1) -> nn.Sequential:
-    """Float64 ReLU MLP with biases (:func:`nnspectra.models.mlp.make_mlp`) at its initial point.
-
-    Default init ``torch``: U(±1/sqrt(fan_in)) for every weight and bias, the default of Torch7's
-    ``nn.Linear`` in 2016 and of PyTorch. P0 does not state its init. On 784-10-10-10 this one gives
-    initial spectra near P0 Fig 2's readings (5 seeds: MNIST [-1.3..-0.87, 2.2..5.2] vs read [-1, 1.7];
-    random inputs [-0.22..-0.18, 0.27..0.40] vs read [-0.17, 0.29]); N(0, 0.1²) gives MNIST
-    [-0.74..-0.54, 0.9..1.8] and random [-0.17..-0.12, 0.29..0.56] (3 seeds), and on 784-10-10
-    random inputs reach 2.8, far from the reading. ``init_scale`` is
-    used by ``normal`` only.
-    """
-    return make_mlp(list(sizes), "relu", init=init, init_scale=float(init_scale), seed=int(seed), dtype=torch.float64)
-
-
-def init_radius(sizes: Sequence[int], init: str = "torch", init_scale: float = 0.1) -> float:
-    """Typical norm of the initial parameter vector, sqrt(E||theta_0||²), of a :func:`build_net` init.
-
-    ``torch`` (Torch7/PyTorch default): every weight and bias of a layer with fan-in m is U(±1/sqrt(m)),
-    variance 1/(3m), so E||theta||² = sum_l n_out (n_in + 1) / (3 n_in). ``normal``: init_scale² P.
-    Used as the radius of P0 Fig 6's sphere: P0 draws inits "on the surface of a sphere with a fixed
-    radius" without giving it; this choice puts them at the scale of the other figures' inits (a
-    random init concentrates near this sphere), so only the spread of the norm is removed.
-    """
-    if init == "normal":
-        return float(init_scale) * math.sqrt(mlp_parameter_count(sizes))
-    if init == "torch":
-        return math.sqrt(sum(b * (a + 1) / (3.0 * a) for a, b in pairwise(sizes)))
-    raise ConfigError(f"init '{init}' is not one of ('normal', 'torch')")
-
-
-def sphere_parameters(n_inits: int, n_params: int, radius: float, seed: int) -> np.ndarray:
-    """``n_inits`` points uniform on the sphere of ``radius`` in R^P: (n_inits, P) float64 (normalised Gaussians)."""
-    if n_inits < 1 or n_params < 1 or not radius > 0:
-        raise ConfigError(f"sphere inits need n_inits >= 1, n_params >= 1 and radius > 0, got {n_inits}, "
-                          f"{n_params}, {radius}")
-    z = np.random.default_rng(seed).standard_normal((n_inits, n_params))
-    return radius * z / np.linalg.norm(z, axis=1, keepdims=True)
-
-
-def set_flat_parameters(model: nn.Module, theta: torch.Tensor | np.ndarray) -> nn.Module:
-    """Write the flat vector theta (P,) into ``model``'s parameters (``model.parameters()`` order)."""
-    theta = torch.as_tensor(theta)
-    offset = 0
-    with torch.no_grad():
-        for p in model.parameters():
-            p.copy_(theta[offset:offset + p.numel()].view_as(p))
-            offset += p.numel()
-    if offset != theta.numel():
-        raise ConfigError(f"parameter vector has {theta.numel()} entries, the model {offset}")
-    return model
-
-
-def as_tensors(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Inputs (N, d) as float64 and labels (N,) as int64 tensors."""
-    return torch.as_tensor(np.asarray(x), dtype=torch.float64), torch.as_tensor(np.asarray(y), dtype=torch.long)
-
-
-# ------------------------------------------------------------------------------------- training
-def train_gd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, grad_norm_tol: float | None,
-             max_iterations: int, batch_size: int | None = None, schedule: str = "cyclic", seed: int = 0,
-             log_every: int = 0, on_log: Callable[[int, nn.Module], None] | None = None,
-             desc: str = "p0") -> TrainResult:
-    """GD (``batch_size=None``) or SGD with a constant step until grad norm <= tol, by :func:`training.train`."""
-    cfg = TrainConfig(lr=float(lr), batch_size=batch_size, schedule=schedule, max_iterations=int(max_iterations),
-                      grad_norm_tol=grad_norm_tol, log_every=int(log_every), seed=int(seed), progress=False,
-                      config_key="predecessor.train")
-    return train(model, cross_entropy, x, y, cfg, on_log=on_log, desc=desc)
-
-
-@torch.no_grad()
-def full_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean training loss of ``model`` on (x, y)."""
-    return float(cross_entropy(model(x), y))
 
 
 def full_grad_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -183,8 +111,8 @@ def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, *, seed: int, init:
     xt, yt = as_tensors(x, y)
     model = build_net(sizes, seed=seed, init=init, init_scale=init_scale)
     eig_init = spectrum(model, xt, yt)
-    result = train_gd(model, xt, yt, lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations, seed=seed,
-                      desc=f"p0 blobs n={width}")
+    settings = P0Train(lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations)
+    result = train_gd(model, xt, yt, settings, seed=seed, desc=f"p0 blobs n={width}")
     h = hessian_matrix(model, xt, yt)
     eig = eigvalsh_dense(h)
     iso = isolated_eigenvalues(eig)
@@ -219,49 +147,3 @@ def blob_std_sweep(stds: Sequence[float], width: int, *, seed: int, data_seed: i
     return {"stds": np.asarray(stds, dtype=np.float64), **{k: np.asarray(v) for k, v in rows.items()}}
 
 
-# ---------------------------------------------------------------------------------------- Fig 8
-def _trajectory(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
-                batch_size: int | None, seed: int, record_every: int) -> np.ndarray:
-    """Flat parameters (T, P) at steps 0, record_every, ... of a fixed-length GD/SGD run (train())."""
-    rows: list[np.ndarray] = []
-
-    def on_log(step: int, m: nn.Module) -> None:
-        rows.append(flat_parameters(m).numpy().copy())
-
-    train_gd(model, x, y, lr=lr, grad_norm_tol=None, max_iterations=steps, batch_size=batch_size,
-             schedule="shuffle", seed=seed, log_every=record_every, on_log=on_log, desc="p0 fig8")
-    return np.stack(rows)
-
-
-def interpolation_profiles(x: np.ndarray, y: np.ndarray, width: int, *, seed_a: int, seed_b: int, lr: float = 0.1,
-                           batch_size: int = 10, steps: int = 2000, record_every: int = 1,
-                           alphas: Sequence[float] | None = None, init: str = "torch", init_scale: float = 0.1,
-                           hidden_layers: int = 2) -> dict[str, np.ndarray]:
-    """P0 Fig 8: loss on the straight line between simultaneous iterates, at every recorded step.
-
-    * ``gd_sgd`` (T, A): GD and SGD (batch ``batch_size``, shuffled, seed_a) from the same init (seed_a);
-    * ``sgd_sgd`` (T, A): SGD from init seed_a (shuffle seed_a) and SGD from init seed_b (shuffle seed_b).
-    alpha = 0 is the first run, 1 the second; ``steps`` (T,) are the recorded step numbers. Also returns
-    ``barrier_gd_sgd``/``barrier_sgd_sgd`` (T,): max loss over alpha in [0, 1] minus the larger end value.
-    """
-    al = np.linspace(0.0, 1.0, 21) if alphas is None else np.asarray(alphas, dtype=np.float64)
-    sizes = blob_sizes(width, hidden_layers)
-    xt, yt = as_tensors(x, y)
-
-    def run(init_seed: int, bs: int | None, shuffle_seed: int) -> np.ndarray:
-        model = build_net(sizes, seed=init_seed, init=init, init_scale=init_scale)
-        return _trajectory(model, xt, yt, lr=lr, steps=steps, batch_size=bs, seed=shuffle_seed,
-                           record_every=record_every)
-
-    gd_a, sgd_a, sgd_b = run(seed_a, None, seed_a), run(seed_a, batch_size, seed_a), run(seed_b, batch_size, seed_b)
-    f = loss_of_flat_params(build_net(sizes, seed=seed_a), cross_entropy, xt, yt)
-    prof_same = line_losses(gd_a, sgd_a, al, f)
-    prof_diff = line_losses(sgd_a, sgd_b, al, f)
-    def barrier(prof: np.ndarray) -> np.ndarray:
-        return np.array([barrier_height(al, row) for row in prof])
-
-    recorded = np.arange(0, steps + 1, record_every)
-    if recorded[-1] != steps:
-        recorded = np.append(recorded, steps)
-    return {"alphas": al, "steps": recorded[:prof_same.shape[0]], "gd_sgd": prof_same, "sgd_sgd": prof_diff,
-            "barrier_gd_sgd": barrier(prof_same), "barrier_sgd_sgd": barrier(prof_diff)}

@@ -1,12 +1,13 @@
 """The predecessor paper's MNIST experiments (P0 Figs 1-2; claim 23): Hessian spectra of MNIST-shaped nets on
 MNIST and on random i.i.d. inputs, at the random init and after GD. The 2-D blob experiments (Figs 4-8) and the
-shared network helpers are in :mod:`nnspectra.experiments.predecessor`."""
+shared network helpers are in :mod:`nnspectra.experiments.predecessor_training`."""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -14,10 +15,25 @@ import torch
 
 from nnspectra.curvature import eigvalsh_dense
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.predecessor import (
-    as_tensors, build_net, full_grad_norm, full_loss, hessian_matrix, spectrum, train_gd,
-)
+from nnspectra.experiments.predecessor import full_grad_norm, hessian_matrix, spectrum
+from nnspectra.experiments.predecessor_training import P0Train, as_tensors, build_net, full_loss, train_gd
 from nnspectra.models.mlp import mlp_parameter_count
+
+
+@dataclass(frozen=True)
+class P0Mnist:
+    """Config ``predecessor.mnist``: the MNIST subset (per class, seed, side), the random inputs that replace it,
+    the GD cap of Figs 1-2, the heatmap side, and the nets of Fig 1 and Fig 2 (read by the workflow's rules)."""
+
+    per_class: int = 100
+    subset_seed: int = 0
+    image_size: int = 28
+    random_distribution: str = "gaussian"
+    random_seed_offset: int = 500
+    max_iterations: int = 100_000
+    heatmap_side: int = 400
+    fig1: Mapping[str, Any] = field(default_factory=lambda: {"widths": [10, 30, 50, 70], "hidden_layers": [1, 2]})
+    fig2: Mapping[str, Any] = field(default_factory=lambda: {"hidden": [10, 10]})
 
 
 def coarse_grain(mat: np.ndarray | torch.Tensor, max_side: int = 400) -> np.ndarray:
@@ -53,7 +69,7 @@ def trained_spectra(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, 
         return {"eig_init": eig_init, "n_params": mlp_parameter_count(sizes), "sizes": np.asarray(sizes),
                 "loss_init": loss_init}
     t0 = time.perf_counter()
-    result = train_gd(model, xt, yt, lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations,
+    result = train_gd(model, xt, yt, P0Train(lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations),
                       seed=seed, desc=f"p0 {sizes}")
     train_s = time.perf_counter() - t0
     h = hessian_matrix(model, xt, yt)

@@ -10,6 +10,7 @@ import os
 import time
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import torch
 from nnspectra.curvature.batched import batched_hessian_eigvalsh
 from nnspectra.curvature.dense import loss_of_flat_params
 from nnspectra.errors import DivergenceError, TimeBudgetReached
-from nnspectra.experiments.predecessor import (
+from nnspectra.experiments.predecessor_training import (
     as_tensors,
     blob_sizes,
     build_net,
@@ -35,6 +36,20 @@ log = logging.getLogger(__name__)
 #: the clock the deadline is read from (tests replace it; logging keeps reading the real one)
 _now = time.time
 LR_KEY = "predecessor.train.lr"
+
+
+@dataclass(frozen=True)
+class P0Fig6:
+    """Config ``predecessor.fig6``: width, inits per seed and seeds, sphere radius (None: the init's typical
+    norm), the gradient-norm tolerances where λ_max is also read, and the vmapped chunk and pool sizes."""
+
+    width: int = 10
+    n_inits: int = 5000
+    seeds: tuple[int, ...] = (0, 1, 2)
+    radius: float | None = None
+    snapshot_tols: tuple[float, ...] = (1e-2, 3e-3, 1e-3)
+    chunk: int = 256
+    group: int | None = 250
 
 
 def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *, seed: int, radius: float | None = None,

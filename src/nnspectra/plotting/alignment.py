@@ -10,6 +10,7 @@ Numbers read off the runs (times to align, readout overlaps, the sub-optimal spl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,13 @@ import numpy as np
 from nnspectra.plotting import MARKERS, legend_below, new_figure, save_figure
 
 Run = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class AlignmentPlot:
+    """Config ``alignment.plot``: the seed whose run the spectra and xor panels show."""
+
+    seed: int = 0
 TIME_AXIS = "training time ℓ/d (SGD steps per input dimension)"
 SNR = "signal-to-noise ratio λ"
 
@@ -59,9 +67,12 @@ def _time_colours(times: np.ndarray, fig: Any, ax: Any):  # type: ignore[no-unty
     return [cmap(norm(i)) for i in range(len(times))]
 
 
-def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping[str, Any], path: str | Path,
+def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Any, path: str | Path,
                        numbers: Mapping[str, Mapping[float, np.ndarray]]) -> None:
     """Figure alignment_gmm: alignment with H and G, per block, mean overlap, outliers, SNR and d scans.
+
+    ``claims``: the typed settings of config ``alignment.claims``
+    (:class:`nnspectra.experiments.alignment_metrics.AlignmentClaims`: ``align_level``, ``snr_time``).
 
     ``numbers`` (:func:`nnspectra.experiments.alignment_metrics.gmm_figure_numbers`): ``snr_error`` (lam ->
     1 - A per run at ``snr_time``) and ``align_time`` (d -> first ℓ/d with A >= level per run, inf if never).
@@ -72,7 +83,7 @@ def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping
     fig, axes = new_figure(2, 4, width=4.6, height=3.6)
     by_lam = _group(gmm, "lam")
     colours = sns.color_palette("rocket_r", len(by_lam) + 1)[1:]
-    level = float(claims["align_level"])
+    level = float(claims.align_level)
     ax_h, ax_g, ax_b, ax_o = axes[0]
     ax_r, ax_snr, ax_d, ax_t = axes[1]
     n = len(by_lam)
@@ -106,7 +117,7 @@ def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Mapping
         _time_axis(ax)
         legend_below(ax, ncol=2 if ax in (ax_b, ax_r) else 1)
     # SNR dependence of the alignment error (claim 28)
-    t_snr = float(claims["snr_time"])
+    t_snr = float(claims.snr_time)
     errs = numbers["snr_error"]
     for i, ((lam, e), col) in enumerate(zip(errs.items(), colours)):
         ax_snr.scatter(np.full(len(e), lam), np.maximum(e, 1e-4), color=col, marker=MARKERS[i % len(MARKERS)], s=18,
@@ -184,10 +195,11 @@ def _integer_ticks():  # type: ignore[no-untyped-def]
     return MaxNLocator(integer=True)
 
 
-def plot_gmm_spectra(gmm: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, Any], path: str | Path) -> None:
-    """Figure alignment_gmm_spectra: top eigenvalues of H, G, H_00, G_00 at every checkpoint, coloured by ℓ/d."""
-    lam = float(claims["lam"])
-    run = next((r for r in gmm if np.isclose(float(r["lam"]), lam) and int(r["seed"]) == int(plot["seed"])), gmm[0])
+def plot_gmm_spectra(gmm: Sequence[Run], claims: Any, plot: AlignmentPlot, path: str | Path) -> None:
+    """Figure alignment_gmm_spectra: top eigenvalues of H, G, H_00, G_00 at every checkpoint, coloured by ℓ/d
+    (the run at ``claims.lam`` of the typed ``alignment.claims``, seed ``plot.seed``)."""
+    lam = float(claims.lam)
+    run = next((r for r in gmm if np.isclose(float(r["lam"]), lam) and int(r["seed"]) == int(plot.seed)), gmm[0])
     has_blocks = "hessian_block_eigs" in run
     panels = [("hessian_eigs", "hessian_edge", "full Hessian H (kd x kd)"),
               ("gmatrix_eigs", "gmatrix_edge", "full G-matrix G (kd x kd)")]
@@ -221,9 +233,10 @@ def plot_gmm_spectra(gmm: Sequence[Run], claims: Mapping[str, Any], plot: Mappin
     save_figure(fig, path, title, caption)
 
 
-def plot_xor(runs: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, Any], path: str | Path,
+def plot_xor(runs: Sequence[Run], claims: Any, plot: AlignmentPlot, path: str | Path,
              numbers: Mapping[str, Any]) -> None:
-    """Figure alignment_xor: per-layer spectra, alignment, overlap with span(mu, nu), evolution, rank deficiency.
+    """Figure alignment_xor: per-layer spectra, alignment, overlap with span(mu, nu), evolution, rank deficiency
+    (seed ``plot.seed``; ``claims.suboptimal_gap`` of the typed ``alignment.claims``).
 
     ``numbers`` (:func:`nnspectra.experiments.alignment_metrics.xor_figure_numbers`), one entry per run:
     ``readout_overlap`` ((T, T) overlap matrix, r) and the claim-32 ``suboptimal`` flags.
@@ -231,7 +244,7 @@ def plot_xor(runs: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, 
     import seaborn as sns
 
     fig, axes = new_figure(2, 3, width=4.8, height=3.8)
-    pick = next((i for i, r in enumerate(runs) if int(r["seed"]) == int(plot["seed"])), 0)
+    pick = next((i for i, r in enumerate(runs) if int(r["seed"]) == int(plot.seed)), 0)
     run = runs[pick]
     times = run["times"]
     K = int(run["K"])
@@ -306,7 +319,7 @@ def plot_xor(runs: Sequence[Run], claims: Mapping[str, Any], plot: Mapping[str, 
     ax.set_title(f"how the top-r readout eigenvectors Q move,\nseed {int(run['seed'])}", fontsize="small")
     # (f) rank deficiency
     ax = axes[1, 2]
-    gap = float(claims["suboptimal_gap"])
+    gap = float(claims.suboptimal_gap)
     acc = np.array([r["acc"][-1] for r in runs])
     bayes = float(runs[0]["bayes"])
     counts = np.array([r["hessian_v_r"][-1] for r in runs], dtype=int)

@@ -29,6 +29,7 @@ from nnspectra.plotting import (
 )
 from nnspectra.plotting.esd import draw_esd, draw_mp, draw_tail, stored_fit
 from nnspectra.plotting.evolution_runs import (
+    EvoPlot,
     final_step,
     median_curve,
     dataset_title,
@@ -53,14 +54,14 @@ def _log_eigs(vals: np.ndarray) -> np.ndarray:
 
 
 def _hist_pair(ax: Any, name: str, vals0: np.ndarray, vals1: np.ndarray, step: int, bins: int,
-               model_cfg: Mapping[str, Any], ratio: float, colour: Any) -> None:
+               model_cfg: Any, ratio: float, colour: Any) -> None:
     """Init vs final ESD on one axis; W on a linear axis with the MP law, kernels on a log10 axis."""
     if name == "w":
         hi = max(vals0.max(), vals1.max()) * 1.02
         edges = np.linspace(1e-10 * hi, hi, bins)  # exact zeros (rank deficiency) fall below: not drawn
         draw_esd(ax, vals0, edges, "t = 0", GREY, filled=True)
         draw_esd(ax, vals1, edges, f"t = {step}", colour)
-        sigma2 = float(model_cfg["init_std"]) ** 2
+        sigma2 = float(model_cfg.init_std) ** 2
         draw_mp(ax, np.linspace(1e-6, hi, 600), ratio, sigma2)
         ax.axvline(mp_edges(ratio, sigma2)[1], color="k", ls=":", lw=1, label="MP bulk edge")
         ax.set_xlabel(r"eigenvalue λ of $W^\top W/h$ (dimensionless)")
@@ -93,28 +94,28 @@ def _ks_vs_time(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], names:
 
 
 def plot_invariance(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
-                    spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: Mapping[str, Any],
-                    model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
+                    spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: EvoPlot,
+                    model_cfg: Any, claims: Any, path: str | Path) -> None:
     """Small-lr GD and SGD: init vs final ESDs of W, CK, NTK and KS distance to init vs time."""
-    runs = grouped[claims["dataset"]]
-    rows = [claims["gd_small"], claims["sgd_small"]]
+    runs = grouped[claims.dataset]
+    rows = [claims.gd_small, claims.sgd_small]
     fig, axes = new_figure(2, 4, width=4.6, height=3.6)
     styles = run_styles(runs)
     for i, run in enumerate(rows):
-        summary = seed_summary(runs[run], plot_cfg["seed"])
+        summary = seed_summary(runs[run], plot_cfg.seed)
         arrays, step = spectra_for(summary, spectra), final_step(summary)
         for j, name in enumerate(MATRICES):
-            _hist_pair(axes[i, j], name, arrays[f"{name}_t0"], arrays[f"{name}_t{step}"], step, plot_cfg["bins"],
+            _hist_pair(axes[i, j], name, arrays[f"{name}_t0"], arrays[f"{name}_t{step}"], step, plot_cfg.bins,
                        model_cfg, summary["dim"] / summary["width"], styles[run][0])
             ks = summary["rows"][-1][f"{name}_ks_init"]
             axes[i, j].set_title(f"{SHORT[name]}, {run_label(summary)}\nKolmogorov distance to t = 0: {ks:.3f}",
                                  fontsize="small")
         same = [r for r, s in runs.items() if s[0]["regime"] == runs[run][0]["regime"]]
         _ks_vs_time(axes[i, 3], runs, same)
-    s0 = seed_summary(runs[rows[0]], plot_cfg["seed"])
+    s0 = seed_summary(runs[rows[0]], plot_cfg.seed)
     save_figure(fig, path,
                 title=f"Spectral invariance under small learning rates (n={s0['n_train']}, d={s0['dim']}, "
-                      f"h={s0['width']}, {model_cfg['activation']}, seed {plot_cfg['seed']})",
+                      f"h={s0['width']}, {model_cfg.activation}, seed {plot_cfg.seed})",
                 caption="Rows: full-batch GD and SGD at small learning rates. Columns 1-3: eigenvalue histograms of "
                         "W^T W/h (with the Marchenko-Pastur law of ratio d/h and the initial variance), the "
                         "conjugate kernel and the NTK (kernels on a log10 axis; eigenvalues below 1e-10 x the largest "
@@ -123,23 +124,24 @@ def plot_invariance(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any
 
 
 def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
-               spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: Mapping[str, Any],
-               model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
-    """Large-lr GD: ESD with outlier, top eigenvalues vs time, outlier size and alignment vs lr."""
-    runs = grouped[claims["dataset"]]
-    main = seed_summary(runs[claims["gd_large"]], plot_cfg["seed"])
+               spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: EvoPlot,
+               model_cfg: Any, claims: Any, outlier_factor: float, path: str | Path) -> None:
+    """Large-lr GD: ESD with outlier, top eigenvalues vs time, outlier size and alignment vs lr (an outlier is
+    ``outlier_factor`` x the bulk edge)."""
+    runs = grouped[claims.dataset]
+    main = seed_summary(runs[claims.gd_large], plot_cfg.seed)
     arrays, step = spectra_for(main, spectra), final_step(main)
     ratio = main["dim"] / main["width"]
-    edge = mp_edges(ratio, float(model_cfg["init_std"]) ** 2)[1]
-    factor = float(claims["outlier_factor"])
+    edge = mp_edges(ratio, float(model_cfg.init_std) ** 2)[1]
+    factor = float(outlier_factor)
     fig, axes = new_figure(1, 4, width=4.6, height=3.8)
     ax = axes[0, 0]
-    _hist_pair(ax, "w", arrays["w_t0"], arrays[f"w_t{step}"], step, plot_cfg["bins"], model_cfg, ratio,
+    _hist_pair(ax, "w", arrays["w_t0"], arrays[f"w_t{step}"], step, plot_cfg.bins, model_cfg, ratio,
                run_styles(runs)[main["run"]][0])
     ax.set_yscale("log")
     ax.set_title(f"{SHORT['w']}, {run_label(main)}", fontsize="small")
     ax = axes[0, 1]
-    k = int(plot_cfg["top_k"])
+    k = int(plot_cfg.top_k)
     steps = [r["step"] for r in main["rows"]]
     tops = np.array([arrays[f"w_t{t}"][-k:][::-1] for t in steps])
     for i, (colour, marker) in enumerate(series_styles(tops.shape[1])):
@@ -189,7 +191,7 @@ def plot_spike(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
     legend_below(ax)
     save_figure(fig, path,
                 title=f"Large learning rate: an outlier emerges (n={main['n_train']}, d={main['dim']}, "
-                      f"h={main['width']}, seed {plot_cfg['seed']})",
+                      f"h={main['width']}, seed {plot_cfg.seed})",
                 caption="(1) ESD of W^T W/h at init and after large-lr GD (log density) with the MP law; "
                         "(2) its top eigenvalues against the step; (3) top eigenvalue over the MP edge after training "
                         "for each large learning rate (η* = ||W0||op/||grad L(W0)||op per seed); (4) alignment of the "
@@ -228,12 +230,12 @@ def mse_panel(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: s
 
 
 def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
-                   spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: Mapping[str, Any],
-                   model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
+                   spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: EvoPlot,
+                   model_cfg: Any, claims: Any, path: str | Path) -> None:
     """Adam vs small-lr GD: log-log tails with their stored fits; test MSE vs time for every run."""
-    runs = grouped[claims["dataset"]]
-    adam = seed_summary(runs[claims["adam"]], plot_cfg["seed"])
-    gd = seed_summary(runs[claims["gd_small"]], plot_cfg["seed"])
+    runs = grouped[claims.dataset]
+    adam = seed_summary(runs[claims.adam], plot_cfg.seed)
+    gd = seed_summary(runs[claims.gd_small], plot_cfg.seed)
     a_arr, g_arr = spectra_for(adam, spectra), spectra_for(gd, spectra)
     fig, axes = new_figure(1, 4, width=4.6, height=3.9)
     tg, ta = final_step(gd), final_step(adam)
@@ -247,7 +249,7 @@ def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]
     mse_panel(axes[0, 3], runs, "test mean squared error (MSE) of every run,\nmedian over seeds")
     save_figure(fig, path,
                 title=f"Adam gives heavy-tailed spectra (n={adam['n_train']}, d={adam['dim']}, h={adam['width']}, "
-                      f"seed {plot_cfg['seed']})",
+                      f"seed {plot_cfg.seed})",
                 caption="Panels 1-3: rank-ordered eigenvalues (fraction of eigenvalues >= λ, log-log) of W^T W/h, the "
                         "CK and the NTK at init, after small-lr GD and after Adam; lines show the power law "
                         "p(λ) ∝ λ^-α fitted by maximum likelihood above the KS-chosen xmin (Clauset et al. 2009), "
@@ -256,19 +258,23 @@ def plot_heavytail(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]
 
 FIGURES = {"evolution_invariance": plot_invariance, "evolution_spike": plot_spike,
            "evolution_heavytail": plot_heavytail, "evolution_realdata": None}  # realdata: evolution_realdata.py
+OUTLIER_FIGURES = ("evolution_spike", "evolution_realdata")  # the figures that mark outliers over the bulk edge
 
 
 def plot_figure(figure: str, grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]], spectra: Mapping[str, Mapping[str, np.ndarray]],
-                plot_cfg: Mapping[str, Any], model_cfg: Mapping[str, Any], claims: Mapping[str, Any],
-                analysis: Mapping[str, Any], path: str | Path) -> None:
+                plot_cfg: EvoPlot, model_cfg: Any, claims: Any, analysis: Any, path: str | Path) -> None:
     """Draw the named figure from per-seed run summaries (each with its ``run`` name) and the plot seed's
-    spectra keyed by dataset, then run name."""
+    spectra keyed by dataset, then run name. The settings are the typed sections of the config:
+    ``plot_cfg`` (``evolution.plot``), ``model_cfg`` (``evolution.model``: ``init_std``, ``activation``),
+    ``claims`` (``evolution.claims``: the dataset and runs shown) and ``analysis`` (``evolution.analysis``:
+    ``outlier_factor``)."""
     if figure not in FIGURES:
         raise ConfigError(f"unknown evolution figure '{figure}'; choose one of {sorted(FIGURES)}")
-    claims = {**claims, "outlier_factor": float(analysis["outlier_factor"])}
+    factor = {"outlier_factor": float(analysis.outlier_factor)} if figure in OUTLIER_FIGURES else {}
     if figure == "evolution_realdata":
         from nnspectra.plotting.evolution_realdata import plot_realdata
 
-        plot_realdata(grouped, spectra, plot_cfg, model_cfg, claims, path)
+        plot_realdata(grouped, spectra, plot_cfg, model_cfg, claims, path=path, **factor)
     else:
-        FIGURES[figure](grouped, spectra[claims["dataset"]], plot_cfg, model_cfg, claims, path)  # type: ignore[misc]
+        FIGURES[figure](grouped, spectra[claims.dataset], plot_cfg, model_cfg, claims,  # type: ignore[misc]
+                        path=path, **factor)

@@ -18,6 +18,7 @@ from nnspectra.plotting import GREY, legend_below, new_figure, save_figure
 from nnspectra.plotting.esd import draw_esd, draw_mp
 from nnspectra.plotting.evolution import STEP_AXIS, mse_panel, tail_panel
 from nnspectra.plotting.evolution_runs import (
+    EvoPlot,
     dataset_title,
     final_step,
     real_datasets,
@@ -28,10 +29,10 @@ from nnspectra.plotting.evolution_runs import (
 )
 
 
-def architecture(summary: Mapping[str, Any], model_cfg: Mapping[str, Any]) -> str:
+def architecture(summary: Mapping[str, Any], model_cfg: Any) -> str:
     """``"3-layer MLP width 2048, tanh"``: weight layers counted as SPEC §3.0's "two-layer network"."""
     layers = int(summary.get("hidden_layers", 1)) + 1
-    return f"{layers}-layer MLP width {summary['width']}, {summary.get('activation', model_cfg['activation'])}"
+    return f"{layers}-layer MLP width {summary['width']}, {summary.get('activation', model_cfg.activation)}"
 
 
 def _top_over_edge(seeds: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -46,21 +47,21 @@ def _top_over_edge(seeds: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.n
 
 
 def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
-                  spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: Mapping[str, Any],
-                  model_cfg: Mapping[str, Any], claims: Mapping[str, Any], names: Sequence[str]) -> Mapping[str, Any]:
+                  spectra: Mapping[str, Mapping[str, np.ndarray]], plot_cfg: EvoPlot,
+                  model_cfg: Any, claims: Any, outlier_factor: float, names: Sequence[str]) -> Mapping[str, Any]:
     """One dataset's row: W ESDs, CK tails (plot seed), top weight eigenvalue and test MSE (over seeds)."""
-    picked, styles = {r: seed_summary(runs[r], plot_cfg["seed"]) for r in names}, run_styles(runs)
+    picked, styles = {r: seed_summary(runs[r], plot_cfg.seed) for r in names}, run_styles(runs)
     first = picked[names[0]]
     net, deep = architecture(first, model_cfg), int(first.get("hidden_layers", 1)) > 1
     where = f"{dataset_title(first['dataset']).split(':')[0]}, {net}"  # targets: caption
-    seed = f"seed {plot_cfg['seed']}"
+    seed = f"seed {plot_cfg.seed}"
     gram = r"$W_1^\top W_1/h$ (first layer)" if deep else r"$W^\top W/h$"
-    ratio, sigma2 = first["dim"] / first["width"], float(model_cfg["init_std"]) ** 2
+    ratio, sigma2 = first["dim"] / first["width"], float(model_cfg.init_std) ** 2
     ax, arr0 = axes[0], spectra_for(first, spectra)
     finals = [spectra_for(s, spectra)[f"w_t{final_step(s)}"] for s in picked.values()]
     hi = max(v.max() for v in finals)
     lo = min(v[v > 1e-8 * v.max()].min() for v in [arr0["w_t0"], *finals])
-    edges = np.geomspace(lo * 0.95, hi * 1.05, plot_cfg["bins"])
+    edges = np.geomspace(lo * 0.95, hi * 1.05, plot_cfg.bins)
     draw_esd(ax, arr0["w_t0"], edges, "t = 0", GREY, filled=True)
     for run, s in picked.items():
         draw_esd(ax, spectra_for(s, spectra)[f"w_t{final_step(s)}"], edges, f"{run_label(s)}, t = {final_step(s)}",
@@ -82,7 +83,7 @@ def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
         steps, med, low, high = _top_over_edge(runs[run])
         ax.fill_between(np.maximum(steps, 0.5), low, high, color=colour, alpha=0.2)
         ax.plot(np.maximum(steps, 0.5), med, marker=marker, ms=4, color=colour, label=run_label(picked[run]))
-    factor = float(claims["outlier_factor"])
+    factor = float(outlier_factor)
     ax.axhline(factor, color="k", ls="--", lw=0.8, label=f"{factor:g} (claim 37 threshold)")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -97,20 +98,20 @@ def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
 
 
 def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
-                  spectra: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], plot_cfg: Mapping[str, Any],
-                  model_cfg: Mapping[str, Any], claims: Mapping[str, Any], path: str | Path) -> None:
+                  spectra: Mapping[str, Mapping[str, Mapping[str, np.ndarray]]], plot_cfg: EvoPlot,
+                  model_cfg: Any, claims: Any, outlier_factor: float, path: str | Path) -> None:
     """The three regimes on each real-data variant (one row per dataset, :func:`real_datasets`): W ESDs, CK
     tails, top eigenvalue vs t, test MSE. ``spectra``: dataset -> run -> the plot seed's arrays."""
     datasets = real_datasets(grouped, claims)
     rows = []
     for dataset in datasets:
-        names = [r for r in (claims["gd_small"], claims["gd_large"], claims["adam"]) if r in grouped[dataset]]
+        names = [r for r in (claims.gd_small, claims.gd_large, claims.adam) if r in grouped[dataset]]
         if not names:
             raise ConfigError(f"evolution_realdata: dataset '{dataset}' trains none of the claims' runs")
         rows.append((dataset, names))
     fig, axes = new_figure(len(rows), 4, width=4.6, height=3.9)
-    firsts = [_realdata_row(axes[i], grouped[dataset], spectra[dataset], plot_cfg, model_cfg, claims, names)
-              for i, (dataset, names) in enumerate(rows)]
+    firsts = [_realdata_row(axes[i], grouped[dataset], spectra[dataset], plot_cfg, model_cfg, claims,
+                            outlier_factor, names) for i, (dataset, names) in enumerate(rows)]
     names = [dataset_title(f["dataset"]).split(":")[0] for f in firsts]
     sizes = "; ".join(f"{name}: n = {f['n_train']}, d = {f['dim']}, {architecture(f, model_cfg)}"
                       for name, f in zip(names, firsts))
@@ -121,7 +122,7 @@ def plot_realdata(grouped: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]
                         "small-lr GD, large-lr GD and Adam with the MP law (log-log; histograms are densities of all "
                         "d eigenvalues, so the zero eigenvalues of a rank-deficient W keep their mass, as in the MP "
                         "law's atom at 0); (2) rank-ordered CK eigenvalues with the runs' power-law fits (columns 1-2: "
-                        f"the plot seed {plot_cfg['seed']}); (3) top eigenvalue of W^T W/h over the MP edge against the "
+                        f"the plot seed {plot_cfg.seed}); (3) top eigenvalue of W^T W/h over the MP edge against the "
                         "step (the largest over the hidden layers of a deeper MLP) and (4) test MSE against the step, both "
                         "median over seeds; a deeper MLP's column 1 shows its first layer, its CK is that of the last "
                         "hidden layer.")

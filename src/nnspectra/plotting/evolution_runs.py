@@ -4,6 +4,7 @@ median curve over seeds, and one colour and marker per run shared by every panel
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,15 @@ OPTIMIZERS = {"gd": "full-batch GD", "sgd": "SGD", "adam": "Adam"}
 # (here, not in the data module, so that wording never reruns training; tests keep the two in step)
 TARGET_MEANINGS = {"parity": "+1 for odd class labels, -1 for even", "digit": "the digit minus 4.5",
                    "vehicle": "+1 for the 4 vehicle classes (airplane, car, ship, truck), -1 for the 6 animals"}
+
+
+@dataclass(frozen=True)
+class EvoPlot:
+    """Config ``evolution.plot``: the seed whose spectra are drawn, histogram bins, top eigenvalues followed."""
+
+    seed: int = 0
+    bins: int = 80
+    top_k: int = 5
 
 
 def spectra_for(summary: Mapping[str, Any], spectra: Mapping[str, Mapping[str, np.ndarray]]) -> Mapping[str, np.ndarray]:
@@ -63,9 +73,9 @@ def median_curve(seeds: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarr
     return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
 
 
-def real_datasets(grouped: Mapping[str, Any], claims: Mapping[str, Any]) -> list[str]:
-    """The real-data variants the claims name (``real_dataset``, then ``also_real_datasets``) that were run;
-    the synthetic ``dataset`` when none was."""
-    named = [claims.get("real_dataset"), *(claims.get("also_real_datasets") or [])]
+def real_datasets(grouped: Mapping[str, Any], claims: Any) -> list[str]:
+    """The real-data variants the claims (typed ``evolution.claims``) name (``real_dataset``, then
+    ``also_real_datasets``) that were run; the synthetic ``dataset`` when none was."""
+    named = [claims.real_dataset, *(claims.also_real_datasets or ())]
     found = [d for d in dict.fromkeys(named) if d and d in grouped]
-    return found or [claims["dataset"]]
+    return found or [claims.dataset]

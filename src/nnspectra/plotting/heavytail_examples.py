@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,15 +18,18 @@ MARKERS = {"gaussian": "o", "spiked": "s", "heavy_tail_aligned": "^", "heavy_tai
 
 
 def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray], labels: Mapping[str, str],
-                            cfg: Mapping[str, object], out: str | Path) -> None:
+                            examples: Any, out: str | Path) -> None:
     """(1) rank-ordered W^T W/h spectra with their fitted tail exponents; (2) test MSE against the ridge.
+
+    ``examples``: the typed settings of config ``evolution.ht_examples``
+    (:class:`nnspectra.experiments.heavytail_examples.HtExamples`; its sizes ``n_train``, ``dim``, ``width``).
 
     ``labels`` maps each first-layer kind (the ``matrix`` column of ``runs``) to its legend text, in the
     order the curves are drawn (the summary table's ``matrix`` and ``description`` columns).
     """
     fig, axes = new_figure(1, 2, width=6.0, height=4.4)
     ax = axes[0, 0]
-    ratio = int(cfg["dim"]) / int(cfg["width"])
+    ratio = int(examples.dim) / int(examples.width)
     for kind in labels:
         if kind not in spectra:
             continue
@@ -60,8 +64,8 @@ def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray
     legend_below(ax, fontsize="small", ncol=2)
     save_figure(
         fig, out,
-        title=(f"Heavy-tailed first layers vs Gaussian (SPEC §3.2; n = {cfg['n_train']}, d = {cfg['dim']}, "
-               f"h = {cfg['width']}, softplus teacher)"),
+        title=(f"Heavy-tailed first layers vs Gaussian (SPEC §3.2; n = {examples.n_train}, d = {examples.dim}, "
+               f"h = {examples.width}, softplus teacher)"),
         caption=("Left: eigenvalues of W^T W/h by rank (log-log) for four fixed first layers with (about) the "
                  "same Frobenius norm: Gaussian (Marchenko-Pastur bulk), Gaussian plus a rank-one spike along the "
                  "teacher direction β, and a Pareto heavy tail whose top direction is β or random; α is the "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,16 @@ import numpy as np
 import pandas as pd
 
 from nnspectra.plotting import MARKERS, legend_below, new_figure, save_figure
+
+
+@dataclass(frozen=True)
+class RealdataPlot:
+    """Config ``realdata.plot``: the seed shown, the top windows of Figs 4 and 7, the setting in every title."""
+
+    seed: int = 0
+    top_right_edge: int = 120
+    top_lbsb: int = 40
+    setting: str = "paper-scale config"
 
 
 def _integer_ticks():  # type: ignore[no-untyped-def]

@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from nnspectra.resources import check_training_fits
 from nnspectra.training.checkpoint import load_checkpoint, report_checkpoint, save_checkpoint
 from nnspectra.training.divergence import DivergenceMonitor
 from nnspectra.training.fast_mlp import fast_gradient_for
+from nnspectra.training.settings import LOOP_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,21 @@ class TrainConfig:
     memory_budget_gb: float | None = None  # training memory guard (None: 80% of the job's memory limit)
     config_key: str = ""  # dotted config section of these settings, named in error messages
 
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> TrainConfig:
+        """The loop settings of one config section's typed settings (a dataclass, usually a
+        :class:`~nnspectra.training.settings.TrainSettings`): every field named like a loop setting (or
+        renamed by :data:`~nnspectra.training.settings.LOOP_NAMES`) is taken over; the rest belong to the
+        experiment. ``overrides`` set what the call decides (seed, batch size of a regime, ``config_key``)."""
+        loop = {f.name for f in fields(cls)}
+        values = {LOOP_NAMES.get(f.name, f.name): getattr(settings, f.name) for f in fields(settings)}
+        return cls(**{**{k: v for k, v in values.items() if k in loop}, **overrides})
+
     def __post_init__(self) -> None:
+        # one type per setting whatever the section's YAML wrote (1 or 1.0), so equal settings fingerprint alike
+        self.lr, self.max_iterations, self.log_every = float(self.lr), int(self.max_iterations), int(self.log_every)
+        self.divergence_steps, self.seed = int(self.divergence_steps), int(self.seed)
+        self.batch_size = None if self.batch_size is None else int(self.batch_size)
         if self.optimizer not in OPTIMIZERS:
             raise NnspectraError(f"optimizer '{self.optimizer}' is not one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES:
