@@ -7,7 +7,7 @@ One thread; process CPU seconds beside wall time (the machine may be shared). Ra
 CIFAR-10's shape stand in for the images (the cost does not depend on the pixels). Rows: one GD, SGD (batch 32)
 and Adam step in the training precision (float32), and one checkpoint's analysis in float64 split into the
 weight ESDs (every W_l^T W_l / h), the CK (n x n), the NTK (on ntk_points inputs) and the whole checkpoint
-(matrices, eigh, power-law fits: :func:`~nnspectra.experiments.evolution_spectra.analyse_checkpoint`). The last
+(matrices, eigh, power-law fits: :func:`~nnspectra.experiments.wang2023.evolution_spectra.analyse_checkpoint`). The last
 rows estimate one seed of the four claim runs (gd_lr1 1,000 steps, sgd_lr1 625, gd_eta_star 10, adam_lr1 10;
 5 + 5 + 3 + 3 checkpoints) from these numbers.
 """
@@ -29,7 +29,7 @@ import torch  # noqa: E402
 from nnspectra.curvature.deep_kernels import deep_ck, deep_ntk, kernel_points  # noqa: E402
 from nnspectra.curvature.kernels import weight_gram  # noqa: E402
 from nnspectra.data.teacher import RegressionData  # noqa: E402
-from nnspectra.experiments.evolution_spectra import EvoAnalysis, analyse_checkpoint, matrices_at, spectra_of  # noqa: E402
+from nnspectra.experiments.wang2023.evolution_spectra import EvoAnalysis, analyse_checkpoint, matrices_at, spectra_of  # noqa: E402
 from nnspectra.models.linear_width import LinearWidthMLP  # noqa: E402
 
 

@@ -19,8 +19,8 @@ import torch  # noqa: E402
 
 from nnspectra.curvature.dense import loss_of_flat_params  # noqa: E402
 from nnspectra.data.p0 import two_blobs  # noqa: E402
-from nnspectra.experiments import predecessor as p0  # noqa: E402
-from nnspectra.experiments import predecessor_training as p0t  # noqa: E402
+from nnspectra.experiments.sagun2016 import predecessor as p0  # noqa: E402
+from nnspectra.experiments.sagun2016 import predecessor_training as p0t  # noqa: E402
 from nnspectra.training.batched import batched_gd  # noqa: E402
 
 

@@ -6,9 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnspectra.errors import ConfigError, DivergenceError
-from nnspectra.experiments import alignment as aln
-from nnspectra.experiments.alignment import KINDS, MatrixSettings, OnlineSGD
-from nnspectra.experiments.alignment_metrics import AlignmentClaims, alignment_metrics, readout_evolution
+from nnspectra.experiments.benarous2024 import alignment as aln
+from nnspectra.experiments.benarous2024.alignment import KINDS, MatrixSettings, OnlineSGD
+from nnspectra.experiments.benarous2024.alignment_metrics import AlignmentClaims, alignment_metrics, readout_evolution
 from nnspectra.spectra.alignment import alignment, first_crossing, span_basis, subspace_overlap
 from nnspectra.spectra.outliers import count_above_edge, count_largest_gap
 from nnspectra.training.online import SeenBuffer, checkpoint_steps, online_sgd
@@ -156,8 +156,8 @@ def test_bad_configs_give_one_line_errors():
 
 
 def test_figures_render_from_tiny_runs(tmp_path):
-    from nnspectra.experiments.alignment_metrics import AlignmentClaims, gmm_figure_numbers, xor_figure_numbers
-    from nnspectra.plotting.alignment import AlignmentPlot, plot_gmm_alignment, plot_gmm_spectra, plot_xor
+    from nnspectra.experiments.benarous2024.alignment_metrics import AlignmentClaims, gmm_figure_numbers, xor_figure_numbers
+    from nnspectra.plotting.benarous2024.alignment import AlignmentPlot, plot_gmm_alignment, plot_gmm_spectra, plot_xor
 
     claims = dict(lam=10.0, align_level=0.5, snr_time=2, suboptimal_gap=0.05)
     typed = AlignmentClaims(**claims)

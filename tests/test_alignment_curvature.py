@@ -134,7 +134,7 @@ def test_two_layer_gradients_and_matrices_match_autodiff(xor_case):
 
 def top_eigenpairs(A, n):
     """The alignment experiment's Lanczos settings through the one front-end."""
-    from nnspectra.experiments.alignment import _top
+    from nnspectra.experiments.benarous2024.alignment import _top
 
     return _top(A, n)
 

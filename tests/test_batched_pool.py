@@ -13,9 +13,9 @@ import torch
 from nnspectra.curvature.dense import loss_of_flat_params
 from nnspectra.data.p0 import two_blobs
 from nnspectra.errors import DivergenceError, TimeBudgetReached
-from nnspectra.experiments import predecessor as p0
-from nnspectra.experiments import predecessor_sphere as ps
-from nnspectra.experiments import predecessor_training as p0t
+from nnspectra.experiments.sagun2016 import predecessor as p0
+from nnspectra.experiments.sagun2016 import predecessor_sphere as ps
+from nnspectra.experiments.sagun2016 import predecessor_training as p0t
 from nnspectra.training.batched import batched_gd
 from nnspectra.training.batched_pool import PoolState, pool_gd
 

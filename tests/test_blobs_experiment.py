@@ -10,10 +10,10 @@ import torch
 from nnspectra.data.blobs import blob_dataset
 from nnspectra.errors import ConfigError
 from nnspectra.curvature.spectrum import dense_spectra
-from nnspectra.experiments.blobs import attach_rows, collect_counts, paper_table1, table1
-from nnspectra.experiments.blobs_training import BlobModel, BlobTrain, build_model, train_run
-from nnspectra.experiments.blobs_metrics import blobs_metrics
-from nnspectra.experiments.blobs_runs import PAPER_TABLE1, selected_runs
+from nnspectra.experiments.sagun2018.blobs import attach_rows, collect_counts, paper_table1, table1
+from nnspectra.experiments.sagun2018.blobs_training import BlobModel, BlobTrain, build_model, train_run
+from nnspectra.experiments.sagun2018.blobs_metrics import blobs_metrics
+from nnspectra.experiments.sagun2018.blobs_runs import PAPER_TABLE1, selected_runs
 from nnspectra.models.mlp import mlp_parameter_count
 from reference_mlp import NumpyMLP
 from nnspectra.spectra.outliers import spectrum_counts

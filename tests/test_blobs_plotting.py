@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nnspectra.plotting.blobs import plot_fig1, plot_fig2, plot_fig3
+from nnspectra.plotting.sagun2018.blobs import plot_fig1, plot_fig2, plot_fig3
 
 
 def _png(path: Path) -> None:

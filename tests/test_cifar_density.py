@@ -12,9 +12,9 @@ from conftest import run_snakemake
 
 from nnspectra.curvature import hessian
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.cifar import AlexNetModel, build_alexnet
-from nnspectra.experiments.cifar_density import DensitySettings, curvature_density, sample_images
-from nnspectra.plotting.density import plot_spectral_densities
+from nnspectra.experiments.sagun2018.cifar import AlexNetModel, build_alexnet
+from nnspectra.experiments.sagun2018.cifar_density import DensitySettings, curvature_density, sample_images
+from nnspectra.plotting.sagun2018.cifar_density import plot_spectral_densities
 from nnspectra.training.evaluate import cross_entropy
 
 

@@ -11,7 +11,7 @@ import pytest
 from nnspectra.claims import load_claims
 from nnspectra.claims.metric_files import load_metrics
 from nnspectra.claims.requirements import shortfalls
-from nnspectra.experiments.evolution_metrics import EvoClaims, regime_metrics, run_evidence
+from nnspectra.experiments.wang2023.evolution_metrics import EvoClaims, regime_metrics, run_evidence
 from nnspectra.experiments.metrics import MetricsRecord
 from nnspectra.cli import resolve_config
 from nnspectra.pipeline.io import save_json

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from nnspectra.data.mixtures import GaussianMixture, orthonormal_means
-from nnspectra.experiments import alignment as aln
-from nnspectra.experiments.alignment import STREAM_INIT, MatrixSettings, OnlineSGD, _rng
+from nnspectra.experiments.benarous2024 import alignment as aln
+from nnspectra.experiments.benarous2024.alignment import STREAM_INIT, MatrixSettings, OnlineSGD, _rng
 from nnspectra.models.mixture_nets import softmax_step_grad
 
 

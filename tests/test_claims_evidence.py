@@ -19,9 +19,10 @@ from nnspectra.claims import CLAIMS_DIR, Claim, load_claims
 from nnspectra.claims.metric_files import Metric
 from nnspectra.claims.requirements import shortfalls
 from nnspectra.cli import resolve_config
-from nnspectra.experiments import blobs_metrics, predecessor_metrics, realdata_metrics
-from nnspectra.experiments.alignment_metrics import _run_evidence
-from nnspectra.experiments.evolution_metrics import run_evidence
+from nnspectra.experiments.sagun2016 import predecessor_metrics
+from nnspectra.experiments.sagun2018 import blobs_metrics, realdata_metrics
+from nnspectra.experiments.benarous2024.alignment_metrics import _run_evidence
+from nnspectra.experiments.wang2023.evolution_metrics import run_evidence
 from nnspectra.pipeline.config import config_subset
 from nnspectra.scorecard import evaluate_claim
 

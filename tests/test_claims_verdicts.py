@@ -17,30 +17,30 @@ from fakedata import write_fake_cifar
 from nnspectra.claims import CLAIMS_DIR, load_claims
 from nnspectra.data.teacher import cifar10_regression
 from nnspectra.errors import ConfigError
-from nnspectra.experiments import alignment as aln
-from nnspectra.experiments import mnist_width as mw
-from nnspectra.experiments.alignment import MatrixSettings, OnlineSGD
-from nnspectra.experiments.alignment_metrics import AlignmentClaims, alignment_metrics
-from nnspectra.experiments.blobs import attach_rows, collect_counts
-from nnspectra.experiments.blobs_metrics import SCALE_KEYS as BLOBS_SCALE_KEYS
-from nnspectra.experiments.blobs_metrics import blobs_metrics
-from nnspectra.experiments.blobs_metrics import scale_evidence as blobs_scale
-from nnspectra.experiments.blobs_runs import selected_runs
-from nnspectra.experiments.evolution import (
+from nnspectra.experiments.benarous2024 import alignment as aln
+from nnspectra.experiments.sagun2018 import mnist_width as mw
+from nnspectra.experiments.benarous2024.alignment import MatrixSettings, OnlineSGD
+from nnspectra.experiments.benarous2024.alignment_metrics import AlignmentClaims, alignment_metrics
+from nnspectra.experiments.sagun2018.blobs import attach_rows, collect_counts
+from nnspectra.experiments.sagun2018.blobs_metrics import SCALE_KEYS as BLOBS_SCALE_KEYS
+from nnspectra.experiments.sagun2018.blobs_metrics import blobs_metrics
+from nnspectra.experiments.sagun2018.blobs_metrics import scale_evidence as blobs_scale
+from nnspectra.experiments.sagun2018.blobs_runs import selected_runs
+from nnspectra.experiments.wang2023.evolution import (
     EvoAnalysis,
     EvoData,
     EvoModel,
     EvoRun,
     run_evolution,
 )
-from nnspectra.experiments.evolution_metrics import (
+from nnspectra.experiments.wang2023.evolution_metrics import (
     REGIME_PARTS,
     EvoClaims,
     claim_metrics,
 )
-from nnspectra.experiments.realdata_metrics import SCALE_KEYS as REAL_SCALE_KEYS
-from nnspectra.experiments.realdata_metrics import realdata_record
-from nnspectra.experiments.realdata_metrics import scale_evidence as realdata_scale
+from nnspectra.experiments.sagun2018.realdata_metrics import SCALE_KEYS as REAL_SCALE_KEYS
+from nnspectra.experiments.sagun2018.realdata_metrics import realdata_record
+from nnspectra.experiments.sagun2018.realdata_metrics import scale_evidence as realdata_scale
 from nnspectra.cli import resolve_config
 from nnspectra.pipeline.config import config_subset
 from nnspectra.pipeline.io import save_json

@@ -81,9 +81,9 @@ def test_an_edit_to_an_imported_module_changes_the_hash(tmp_path: Path, monkeypa
 def test_the_rules_the_hand_lists_missed_are_covered() -> None:
     """Issue 23 found three rules whose hand-written lists missed a module their script imports."""
     lbsb = code_version("workflow/scripts/realdata_lbsb_train.py")["modules"]
-    assert "nnspectra.experiments.mnist_width_training" in lbsb
-    assert "nnspectra.experiments.mnist_width_training" in code_version("workflow/scripts/realdata_lbsb_spectrum.py")["modules"]
-    assert "nnspectra.experiments.predecessor" in code_version("workflow/scripts/predecessor_fig1.py")["modules"]
+    assert "nnspectra.experiments.sagun2018.mnist_width_training" in lbsb
+    assert "nnspectra.experiments.sagun2018.mnist_width_training" in code_version("workflow/scripts/realdata_lbsb_spectrum.py")["modules"]
+    assert "nnspectra.experiments.sagun2016.predecessor" in code_version("workflow/scripts/predecessor_fig1.py")["modules"]
 
 
 def test_missing_script_is_one_line() -> None:

@@ -14,7 +14,7 @@ from torch.func import functional_call, jacrev
 from nnspectra.curvature.deep_kernels import deep_ck, deep_ntk, deep_output, kernel_points
 from nnspectra.curvature.kernels import conjugate_kernel, network_output, ntk
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.evolution import (EvoAnalysis, EvoData, EvoModel, EvoRun, build_model, run_evolution)
+from nnspectra.experiments.wang2023.evolution import (EvoAnalysis, EvoData, EvoModel, EvoRun, build_model, run_evolution)
 from nnspectra.models.linear_width import LinearWidthMLP
 
 

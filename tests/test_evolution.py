@@ -14,7 +14,7 @@ import yaml
 from nnspectra.claims.schema import parse_claims
 from nnspectra.data.teacher import mnist_regression, single_index_teacher
 from nnspectra.errors import ConfigError, DataNotFoundError
-from nnspectra.experiments.evolution import (
+from nnspectra.experiments.wang2023.evolution import (
     EvoAnalysis,
     EvoData,
     EvoModel,
@@ -25,7 +25,7 @@ from nnspectra.experiments.evolution import (
     run_scaling,
     train_with_checkpoints,
 )
-from nnspectra.experiments.evolution_metrics import EvoClaims, claim_metrics, group_summaries, summary_table
+from nnspectra.experiments.wang2023.evolution_metrics import EvoClaims, claim_metrics, group_summaries, summary_table
 from nnspectra.models.linear_width import LinearWidthMLP
 
 DATA = EvoData(kind="teacher", n_train=40, n_test=30, dim=20, noise_std=0.3)
@@ -185,8 +185,8 @@ def test_claim_metrics_and_claim_file(tiny_runs: dict[str, list[dict]], repo_roo
 
 
 def test_summary_table_and_figures(tiny_runs: dict[str, list[dict]], tmp_path: Path) -> None:
-    from nnspectra.plotting.evolution import FIGURES, plot_figure
-    from nnspectra.plotting.evolution_runs import EvoPlot
+    from nnspectra.plotting.wang2023.evolution import FIGURES, plot_figure
+    from nnspectra.plotting.wang2023.evolution_runs import EvoPlot
 
     summaries = [("teacher", name, s) for name, runs in tiny_runs.items() for s in runs]
     table = summary_table(summaries)

@@ -38,7 +38,7 @@ def _one_line(err: BaseException) -> str:
 # ----------------------------------------------------------------------------------------- divergence
 def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
     from nnspectra.data.blobs import blob_dataset
-    from nnspectra.experiments.blobs_training import BlobModel, BlobTrain, train_run
+    from nnspectra.experiments.sagun2018.blobs_training import BlobModel, BlobTrain, train_run
 
     data = blob_dataset(12, 5, 3, 1.0, 0).as_arrays()
     model = BlobModel(hidden=(4, 3), init="normal", init_scale=0.5, seed_offset=0)
@@ -61,7 +61,7 @@ def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
 
 
 def test_mnist_mlp_lr_1e8_stops_in_one_line_naming_the_key() -> None:
-    from nnspectra.experiments.mnist_width_training import (
+    from nnspectra.experiments.sagun2018.mnist_width_training import (
         GDTrain,
         MlpModel,
         train_mnist_mlp,
@@ -80,7 +80,7 @@ def test_mnist_mlp_lr_1e8_stops_in_one_line_naming_the_key() -> None:
 
 
 def test_diverging_evolution_run_is_reported_as_divergence() -> None:
-    from nnspectra.experiments.evolution import (
+    from nnspectra.experiments.wang2023.evolution import (
         EvoAnalysis,
         EvoData,
         EvoModel,
@@ -165,7 +165,7 @@ COLLAPSE = r"training collapsed at step \d+: the loss is exactly 0 .*lower blobs
 @pytest.mark.parametrize("lr", [1e8, 1e300])
 def test_gd_tanh_blobs_collapse_stops_naming_the_lr(lr: float) -> None:
     from nnspectra.data.blobs import blob_dataset
-    from nnspectra.experiments.blobs_training import BlobModel, BlobTrain, train_run
+    from nnspectra.experiments.sagun2018.blobs_training import BlobModel, BlobTrain, train_run
 
     data = blob_dataset(40, 20, 2, 1.0, 0).as_arrays()  # the smoke preset's blobs net (hidden 10, 10)
     model = BlobModel(hidden=(10, 10), init="normal", init_scale=0.1, seed_offset=1000)
@@ -179,7 +179,7 @@ def test_gd_tanh_blobs_collapse_stops_naming_the_lr(lr: float) -> None:
 
 def test_sgd_tanh_blobs_collapse_stops_naming_the_lr() -> None:
     from nnspectra.data.blobs import blob_dataset
-    from nnspectra.experiments.blobs_training import BlobModel, BlobTrain, train_run
+    from nnspectra.experiments.sagun2018.blobs_training import BlobModel, BlobTrain, train_run
 
     data = blob_dataset(40, 20, 2, 1.0, 0).as_arrays()
     model = BlobModel(hidden=(10, 10), init="normal", init_scale=0.1, seed_offset=1000)
@@ -204,7 +204,7 @@ def test_nonfinite_parameters_stop_naming_the_lr() -> None:
 
 def test_batched_gd_collapse_or_blow_up_stops_naming_the_lr() -> None:
     from nnspectra.data.p0 import two_blobs
-    from nnspectra.experiments.predecessor_sphere import sphere_lambda_max
+    from nnspectra.experiments.sagun2016.predecessor_sphere import sphere_lambda_max
 
     x, y = two_blobs(30, 1.0, 0)
     for lr in (1e8, 1e300):
@@ -235,7 +235,7 @@ def test_online_sgd_collapse_names_the_key() -> None:
 
 
 def test_cifar_training_blow_up_or_collapse_names_the_lr() -> None:
-    from nnspectra.experiments.cifar import (
+    from nnspectra.experiments.sagun2018.cifar import (
         AlexNetModel,
         CifarTrain,
         build_alexnet,

@@ -15,24 +15,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnspectra.experiments import alignment as aln
-from nnspectra.experiments import heavytail_examples as hx
-from nnspectra.experiments.alignment import MatrixSettings, OnlineSGD
-from nnspectra.experiments.alignment_metrics import (
+from nnspectra.experiments.benarous2024 import alignment as aln
+from nnspectra.experiments.wang2023 import heavytail_examples as hx
+from nnspectra.experiments.benarous2024.alignment import MatrixSettings, OnlineSGD
+from nnspectra.experiments.benarous2024.alignment_metrics import (
     AlignmentClaims,
     gmm_figure_numbers,
     xor_figure_numbers,
 )
-from nnspectra.experiments.evolution import (
+from nnspectra.experiments.wang2023.evolution import (
     EvoAnalysis,
     EvoData,
     EvoModel,
     EvoRun,
     run_evolution,
 )
-from nnspectra.experiments.evolution_metrics import EvoClaims, group_summaries
-from nnspectra.experiments.mp_appendix import MpSettings, run_mp_appendix
-from nnspectra.plotting.evolution_runs import EvoPlot
+from nnspectra.experiments.wang2023.evolution_metrics import EvoClaims, group_summaries
+from nnspectra.experiments.sagun2018.mp import MpSettings, run_mp_appendix
+from nnspectra.plotting.wang2023.evolution_runs import EvoPlot
 from nnspectra.spectra.mp import mp_atom
 
 # d > h: W^T W/h has d - h exact zeros (the MP atom of mass 1 - h/d), the case issue 13 saw drawn 5x too low
@@ -88,7 +88,7 @@ def evo() -> dict[str, Any]:
 
 def _evo_figure(evo: dict[str, Any], name: str, tmp_path: Path, take: Callable[[], list[Any]],
                 grouped: Any = None) -> Any:
-    from nnspectra.plotting.evolution import plot_figure
+    from nnspectra.plotting.wang2023.evolution import plot_figure
 
     plot_figure(name, grouped or evo["grouped"], {"teacher": evo["spectra"]}, EvoPlot(**PLOT_CFG), EvoModel(**MODEL_CFG),
                 EvoClaims(**{**CLAIMS, "real_dataset": "teacher"}), EvoAnalysis(**ANALYSIS_CFG), tmp_path / f"{name}.png")
@@ -212,13 +212,18 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
     import matplotlib.pyplot as plt
 
     from nnspectra import plotting
-    from nnspectra.plotting import alignment as pa
-    from nnspectra.plotting import blobs as pb
-    from nnspectra.plotting import density as pd_
-    from nnspectra.plotting import evolution as pe
-    from nnspectra.plotting import evolution_realdata as per
-    from nnspectra.plotting import heavytail_examples as ph
-    from nnspectra.plotting import realdata as pr
+    from nnspectra.plotting.benarous2024 import alignment as pa
+    from nnspectra.plotting.sagun2018 import blobs as pb
+    from nnspectra.plotting.sagun2018 import cifar_density as pd_
+    from nnspectra.plotting.wang2023 import evolution as pe
+    from nnspectra.plotting.wang2023 import evolution_realdata as per
+    from nnspectra.plotting.wang2023 import heavytail_examples as ph
+    from nnspectra.plotting.sagun2018 import (
+        cifar as pr_cifar,
+        lbsb as pr_lbsb,
+        mnist_width as pr_mnist_width,
+        mp as pr_mp,
+    )
 
     out_dir = tmp_path_factory.mktemp("figures")
     figures: dict[str, tuple[Any, str]] = {}
@@ -234,7 +239,7 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         figures[Path(path).stem] = (fig, caption)
 
     real_close = plt.close
-    for module in (pa, pb, pd_, pe, per, ph, pr):
+    for module in (pa, pb, pd_, pe, per, ph, pr_cifar, pr_lbsb, pr_mnist_width, pr_mp):
         mp.setattr(module, "save_figure", save)
     try:
         rng = np.random.default_rng(0)
@@ -248,26 +253,26 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
                      "SGD, relu, cov=1, seed 0", top=40)
         widths = {w: _lanczos_like(np.sort(rng.uniform(0, 0.1, 30))[::-1], -np.sort(rng.uniform(0, 1e-4, 12))[::-1],
                                    784 * w + w + 10 * w + 10) for w in (5, 10, 15)}  # 784-n-10 MLPs
-        pr.plot_right_edge(widths, out_dir / "fig4.png", 20, SETTING)
-        pr.plot_left_edge(widths, out_dir / "fig5.png", fraction=False, setting=SETTING)
-        pr.plot_left_edge(widths, out_dir / "fig6.png", fraction=True, setting=SETTING)
+        pr_mnist_width.plot_right_edge(widths, out_dir / "fig4.png", 20, SETTING)
+        pr_mnist_width.plot_left_edge(widths, out_dir / "fig5.png", fraction=False, setting=SETTING)
+        pr_mnist_width.plot_left_edge(widths, out_dir / "fig6.png", fraction=True, setting=SETTING)
         pair = {r: {**_lanczos_like(np.sort(rng.uniform(0, 5, 20))[::-1], -np.sort(rng.uniform(0, 0.01, 10))[::-1],
                                     3146), "batch_size": b} for r, b in (("lb", 100), ("sb", 10))}
-        pr.plot_lbsb_top(pair, {"lb": (4, 1.0), "sb": (5, 0.3)}, out_dir / "fig7.png", 20, "elbow", SETTING)
-        pr.plot_lbsb_bottom(pair, out_dir / "fig8.png", SETTING)
+        pr_lbsb.plot_lbsb_top(pair, {"lb": (4, 1.0), "sb": (5, 0.3)}, out_dir / "fig7.png", 20, "elbow", SETTING)
+        pr_lbsb.plot_lbsb_bottom(pair, out_dir / "fig8.png", SETTING)
         steps = np.arange(0, 201, 10)
         history = pd.DataFrame({"step": steps, "part": np.where(steps <= 100, 1, 2),
                                 "batch_size": np.where(steps <= 100, 100, 32), "train_loss": np.exp(-steps / 80),
                                 "test_loss": 1 + np.exp(-steps / 80), "train_acc": 1 - np.exp(-steps / 50),
                                 "test_acc": 0.7 - 0.5 * np.exp(-steps / 50)})
-        pr.plot_cifar_training(history, 100, out_dir / "fig9.png", SETTING)
+        pr_cifar.plot_cifar_training(history, 100, out_dir / "fig9.png", SETTING)
         a = np.linspace(-1, 2, 10)
-        pr.plot_interpolation(pd.DataFrame({"alpha": a, "train_loss": a**2, "test_loss": 1 + a**2,
-                                            "train_acc": 1 - a**2 / 4, "test_acc": 0.7 - a**2 / 4}), 0.0,
-                              out_dir / "fig10.png", SETTING)
+        pr_cifar.plot_interpolation(pd.DataFrame({"alpha": a, "train_loss": a**2, "test_loss": 1 + a**2,
+                                                  "train_acc": 1 - a**2 / 4, "test_acc": 0.7 - a**2 / 4}), 0.0,
+                                    out_dir / "fig10.png", SETTING)
         mps = MpSettings(n_samples=60, ratios=(0.2, 1.0), two_blob_ratios=(0.5, 1.0), bins=15)
-        pr.plot_mp_appendix(run_mp_appendix(mps, 0), mps.ratios, mps.two_blob_ratios, out_dir / "appendix_mp.png",
-                            15, SETTING)
+        pr_mp.plot_mp_appendix(run_mp_appendix(mps, 0), mps.ratios, mps.two_blob_ratios, out_dir / "appendix_mp.png",
+                               15, SETTING)
         cfg = {"n_train": 100, "n_test": 100, "dim": 30, "width": 45, "noise_std": 0.3, "activation": "tanh",
                "ridges": [0.01, 1.0], "spike_scale": 2.0, "pareto_alpha": 2.0, "min_tail": 5}
         runs, spectra = hx.run_examples(hx.HtExamples(**cfg), [0, 1])
@@ -421,7 +426,7 @@ def test_fig1_names_the_algorithm_drawn_and_keeps_the_bulk_readable(all_figures:
 
 @pytest.mark.slow
 def test_cifar_density_is_titled_and_shares_its_axes(all_figures: dict[str, tuple[Any, str]]) -> None:
-    from nnspectra.plotting.density import one_eigenvalue_density
+    from nnspectra.plotting.sagun2018.cifar_density import one_eigenvalue_density
 
     fig, caption = all_figures["fig_cifar_density"]
     title = fig._suptitle.get_text()
@@ -437,7 +442,7 @@ def test_cifar_density_is_titled_and_shares_its_axes(all_figures: dict[str, tupl
 
 
 def test_p0_fig6_title_is_one_line_and_its_log_axis_has_labels(tmp_path: Path, keep_figures) -> None:
-    from nnspectra.plotting.predecessor import plot_fig6
+    from nnspectra.plotting.sagun2016.predecessor import plot_fig6
 
     rng = np.random.default_rng(1)
     lam = rng.uniform(0.004, 0.008, 40)
@@ -455,7 +460,7 @@ def test_p0_fig6_title_is_one_line_and_its_log_axis_has_labels(tmp_path: Path, k
 
 def test_every_regression_target_has_words() -> None:
     from nnspectra.data.teacher import CIFAR_TARGETS, TARGETS
-    from nnspectra.plotting.evolution_runs import TARGET_MEANINGS, dataset_title
+    from nnspectra.plotting.wang2023.evolution_runs import TARGET_MEANINGS, dataset_title
 
     assert set(TARGET_MEANINGS) == set(TARGETS) | set(CIFAR_TARGETS)
     assert dataset_title("CIFAR-10 vehicle").startswith("CIFAR-10: target +1 for the 4 vehicle classes")
@@ -471,7 +476,7 @@ def test_evolution_realdata_draws_every_real_dataset_in_words(evo: dict[str, Any
         grouped[key] = {run: [dict(s, dataset=name, **deep) for s in seeds]
                         for run, seeds in evo["grouped"]["teacher"].items()}
         spectra[key] = evo["spectra"]
-    from nnspectra.plotting.evolution import plot_figure
+    from nnspectra.plotting.wang2023.evolution import plot_figure
 
     plot_figure("evolution_realdata", grouped, spectra, EvoPlot(**PLOT_CFG), EvoModel(**MODEL_CFG),
                 EvoClaims(**{**CLAIMS, "real_dataset": "cifar10", "also_real_datasets": ("mnist",)}),

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nnspectra.errors import ConfigError
-from nnspectra.experiments import heavytail_examples as hx
+from nnspectra.experiments.wang2023 import heavytail_examples as hx
 
 CFG = {"n_train": 300, "n_test": 300, "dim": 60, "width": 90, "noise_std": 0.3, "activation": "tanh",
        "ridges": [0.01, 1.0], "spike_scale": 2.0, "pareto_alpha": 2.0, "min_tail": 5}
@@ -73,7 +73,7 @@ def test_run_summary_and_verdicts_at_toy_size() -> None:
 
 
 def test_figure_is_written(tmp_path: Path) -> None:
-    from nnspectra.plotting.heavytail_examples import plot_heavytail_examples
+    from nnspectra.plotting.wang2023.heavytail_examples import plot_heavytail_examples
 
     runs, spectra = hx.run_examples(hx.HtExamples(**CFG), [0])
     out = tmp_path / "ht.png"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nnspectra.experiments.mp_appendix import (
+from nnspectra.experiments.sagun2018.mp import (
     MpSettings, mp_metrics, run_mp_appendix, single_blob_hessian, two_blob_data, two_blob_hessian,
 )
 from nnspectra.spectra.mp import ks_distance_to_mp

@@ -13,10 +13,10 @@ from fakedata import write_fake_mnist
 from nnspectra.curvature.dense import loss_of_flat_params
 from nnspectra.data.p0 import mnist_examples, random_patterns, two_blobs
 from nnspectra.errors import ConfigError
-from nnspectra.experiments import predecessor as p0
-from nnspectra.experiments import predecessor_training as p0t
-from nnspectra.experiments import predecessor_metrics as pm
-from nnspectra.experiments import predecessor_mnist as p0m
+from nnspectra.experiments.sagun2016 import predecessor as p0
+from nnspectra.experiments.sagun2016 import predecessor_training as p0t
+from nnspectra.experiments.sagun2016 import predecessor_metrics as pm
+from nnspectra.experiments.sagun2016 import predecessor_mnist as p0m
 from nnspectra.curvature.batched import batched_hessian_eigvalsh
 from nnspectra.training.batched import batched_gd
 from nnspectra.training.interpolation import line_losses
@@ -295,7 +295,7 @@ def _png(path: Path) -> None:
 
 
 def test_figures_render(tmp_path: Path) -> None:
-    from nnspectra.plotting import predecessor as plots
+    from nnspectra.plotting.sagun2016 import predecessor as plots
 
     rng = np.random.default_rng(0)
     spec = {p: _planted(2, p=p) for p in (18, 74, 162)}

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from fakedata import write_fake_mnist
 
-from nnspectra.experiments.predecessor import hidden_name
+from nnspectra.experiments.sagun2016.predecessor import hidden_name
 from nnspectra.pipeline.config import config_subset, validate_config
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow" / "scripts"

@@ -11,13 +11,13 @@ from torch.func import functional_call
 from nnspectra.curvature.spectrum import SpectrumSettings, hessian_spectrum as _hessian_spectrum, spectrum_arrays
 from nnspectra.data.vision import cifar_sets, mnist_subset
 from nnspectra.errors import ConfigError
-from nnspectra.experiments import cifar as cf
-from nnspectra.experiments import lbsb
-from nnspectra.experiments import lbsb_training as lbt
-from nnspectra.experiments import mnist_width as mw
-from nnspectra.experiments import mnist_width_training as mwt
-from nnspectra.experiments.mp_appendix import MpSettings, mp_metrics, run_mp_appendix
-from nnspectra.experiments.realdata_metrics import realdata_record
+from nnspectra.experiments.sagun2018 import cifar as cf
+from nnspectra.experiments.sagun2018 import lbsb
+from nnspectra.experiments.sagun2018 import lbsb_training as lbt
+from nnspectra.experiments.sagun2018 import mnist_width as mw
+from nnspectra.experiments.sagun2018 import mnist_width_training as mwt
+from nnspectra.experiments.sagun2018.mp import MpSettings, mp_metrics, run_mp_appendix
+from nnspectra.experiments.sagun2018.realdata_metrics import realdata_record
 from nnspectra.pipeline.io import load_arrays, load_json, load_model, save_arrays, save_json, save_model, save_table
 from nnspectra.training.evaluate import cross_entropy
 from nnspectra.training.interpolation import paper_alphas

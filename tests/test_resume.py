@@ -145,7 +145,7 @@ def test_p0_fig6_pool_resumes_after_max_hours(tmp_path: Path, monkeypatch: pytes
 
     from nnspectra.data.p0 import two_blobs
     from nnspectra.errors import TimeBudgetReached
-    from nnspectra.experiments import predecessor_sphere as ps
+    from nnspectra.experiments.sagun2016 import predecessor_sphere as ps
 
     x, y = two_blobs(10, 0.5, 0)
     kw = dict(seed=0, init="torch", lr=0.1, grad_norm_tol=1e-3, max_iterations=200, snapshot_tols=[1e-2], group=4)

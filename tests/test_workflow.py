@@ -68,7 +68,7 @@ def test_editing_an_outlier_rule_reruns_counts_not_training(smoke_run: Path, tmp
 
 
 def test_editing_a_plot_reruns_only_its_figures(smoke_run: Path, tmp_path: Path) -> None:
-    planned = _planned_rules(_edited_copy(smoke_run, tmp_path / "edit", "plotting/blobs.py"))
+    planned = _planned_rules(_edited_copy(smoke_run, tmp_path / "edit", "plotting/sagun2018/blobs.py"))
     assert planned - {"all"} == {"fig1", "fig2", "fig3"}, planned
 
 

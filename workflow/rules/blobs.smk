@@ -1,7 +1,7 @@
 # Sagun et al. (2018) synthetic Gaussian-blob experiments: Figs 1-3 and Table 1 (SPEC §1.0-1.4).
 # data -> train (GD / SGD) -> exact Hessian spectra -> outlier counts -> table1, fig1-3, metrics.
 
-from nnspectra.experiments.blobs_runs import run_name, selected_runs
+from nnspectra.experiments.sagun2018.blobs_runs import run_name, selected_runs
 
 BLOBS = config["blobs"]
 BLOBS_RUNS = selected_runs(BLOBS["table1"]["rows"])

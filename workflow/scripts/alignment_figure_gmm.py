@@ -1,8 +1,8 @@
 """Figures alignment_gmm (alignment, overlaps, lam and d dependence) and alignment_gmm_spectra."""
-from nnspectra.experiments.alignment_metrics import AlignmentClaims, gmm_figure_numbers
+from nnspectra.experiments.benarous2024.alignment_metrics import AlignmentClaims, gmm_figure_numbers
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
-from nnspectra.plotting.alignment import AlignmentPlot, plot_gmm_alignment, plot_gmm_spectra
+from nnspectra.plotting.benarous2024.alignment import AlignmentPlot, plot_gmm_alignment, plot_gmm_spectra
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821

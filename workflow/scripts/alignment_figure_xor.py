@@ -1,8 +1,8 @@
 """Figure alignment_xor: per-layer spectra, alignment, readout evolution and rank deficiency."""
-from nnspectra.experiments.alignment_metrics import AlignmentClaims, xor_figure_numbers
+from nnspectra.experiments.benarous2024.alignment_metrics import AlignmentClaims, xor_figure_numbers
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
-from nnspectra.plotting.alignment import AlignmentPlot, plot_xor
+from nnspectra.plotting.benarous2024.alignment import AlignmentPlot, plot_xor
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821

@@ -1,5 +1,5 @@
 """Per-seed metrics of SPEC §4 claims 24-32 from the saved alignment runs."""
-from nnspectra.experiments.alignment_metrics import AlignmentClaims, alignment_metrics
+from nnspectra.experiments.benarous2024.alignment_metrics import AlignmentClaims, alignment_metrics
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, save_json
 from nnspectra.pipeline.step import Step

@@ -1,5 +1,5 @@
 """One online-SGD run of Ben Arous et al. (task gmm, dscan or xor) with spectral measurements."""
-from nnspectra.experiments.alignment import KINDS, MatrixSettings, OnlineSGD, run_gmm, run_xor
+from nnspectra.experiments.benarous2024.alignment import KINDS, MatrixSettings, OnlineSGD, run_gmm, run_xor
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.step import Step

@@ -1,5 +1,5 @@
 """Outlier counts of one final Hessian spectrum with every rule (gap, ratio, elbow, edge)."""
-from nnspectra.experiments.blobs_runs import BlobCounting
+from nnspectra.experiments.sagun2018.blobs_runs import BlobCounting
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, load_json, save_json
 from nnspectra.pipeline.step import Step

@@ -1,6 +1,6 @@
 """Generate one standardised Gaussian-blob data set (Sagun et al. 2018, App. A)."""
 from nnspectra.data.blobs import blob_dataset
-from nnspectra.experiments.blobs_runs import BlobData
+from nnspectra.experiments.sagun2018.blobs_runs import BlobData
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.step import Step

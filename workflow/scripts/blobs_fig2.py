@@ -1,9 +1,9 @@
 """Seed Fig. 2: PCA scree of the standardised blob inputs for each number of classes."""
 from nnspectra.data.blobs import pca_spectrum
-from nnspectra.experiments.blobs_runs import BlobData, BlobFig2
+from nnspectra.experiments.sagun2018.blobs_runs import BlobData, BlobFig2
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
-from nnspectra.plotting.blobs import plot_fig2
+from nnspectra.plotting.sagun2018.blobs import plot_fig2
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821

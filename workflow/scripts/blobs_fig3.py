@@ -1,8 +1,8 @@
 """Seed Fig. 3: top eigenvalues of the final Hessian per k with the automatic elbow threshold."""
-from nnspectra.experiments.blobs_runs import BlobCounting, BlobFig3
+from nnspectra.experiments.sagun2018.blobs_runs import BlobCounting, BlobFig3
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, load_json
-from nnspectra.plotting.blobs import plot_fig3
+from nnspectra.plotting.sagun2018.blobs import plot_fig3
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821

@@ -1,6 +1,6 @@
 """Per-seed metrics of SPEC §4 claims 1-7 for the replication scorecard."""
-from nnspectra.experiments.blobs import attach_rows, collect_counts
-from nnspectra.experiments.blobs_metrics import blobs_metrics, scale_evidence
+from nnspectra.experiments.sagun2018.blobs import attach_rows, collect_counts
+from nnspectra.experiments.sagun2018.blobs_metrics import blobs_metrics, scale_evidence
 from nnspectra.pipeline.io import load_arrays, load_json, save_json
 from nnspectra.pipeline.step import Step
 

@@ -2,7 +2,7 @@
 import torch
 
 from nnspectra.curvature.spectrum import dense_spectra
-from nnspectra.experiments.blobs_training import BlobModel, build_model
+from nnspectra.experiments.sagun2018.blobs_training import BlobModel, build_model
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, load_model, save_arrays
 from nnspectra.pipeline.step import Step

@@ -1,5 +1,5 @@
 """Table 1 replica: our outlier counts per configuration (median [min-max] over seeds) beside the paper's."""
-from nnspectra.experiments.blobs import attach_rows, collect_counts, table1
+from nnspectra.experiments.sagun2018.blobs import attach_rows, collect_counts, table1
 from nnspectra.pipeline.io import load_json, save_table
 from nnspectra.pipeline.step import Step
 

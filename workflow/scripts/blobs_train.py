@@ -1,7 +1,7 @@
 """Train one 100-30-30-k MLP with GD or cyclic SGD until the gradient norm <= tol (official code)."""
 import torch  # noqa: F401  (before Step: the step builds torch models, so it records torch's determinism switches)
 
-from nnspectra.experiments.blobs_training import BlobModel, BlobTrain, train_run
+from nnspectra.experiments.sagun2018.blobs_training import BlobModel, BlobTrain, train_run
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, save_json, save_model, save_table
 from nnspectra.pipeline.step import Step

@@ -1,12 +1,12 @@
 """One figure of the spectral-evolution experiment (invariance, spike, heavy tail, real data)."""
-from nnspectra.experiments.evolution import EvoModel
-from nnspectra.experiments.evolution_metrics import EvoClaims, group_summaries
-from nnspectra.experiments.evolution_spectra import EvoAnalysis
+from nnspectra.experiments.wang2023.evolution import EvoModel
+from nnspectra.experiments.wang2023.evolution_metrics import EvoClaims, group_summaries
+from nnspectra.experiments.wang2023.evolution_spectra import EvoAnalysis
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, load_json
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.evolution import plot_figure
-from nnspectra.plotting.evolution_runs import EvoPlot
+from nnspectra.plotting.wang2023.evolution import plot_figure
+from nnspectra.plotting.wang2023.evolution_runs import EvoPlot
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, ids = step.params["cfg"], step.params["ids"]

@@ -1,5 +1,5 @@
 """Wang et al.'s heavy-tail examples (SPEC §3.2): ridge readouts on four fixed first layers, all seeds."""
-from nnspectra.experiments.heavytail_examples import HtExamples, run_examples, summary, verdicts
+from nnspectra.experiments.wang2023.heavytail_examples import HtExamples, run_examples, summary, verdicts
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays, save_json, save_table
 from nnspectra.pipeline.step import Step

@@ -1,5 +1,5 @@
 """Per-seed metrics of claims 33-42 -> results/<run>/metrics/evolution.json."""
-from nnspectra.experiments.evolution_metrics import EvoClaims, claim_metrics, group_summaries
+from nnspectra.experiments.wang2023.evolution_metrics import EvoClaims, claim_metrics, group_summaries
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_json, save_json
 from nnspectra.pipeline.step import Step

@@ -1,5 +1,5 @@
 """Train one (dataset, run, seed) of the spectral-evolution experiment and analyse its checkpoints."""
-from nnspectra.experiments.evolution import EvoAnalysis, EvoData, EvoModel, EvoRun, run_evolution
+from nnspectra.experiments.wang2023.evolution import EvoAnalysis, EvoData, EvoModel, EvoRun, run_evolution
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays, save_json
 from nnspectra.pipeline.step import Step

@@ -1,5 +1,5 @@
 """Claim 34: ||W_T - W_0|| of one small-lr run with (n, d, h) multiplied by a factor."""
-from nnspectra.experiments.evolution import EvoData, EvoModel, EvoRun, run_scaling
+from nnspectra.experiments.wang2023.evolution import EvoData, EvoModel, EvoRun, run_scaling
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_json
 from nnspectra.pipeline.step import Step

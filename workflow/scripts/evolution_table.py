@@ -1,5 +1,5 @@
 """Median over seeds of the final-checkpoint measures of every (dataset, run)."""
-from nnspectra.experiments.evolution_metrics import summary_table
+from nnspectra.experiments.wang2023.evolution_metrics import summary_table
 from nnspectra.pipeline.io import load_json, save_table
 from nnspectra.pipeline.step import Step
 

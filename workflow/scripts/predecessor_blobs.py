@@ -1,7 +1,7 @@
 """P0 Figs 4-5: train one 2-n-n-2 net on the two blobs by GD; exact final Hessian and its isolated eigenvalues."""
 from nnspectra.data.p0 import two_blobs
-from nnspectra.experiments.predecessor import blob_width_run
-from nnspectra.experiments.predecessor_training import P0Blobs, P0Model, P0Train
+from nnspectra.experiments.sagun2016.predecessor import blob_width_run
+from nnspectra.experiments.sagun2016.predecessor_training import P0Blobs, P0Model, P0Train
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays, save_json
 from nnspectra.pipeline.step import Step

@@ -1,8 +1,8 @@
 """P0 Fig 1: final-Hessian eigenvalue histograms of the MNIST nets, with the smallest net's Hessian as a heatmap."""
-from nnspectra.experiments.predecessor import hidden_name
+from nnspectra.experiments.sagun2016.predecessor import hidden_name
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.predecessor import plot_fig1
+from nnspectra.plotting.sagun2016.predecessor import plot_fig1
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     runs = sorted(map(load_arrays, step.input["spectra"]), key=lambda r: int(r["n_params"]))

@@ -1,7 +1,7 @@
 """P0 Fig 2: MNIST vs random inputs, Hessian spectrum at init and after GD (same net and init)."""
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.predecessor import plot_fig2
+from nnspectra.plotting.sagun2016.predecessor import plot_fig2
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     spectra = {str(r["inputs"]): {"init": r["eig_init"], "final": r["eig_final"]}

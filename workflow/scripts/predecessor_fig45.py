@@ -1,9 +1,9 @@
 """P0 Figs 4 (final-Hessian histograms per width) and 5 (Hessian heatmaps) of the 2-D blob nets."""
-from nnspectra.experiments.predecessor import P0Fig4
+from nnspectra.experiments.sagun2016.predecessor import P0Fig4
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.predecessor import plot_fig4, plot_fig5
+from nnspectra.plotting.sagun2016.predecessor import plot_fig4, plot_fig5
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     runs = {int(r["width"]): r for r in map(load_arrays, step.input["runs"])}

@@ -1,12 +1,12 @@
 """P0 Fig 6: histogram of the final lambda_max over random inits on a sphere, mode and claim band marked."""
 import numpy as np
 
-from nnspectra.experiments.predecessor_metrics import LAMBDA_BAND, lambda_max_mode
-from nnspectra.experiments.predecessor_training import P0Train
+from nnspectra.experiments.sagun2016.predecessor_metrics import LAMBDA_BAND, lambda_max_mode
+from nnspectra.experiments.sagun2016.predecessor_training import P0Train
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.predecessor import plot_fig6
+from nnspectra.plotting.sagun2016.predecessor import plot_fig6
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     runs = [load_arrays(p) for p in step.input["runs"]]

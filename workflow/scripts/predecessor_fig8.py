@@ -1,7 +1,7 @@
 """P0 Fig 8: straight-line loss profiles between simultaneous iterates (GD vs SGD; SGD vs SGD)."""
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.predecessor import plot_fig8
+from nnspectra.plotting.sagun2016.predecessor import plot_fig8
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     run = load_arrays(step.input["profiles"])

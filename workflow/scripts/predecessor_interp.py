@@ -2,7 +2,7 @@
 import numpy as np
 
 from nnspectra.data.p0 import two_blobs
-from nnspectra.experiments.predecessor_training import (
+from nnspectra.experiments.sagun2016.predecessor_training import (
     P0Blobs,
     P0Fig8,
     P0Model,

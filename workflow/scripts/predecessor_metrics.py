@@ -1,6 +1,6 @@
 """Per-seed metrics of SPEC §4 claims 20-23 (P0) for the replication scorecard."""
-from nnspectra.experiments.predecessor import P0Fig4, P0Fig7
-from nnspectra.experiments.predecessor_metrics import p0_metrics, scale_evidence
+from nnspectra.experiments.sagun2016.predecessor import P0Fig4, P0Fig7
+from nnspectra.experiments.sagun2016.predecessor_metrics import p0_metrics, scale_evidence
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, save_json
 from nnspectra.pipeline.step import Step

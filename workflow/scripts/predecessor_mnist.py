@@ -1,9 +1,9 @@
 """P0 Figs 1-2: Hessian spectrum of one MNIST-shaped net on MNIST or on random inputs, at init (and after GD)."""
 from nnspectra.data.p0 import mnist_examples, random_patterns
 from nnspectra.data.vision import resolve_data_dir
-from nnspectra.experiments.predecessor import parse_hidden
-from nnspectra.experiments.predecessor_mnist import P0Mnist, trained_spectra
-from nnspectra.experiments.predecessor_training import P0Model, P0Train
+from nnspectra.experiments.sagun2016.predecessor import parse_hidden
+from nnspectra.experiments.sagun2016.predecessor_mnist import P0Mnist, trained_spectra
+from nnspectra.experiments.sagun2016.predecessor_training import P0Model, P0Train
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.runtime import resolve_device

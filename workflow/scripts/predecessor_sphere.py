@@ -1,7 +1,7 @@
 """P0 Fig 6: one batch of random inits on a sphere trained together by GD (vmapped); final lambda_max of each."""
 from nnspectra.data.p0 import two_blobs
-from nnspectra.experiments.predecessor_sphere import P0Fig6, sphere_lambda_max
-from nnspectra.experiments.predecessor_training import P0Blobs, P0Model, P0Train
+from nnspectra.experiments.sagun2016.predecessor_sphere import P0Fig6, sphere_lambda_max
+from nnspectra.experiments.sagun2016.predecessor_training import P0Blobs, P0Model, P0Train
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.runtime import resolve_device, run_deadline

@@ -1,6 +1,6 @@
 """P0 Fig 7: the same 2-n-n-2 net and init trained by GD on blobs of growing std; final Hessian spectra."""
-from nnspectra.experiments.predecessor import P0Fig7, blob_std_sweep
-from nnspectra.experiments.predecessor_training import P0Blobs, P0Model, P0Train
+from nnspectra.experiments.sagun2016.predecessor import P0Fig7, blob_std_sweep
+from nnspectra.experiments.sagun2016.predecessor_training import P0Blobs, P0Model, P0Train
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays
 from nnspectra.pipeline.step import Step

@@ -1,7 +1,7 @@
 """Claims 14-17 for one seed: the switch, the final gain, the barrier and the sharpness along the line."""
 import pandas as pd
 
-from nnspectra.experiments.cifar import cifar_metrics
+from nnspectra.experiments.sagun2018.cifar import cifar_metrics
 from nnspectra.pipeline.io import save_json
 from nnspectra.pipeline.step import Step
 

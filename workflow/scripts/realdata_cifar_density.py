@@ -1,7 +1,7 @@
 """Hessian spectral density (SLQ), trace and top eigenvalues of a CIFAR-10 AlexNet end point (Part I or II)."""
 from nnspectra.data.vision import cifar_sets, resolve_data_dir
-from nnspectra.experiments.cifar import AlexNetModel, CifarData, build_alexnet
-from nnspectra.experiments.cifar_density import DensitySettings, curvature_density, sample_images
+from nnspectra.experiments.sagun2018.cifar import AlexNetModel, CifarData, build_alexnet
+from nnspectra.experiments.sagun2018.cifar_density import DensitySettings, curvature_density, sample_images
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_model, save_arrays
 from nnspectra.pipeline.step import Step

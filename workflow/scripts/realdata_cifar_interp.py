@@ -1,6 +1,6 @@
 """Loss and accuracy on the line between the CIFAR-10 Part I and Part II end points (seed Fig 10)."""
 from nnspectra.data.vision import cifar_sets, resolve_data_dir
-from nnspectra.experiments.cifar import (
+from nnspectra.experiments.sagun2018.cifar import (
     AlexNetModel, CifarData, CifarTrain, LineSettings, build_alexnet, interpolate_cifar,
 )
 from nnspectra.pipeline.config import settings

@@ -3,7 +3,7 @@ from pathlib import Path
 
 from nnspectra.data.vision import cifar_sets, resolve_data_dir
 from nnspectra.errors import DataNotFoundError
-from nnspectra.experiments.cifar import AlexNetModel, CifarData, CifarTrain, build_alexnet, train_cifar_part
+from nnspectra.experiments.sagun2018.cifar import AlexNetModel, CifarData, CifarTrain, build_alexnet, train_cifar_part
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_model, save_model, save_table
 from nnspectra.pipeline.runtime import run_deadline

@@ -4,7 +4,8 @@ import pandas as pd
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_json
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.realdata import RealdataPlot, plot_interpolation
+from nnspectra.plotting.sagun2018 import RealdataPlot
+from nnspectra.plotting.sagun2018.cifar import plot_interpolation
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     barrier = float(load_json(step.input["analysis"])["barrier_train_loss"])

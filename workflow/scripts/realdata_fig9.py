@@ -2,7 +2,8 @@
 import pandas as pd
 
 from nnspectra.pipeline.config import settings
-from nnspectra.plotting.realdata import RealdataPlot, plot_cifar_training
+from nnspectra.plotting.sagun2018 import RealdataPlot
+from nnspectra.plotting.sagun2018.cifar import plot_cifar_training
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821

@@ -2,8 +2,8 @@
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.density import plot_spectral_densities
-from nnspectra.plotting.realdata import RealdataPlot
+from nnspectra.plotting.sagun2018.cifar_density import plot_spectral_densities
+from nnspectra.plotting.sagun2018 import RealdataPlot
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     panels = {"Part I (large batch)": load_arrays(step.input["part1"]),

@@ -1,10 +1,11 @@
 """Seed Figs 7 (top eigenvalues with the heuristic threshold) and 8 (negative edge), LB vs SB."""
-from nnspectra.experiments.lbsb import LbsbAnalysis
-from nnspectra.experiments.lbsb_training import LbsbTrain
+from nnspectra.experiments.sagun2018.lbsb import LbsbAnalysis
+from nnspectra.experiments.sagun2018.lbsb_training import LbsbTrain
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, load_json
 from nnspectra.pipeline.step import Step
-from nnspectra.plotting.realdata import RealdataPlot, plot_lbsb_bottom, plot_lbsb_top
+from nnspectra.plotting.sagun2018 import RealdataPlot
+from nnspectra.plotting.sagun2018.lbsb import plot_lbsb_bottom, plot_lbsb_top
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg = step.params["cfg"]

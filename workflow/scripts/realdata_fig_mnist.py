@@ -1,7 +1,8 @@
 """Seed Figs 4 (right edge), 5 (left edge by rank) and 6 (left edge by fraction of P) for the MNIST widths."""
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
-from nnspectra.plotting.realdata import RealdataPlot, plot_left_edge, plot_right_edge
+from nnspectra.plotting.sagun2018 import RealdataPlot
+from nnspectra.plotting.sagun2018.mnist_width import plot_left_edge, plot_right_edge
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821

@@ -1,8 +1,9 @@
 """Appendix B figure: single-blob Hessian vs the MP law; two-blob Hessian with its outlier."""
-from nnspectra.experiments.mp_appendix import MpSettings
+from nnspectra.experiments.sagun2018.mp import MpSettings
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
-from nnspectra.plotting.realdata import RealdataPlot, plot_mp_appendix
+from nnspectra.plotting.sagun2018 import RealdataPlot
+from nnspectra.plotting.sagun2018.mp import plot_mp_appendix
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821

@@ -1,5 +1,5 @@
 """Claims 11-13 for one seed: LB vs SB outliers (count and cutoff of the heuristic threshold) and negative edge."""
-from nnspectra.experiments.lbsb import LbsbAnalysis, lbsb_metrics
+from nnspectra.experiments.sagun2018.lbsb import LbsbAnalysis, lbsb_metrics
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, save_json
 from nnspectra.pipeline.step import Step

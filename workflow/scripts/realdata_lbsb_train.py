@@ -1,11 +1,11 @@
 """Train the MNIST convnet with the large (LB) or small (SB) batch (seed Figs 7-8)."""
 from nnspectra.data.vision import mnist_subset, resolve_data_dir
-from nnspectra.experiments.lbsb_training import (
+from nnspectra.experiments.sagun2018.lbsb_training import (
     ConvnetModel,
     LbsbTrain,
     train_lbsb_convnet,
 )
-from nnspectra.experiments.mnist_width_training import MnistData
+from nnspectra.experiments.sagun2018.mnist_width_training import MnistData
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_model, save_table
 from nnspectra.pipeline.step import Step

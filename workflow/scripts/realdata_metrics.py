@@ -1,5 +1,5 @@
 """results/<run>/metrics/realdata.json: per-seed values of SPEC claims 8-19 from the sections' analyses."""
-from nnspectra.experiments.realdata_metrics import realdata_record, scale_evidence
+from nnspectra.experiments.sagun2018.realdata_metrics import realdata_record, scale_evidence
 from nnspectra.pipeline.io import load_json, save_json
 from nnspectra.pipeline.step import Step
 

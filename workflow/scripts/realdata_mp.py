@@ -1,5 +1,5 @@
 """Appendix B: logistic-regression Hessian spectra (single blob vs MP, two blobs with one outlier) and claims 18-19."""
-from nnspectra.experiments.mp_appendix import MpSettings, mp_metrics, run_mp_appendix
+from nnspectra.experiments.sagun2018.mp import MpSettings, mp_metrics, run_mp_appendix
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_arrays, save_json
 from nnspectra.pipeline.step import Step

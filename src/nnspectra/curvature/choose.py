@@ -2,7 +2,7 @@
 dense vs iterative: :func:`decide_method` (configured or ``auto``) over :func:`choose_spectrum_method` (the
 rule), used by the Hessian spectrum (:mod:`nnspectra.curvature.spectrum`), the Lanczos front-end
 (:func:`nnspectra.curvature.eigen.eigenpairs` with ``method="auto"``), the analyses of any model
-(:mod:`nnspectra.analyze`) and the Ben Arous et al. matrices (:mod:`nnspectra.experiments.alignment`).
+(:mod:`nnspectra.analyze`) and the Ben Arous et al. matrices (:mod:`nnspectra.experiments.benarous2024.alignment`).
 
 "Dense whenever it fits the device's budget, else Lanczos" (issue 15), preceded by the cheapest exact route
 where it applies: a one-hidden-layer ReLU net under cross-entropy has every nonzero eigenvalue in an m x m

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnspectra.experiments.blobs_runs import PAPER_COLUMNS, PAPER_TABLE1
+from nnspectra.experiments.sagun2018.blobs_runs import PAPER_COLUMNS, PAPER_TABLE1
 from nnspectra.experiments.metrics import MetricsRecord
 
 RATIO_CONVENTIONS = ("ratio", "ratio_shifted")  # index of the largest ratio, and that index + 1
@@ -78,7 +78,7 @@ def blobs_metrics(long: pd.DataFrame, fig1: Mapping[int, Mapping[str, np.ndarray
                   fig1_run: Mapping[str, Any] | None = None, scale: Mapping[str, Any] | None = None) -> MetricsRecord:
     """Per-seed metrics for SPEC §4 claims 1-7 (``results/<run>/metrics/blobs.json``).
 
-    ``long``: :func:`nnspectra.experiments.blobs.collect_counts` (one row per configuration and seed);
+    ``long``: :func:`nnspectra.experiments.sagun2018.blobs.collect_counts` (one row per configuration and seed);
     ``fig1`` maps seed -> {"init": eigenvalues, "final": eigenvalues} of the Fig. 1 configuration,
     ``fig1_run`` its identity (``alg``, ``k``; claim 6c's bound is k + 5), ``scale`` the run's sizes
     (:func:`scale_evidence`), recorded on every metric (Fig. 1's architecture with its k filled in). A metric

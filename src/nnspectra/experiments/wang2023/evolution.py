@@ -27,7 +27,7 @@ import torch
 
 from nnspectra.data.teacher import RegressionData, cifar10_regression, mnist_regression, single_index_teacher
 from nnspectra.errors import ConfigError, DivergenceError, NnspectraError
-from nnspectra.experiments.evolution_spectra import MATRICES, EvoAnalysis, analyse_checkpoint, matrices_at, outputs, spectra_of
+from nnspectra.experiments.wang2023.evolution_spectra import MATRICES, EvoAnalysis, analyse_checkpoint, matrices_at, outputs, spectra_of
 from nnspectra.models.linear_width import LinearWidthMLP
 from nnspectra.training import TrainConfig, train
 

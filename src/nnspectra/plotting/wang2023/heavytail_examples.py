@@ -22,7 +22,7 @@ def plot_heavytail_examples(runs: pd.DataFrame, spectra: Mapping[str, np.ndarray
     """(1) rank-ordered W^T W/h spectra with their fitted tail exponents; (2) test MSE against the ridge.
 
     ``examples``: the typed settings of config ``evolution.ht_examples``
-    (:class:`nnspectra.experiments.heavytail_examples.HtExamples`; its sizes ``n_train``, ``dim``, ``width``).
+    (:class:`nnspectra.experiments.wang2023.heavytail_examples.HtExamples`; its sizes ``n_train``, ``dim``, ``width``).
 
     ``labels`` maps each first-layer kind (the ``matrix`` column of ``runs``) to its legend text, in the
     order the curves are drawn (the summary table's ``matrix`` and ``description`` columns).

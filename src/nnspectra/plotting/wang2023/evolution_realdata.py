@@ -16,8 +16,8 @@ import numpy as np
 from nnspectra.errors import ConfigError
 from nnspectra.plotting import GREY, legend_below, new_figure, save_figure
 from nnspectra.plotting.esd import draw_esd, draw_mp
-from nnspectra.plotting.evolution import STEP_AXIS, mse_panel, tail_panel
-from nnspectra.plotting.evolution_runs import (
+from nnspectra.plotting.wang2023.evolution import STEP_AXIS, mse_panel, tail_panel
+from nnspectra.plotting.wang2023.evolution_runs import (
     EvoPlot,
     dataset_title,
     final_step,

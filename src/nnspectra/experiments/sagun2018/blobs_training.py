@@ -2,7 +2,7 @@
 
 Only what training needs lives here (config ``blobs.model`` and ``blobs.train``, the network, the run), so the
 code hash of the training rule holds no spectra, counting or plotting code: editing an outlier rule reruns the
-counts and tables, never training. The later stages are in :mod:`nnspectra.experiments.blobs`.
+counts and tables, never training. The later stages are in :mod:`nnspectra.experiments.sagun2018.blobs`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The predecessor paper's (P0: Sagun, Bottou & LeCun 2016) networks and training: the float64 ReLU MLPs,
 their inits, GD/SGD to a gradient norm, and Fig 8 (loss on the line between simultaneous GD/SGD iterates).
 
-What training needs lives here and what measures spectra in :mod:`nnspectra.experiments.predecessor`, so a
+What training needs lives here and what measures spectra in :mod:`nnspectra.experiments.sagun2016.predecessor`, so a
 step that only trains (Fig 8) hashes no spectra or counting code. (Fig 8's flat-parameter helpers still
 come from :mod:`nnspectra.curvature.dense`.)
 """

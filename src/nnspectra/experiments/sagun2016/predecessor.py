@@ -5,19 +5,19 @@ Every experiment trains small ReLU MLPs (softmax + mean NLL, biases) with full-b
 step until the gradient norm is small (P0: "at the order of 1e-4") and looks at the exact float64
 Hessian of the mean training loss. One function per figure group, explicit arguments, arrays out:
 
-* Figs 1-2 (MNIST vs random inputs): :mod:`nnspectra.experiments.predecessor_mnist`.
+* Figs 1-2 (MNIST vs random inputs): :mod:`nnspectra.experiments.sagun2016.predecessor_mnist`.
 * :func:`blob_width_run` -- Figs 4-5: the 2-D two-blob data, two equal hidden layers of width n
   (P = n² + 6n + 2), final Hessian (matrix and spectrum) and its isolated eigenvalues.
-* :func:`nnspectra.experiments.predecessor_sphere.sphere_lambda_max` -- Fig 6: many random inits on a sphere of fixed radius trained at once by
+* :func:`nnspectra.experiments.sagun2016.predecessor_sphere.sphere_lambda_max` -- Fig 6: many random inits on a sphere of fixed radius trained at once by
   :func:`nnspectra.training.batched.batched_gd` (vmapped over stacked parameters), final λ_max of each.
 * :func:`blob_std_sweep` -- Fig 7: the same net and init on blobs of growing std, final λ_max.
-* :func:`nnspectra.experiments.predecessor_training.interpolation_profiles` -- Fig 8: loss on the straight line between simultaneous iterates of
+* :func:`nnspectra.experiments.sagun2016.predecessor_training.interpolation_profiles` -- Fig 8: loss on the straight line between simultaneous iterates of
   GD and SGD (same init) and of two SGD runs (two inits), at every recorded step.
 
-The claim metrics (``metrics/p0.json``) are computed in :mod:`nnspectra.experiments.predecessor_metrics`.
+The claim metrics (``metrics/p0.json``) are computed in :mod:`nnspectra.experiments.sagun2016.predecessor_metrics`.
 
-The networks, their settings and training (:func:`nnspectra.experiments.predecessor_training.train_gd`, the
-project's trainer) are in :mod:`nnspectra.experiments.predecessor_training`; the dense Hessians here are
+The networks, their settings and training (:func:`nnspectra.experiments.sagun2016.predecessor_training.train_gd`, the
+project's trainer) are in :mod:`nnspectra.experiments.sagun2016.predecessor_training`; the dense Hessians here are
 those of :func:`nnspectra.curvature.hessian`, :func:`nnspectra.curvature.eigvalsh_dense`).
 """
 
@@ -35,7 +35,7 @@ from torch import nn
 from nnspectra.curvature import eigvalsh_dense, hessian
 from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.predecessor_training import P0Train, as_tensors, blob_sizes, build_net, full_loss, train_gd
+from nnspectra.experiments.sagun2016.predecessor_training import P0Train, as_tensors, blob_sizes, build_net, full_loss, train_gd
 from nnspectra.models.mlp import mlp_parameter_count
 from nnspectra.spectra.outliers import count_gap, isolated_eigenvalues
 from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss

@@ -1,4 +1,4 @@
-"""Claims 33-42 of Wang et al. (2023) from the per-seed run summaries of :mod:`nnspectra.experiments.evolution`,
+"""Claims 33-42 of Wang et al. (2023) from the per-seed run summaries of :mod:`nnspectra.experiments.wang2023.evolution`,
 and the section's summary table."""
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def claim_metrics(runs: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
     ``runs[dataset][run]`` is the list of per-seed summaries of :func:`run_evolution` (same seed
     order everywhere); ``scaling[factor]`` the per-seed records of :func:`run_scaling`.
     """
-    from nnspectra.experiments.evolution import MATRICES  # here: the figure and table jobs need no torch
+    from nnspectra.experiments.wang2023.evolution import MATRICES  # here: the figure and table jobs need no torch
 
     ds = runs[claims_cfg.dataset]
     gd, sgd = ds[claims_cfg.gd_small], ds[claims_cfg.sgd_small]

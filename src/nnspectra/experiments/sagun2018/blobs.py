@@ -1,10 +1,10 @@
 """Sagun et al. (2018) synthetic experiments: Gaussian blobs, 100-30-30-k MLP, exact Hessian spectra.
 
 Stages (one workflow rule each): data (:func:`nnspectra.data.blobs.blob_dataset`) -> training
-(:func:`nnspectra.experiments.blobs_training.train_run`)
+(:func:`nnspectra.experiments.sagun2018.blobs_training.train_run`)
 -> spectra (:func:`nnspectra.curvature.spectrum.dense_spectra`) -> counts
 (:func:`nnspectra.spectra.outliers.spectrum_counts`) -> aggregation (:func:`table1`; claims 1-7 in
-:mod:`nnspectra.experiments.blobs_metrics`). The paper's Table 1
+:mod:`nnspectra.experiments.sagun2018.blobs_metrics`). The paper's Table 1
 (Appendix A) is kept here as data (:data:`PAPER_TABLE1`) so the table can print our counts beside it.
 """
 
@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.blobs_runs import PAPER_COLUMNS, PAPER_TABLE1, run_name
+from nnspectra.experiments.sagun2018.blobs_runs import PAPER_COLUMNS, PAPER_TABLE1, run_name
 from nnspectra.spectra.outliers import RULES
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Per-seed values of the predecessor paper's claims 20-23 (SPEC §4) for the scorecard: ``metrics/p0.json``.
 
-Inputs are the arrays written by :mod:`nnspectra.experiments.predecessor` (final spectra per width,
+Inputs are the arrays written by :mod:`nnspectra.experiments.sagun2016.predecessor` (final spectra per width,
 final λ_max per init, λ_max per blob std, initial spectra on MNIST and random inputs).
 """
 
@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from nnspectra.experiments.metrics import MetricsRecord
-from nnspectra.experiments.predecessor import BLOB_STDS, BLOB_WIDTHS
-from nnspectra.experiments.predecessor_mnist import spectral_width
+from nnspectra.experiments.sagun2016.predecessor import BLOB_STDS, BLOB_WIDTHS
+from nnspectra.experiments.sagun2016.predecessor_mnist import spectral_width
 from nnspectra.spectra.outliers import ISOLATED_FRACTION, isolated_eigenvalues
 
 LAMBDA_BAND = (0.012, 0.05)  # claim 21b

@@ -3,7 +3,7 @@ a large (LB) or a small (SB) batch from the same init.
 
 Only what training needs lives here (config ``realdata.lbsb.model`` and ``realdata.lbsb.train``), so the
 training rule's code hash holds no spectra or counting code; the Hessian edges and claims are in
-:mod:`nnspectra.experiments.lbsb`.
+:mod:`nnspectra.experiments.sagun2018.lbsb`.
 """
 
 from __future__ import annotations

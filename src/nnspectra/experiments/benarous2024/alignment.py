@@ -6,7 +6,7 @@
   A(x_ell, top-r eigenspace) and the overlap of the eigenspaces with the span of the means.
 * :func:`run_xor` -- XOR-GMM + two-layer ReLU net (SPEC §2.2): the same per layer (first-layer unit
   blocks (W_i, W_i) and the K x K readout block).
-Claims 24-32 from saved runs: :mod:`nnspectra.experiments.alignment_metrics`.
+Claims 24-32 from saved runs: :mod:`nnspectra.experiments.benarous2024.alignment_metrics`.
 
 Every random stream comes from ``numpy.random.default_rng([seed, stream])`` so that runs with the same
 seed share the init and the standard-normal noise across lam (common random numbers).

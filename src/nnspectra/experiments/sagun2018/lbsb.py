@@ -1,7 +1,7 @@
 """Sagun et al. (2018) §4.1, seed Figs. 7-8 (v3 Figs. 4, 6): large batch (LB) vs small batch (SB) SGD.
 
 The small MNIST convnet of SPEC §1.7 is trained from the same init with batch 512 (LB) or 10 (SB), the
-same lr and number of iterations (:func:`nnspectra.experiments.lbsb_training.train_lbsb_convnet`); the
+same lr and number of iterations (:func:`nnspectra.experiments.sagun2018.lbsb_training.train_lbsb_convnet`); the
 Hessian edges at the end points come from :func:`nnspectra.curvature.spectrum.hessian_spectrum`; :func:`lbsb_metrics` gives claims 11-13
 (LB finds larger outliers, the same number of them, and a negligible negative edge).
 """

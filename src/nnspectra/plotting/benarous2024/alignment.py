@@ -4,7 +4,7 @@ Time is always ℓ/d (online-SGD steps ℓ divided by the dimension d) on a syml
 that ℓ = 0 is shown); colour encodes ℓ/d in the spectra panels (with a colour bar) and the signal-to-noise
 ratio λ or d in the curve panels (legend). Curves are medians over seeds with the interquartile range shaded.
 Numbers read off the runs (times to align, readout overlaps, the sub-optimal split) come from
-:mod:`nnspectra.experiments.alignment_metrics` through the figure script: nothing is computed here.
+:mod:`nnspectra.experiments.benarous2024.alignment_metrics` through the figure script: nothing is computed here.
 """
 
 from __future__ import annotations
@@ -72,9 +72,9 @@ def plot_gmm_alignment(gmm: Sequence[Run], dscan: Sequence[Run], claims: Any, pa
     """Figure alignment_gmm: alignment with H and G, per block, mean overlap, outliers, SNR and d scans.
 
     ``claims``: the typed settings of config ``alignment.claims``
-    (:class:`nnspectra.experiments.alignment_metrics.AlignmentClaims`: ``align_level``, ``snr_time``).
+    (:class:`nnspectra.experiments.benarous2024.alignment_metrics.AlignmentClaims`: ``align_level``, ``snr_time``).
 
-    ``numbers`` (:func:`nnspectra.experiments.alignment_metrics.gmm_figure_numbers`): ``snr_error`` (lam ->
+    ``numbers`` (:func:`nnspectra.experiments.benarous2024.alignment_metrics.gmm_figure_numbers`): ``snr_error`` (lam ->
     1 - A per run at ``snr_time``) and ``align_time`` (d -> first ℓ/d with A >= level per run, inf if never).
     """
     import seaborn as sns
@@ -238,7 +238,7 @@ def plot_xor(runs: Sequence[Run], claims: Any, plot: AlignmentPlot, path: str | 
     """Figure alignment_xor: per-layer spectra, alignment, overlap with span(mu, nu), evolution, rank deficiency
     (seed ``plot.seed``; ``claims.suboptimal_gap`` of the typed ``alignment.claims``).
 
-    ``numbers`` (:func:`nnspectra.experiments.alignment_metrics.xor_figure_numbers`), one entry per run:
+    ``numbers`` (:func:`nnspectra.experiments.benarous2024.alignment_metrics.xor_figure_numbers`), one entry per run:
     ``readout_overlap`` ((T, T) overlap matrix, r) and the claim-32 ``suboptimal`` flags.
     """
     import seaborn as sns

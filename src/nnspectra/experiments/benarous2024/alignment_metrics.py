@@ -1,4 +1,4 @@
-"""Claims 24-32 of Ben Arous et al. (2024) from saved online-SGD runs (:mod:`nnspectra.experiments.alignment`):
+"""Claims 24-32 of Ben Arous et al. (2024) from saved online-SGD runs (:mod:`nnspectra.experiments.benarous2024.alignment`):
 alignment of the iterate with the outlier eigenspaces, their overlap with the means, emergence, the SNR
 and dimension dependence, per-layer XOR alignment, readout evolution and rank deficiency."""
 

@@ -20,7 +20,7 @@ import torch
 from nnspectra.curvature.batched import batched_hessian_eigvalsh
 from nnspectra.curvature.dense import loss_of_flat_params
 from nnspectra.errors import DivergenceError, TimeBudgetReached
-from nnspectra.experiments.predecessor_training import (
+from nnspectra.experiments.sagun2016.predecessor_training import (
     as_tensors,
     blob_sizes,
     build_net,

@@ -28,7 +28,7 @@ from nnspectra.plotting import (
     series_styles,
 )
 from nnspectra.plotting.esd import draw_esd, draw_mp, draw_tail, stored_fit
-from nnspectra.plotting.evolution_runs import (
+from nnspectra.plotting.wang2023.evolution_runs import (
     EvoPlot,
     final_step,
     median_curve,
@@ -272,7 +272,7 @@ def plot_figure(figure: str, grouped: Mapping[str, Mapping[str, Sequence[Mapping
         raise ConfigError(f"unknown evolution figure '{figure}'; choose one of {sorted(FIGURES)}")
     factor = {"outlier_factor": float(analysis.outlier_factor)} if figure in OUTLIER_FIGURES else {}
     if figure == "evolution_realdata":
-        from nnspectra.plotting.evolution_realdata import plot_realdata
+        from nnspectra.plotting.wang2023.evolution_realdata import plot_realdata
 
         plot_realdata(grouped, spectra, plot_cfg, model_cfg, claims, path=path, **factor)
     else:

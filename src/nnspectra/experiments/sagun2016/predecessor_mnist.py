@@ -1,6 +1,6 @@
 """The predecessor paper's MNIST experiments (P0 Figs 1-2; claim 23): Hessian spectra of MNIST-shaped nets on
 MNIST and on random i.i.d. inputs, at the random init and after GD. The 2-D blob experiments (Figs 4-8) and the
-shared network helpers are in :mod:`nnspectra.experiments.predecessor_training`."""
+shared network helpers are in :mod:`nnspectra.experiments.sagun2016.predecessor_training`."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import torch
 
 from nnspectra.curvature import eigvalsh_dense
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.predecessor import full_grad_norm, hessian_matrix, spectrum
-from nnspectra.experiments.predecessor_training import P0Train, as_tensors, build_net, full_loss, train_gd
+from nnspectra.experiments.sagun2016.predecessor import full_grad_norm, hessian_matrix, spectrum
+from nnspectra.experiments.sagun2016.predecessor_training import P0Train, as_tensors, build_net, full_loss, train_gd
 from nnspectra.models.mlp import mlp_parameter_count
 
 

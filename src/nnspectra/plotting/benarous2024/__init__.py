@@ -1,0 +1,3 @@
+"""Figures of
+Ben Arous et al. (ICLR 2024), outlier alignment in online SGD.
+"""
