@@ -193,7 +193,7 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     from torch import nn
 
     from nnspectra.curvature import top_eigenpairs
-    from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
+    from nnspectra.models.flat import flat_parameters, loss_of_flat_params
     from nnspectra.curvature.density import slq, w1_distance
     from nnspectra.curvature.eigen import eigvalsh_dense
     from nnspectra.curvature.lanczos import lanczos_eigsh

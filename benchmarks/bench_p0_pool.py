@@ -22,7 +22,7 @@ from bench_tables import write_table  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from nnspectra.curvature.dense import loss_of_flat_params  # noqa: E402
+from nnspectra.models.flat import loss_of_flat_params  # noqa: E402
 from nnspectra.data.p0 import two_blobs  # noqa: E402
 from nnspectra.experiments.sagun2016 import predecessor as p0  # noqa: E402
 from nnspectra.experiments.sagun2016 import predecessor_training as p0t  # noqa: E402

@@ -112,8 +112,8 @@ def run_child(spec: dict[str, Any]) -> dict[str, Any]:
     import torch
     from torch import nn
 
-    from nnspectra.curvature import (HessianProducts, eigvalsh_dense, flat_parameters, hessian, loss_of_flat_params,
-                                     top_eigenpairs)
+    from nnspectra.curvature import HessianProducts, eigvalsh_dense, hessian, top_eigenpairs
+    from nnspectra.models.flat import flat_parameters, loss_of_flat_params
 
     torch.set_num_threads(1)
     method, widths, n = spec["method"], spec["widths"], spec["n"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from nnspectra.curvature.dense import loss_of_flat_params
+from nnspectra.models.flat import loss_of_flat_params
 from nnspectra.data.p0 import two_blobs
 from nnspectra.errors import DivergenceError, TimeBudgetReached
 from nnspectra.experiments.sagun2016 import predecessor as p0

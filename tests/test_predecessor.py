@@ -10,7 +10,7 @@ import pytest
 import torch
 from fakedata import write_fake_mnist
 
-from nnspectra.curvature.dense import loss_of_flat_params
+from nnspectra.models.flat import loss_of_flat_params
 from nnspectra.data.p0 import mnist_examples, random_patterns, two_blobs
 from nnspectra.errors import ConfigError
 from nnspectra.experiments.sagun2016 import predecessor as p0

@@ -11,15 +11,14 @@ from torch import nn
 
 from curvature_cases import ALL_CASES, CASES_BY_NAME, DENSE_CASES, MLP_CASES, case_id, classes, mlp
 from curvature_reference import reference_hessian, references
+from nnspectra.models.flat import flat_parameters, loss_of_flat_params
 from nnspectra.curvature import (
     HessianProducts,
     check_dense_fits,
-    flat_parameters,
     gauss_newton,
     gradient_moment,
     hessian,
     hessian_decomposition,
-    loss_of_flat_params,
 )
 from nnspectra.curvature.mlp import mlp_curvature, mlp_layers
 from nnspectra.curvature.reduced import one_hidden_layer

@@ -23,12 +23,10 @@ docs/performance.md):
 """
 
 from nnspectra.curvature.dense import (
-    flat_parameters,
     gauss_newton,
     gradient_moment,
     hessian,
     hessian_decomposition,
-    loss_of_flat_params,
 )
 from nnspectra.curvature.choose import choose_spectrum_method, decide_method
 from nnspectra.curvature.density import SpectralDensity, hutchinson_trace, slq
@@ -52,14 +50,12 @@ __all__ = [
     "eigenpairs",
     "eigh_dense",
     "eigvalsh_dense",
-    "flat_parameters",
     "gauss_newton",
     "gradient_moment",
     "hessian",
     "hessian_decomposition",
     "hutchinson_trace",
     "lanczos_eigsh",
-    "loss_of_flat_params",
     "slq",
     "top_eigenpairs",
 ]

@@ -20,52 +20,15 @@ The loss is ``loss_fn(outputs, targets)`` = the MEAN over the samples of a per-s
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 
 import torch
 from torch.func import functional_call, vmap
 
 from nnspectra.curvature.memory import check_dense_fits, dense_bytes, memory_budget_bytes
 from nnspectra.curvature.mlp import mlp_curvature, mlp_layers, output_hessian_blocks
+from nnspectra.models.flat import LossFn, flat_parameters, outputs_of_flat_params, unflatten
 
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 METHODS = ("auto", "mlp", "hvp", "jacobian")
-
-
-def flat_parameters(model: torch.nn.Module, dtype: torch.dtype | None = None) -> torch.Tensor:
-    """All parameters concatenated in ``model.named_parameters()`` order, detached: shape (P,)."""
-    flat = torch.cat([p.detach().reshape(-1) for p in model.parameters()])
-    return flat if dtype is None else flat.to(dtype)
-
-
-def _unflatten(model: torch.nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-    params, offset = {}, 0
-    for name, p in model.named_parameters():
-        params[name] = theta[offset : offset + p.numel()].view_as(p)
-        offset += p.numel()
-    return params
-
-
-def loss_of_flat_params(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor,
-                        targets: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """theta -> mean loss of ``model`` with its parameters replaced by the flat vector theta (P,)."""
-    buffers = dict(model.named_buffers())
-
-    def f(theta: torch.Tensor) -> torch.Tensor:
-        out = functional_call(model, (_unflatten(model, theta), buffers), (inputs,))
-        return loss_fn(out, targets)
-
-    return f
-
-
-def outputs_of_flat_params(model: torch.nn.Module, inputs: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-    """theta -> model outputs (N, C) with the parameters replaced by theta (P,)."""
-    buffers = dict(model.named_buffers())
-
-    def f(theta: torch.Tensor) -> torch.Tensor:
-        return functional_call(model, (_unflatten(model, theta), buffers), (inputs,))
-
-    return f
 
 
 def prepare(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, dtype: torch.dtype,
@@ -115,7 +78,7 @@ def _outer_curvature_jacobian(model: torch.nn.Module, loss_fn: LossFn, inputs: t
     buffers = dict(model.named_buffers())
 
     def out_one(theta_: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return functional_call(model, (_unflatten(model, theta_), buffers), (x[None],))[0]
+        return functional_call(model, (unflatten(model, theta_), buffers), (x[None],))[0]
 
     jac_fn = vmap(torch.func.jacrev(out_one), in_dims=(None, 0))
     per_sample = 3 * c * p * theta.element_size()

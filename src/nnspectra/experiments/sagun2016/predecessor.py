@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from nnspectra.curvature import eigvalsh_dense, hessian
-from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
+from nnspectra.models.flat import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
 from nnspectra.experiments.sagun2016.predecessor_training import P0Train, as_tensors, blob_sizes, build_net, full_loss, train_gd
 from nnspectra.models.mlp import mlp_parameter_count

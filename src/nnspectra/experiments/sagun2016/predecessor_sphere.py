@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from nnspectra.curvature.batched import batched_hessian_eigvalsh
-from nnspectra.curvature.dense import loss_of_flat_params
+from nnspectra.models.flat import loss_of_flat_params
 from nnspectra.errors import DivergenceError, TimeBudgetReached
 from nnspectra.experiments.sagun2016.predecessor_training import (
     as_tensors,

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nnspectra.curvature.dense import flat_parameters, loss_of_flat_params
+from nnspectra.models.flat import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
 from nnspectra.models.mlp import make_mlp, mlp_parameter_count
 from nnspectra.training import TrainConfig, TrainResult, train
