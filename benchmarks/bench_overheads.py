@@ -1,7 +1,7 @@
 """Measured overheads of the one curvature operator family (issue 23 item 3), side by side with the references.
 
     python benchmarks/bench_overheads.py --out results/benchmarks/overheads      # ~5 CPU-min
-    python benchmarks/bench_overheads.py --quick --out /tmp/overheads            # seconds
+    python benchmarks/bench_overheads.py --quick --out results/benchmarks/overheads_quick  # seconds
 
 Writes ``<out>.csv`` (one row per measurement, appended per run with a ``label`` column, so before/after
 runs sit in one file). Single-threaded (``torch.set_num_threads(1)``); every row reports process CPU
