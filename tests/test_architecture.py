@@ -43,7 +43,7 @@ def test_plots_import_no_experiment_or_curvature_code(module: str) -> None:
     assert not bad, f"{module} reaches {bad}; plots take arrays and tables"
 
 
-@pytest.mark.parametrize("module", ["nnspectra.experiments.sagun2018.blobs_training", "nnspectra.experiments.sagun2018.mnist_width_training",
+@pytest.mark.parametrize("module", ["nnspectra.experiments.sagun2018.blobs_training", "nnspectra.experiments.sagun2018.mnist_training",
                                     "nnspectra.experiments.sagun2018.lbsb_training", "nnspectra.experiments.sagun2018.cifar",
                                     "nnspectra.training", "nnspectra.models.mlp", "nnspectra.data.vision"])
 def test_training_code_does_not_reach_curvature(module: str) -> None:

@@ -84,5 +84,5 @@ def test_every_preset_dag_contains_fig_cifar_density(preset: str, tmp_path: Path
     assert dry.returncode == 0, dry.stdout[-3000:]
     table = dry.stdout.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
     jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, flags=re.MULTILINE)}
-    assert jobs.get("realdata_fig_cifar_density") == 1 and jobs.get("realdata_cifar_density") == 2, jobs
+    assert jobs.get("realdata_cifar_density_figure") == 1 and jobs.get("realdata_cifar_density") == 2, jobs
     assert jobs.get("all") == 1

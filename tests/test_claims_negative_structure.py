@@ -20,8 +20,8 @@ import torch
 from nnspectra.curvature.dense import hessian_decomposition
 from nnspectra.curvature.spectrum import dense_spectra, negative_tolerance
 from nnspectra.data.vision import mnist_subset
-from nnspectra.experiments.sagun2018 import mnist_width as mw
-from nnspectra.experiments.sagun2018 import mnist_width_training as mwt
+from nnspectra.experiments.sagun2018 import mnist as mw
+from nnspectra.experiments.sagun2018 import mnist_training as mwt
 from nnspectra.training.evaluate import cross_entropy
 
 C = 10

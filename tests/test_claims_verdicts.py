@@ -18,7 +18,7 @@ from nnspectra.claims import CLAIMS_DIR, load_claims
 from nnspectra.data.teacher import cifar10_regression
 from nnspectra.errors import ConfigError
 from nnspectra.experiments.benarous2024 import alignment as aln
-from nnspectra.experiments.sagun2018 import mnist_width as mw
+from nnspectra.experiments.sagun2018 import mnist as mw
 from nnspectra.experiments.benarous2024.alignment import MatrixSettings, OnlineSGD
 from nnspectra.experiments.benarous2024.alignment_metrics import AlignmentClaims, alignment_metrics
 from nnspectra.experiments.sagun2018.blobs import attach_rows, collect_counts
@@ -74,7 +74,7 @@ def test_claim_32_on_the_smoke_preset_is_not_run(tmp_path: Path) -> None:
     claims = AlignmentClaims(xor_window=(5, 10), evolve_early=(1, 5), evolve_late=(5, 10))
     record = alignment_metrics([], [], runs, claims).as_dict()
     assert record["xor_rank_deficit"]["evidence"]["seeds"] == 3
-    row = _card(tmp_path, "alignment", record, "benarous.yaml").loc["32"]
+    row = _card(tmp_path, "alignment", record, "alignment.yaml").loc["32"]
     assert row["status"] == "not_run"
     assert "needs ≥ 20 seeds, this run has 3" in row["note"] and "needs d ≥ 1000, this run has 40" in row["note"]
 
@@ -94,19 +94,19 @@ def _mnist(specs: dict[int, dict[str, np.ndarray]]) -> dict[str, Any]:
 
 
 def test_claim_8a_with_one_width_is_not_run_and_all_four_decide(tmp_path: Path) -> None:
-    card = _card(tmp_path, "realdata", _mnist({10: _spec(1.0, 7960, 90)}), "sagun_real.yaml")
+    card = _card(tmp_path, "realdata", _mnist({10: _spec(1.0, 7960, 90)}), "realdata.yaml")
     for cid in ("8a", "9a", "9b", "10"):
         assert card.loc[cid, "status"] == "not_run", cid
     assert card.loc["8a", "note"] == "needs widths [10, 30, 50, 70], this run has [10]"
     assert card.loc["8a", "measured_value"] == 0.0                    # one width agrees with itself: no verdict
     sizes = {10: 7960, 30: 23860, 50: 39760, 70: 55660}
     four = _mnist({n: _spec(1.0 + 0.01 * i, p, 9 * n) for i, (n, p) in enumerate(sizes.items())})
-    card = _card(tmp_path, "realdata", four, "sagun_real.yaml")
+    card = _card(tmp_path, "realdata", four, "realdata.yaml")
     for cid in ("8a", "8b", "8c", "9a", "9b", "9d", "10"):
         assert card.loc[cid, "status"] == "pass", (cid, card.loc[cid, "note"])
     # 9a/9d: every width within 1.1 ± 0.3 %, not their mean
     bad = _mnist({n: _spec(1.0, p, 9 * n if n != 70 else 300) for n, p in sizes.items()})
-    card = _card(tmp_path, "realdata", bad, "sagun_real.yaml")
+    card = _card(tmp_path, "realdata", bad, "realdata.yaml")
     assert card.loc["9a", "status"] == "fail" and card.loc["9d", "status"] == "pass"
 
 
@@ -116,7 +116,7 @@ def test_claim_8a_compares_every_pair_of_widths(tmp_path: Path) -> None:
     sizes = {10: 7960, 30: 23860, 50: 39760, 70: 55660}
     scale = {10: 1.0, 30: 1.0, 50: 0.8, 70: 1.12}
     record = _mnist({n: _spec(scale[n], p, 9 * n) for n, p in sizes.items()})
-    row = _card(tmp_path, "realdata", record, "sagun_real.yaml").loc["8a"]
+    row = _card(tmp_path, "realdata", record, "realdata.yaml").loc["8a"]
     assert row["status"] == "fail" and row["measured_value"] == pytest.approx(0.4)
     assert "up to 0.4 between two widths" in row["diagnosis"]
 
@@ -139,12 +139,12 @@ def _blob_records(counts: dict[tuple[str, int], int], rows: str | list[int] = "a
 def test_claim_1_is_judged_per_algorithm(tmp_path: Path) -> None:
     # the published SGD row (7 at k = 5, 15 at k = 10): 3/5 for SGD, 5/5 for GD -> 8/10 pooled
     long = _blob_records({("sgd", 5): 7, ("sgd", 10): 15})
-    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "blobs.yaml")
     assert card.loc["1a", "status"] == "pass" and card.loc["1b", "status"] == "fail"
     assert card.loc["1b", "measured_value"] == 3
     # a partial grid (Table 1 rows 9 and 10 only, as the smoke preset runs) is no evidence
     card = _card(tmp_path, "blobs", blobs_metrics(_blob_records({}, [0, 9, 10]), {}, scale=BLOBS_SCALE).as_dict(),
-                 "sagun_blobs.yaml")
+                 "blobs.yaml")
     assert card.loc["1b", "status"] == "not_run" and "needs ≥ 5 configurations, this run has 2" in card.loc["1b", "note"]
     for cid in ("2a", "2b", "5"):
         assert card.loc[cid, "status"] == "not_run", cid
@@ -165,7 +165,7 @@ def test_claim_2b_picks_one_index_convention_for_all_rows(tmp_path: Path) -> Non
     metrics = blobs_metrics(collect_counts(attach_rows(recs)), {}, scale=BLOBS_SCALE).as_dict()
     assert metrics["ratio_frac_relu"]["values"] == [pytest.approx(8 / 15)] * 5       # rows 0, 2, ..., 14: k + 2
     assert metrics["ratio_shifted_frac_relu"]["values"] == [pytest.approx(7 / 15)] * 5  # rows 1, 3, ..., 13: k - 2
-    card = _card(tmp_path, "blobs", metrics, "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", metrics, "blobs.yaml")
     assert card.loc["2b", "status"] == "fail" and card.loc["2b", "measured_value"] == pytest.approx(8 / 15)
 
 
@@ -179,25 +179,25 @@ def test_claim_6c_threshold_follows_k(tmp_path: Path) -> None:
         fig1 = {s: {"init": init, "final": final(outliers)} for s in SEEDS}
         record = blobs_metrics(long, fig1, {"alg": "gd", "act": "relu", "k": k, "cov": 1.0}, BLOBS_SCALE).as_dict()
         assert record["fig1_final_outliers_minus_k"]["values"] == [outliers - k] * 5
-        row = _card(tmp_path, "blobs", record, "sagun_blobs.yaml").loc["6c"]
+        row = _card(tmp_path, "blobs", record, "blobs.yaml").loc["6c"]
         assert row["status"] == status, (k, outliers, row["note"])   # k = 5: not the Fig. 1 net (k = 50)
     # the Fig. 1 spectra of an SGD run say nothing about "after GD"
     fig1 = {s: {"init": init, "final": final(6)} for s in SEEDS}
     record = blobs_metrics(long, fig1, {"alg": "sgd", "act": "relu", "k": 50, "cov": 1.0}, BLOBS_SCALE).as_dict()
-    card = _card(tmp_path, "blobs", record, "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", record, "blobs.yaml")
     assert card.loc["6c", "status"] == "not_run" and card.loc["6a", "status"] != "not_run"
     # Fig. 1 is the k = 50 net (100-30-30-50, SPEC §1.1): a k = 5 run says nothing about claims 6-7
     record = blobs_metrics(long, fig1, {"alg": "gd", "act": "relu", "k": 5, "cov": 1.0}, BLOBS_SCALE).as_dict()
-    row = _card(tmp_path, "blobs", record, "sagun_blobs.yaml").loc["6a"]
+    row = _card(tmp_path, "blobs", record, "blobs.yaml").loc["6a"]
     assert row["status"] == "not_run" and "needs architecture [100-30-30-50], this run has [100-30-30-5]" in row["note"]
 
 
 def test_claim_4b_checks_the_cutoff(tmp_path: Path) -> None:
     long = _blob_records({})
-    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "blobs.yaml")
     assert card.loc["4a", "status"] == "pass" and card.loc["4b", "status"] == "pass"   # the paper's cutoffs
     long["elbow_cutoff"] = long["elbow_cutoff"] / 10                                   # a 10x smaller scale
-    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "sagun_blobs.yaml")
+    card = _card(tmp_path, "blobs", blobs_metrics(long, {}, scale=BLOBS_SCALE).as_dict(), "blobs.yaml")
     assert card.loc["4a", "status"] == "pass" and card.loc["4b", "status"] == "fail"
 
 
@@ -239,18 +239,18 @@ def test_claim_42_needs_cifar10_and_every_part(tmp_path: Path) -> None:
     assert record["c42_regimes_reproduce"]["values"] == [1.0] * 5
     assert record["c42_mnist_regimes_reproduce"]["values"] == [0.0] * 5   # 39f fails there
     assert record["c42_mnist_alpha_ntk_adam"]["values"] == [8.0] * 5
-    card = _card(tmp_path, "evolution", record, "wang.yaml")
+    card = _card(tmp_path, "evolution", record, "evolution.yaml")
     # SPEC §3.3's network is a 3-layer MLP of width 2,048; the experiment trains the 2-layer net of §3.1
     assert card.loc["42", "status"] == "not_run" and "dataset [cifar10]" in card.loc["42", "evidence"]
     assert card.loc["42", "note"] == ("needs architecture [3-layer MLP width 2048], this run has "
                                       "[2-layer MLP width 1500]")
     three_layer = {name: {**m, "evidence": {**m["evidence"], "architecture": ["3-layer MLP width 2048"]}}
                    for name, m in record.items()}
-    assert _card(tmp_path, "evolution", three_layer, "wang.yaml").loc["42", "status"] == "pass"
+    assert _card(tmp_path, "evolution", three_layer, "evolution.yaml").loc["42", "status"] == "pass"
     # the same numbers on MNIST as the claim's dataset: not the claim SPEC states
     cfg = EvoClaims(dataset="teacher", real_dataset="mnist")
     runs["mnist"] = _regime_runs("mnist", 3.0)
-    card = _card(tmp_path, "evolution", claim_metrics(runs, {}, cfg).as_dict(), "wang.yaml")
+    card = _card(tmp_path, "evolution", claim_metrics(runs, {}, cfg).as_dict(), "evolution.yaml")
     assert card.loc["42", "status"] == "not_run"
     assert "needs dataset [cifar10], this run has [mnist]" in card.loc["42", "note"]
     for cid in ("36b", "39c", "39d", "39e", "39f"):

@@ -81,8 +81,8 @@ def test_an_edit_to_an_imported_module_changes_the_hash(tmp_path: Path, monkeypa
 def test_the_rules_the_hand_lists_missed_are_covered() -> None:
     """Issue 23 found three rules whose hand-written lists missed a module their script imports."""
     lbsb = code_version("workflow/scripts/realdata_lbsb_train.py")["modules"]
-    assert "nnspectra.experiments.sagun2018.mnist_width_training" in lbsb
-    assert "nnspectra.experiments.sagun2018.mnist_width_training" in code_version("workflow/scripts/realdata_lbsb_spectrum.py")["modules"]
+    assert "nnspectra.experiments.sagun2018.mnist_training" in lbsb
+    assert "nnspectra.experiments.sagun2018.mnist_training" in code_version("workflow/scripts/realdata_lbsb_spectrum.py")["modules"]
     assert "nnspectra.experiments.sagun2016.predecessor" in code_version("workflow/scripts/predecessor_fig1.py")["modules"]
 
 
@@ -97,11 +97,11 @@ TRAINS_AND_MEASURES = {
     "evolution_run", "evolution_scaling",  # weight/CK/NTK spectra at every checkpoint of the run
     "alignment_gmm_run", "alignment_dscan_run", "alignment_xor_run",  # Hessian/G spectra along online SGD
     "analyze_run",  # the user's study: optional training, then its curvature and weight spectra
-    "p0_blobs", "p0_std", "p0_sphere", "p0_mnist",  # P0: GD to a gradient norm, then the exact Hessian
+    "predecessor_blobs", "predecessor_std", "predecessor_sphere", "predecessor_mnist",  # P0: GD to a gradient norm, then the exact Hessian
 }
 #: pure training rules that write no network file: P0 Fig 8 trains GD and SGD side by side and keeps the losses
 #: along the line between their iterates (its flat-parameter view lives in nnspectra.models.flat)
-TRAINS_WITHOUT_A_MODEL_FILE = {"p0_interp"}
+TRAINS_WITHOUT_A_MODEL_FILE = {"predecessor_interp"}
 OUTPUT = re.compile(r"\n    output:\n(.*?)\n    \w+:", re.DOTALL)
 
 

@@ -178,7 +178,7 @@ def test_claim_metrics_and_claim_file(tiny_runs: dict[str, list[dict]], repo_roo
         assert len(metric["values"]) == len(metric["seeds"]) == 2, name
         assert all(np.isfinite(metric["values"])), name
     assert metrics["c33_ks_w_gd"]["values"] == [r["rows"][-1]["w_ks_init"] for r in tiny_runs["gd_small"]]
-    claims = parse_claims(yaml.safe_load((repo_root / "src/nnspectra/claims/wang.yaml").read_text()), "wang.yaml")
+    claims = parse_claims(yaml.safe_load((repo_root / "src/nnspectra/claims/evolution.yaml").read_text()), "evolution.yaml")
     assert {c.metric.split(".", 1)[0] for c in claims} == {"evolution"}
     missing = {c.metric.split(".", 1)[1] for c in claims} - set(metrics) - {"c42_regimes_reproduce"}
     assert not missing

@@ -61,7 +61,7 @@ def test_blobs_lr_1e8_stops_in_one_line_naming_the_key() -> None:
 
 
 def test_mnist_mlp_lr_1e8_stops_in_one_line_naming_the_key() -> None:
-    from nnspectra.experiments.sagun2018.mnist_width_training import (
+    from nnspectra.experiments.sagun2018.mnist_training import (
         GDTrain,
         MlpModel,
         train_mnist_mlp,

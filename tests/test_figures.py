@@ -221,7 +221,7 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
     from nnspectra.plotting.sagun2018 import (
         cifar as pr_cifar,
         lbsb as pr_lbsb,
-        mnist_width as pr_mnist_width,
+        mnist as pr_mnist,
         mp as pr_mp,
     )
 
@@ -239,7 +239,7 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
         figures[Path(path).stem] = (fig, caption)
 
     real_close = plt.close
-    for module in (pa, pb, pd_, pe, per, ph, pr_cifar, pr_lbsb, pr_mnist_width, pr_mp):
+    for module in (pa, pb, pd_, pe, per, ph, pr_cifar, pr_lbsb, pr_mnist, pr_mp):
         mp.setattr(module, "save_figure", save)
     try:
         rng = np.random.default_rng(0)
@@ -253,9 +253,9 @@ def all_figures(evo: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -
                      "SGD, relu, cov=1, seed 0", top=40)
         widths = {w: _lanczos_like(np.sort(rng.uniform(0, 0.1, 30))[::-1], -np.sort(rng.uniform(0, 1e-4, 12))[::-1],
                                    784 * w + w + 10 * w + 10) for w in (5, 10, 15)}  # 784-n-10 MLPs
-        pr_mnist_width.plot_right_edge(widths, out_dir / "fig4.png", 20, SETTING)
-        pr_mnist_width.plot_left_edge(widths, out_dir / "fig5.png", fraction=False, setting=SETTING)
-        pr_mnist_width.plot_left_edge(widths, out_dir / "fig6.png", fraction=True, setting=SETTING)
+        pr_mnist.plot_right_edge(widths, out_dir / "fig4.png", 20, SETTING)
+        pr_mnist.plot_left_edge(widths, out_dir / "fig5.png", fraction=False, setting=SETTING)
+        pr_mnist.plot_left_edge(widths, out_dir / "fig6.png", fraction=True, setting=SETTING)
         pair = {r: {**_lanczos_like(np.sort(rng.uniform(0, 5, 20))[::-1], -np.sort(rng.uniform(0, 0.01, 10))[::-1],
                                     3146), "batch_size": b} for r, b in (("lb", 100), ("sb", 10))}
         pr_lbsb.plot_lbsb_top(pair, {"lb": (4, 1.0), "sb": (5, 0.3)}, out_dir / "fig7.png", 20, "elbow", SETTING)

@@ -280,7 +280,7 @@ def test_metric_names_are_the_claims() -> None:
 
     from nnspectra.claims import __file__ as claims_init
 
-    claims = yaml.safe_load((Path(claims_init).parent / "sagun2016.yaml").read_text())
+    claims = yaml.safe_load((Path(claims_init).parent / "predecessor.yaml").read_text())
     wanted = {c["metric"].split(".", 1)[1] for c in claims}
     planted = {w: _planted(2) for w in (2, 6, 10, 14, 18)}
     m = pm.p0_metrics(fig4={0: planted}, fig6={0: np.array([0.02, 0.03])},

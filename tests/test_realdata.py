@@ -14,8 +14,8 @@ from nnspectra.errors import ConfigError
 from nnspectra.experiments.sagun2018 import cifar as cf
 from nnspectra.experiments.sagun2018 import lbsb
 from nnspectra.experiments.sagun2018 import lbsb_training as lbt
-from nnspectra.experiments.sagun2018 import mnist_width as mw
-from nnspectra.experiments.sagun2018 import mnist_width_training as mwt
+from nnspectra.experiments.sagun2018 import mnist as mw
+from nnspectra.experiments.sagun2018 import mnist_training as mwt
 from nnspectra.experiments.sagun2018.mp import MpSettings, mp_metrics, run_mp_appendix
 from nnspectra.experiments.sagun2018.realdata_metrics import realdata_record
 from nnspectra.pipeline.io import load_arrays, load_json, load_model, save_arrays, save_json, save_model, save_table

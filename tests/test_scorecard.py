@@ -392,7 +392,7 @@ def test_repository_claim_files_are_valid() -> None:
 
 
 def test_predecessor_claims_are_not_run_without_their_experiment(tmp_path: Path) -> None:
-    card = build_scorecard([], claim_files=[CLAIMS_DIR / "sagun2016.yaml"])
+    card = build_scorecard([], claim_files=[CLAIMS_DIR / "predecessor.yaml"])
     assert set(card.frame["status"]) == {"not_run"}
 
 

@@ -32,7 +32,7 @@ def _planted_tree(root: Path) -> Path:
     }
     (folder / "p0.json").write_text(json.dumps(record))
     # the sidecar the metrics step writes: its recorded run_name is the rows' scale
-    write_sidecar(build_record(step="p0_metrics", output=folder / "p0.json", params={"cfg": {"run_name": "paper"}}),
+    write_sidecar(build_record(step="predecessor_metrics", output=folder / "p0.json", params={"cfg": {"run_name": "paper"}}),
                   folder / "p0.json")
     return root
 

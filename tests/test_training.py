@@ -119,7 +119,7 @@ def test_history_records_evaluation() -> None:
 
 def test_train_config_from_settings_maps_a_sections_names_and_keeps_the_calls_choices() -> None:
     from nnspectra.experiments.sagun2018.cifar import CifarTrain
-    from nnspectra.experiments.sagun2018.mnist_width_training import GDTrain
+    from nnspectra.experiments.sagun2018.mnist_training import GDTrain
 
     gd = TrainConfig.from_settings(GDTrain(lr=1, iterations=7, log_every=3, divergence_steps=4), seed=5,
                                    config_key="realdata.mnist.train")

@@ -147,7 +147,7 @@ rule blobs_counts:
         "../scripts/blobs_counts.py"
 
 
-rule table1:
+rule blobs_table1:
     input:
         counts=BLOBS_COUNTS,
     output:
@@ -155,9 +155,9 @@ rule table1:
         md=result("tables/table1.md"),
         seeds=result("tables/table1_seeds.csv"),
     log:
-        logfile("table1"),
+        logfile("blobs_table1"),
     benchmark:
-        benchfile("table1")
+        benchfile("blobs_table1")
     threads: 1
     conda:
         CONDA_ENV
@@ -171,16 +171,16 @@ rule table1:
         "../scripts/blobs_table1.py"
 
 
-rule fig1:
+rule blobs_fig1:
     input:
         init=blobs_run_file(BLOBS_FIG1["name"], BLOBS["fig1"]["seed"], "decomposition_init.npz"),
         final=blobs_run_file(BLOBS_FIG1["name"], BLOBS["fig1"]["seed"], "decomposition_final.npz"),
     output:
         fig=report(result("figures/fig1.png"), caption="../report/fig1.rst", category="Sagun et al. 2018"),
     log:
-        logfile("fig1"),
+        logfile("blobs_fig1"),
     benchmark:
-        benchfile("fig1")
+        benchfile("blobs_fig1")
     threads: 1
     conda:
         CONDA_ENV
@@ -196,15 +196,15 @@ rule fig1:
         "../scripts/blobs_fig1.py"
 
 
-rule fig2:
+rule blobs_fig2:
     input:
         data=[BLOBS_DATA.format(k=k, cov=f"{BLOBS['fig2']['cov']:g}", seed=BLOBS["fig2"]["seed"]) for k in BLOBS["fig2"]["ks"]],
     output:
         fig=report(result("figures/fig2.png"), caption="../report/fig2.rst", category="Sagun et al. 2018"),
     log:
-        logfile("fig2"),
+        logfile("blobs_fig2"),
     benchmark:
-        benchfile("fig2")
+        benchfile("blobs_fig2")
     threads: 1
     conda:
         CONDA_ENV
@@ -218,16 +218,16 @@ rule fig2:
         "../scripts/blobs_fig2.py"
 
 
-rule fig3:
+rule blobs_fig3:
     input:
         spectra=[blobs_run_file(name, BLOBS["fig3"]["seed"], "spectrum_final.npz") for name in BLOBS_FIG3],
         counts=[blobs_run_file(name, BLOBS["fig3"]["seed"], "counts.json") for name in BLOBS_FIG3],
     output:
         fig=report(result("figures/fig3.png"), caption="../report/fig3.rst", category="Sagun et al. 2018"),
     log:
-        logfile("fig3"),
+        logfile("blobs_fig3"),
     benchmark:
-        benchfile("fig3")
+        benchfile("blobs_fig3")
     threads: 1
     conda:
         CONDA_ENV
@@ -265,3 +265,28 @@ rule blobs_metrics:
         fig1_run={key: BLOBS_FIG1[key] for key in ("alg", "act", "k", "cov")},
     script:
         "../scripts/blobs_metrics.py"
+
+
+rule table1:
+    input:
+        TARGETS["table1"],
+
+
+rule fig1:
+    input:
+        TARGETS["fig1"],
+
+
+rule fig2:
+    input:
+        TARGETS["fig2"],
+
+
+rule fig3:
+    input:
+        TARGETS["fig3"],
+
+
+rule blobs:
+    input:
+        [p for name in ("table1", "fig1", "fig2", "fig3") for p in TARGETS[name]] + [result("metrics/blobs.json")],

@@ -17,14 +17,14 @@ METRICS.append(result("metrics/p0.json"))
 P0_KEYS = ("predecessor.seeds", "predecessor.model", "predecessor.train", "predecessor.blobs")
 
 
-rule p0_blobs:
+rule predecessor_blobs:
     output:
         run=f"{P0_BLOBS}/run.npz",
         summary=f"{P0_BLOBS}/summary.json",
     log:
-        logfile("p0_blobs", "n{width}_seed{seed}"),
+        logfile("predecessor_blobs", "n{width}_seed{seed}"),
     benchmark:
-        benchfile("p0_blobs", "n{width}_seed{seed}")
+        benchfile("predecessor_blobs", "n{width}_seed{seed}")
     threads: 1
     conda:
         CONDA_ENV
@@ -39,13 +39,13 @@ rule p0_blobs:
         "../scripts/predecessor_blobs.py"
 
 
-rule p0_std:
+rule predecessor_std:
     output:
         run=result("p0/fig7/seed{seed}.npz"),
     log:
-        logfile("p0_std", "seed{seed}"),
+        logfile("predecessor_std", "seed{seed}"),
     benchmark:
-        benchfile("p0_std", "seed{seed}")
+        benchfile("predecessor_std", "seed{seed}")
     threads: 1
     conda:
         CONDA_ENV
@@ -60,13 +60,13 @@ rule p0_std:
         "../scripts/predecessor_std.py"
 
 
-rule p0_sphere:
+rule predecessor_sphere:
     output:
         run=result("p0/fig6/seed{seed}.npz"),
     log:
-        logfile("p0_sphere", "seed{seed}"),
+        logfile("predecessor_sphere", "seed{seed}"),
     benchmark:
-        benchfile("p0_sphere", "seed{seed}")
+        benchfile("predecessor_sphere", "seed{seed}")
     threads: JOB_THREADS
     conda:
         CONDA_ENV
@@ -85,15 +85,15 @@ rule p0_sphere:
         "../scripts/predecessor_sphere.py"
 
 
-rule p0_mnist:
+rule predecessor_mnist:
     output:
         spectra=P0_MNIST,
     wildcard_constraints:
         point="init|trained",
     log:
-        logfile("p0_mnist", "{point}_{inputs}_{hidden}_seed{seed}"),
+        logfile("predecessor_mnist", "{point}_{inputs}_{hidden}_seed{seed}"),
     benchmark:
-        benchfile("p0_mnist", "{point}_{inputs}_{hidden}_seed{seed}")
+        benchfile("predecessor_mnist", "{point}_{inputs}_{hidden}_seed{seed}")
     threads: JOB_THREADS
     conda:
         CONDA_ENV
@@ -109,13 +109,13 @@ rule p0_mnist:
         "../scripts/predecessor_mnist.py"
 
 
-rule p0_interp:
+rule predecessor_interp:
     output:
         profiles=result("p0/fig8/profiles.npz"),
     log:
-        logfile("p0_interp"),
+        logfile("predecessor_interp"),
     benchmark:
-        benchfile("p0_interp")
+        benchfile("predecessor_interp")
     threads: 1
     conda:
         CONDA_ENV
@@ -129,7 +129,7 @@ rule p0_interp:
         "../scripts/predecessor_interp.py"
 
 
-rule p0_metrics:
+rule predecessor_metrics:
     input:
         blobs=p0_blob_runs(P0_SEEDS),
         sphere=[result(f"p0/fig6/seed{s}.npz") for s in P0["fig6"]["seeds"]],
@@ -138,9 +138,9 @@ rule p0_metrics:
     output:
         metrics=result("metrics/p0.json"),
     log:
-        logfile("p0_metrics"),
+        logfile("predecessor_metrics"),
     benchmark:
-        benchfile("p0_metrics")
+        benchfile("predecessor_metrics")
     threads: 1
     conda:
         CONDA_ENV
@@ -155,15 +155,15 @@ rule p0_metrics:
         "../scripts/predecessor_metrics.py"
 
 
-rule p0_fig1_figure:
+rule predecessor_fig1:
     input:
         spectra=p0_mnist_spectra("trained", P0_FIG1),
     output:
         fig=report(result("figures/p0_fig1.png"), caption="../report/p0_fig1.rst", category="Sagun et al. 2016"),
     log:
-        logfile("p0_fig1_figure"),
+        logfile("predecessor_fig1"),
     benchmark:
-        benchfile("p0_fig1_figure")
+        benchfile("predecessor_fig1")
     threads: 1
     conda:
         CONDA_ENV
@@ -178,15 +178,15 @@ rule p0_fig1_figure:
         "../scripts/predecessor_fig1.py"
 
 
-rule p0_fig2_figure:
+rule predecessor_fig2:
     input:
         spectra=p0_mnist_spectra("trained", [(i, P0_HIDDEN2, P0_PLOT) for i in ("mnist", "random")]),
     output:
         fig=report(result("figures/p0_fig2.png"), caption="../report/p0_fig2.rst", category="Sagun et al. 2016"),
     log:
-        logfile("p0_fig2_figure"),
+        logfile("predecessor_fig2"),
     benchmark:
-        benchfile("p0_fig2_figure")
+        benchfile("predecessor_fig2")
     threads: 1
     conda:
         CONDA_ENV
@@ -201,16 +201,16 @@ rule p0_fig2_figure:
         "../scripts/predecessor_fig2.py"
 
 
-rule p0_fig45_figure:
+rule predecessor_fig45:
     input:
         runs=p0_blob_runs([P0_PLOT]),
     output:
         fig4=report(result("figures/p0_fig4.png"), caption="../report/p0_fig4.rst", category="Sagun et al. 2016"),
         fig5=report(result("figures/p0_fig5.png"), caption="../report/p0_fig5.rst", category="Sagun et al. 2016"),
     log:
-        logfile("p0_fig45_figure"),
+        logfile("predecessor_fig45"),
     benchmark:
-        benchfile("p0_fig45_figure")
+        benchfile("predecessor_fig45")
     threads: 1
     conda:
         CONDA_ENV
@@ -225,15 +225,15 @@ rule p0_fig45_figure:
         "../scripts/predecessor_fig45.py"
 
 
-rule p0_fig6_figure:
+rule predecessor_fig6:
     input:
         runs=rules.p0_metrics.input.sphere,
     output:
         fig=report(result("figures/p0_fig6.png"), caption="../report/p0_fig6.rst", category="Sagun et al. 2016"),
     log:
-        logfile("p0_fig6_figure"),
+        logfile("predecessor_fig6"),
     benchmark:
-        benchfile("p0_fig6_figure")
+        benchfile("predecessor_fig6")
     threads: 1
     conda:
         CONDA_ENV
@@ -248,15 +248,15 @@ rule p0_fig6_figure:
         "../scripts/predecessor_fig6.py"
 
 
-rule p0_fig7_figure:
+rule predecessor_fig7:
     input:
         run=result(f"p0/fig7/seed{P0_PLOT}.npz"),
     output:
         fig=report(result("figures/p0_fig7.png"), caption="../report/p0_fig7.rst", category="Sagun et al. 2016"),
     log:
-        logfile("p0_fig7_figure"),
+        logfile("predecessor_fig7"),
     benchmark:
-        benchfile("p0_fig7_figure")
+        benchfile("predecessor_fig7")
     threads: 1
     conda:
         CONDA_ENV
@@ -270,15 +270,15 @@ rule p0_fig7_figure:
         "../scripts/predecessor_fig7.py"
 
 
-rule p0_fig8_figure:
+rule predecessor_fig8:
     input:
         profiles=rules.p0_interp.output.profiles,
     output:
         fig=report(result("figures/p0_fig8.png"), caption="../report/p0_fig8.rst", category="Sagun et al. 2016"),
     log:
-        logfile("p0_fig8_figure"),
+        logfile("predecessor_fig8"),
     benchmark:
-        benchfile("p0_fig8_figure")
+        benchfile("predecessor_fig8")
     threads: 1
     conda:
         CONDA_ENV

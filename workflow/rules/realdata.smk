@@ -1,5 +1,5 @@
 # Sagun et al. (2018) on real data, claims 8-19: the per-seed analyses of the four real-data sections
-# (mnist_width.smk, lbsb.smk, cifar.smk, mp_appendix.smk) gathered into one metrics file, and the
+# (realdata_mnist.smk, realdata_lbsb.smk, realdata_cifar.smk, realdata_mp.smk) gathered into one metrics file, and the
 # group target `realdata`.
 
 REALDATA_ANALYSES = {

@@ -2,7 +2,7 @@
 from nnspectra.curvature.spectrum import LbsbSpectrumSettings, hessian_spectrum, spectrum_arrays
 from nnspectra.data.vision import mnist_subset, resolve_data_dir
 from nnspectra.experiments.sagun2018.lbsb_training import ConvnetModel, build_convnet
-from nnspectra.experiments.sagun2018.mnist_width_training import MnistData
+from nnspectra.experiments.sagun2018.mnist_training import MnistData
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_model, save_arrays
 from nnspectra.pipeline.step import Step

@@ -5,7 +5,7 @@ from nnspectra.experiments.sagun2018.lbsb_training import (
     LbsbTrain,
     train_lbsb_convnet,
 )
-from nnspectra.experiments.sagun2018.mnist_width_training import MnistData
+from nnspectra.experiments.sagun2018.mnist_training import MnistData
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_model, save_table
 from nnspectra.pipeline.step import Step

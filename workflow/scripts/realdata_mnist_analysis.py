@@ -1,5 +1,5 @@
 """Claims 8-10 for one seed: the MNIST width sweep's spectra compared across widths."""
-from nnspectra.experiments.sagun2018.mnist_width import WidthAnalysis, mnist_width_metrics
+from nnspectra.experiments.sagun2018.mnist import WidthAnalysis, mnist_width_metrics
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays, save_json
 from nnspectra.pipeline.step import Step

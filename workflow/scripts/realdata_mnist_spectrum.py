@@ -1,7 +1,7 @@
 """Exact Hessian spectrum of one trained MNIST MLP (dense, or Lanczos edges when too large)."""
 from nnspectra.curvature.spectrum import SpectrumSettings, hessian_spectrum, spectrum_arrays
 from nnspectra.data.vision import mnist_subset, resolve_data_dir
-from nnspectra.experiments.sagun2018.mnist_width_training import MlpModel, MnistData, build_mlp
+from nnspectra.experiments.sagun2018.mnist_training import MlpModel, MnistData, build_mlp
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_model, save_arrays
 from nnspectra.pipeline.step import Step

@@ -1,6 +1,6 @@
 """Train one 784-n-10 MLP on MNIST-1K with full-batch GD (seed Figs 4-6)."""
 from nnspectra.data.vision import mnist_subset, resolve_data_dir
-from nnspectra.experiments.sagun2018.mnist_width_training import GDTrain, MlpModel, MnistData, train_mnist_mlp
+from nnspectra.experiments.sagun2018.mnist_training import GDTrain, MlpModel, MnistData, train_mnist_mlp
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import save_model, save_table
 from nnspectra.pipeline.step import Step

@@ -106,7 +106,7 @@ def xor_figure_numbers(xor_runs: Sequence[Mapping[str, np.ndarray]], claims: Ali
 
 def alignment_metrics(gmm_runs: Sequence[Mapping[str, np.ndarray]], dscan_runs: Sequence[Mapping[str, np.ndarray]],
                       xor_runs: Sequence[Mapping[str, np.ndarray]], claims: AlignmentClaims) -> MetricsRecord:
-    """Per-seed metrics for SPEC §4 claims 24-32 (see ``src/nnspectra/claims/benarous.yaml``)."""
+    """Per-seed metrics for SPEC §4 claims 24-32 (see ``src/nnspectra/claims/alignment.yaml``)."""
     out = MetricsRecord()
     lam_ref, (lo, hi) = float(claims.lam), claims.align_window
     ref = sorted((r for r in gmm_runs if np.isclose(float(r["lam"]), lam_ref)), key=lambda r: int(r["seed"]))

@@ -66,7 +66,7 @@ def scale_evidence(cfg: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "fig2": {"n_train": 10 * int(mnist["per_class"]), "input_dim": [int(mnist["image_size"]) ** 2]}}
 
 
-def p0_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
+def predecessor_metrics(*, fig4: Mapping[int, Mapping[int, np.ndarray]] | None = None,
                fig6: Mapping[int, np.ndarray] | None = None,
                fig7: Mapping[int, Mapping[float, float]] | None = None,
                fig2: Mapping[int, tuple[np.ndarray, np.ndarray]] | None = None,

@@ -100,16 +100,16 @@ rule realdata_cifar_analysis:
         "../scripts/realdata_cifar_analysis.py"
 
 
-rule realdata_fig9:
+rule realdata_cifar_fig9:
     input:
         part1=f"{CIFAR_RUN}/history1.csv".format(seed=RD_SEED),
         part2=f"{CIFAR_RUN}/history2.csv".format(seed=RD_SEED),
     output:
         fig=report(result("figures/fig9.png"), caption="../report/fig9.rst", category="Sagun et al. real data"),
     log:
-        logfile("realdata_fig9"),
+        logfile("realdata_cifar_fig9"),
     benchmark:
-        benchfile("realdata_fig9")
+        benchfile("realdata_cifar_fig9")
     threads: 1
     conda:
         CONDA_ENV
@@ -118,21 +118,21 @@ rule realdata_fig9:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("realdata_fig9.py"),
+        code=code("realdata_cifar_fig9.py"),
     script:
-        "../scripts/realdata_fig9.py"
+        "../scripts/realdata_cifar_fig9.py"
 
 
-rule realdata_fig10:
+rule realdata_cifar_fig10:
     input:
         interp=f"{CIFAR_RUN}/interpolation.csv".format(seed=RD_SEED),
         analysis=f"{CIFAR_RUN}/analysis.json".format(seed=RD_SEED),
     output:
         fig=report(result("figures/fig10.png"), caption="../report/fig10.rst", category="Sagun et al. real data"),
     log:
-        logfile("realdata_fig10"),
+        logfile("realdata_cifar_fig10"),
     benchmark:
-        benchfile("realdata_fig10")
+        benchfile("realdata_cifar_fig10")
     threads: 1
     conda:
         CONDA_ENV
@@ -141,9 +141,9 @@ rule realdata_fig10:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("realdata_fig10.py"),
+        code=code("realdata_cifar_fig10.py"),
     script:
-        "../scripts/realdata_fig10.py"
+        "../scripts/realdata_cifar_fig10.py"
 
 
 rule fig9:
@@ -183,7 +183,7 @@ rule realdata_cifar_density:
         "../scripts/realdata_cifar_density.py"
 
 
-rule realdata_fig_cifar_density:
+rule realdata_cifar_density_figure:
     input:
         part1=f"{CIFAR_RUN}/density_part1.npz".format(seed=RD_SEED),
         part2=f"{CIFAR_RUN}/density_part2.npz".format(seed=RD_SEED),
@@ -191,9 +191,9 @@ rule realdata_fig_cifar_density:
         fig=report(result("figures/fig_cifar_density.png"), caption="../report/fig_cifar_density.rst",
                    category="Beyond the papers"),
     log:
-        logfile("realdata_fig_cifar_density"),
+        logfile("realdata_cifar_density_figure"),
     benchmark:
-        benchfile("realdata_fig_cifar_density")
+        benchfile("realdata_cifar_density_figure")
     threads: 1
     conda:
         CONDA_ENV
@@ -202,9 +202,9 @@ rule realdata_fig_cifar_density:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("realdata_fig_cifar_density.py"),
+        code=code("realdata_cifar_density_figure.py"),
     script:
-        "../scripts/realdata_fig_cifar_density.py"
+        "../scripts/realdata_cifar_density_figure.py"
 
 
 rule fig_cifar_density:

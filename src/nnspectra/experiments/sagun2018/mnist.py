@@ -1,6 +1,6 @@
 """Sagun et al. (2018) §3.2, seed Figs. 4-6: 784-n-10 MLPs on a 1K MNIST subset, growing width n.
 
-Stages: :func:`nnspectra.experiments.sagun2018.mnist_width_training.train_mnist_mlp` (full-batch GD, the same step size
+Stages: :func:`nnspectra.experiments.sagun2018.mnist_training.train_mnist_mlp` (full-batch GD, the same step size
 and iteration count for every width) -> the exact Hessian spectrum at the end point
 (:func:`nnspectra.curvature.spectrum.hessian_spectrum`) -> :func:`mnist_width_metrics` (claims 8-10: right edge invariant in n, ~1.1 % negative eigenvalues,
 outlier count independent of n).

@@ -85,7 +85,7 @@ rule realdata_mnist_analysis:
         "../scripts/realdata_mnist_analysis.py"
 
 
-rule realdata_fig_mnist:
+rule realdata_mnist_figure:
     input:
         spectra=mnist_spectra(RD_SEED),
     output:
@@ -93,9 +93,9 @@ rule realdata_fig_mnist:
         fig5=report(result("figures/fig5.png"), caption="../report/fig5.rst", category="Sagun et al. real data"),
         fig6=report(result("figures/fig6.png"), caption="../report/fig6.rst", category="Sagun et al. real data"),
     log:
-        logfile("realdata_fig_mnist"),
+        logfile("realdata_mnist_figure"),
     benchmark:
-        benchfile("realdata_fig_mnist")
+        benchfile("realdata_mnist_figure")
     threads: 1
     conda:
         CONDA_ENV
@@ -104,9 +104,9 @@ rule realdata_fig_mnist:
         runtime=5,
     params:
         cfg=cfg("realdata.plot"),
-        code=code("realdata_fig_mnist.py"),
+        code=code("realdata_mnist_figure.py"),
     script:
-        "../scripts/realdata_fig_mnist.py"
+        "../scripts/realdata_mnist_figure.py"
 
 
 rule fig4:

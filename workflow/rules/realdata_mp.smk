@@ -25,16 +25,16 @@ rule realdata_mp:
         "../scripts/realdata_mp.py"
 
 
-rule realdata_fig_mp:
+rule realdata_mp_figure:
     input:
         spectra=f"{MP_RUN}/mp.npz".format(seed=RD_SEED),
     output:
         fig=report(result("figures/appendix_mp.png"), caption="../report/appendix_mp.rst",
                    category="Sagun et al. real data"),
     log:
-        logfile("realdata_fig_mp"),
+        logfile("realdata_mp_figure"),
     benchmark:
-        benchfile("realdata_fig_mp")
+        benchfile("realdata_mp_figure")
     threads: 1
     conda:
         CONDA_ENV
@@ -43,9 +43,9 @@ rule realdata_fig_mp:
         runtime=5,
     params:
         cfg=cfg("realdata.plot", "realdata.mp"),
-        code=code("realdata_fig_mp.py"),
+        code=code("realdata_mp_figure.py"),
     script:
-        "../scripts/realdata_fig_mp.py"
+        "../scripts/realdata_mp_figure.py"
 
 
 rule appendix_mp:

@@ -2,7 +2,7 @@
 from nnspectra.pipeline.config import settings
 from nnspectra.pipeline.io import load_arrays
 from nnspectra.plotting.sagun2018 import RealdataPlot
-from nnspectra.plotting.sagun2018.mnist_width import plot_left_edge, plot_right_edge
+from nnspectra.plotting.sagun2018.mnist import plot_left_edge, plot_right_edge
 from nnspectra.pipeline.step import Step
 
 with Step.from_namespace(snakemake) as step:  # noqa: F821

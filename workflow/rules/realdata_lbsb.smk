@@ -80,7 +80,7 @@ rule realdata_lbsb_analysis:
         "../scripts/realdata_lbsb_analysis.py"
 
 
-rule realdata_fig_lbsb:
+rule realdata_lbsb_figure:
     input:
         **lbsb_spectra(RD_SEED),
         analysis=LBSB_ANALYSIS.format(seed=RD_SEED),
@@ -88,9 +88,9 @@ rule realdata_fig_lbsb:
         fig7=report(result("figures/fig7.png"), caption="../report/fig7.rst", category="Sagun et al. real data"),
         fig8=report(result("figures/fig8.png"), caption="../report/fig8.rst", category="Sagun et al. real data"),
     log:
-        logfile("realdata_fig_lbsb"),
+        logfile("realdata_lbsb_figure"),
     benchmark:
-        benchfile("realdata_fig_lbsb")
+        benchfile("realdata_lbsb_figure")
     threads: 1
     conda:
         CONDA_ENV
@@ -99,9 +99,9 @@ rule realdata_fig_lbsb:
         runtime=5,
     params:
         cfg=cfg("realdata.plot", "realdata.lbsb.analysis", "realdata.lbsb.train"),
-        code=code("realdata_fig_lbsb.py"),
+        code=code("realdata_lbsb_figure.py"),
     script:
-        "../scripts/realdata_fig_lbsb.py"
+        "../scripts/realdata_lbsb_figure.py"
 
 
 rule fig7:

@@ -2,7 +2,7 @@
 
 Only what training needs lives here (config ``realdata.<section>.data``, ``realdata.mnist.model`` and
 ``realdata.mnist.train``), so the training rule's code hash holds no spectra or counting code; the spectra
-and claims are in :mod:`nnspectra.experiments.sagun2018.mnist_width`.
+and claims are in :mod:`nnspectra.experiments.sagun2018.mnist`.
 """
 
 from __future__ import annotations
