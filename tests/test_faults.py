@@ -409,7 +409,7 @@ def test_deleted_sidecar_is_rebuilt(work: Path, undisturbed: Path) -> None:
     audit = _audit(work)
     assert audit.returncode == 1 and "missing-sidecar" in _rows(audit)[f"{RUN}/counts.json"]
     before = _snapshot(work)
-    proc = _snakemake(work, "--forcerun", "table1")  # table1 reads the unverifiable file: stopped
+    proc = _snakemake(work, "--forcerun", "blobs_table1")  # blobs_table1 reads the unverifiable file: stopped
     line = _the_line(proc, "Cache error: ")
     assert proc.returncode != 0 and f"cached file {RUN}/counts.json (made by rule blobs_counts) has no provenance " \
         "sidecar counts.json.prov.json to verify it against" in line, line

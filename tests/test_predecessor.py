@@ -241,7 +241,7 @@ def _planted(n_iso: int, p: int = 50, top: float = 0.03, seed: int = 0) -> np.nd
     return np.sort(np.concatenate([bulk, np.linspace(0.6 * top, top, n_iso)]))
 
 
-def test_p0_metrics_on_planted_inputs() -> None:
+def test_predecessor_metrics_on_planted_inputs() -> None:
     widths = (2, 6, 10, 14, 18)
     fig4 = {0: {w: _planted(2, seed=w) for w in widths},
             1: {**{w: _planted(2, seed=w) for w in widths}, 10: _planted(3)},
@@ -252,7 +252,7 @@ def test_p0_metrics_on_planted_inputs() -> None:
             1: dict(zip((0.2, 0.4, 0.6, 0.8, 1.0), (0.02, 0.01, 0.3, 0.95, 1.7))),
             2: dict(zip((0.2, 0.4, 0.6, 1.0), (0.02, 0.06, 0.3, 1.7)))}
     fig2 = {0: (np.array([-1.0, 0.0, 1.7]), np.array([-0.17, 0.29])), 3: (np.array([0.0, 1.0]), np.array([0.0, 1.0]))}
-    m = pm.p0_metrics(fig4=fig4, fig6={7: lam6}, fig7=fig7, fig2=fig2).as_dict()
+    m = pm.predecessor_metrics(fig4=fig4, fig6={7: lam6}, fig7=fig7, fig2=fig2).as_dict()
     assert m["isolated_pair_widths"]["values"] == [5, 4, 3] and m["isolated_pair_widths"]["seeds"] == [0, 1, 2]
     assert "[5, 5, 3]" in m["isolated_pair_widths"]["description"]
     mode = m["lambda_max_mode"]["values"][0]
@@ -271,8 +271,8 @@ def test_p0_metrics_on_planted_inputs() -> None:
     assert m["isolated_pair_widths"]["evidence"]["widths"] == sorted(w for w in fig4[0] if all(w in fig4[s] for s in fig4))
     assert m["lambda_max_mode"]["evidence"] == {"seeds": 1, "initialisations": lam6.size}
     assert m["init_width_ratio_mnist_random"]["evidence"] == {"seeds": 2}
-    assert pm.p0_metrics().as_dict() == {}
-    assert set(pm.p0_metrics(fig6={0: lam6}).names()) == {"lambda_max_mode", "lambda_max_mass_in_band"}
+    assert pm.predecessor_metrics().as_dict() == {}
+    assert set(pm.predecessor_metrics(fig6={0: lam6}).names()) == {"lambda_max_mode", "lambda_max_mass_in_band"}
 
 
 def test_metric_names_are_the_claims() -> None:
@@ -283,7 +283,7 @@ def test_metric_names_are_the_claims() -> None:
     claims = yaml.safe_load((Path(claims_init).parent / "predecessor.yaml").read_text())
     wanted = {c["metric"].split(".", 1)[1] for c in claims}
     planted = {w: _planted(2) for w in (2, 6, 10, 14, 18)}
-    m = pm.p0_metrics(fig4={0: planted}, fig6={0: np.array([0.02, 0.03])},
+    m = pm.predecessor_metrics(fig4={0: planted}, fig6={0: np.array([0.02, 0.03])},
                       fig7={0: dict(zip((0.2, 0.4, 0.6, 0.8, 1.0), (1.0, 2.0, 3.0, 4.0, 5.0)))},
                       fig2={0: (np.array([0.0, 2.0]), np.array([0.0, 1.0]))}).as_dict()
     assert set(m) == wanted

@@ -61,7 +61,7 @@ def test_editing_curvature_reruns_spectra_not_training(smoke_run: Path, tmp_path
 def test_editing_an_outlier_rule_reruns_counts_not_training(smoke_run: Path, tmp_path: Path) -> None:
     """Issue 23: an edit to spectra/outliers.py used to plan blobs, MNIST and LB/SB training."""
     planned = _planned_rules(_edited_copy(smoke_run, tmp_path / "edit", "spectra/outliers.py"))
-    assert {"blobs_counts", "table1"} <= planned, planned
+    assert {"blobs_counts", "blobs_table1"} <= planned, planned
     training = {"blobs_data", "blobs_train", "realdata_mnist_train", "realdata_lbsb_train", "realdata_cifar_part1",
                 "realdata_cifar_part2"}
     assert not planned & training, f"an outlier-rule edit would retrain: {sorted(planned & training)}"
@@ -69,7 +69,7 @@ def test_editing_an_outlier_rule_reruns_counts_not_training(smoke_run: Path, tmp
 
 def test_editing_a_plot_reruns_only_its_figures(smoke_run: Path, tmp_path: Path) -> None:
     planned = _planned_rules(_edited_copy(smoke_run, tmp_path / "edit", "plotting/sagun2018/blobs.py"))
-    assert planned - {"all"} == {"fig1", "fig2", "fig3"}, planned
+    assert planned - {"all"} == {"blobs_fig1", "blobs_fig2", "blobs_fig3"}, planned
 
 
 def test_every_output_has_valid_provenance(smoke_run: Path) -> None:
@@ -125,7 +125,7 @@ def test_status_counts_the_jobs_and_estimates_from_the_benchmarks(smoke_run: Pat
                 "--cores", "2")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert f"jobs: {jobs - 1} of {jobs} done" in proc.stdout and "1 to go" in proc.stdout, proc.stdout
-    seconds = pd.read_csv(work / "results" / "smoke" / "logs" / "fig2" / "run.bench.tsv", sep="\t")["s"].mean()
+    seconds = pd.read_csv(work / "results" / "smoke" / "logs" / "blobs_fig2" / "run.bench.tsv", sep="\t")["s"].mean()
     assert f"time left: ≈{seconds / 60 / 2:.1f} min wall on 2 cores" in proc.stdout, proc.stdout
 
 

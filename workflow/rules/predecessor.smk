@@ -227,7 +227,7 @@ rule predecessor_fig45:
 
 rule predecessor_fig6:
     input:
-        runs=rules.p0_metrics.input.sphere,
+        runs=rules.predecessor_metrics.input.sphere,
     output:
         fig=report(result("figures/p0_fig6.png"), caption="../report/p0_fig6.rst", category="Sagun et al. 2016"),
     log:
@@ -272,7 +272,7 @@ rule predecessor_fig7:
 
 rule predecessor_fig8:
     input:
-        profiles=rules.p0_interp.output.profiles,
+        profiles=rules.predecessor_interp.output.profiles,
     output:
         fig=report(result("figures/p0_fig8.png"), caption="../report/p0_fig8.rst", category="Sagun et al. 2016"),
     log:
