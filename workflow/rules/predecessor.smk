@@ -227,7 +227,7 @@ rule predecessor_fig45:
 
 rule predecessor_fig6:
     input:
-        runs=rules.p0_metrics.input.sphere,
+        runs=rules.predecessor_metrics.input.sphere,
     output:
         fig=report(result("figures/p0_fig6.png"), caption="../report/p0_fig6.rst", category="Sagun et al. 2016"),
     log:
