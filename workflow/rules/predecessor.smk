@@ -272,7 +272,7 @@ rule predecessor_fig7:
 
 rule predecessor_fig8:
     input:
-        profiles=rules.p0_interp.output.profiles,
+        profiles=rules.predecessor_interp.output.profiles,
     output:
         fig=report(result("figures/p0_fig8.png"), caption="../report/p0_fig8.rst", category="Sagun et al. 2016"),
     log:
