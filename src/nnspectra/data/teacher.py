@@ -92,8 +92,8 @@ class TeacherSettings:
 
     def teacher(self, seed: int, scale: float = 1.0) -> RegressionData:
         """:func:`single_index_teacher` of these settings and ``seed``, with n and d multiplied by ``scale``."""
-        return single_index_teacher(int(round(self.n_train * scale)), int(round(self.n_test * scale)),
-                                    int(round(self.dim * scale)), float(self.noise_std), seed=int(seed))
+        return single_index_teacher(round(self.n_train * scale), round(self.n_test * scale), round(self.dim * scale),
+                                    float(self.noise_std), seed=int(seed))
 
 
 def _balanced_per_class(labels: np.ndarray, n: int, seed: int, name: str = "MNIST") -> np.ndarray:
