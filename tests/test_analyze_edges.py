@@ -69,7 +69,7 @@ def test_a_layer_torch_func_cannot_transform_falls_back_to_products_logged_and_r
     model = build_model(f"module:{user_pkg}:custom_function_mlp", seed=1).to(F64)
     gen = torch.Generator().manual_seed(1)
     x, y = torch.randn(30, 6, generator=gen, dtype=F64), torch.randint(0, 3, (30,), generator=gen)
-    with caplog.at_level(logging.WARNING, logger="nnspectra.analyze.analyses"):
+    with caplog.at_level(logging.WARNING, logger="nnspectra.curvature.products"):
         record, arrays, _ = analyze_curvature(model, cross_entropy, x, y, 3, _settings(method="dense"))
     for kind in ("H", "GN"):
         how = record[kind]["dense_builder"]

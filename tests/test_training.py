@@ -126,9 +126,24 @@ def test_train_config_from_settings_maps_a_sections_names_and_keeps_the_calls_ch
     assert (gd.lr, gd.max_iterations, gd.log_every, gd.divergence_steps, gd.seed) == (1.0, 7, 3, 4, 5)
     assert isinstance(gd.lr, float) and gd.batch_size is None and gd.config_key == "realdata.mnist.train"
     cifar = TrainConfig.from_settings(CifarTrain(steps_per_part=9, record_every=2, checkpoint_every=None),
-                                      batch_size=CifarTrain().batch_size(2), grad_norm_tol=None)
+                                      batch_size=CifarTrain().part_batch_size(2), grad_norm_tol=None)
     assert (cifar.max_iterations, cifar.log_every, cifar.batch_size, cifar.schedule) == (9, 2, 32, "shuffle")
     assert cifar.grad_norm_tol is None and cifar.checkpoint_every is None
     assert TrainConfig.from_settings(GDTrain(log_every=3), log_every=8).log_every == 8  # the call's choice wins
     with pytest.raises(TypeError):
         TrainConfig.from_settings(GDTrain(), no_such_setting=1)
+
+
+def test_the_lbsb_and_cifar_sections_share_one_batch_regime_fragment() -> None:
+    from nnspectra.experiments.sagun2018.cifar import CifarTrain
+    from nnspectra.experiments.sagun2018.lbsb_training import LbsbTrain
+    from nnspectra.training.settings import BatchRegimeSettings
+
+    lbsb, cifar = LbsbTrain(batch_lb=64, batch_sb=8), CifarTrain(batch_lb=100, batch_sb=4)
+    assert isinstance(lbsb, BatchRegimeSettings) and isinstance(cifar, BatchRegimeSettings)
+    assert (lbsb.batch_size("lb"), lbsb.batch_size("sb")) == (64, 8)
+    assert (cifar.part_batch_size(1), cifar.part_batch_size(2)) == (100, 4)  # Part I large, Part II small
+    with pytest.raises(ValueError, match="regime"):
+        lbsb.batch_size("mb")
+    with pytest.raises(ValueError, match="part"):
+        cifar.part_batch_size(3)

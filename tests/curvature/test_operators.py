@@ -76,3 +76,63 @@ def test_long_lanczos_logs_progress(monkeypatch, caplog):
         top_eigenpairs(op, 3)
     reports = [r.getMessage() for r in caplog.records if "products with a" in r.getMessage()]
     assert reports and f"{op.n_matvec} products" in reports[-1]
+
+
+# -- the one "auto" dense chain: where the exact builders cannot run, products (and it says so) -------------
+
+def _whole_batch_hessian(model, loss_fn, x, y):  # type: ignore[no-untyped-def]
+    """Reference: torch.autograd.functional.hessian of the whole-batch loss (plain autograd, no transforms)."""
+    names = [n for n, _ in model.named_parameters()]
+    params = tuple(p.detach() for p in model.parameters())
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
+
+    def loss(*flat):  # type: ignore[no-untyped-def]
+        return loss_fn(torch.func.functional_call(model, ({**dict(zip(names, flat)), **buffers},), (x,)), y)
+
+    blocks = torch.autograd.functional.hessian(loss, params)
+    return torch.cat([torch.cat([blocks[i][j].reshape(params[i].numel(), params[j].numel())
+                                 for j in range(len(params))], 1) for i in range(len(params))])
+
+
+@pytest.mark.parametrize("kind", list(FAMILY))
+def test_auto_falls_back_to_products_for_a_layer_torch_func_cannot_transform_and_says_so(kind, user_pkg, caplog):
+    import importlib
+
+    from nnspectra.curvature.dense import PRODUCTS_BUILDER
+    from nnspectra.training.evaluate import cross_entropy
+
+    torch.manual_seed(1)
+    model = importlib.import_module(user_pkg).custom_function_mlp().to(torch.float64)  # Linear, Cubic, Linear
+    gen = torch.Generator().manual_seed(1)
+    x, y = torch.randn(12, 6, generator=gen, dtype=torch.float64), torch.randint(0, 3, (12,), generator=gen)
+    op = FAMILY[kind](model, cross_entropy, x, y)
+    with caplog.at_level(logging.WARNING, logger="nnspectra.curvature.products"):
+        mat, how = op.dense_with_builder("auto")
+    assert how.startswith(f"{PRODUCTS_BUILDER}: fallback") and "layer 1 (Cubic)" in how, how
+    warned = [r.getMessage() for r in caplog.records if "fallback" in r.getMessage()]
+    assert len(warned) == 1 and "1 (Cubic)" in warned[0] and kind in warned[0]
+    assert op.n_products == op.size and torch.equal(op.dense("auto"), mat)  # dense("auto") takes the same chain
+    if kind == "hessian":
+        assert rel(mat, _whole_batch_hessian(model, cross_entropy, x, y)) <= RTOL
+    with pytest.raises((RuntimeError, NotImplementedError)):  # a named builder does not fall back
+        op.dense("hvp" if kind == "hessian" else "jacobian")
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_auto_takes_products_where_batch_norm_couples_the_samples(train):
+    from nnspectra.curvature.dense import EXACT_BUILDER, PRODUCTS_BUILDER
+    from nnspectra.training.evaluate import cross_entropy
+
+    torch.manual_seed(2)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.BatchNorm1d(5), torch.nn.Tanh(),
+                                torch.nn.Linear(5, 3)).to(torch.float64).train(train)
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(10, 4, generator=gen, dtype=torch.float64), torch.randint(0, 3, (10,), generator=gen)
+    op = HessianProducts(model, cross_entropy, x, y)
+    mat, how = op.dense_with_builder("auto")
+    if train:  # batch statistics: whole-batch products, the exact builders' per-sample transforms do not apply
+        assert how == f"{PRODUCTS_BUILDER}: batch norm on batch statistics couples the samples"
+        assert op.n_products == op.size
+    else:
+        assert how == EXACT_BUILDER and op.n_products == 0
+    assert rel(mat, _whole_batch_hessian(model, cross_entropy, x, y)) <= RTOL

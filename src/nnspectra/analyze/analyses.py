@@ -3,13 +3,15 @@
 For the Hessian H and its Gauss-Newton part GN of the mean loss at the model's parameters (and, with
 ``gradient_moment``, the G-matrix G = (1/N) sum_i g_i g_i^T of the per-sample gradients):
 
-* top-k and bottom-k of each: the dense matrix (:func:`nnspectra.curvature.hessian` /
-  :func:`~nnspectra.curvature.gauss_newton` + ``eigvalsh``) when two P x P matrices fit the budget and
+* top-k and bottom-k of each: the dense matrix (the exact builders behind :func:`nnspectra.curvature.hessian` /
+  :func:`~nnspectra.curvature.gauss_newton`, + ``eigvalsh``) when two P x P matrices fit the budget and
   P <= ``max_dense_params``, else Lanczos on :class:`~nnspectra.curvature.HessianProducts` /
   :class:`~nnspectra.curvature.GaussNewtonProducts`; the one rule is
-  :func:`nnspectra.curvature.choose_spectrum_method` and its reason is recorded; a layer that the dense
-  builders' torch.func transforms do not support (e.g. an ``autograd.Function`` without ``setup_context``)
-  gets the dense matrix from double-backward products instead, logged and recorded (``dense_builder``);
+  :func:`nnspectra.curvature.choose_spectrum_method` and its reason is recorded; the dense matrix comes from
+  the operator's one ``dense_with_builder("auto")`` chain, which takes double-backward products where batch
+  norm on batch statistics couples the samples or (logged) where a layer does not support the dense builders'
+  torch.func transforms (e.g. an ``autograd.Function`` without ``setup_context``); how is recorded
+  (``dense_builder``);
 * SLQ densities (:func:`nnspectra.curvature.slq`) with their spread over probes and Hutchinson traces
   (:func:`nnspectra.curvature.hutchinson_trace`) with standard errors (plus the exact trace when dense);
 * per block (parameter tensor, module, or top-level child): top-k and trace, from the blocks of the dense
@@ -31,12 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnspectra.analyze.matrices import (
-    batch_coupled,
-    dense_matrix,
-    lanczos_edges_of,
-    operator,
-)
+from nnspectra.analyze.matrices import lanczos_edges_of, operator
 from nnspectra.curvature import (
     HessianProducts,
     decide_method,
@@ -45,6 +42,7 @@ from nnspectra.curvature import (
     slq,
     top_eigenpairs,
 )
+from nnspectra.curvature.dense import batch_coupled
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 from nnspectra.curvature.spectrum import DTYPES
 from nnspectra.errors import ConfigError
@@ -182,7 +180,8 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
         t0 = time.perf_counter()
         entry: dict[str, Any] = {}
         if method == "dense":
-            mat, entry["dense_builder"] = dense_matrix(kind, model, loss_fn, x, y, tdtype, budget_gb, device)
+            mat, entry["dense_builder"] = operator(kind, model, loss_fn, x, y, tdtype, device).dense_with_builder(
+                "auto", budget_gb=budget_gb)
             mat = mat.to(torch.float64)
             entry["edges_how"] = "dense eigvalsh: every eigenvalue (top-k and bottom-k read off)"
             eigs = np.asarray(eigvalsh_dense(mat), dtype=np.float64)

@@ -1,93 +1,26 @@
-"""The matrices of a study: H, GN and G as product operators, dense when they fit (with the logged fallback for
-layers the exact builders cannot transform), and their spectral edges on the matrix-free route."""
+"""The matrices of a study: H, GN and G as the curvature front-end's product operators (dense through their one
+``dense_with_builder("auto")`` chain when they fit), and their spectral edges on the matrix-free route."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
-from nnspectra.curvature import (
-    bottom_eigenpairs,
-    check_dense_fits,
-    gauss_newton,
-    gradient_moment,
-    hessian,
-    top_eigenpairs,
-)
+from nnspectra.curvature import bottom_eigenpairs, top_eigenpairs
 from nnspectra.curvature.operators import TorchOperator
+from nnspectra.curvature.products import ModelOperator
 from nnspectra.curvature.spectrum import curvature_operator, lanczos_edges
-from nnspectra.errors import NnspectraError
-
-log = logging.getLogger(__name__)
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def batch_coupled(model: torch.nn.Module) -> bool:
-    """Whether a batch-norm layer normalises with batch statistics (training mode), coupling the samples."""
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
-
-
-#: how the dense matrix was built (recorded per matrix as ``dense_builder``)
-EXACT_BUILDER = "exact dense builder (layer-structured / torch.func per-sample and forward-mode transforms)"
-PRODUCTS_BUILDER = "double backward on whole-batch products (P products, any autograd layer)"
-
-
-class _LayerTrace:
-    """Forward hooks naming the innermost module whose forward was running when an error was raised."""
-
-    def __init__(self, model: torch.nn.Module):
-        self.stack: list[str] = []
-        self.handles = []
-        for name, module in model.named_modules():
-            label = f"{name or '<model>'} ({type(module).__name__})"
-            self.handles.append(module.register_forward_pre_hook(lambda m, a, label=label: self.stack.append(label)))
-            self.handles.append(module.register_forward_hook(lambda m, a, o: self._leave()))
-
-    def _leave(self) -> None:  # a forward hook must return None (anything else replaces the output)
-        if self.stack:
-            self.stack.pop()
-
-    def remove(self) -> None:
-        for handle in self.handles:
-            handle.remove()
-
-
-def dense_matrix(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
-                  dtype: torch.dtype, budget_gb: float | None, device: torch.device | str) -> tuple[torch.Tensor, str]:
-    """(the dense H, GN or G, how it was built). The project's fastest exact builders first; from the products
-    (double backward, which any autograd layer supports) where batch norm on batch statistics couples the
-    samples, or as the logged fallback when a layer does not support the builders' torch.func transforms."""
-    p = sum(t.numel() for t in model.parameters())
-    if batch_coupled(model):  # batch norm on batch statistics couples the samples: whole-batch double backward only
-        check_dense_fits(p, p, dtype, budget_gb, device=device)
-        return (operator(kind, model, loss_fn, x, y, dtype, device).dense("products"),
-                f"{PRODUCTS_BUILDER}: batch norm on batch statistics couples the samples")
-    build = {"H": hessian, "GN": gauss_newton, "G": gradient_moment}[kind]
-    trace = _LayerTrace(model)
-    try:
-        return build(model, loss_fn, x, y, dtype=dtype, budget_gb=budget_gb, device=device), EXACT_BUILDER
-    except (RuntimeError, NotImplementedError) as err:
-        if isinstance(err, (NnspectraError, torch.OutOfMemoryError)):
-            raise
-        layer = trace.stack[-1] if trace.stack else "a layer"
-        why = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
-    finally:
-        trace.remove()
-    how = f"{PRODUCTS_BUILDER}: fallback, the exact dense builder does not support layer {layer} ({why})"
-    log.warning("dense %s: layer %s does not support the exact builder's torch.func transforms; fallback: %s",
-                kind, layer, PRODUCTS_BUILDER)
-    return operator(kind, model, loss_fn, x, y, dtype, device).dense("products"), how
-
-
 def operator(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor,
-              dtype: torch.dtype, device: torch.device | str) -> TorchOperator:
+              dtype: torch.dtype, device: torch.device | str) -> ModelOperator:
+    """The product operator of H, GN or G (:func:`nnspectra.curvature.spectrum.curvature_operator`)."""
     return curvature_operator({"H": "hessian", "GN": "gauss_newton", "G": "gradient_moment"}[kind], model, loss_fn,
                               x, y, dtype=dtype, device=device)
-
 
 
 def lanczos_edges_of(kind: str, op: TorchOperator, n_samples: int, n_outputs: int, top_k: int, bottom_k: int,

@@ -30,6 +30,42 @@ from nnspectra.models.flat import LossFn, flat_parameters, outputs_of_flat_param
 
 METHODS = ("auto", "mlp", "hvp", "jacobian")
 
+#: how a dense matrix was built (``.dense_with_builder`` of the operators in :mod:`nnspectra.curvature.products`; recorded
+#: per matrix by ``analyze`` as ``dense_builder``)
+EXACT_BUILDER = "exact dense builder (layer-structured / torch.func per-sample and forward-mode transforms)"
+PRODUCTS_BUILDER = "double backward on whole-batch products (P products, any autograd layer)"
+
+
+def batch_coupled(model: torch.nn.Module) -> bool:
+    """Whether a batch-norm layer normalises with batch statistics (training mode), coupling the samples: the
+    exact builders' per-sample transforms do not apply, whole-batch products do."""
+    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training for m in model.modules())
+
+
+class LayerTrace:
+    """Forward hooks naming the innermost module whose forward was running when an error was raised
+    (:attr:`innermost`), so a failed dense builder can say which layer it could not transform."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.stack: list[str] = []
+        self.handles = []
+        for name, module in model.named_modules():
+            label = f"{name or '<model>'} ({type(module).__name__})"
+            self.handles.append(module.register_forward_pre_hook(lambda m, a, label=label: self.stack.append(label)))
+            self.handles.append(module.register_forward_hook(lambda m, a, o: self._leave()))
+
+    @property
+    def innermost(self) -> str:
+        return self.stack[-1] if self.stack else "a layer"
+
+    def _leave(self) -> None:  # a forward hook must return None (anything else replaces the output)
+        if self.stack:
+            self.stack.pop()
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
 
 def prepare(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, dtype: torch.dtype,
             device: torch.device | str | None = None) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:

@@ -12,9 +12,11 @@ the operator's device; Lanczos and SLQ use only that, so on CUDA the vectors nev
 adaptors:
 
 * ``.dense(strategy)``: the P x P matrix. ``"products"`` from products with the identity (any operator);
-  the model operators also take the dense builders of :mod:`nnspectra.curvature.dense` (``"auto"``, their
-  default, ``"mlp"``, ``"hvp"``, ``"jacobian"``), whose ``auto`` is the one dense chain (MLP GEMMs where the
-  model qualifies, else the generic builder).
+  the model operators also take the dense builders of :mod:`nnspectra.curvature.dense` (``"mlp"``, ``"hvp"``,
+  ``"jacobian"``) and ``"auto"``, their default and the one dense chain: products where batch norm on batch
+  statistics couples the samples, else MLP GEMMs where the model qualifies, else the generic builder, and
+  products as the logged fallback (naming the layer) where a layer does not support the builders' torch.func
+  transforms. ``.dense_with_builder(strategy)`` also says which way the matrix was built.
 * ``.to_scipy()``: a ``scipy.sparse.linalg.LinearOperator`` view (numpy float64 in and out, products on the
   operator's device), for ARPACK or any scipy solver; it logs its progress (ARPACK has no hook).
 
@@ -34,11 +36,24 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
 
+import logging
+
 import torch
 
-from nnspectra.curvature.dense import dense_curvature, prepare
+from nnspectra.curvature.dense import (
+    EXACT_BUILDER,
+    PRODUCTS_BUILDER,
+    LayerTrace,
+    batch_coupled,
+    dense_curvature,
+    prepare,
+)
+from nnspectra.curvature.memory import check_dense_fits
 from nnspectra.curvature.mlp import output_hessian_blocks
 from nnspectra.curvature.operators import TorchOperator
+from nnspectra.errors import NnspectraError
+
+log = logging.getLogger(__name__)
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -88,13 +103,45 @@ class _ModelProducts(TorchOperator):
     def dense(self, strategy: str = "auto", *, block: int = 64, budget_gb: float | None = None,
               chunk: int | None = None) -> torch.Tensor:
         """The P x P matrix: ``"products"`` from products with the identity (any layer autograd supports, e.g.
-        batch norm on batch statistics); else the exact dense builders of :func:`nnspectra.curvature.dense`
-        (``"auto"``: MLP GEMMs where the model qualifies, else the generic builder; ``"mlp"``, ``"hvp"``,
-        ``"jacobian"``), within ``budget_gb``; ``chunk`` caps the columns per block of the ``hvp`` builder."""
+        batch norm on batch statistics); ``"mlp"``, ``"hvp"``, ``"jacobian"``: that exact dense builder of
+        :func:`nnspectra.curvature.dense.dense_curvature`; ``"auto"``: the one dense chain (see
+        :meth:`dense_with_builder`). Within ``budget_gb``; ``chunk`` caps the columns per block of ``hvp``."""
+        return self.dense_with_builder(strategy, block=block, budget_gb=budget_gb, chunk=chunk)[0]
+
+    def dense_with_builder(self, strategy: str = "auto", *, block: int = 64, budget_gb: float | None = None,
+                           chunk: int | None = None) -> tuple[torch.Tensor, str]:
+        """(the P x P matrix, how it was built: :data:`~nnspectra.curvature.dense.EXACT_BUILDER` or
+        :data:`~nnspectra.curvature.dense.PRODUCTS_BUILDER` with the reason). ``"auto"``: from products where
+        batch norm on batch statistics couples the samples (per-sample transforms do not apply); else the exact
+        builders (MLP GEMMs where the model qualifies, else the generic builder), and where a layer does not
+        support their torch.func transforms (e.g. an ``autograd.Function`` without ``setup_context``) from
+        products instead, logged with the layer's name (exact too: double backward through any autograd layer)."""
         if strategy == "products":
-            return super().dense("products", block=block)
+            return super().dense("products", block=block), PRODUCTS_BUILDER
+        if strategy != "auto":
+            return self._exact(strategy, budget_gb, chunk), EXACT_BUILDER
+        if batch_coupled(self.model):
+            check_dense_fits(self.size, self.size, self.dtype, budget_gb, device=self.device)
+            return (super().dense("products", block=block),
+                    f"{PRODUCTS_BUILDER}: batch norm on batch statistics couples the samples")
+        trace = LayerTrace(self.model)
+        try:
+            return self._exact("auto", budget_gb, chunk), EXACT_BUILDER
+        except (RuntimeError, NotImplementedError) as err:
+            if isinstance(err, (NnspectraError, torch.OutOfMemoryError)):
+                raise
+            layer = trace.innermost
+            why = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+        finally:
+            trace.remove()
+        log.warning("dense %s: layer %s does not support the exact builder's torch.func transforms; fallback: %s",
+                    self.kind, layer, PRODUCTS_BUILDER)
+        return (super().dense("products", block=block),
+                f"{PRODUCTS_BUILDER}: fallback, the exact dense builder does not support layer {layer} ({why})")
+
+    def _exact(self, method: str, budget_gb: float | None, chunk: int | None) -> torch.Tensor:
         return dense_curvature(self.kind, self.model, self.loss_fn, self.inputs, self.targets, dtype=self.dtype,
-                               method=strategy, budget_gb=budget_gb, device=self.device, chunk=chunk)
+                               method=method, budget_gb=budget_gb, device=self.device, chunk=chunk)
 
     def _outputs(self, sl: slice) -> torch.Tensor:
         from torch.func import functional_call
@@ -241,3 +288,7 @@ class GradientMomentProducts(_OuterProducts):
         grad, _ = output_hessian_blocks(self.loss_fn, outputs, targets, check=False)
         n = grad.shape[0]
         return n * grad[:, :, None] * grad[:, None, :]
+
+
+#: an operator of the family on a model (what :func:`nnspectra.curvature.spectrum.curvature_operator` returns)
+ModelOperator = HessianProducts | GaussNewtonProducts | GradientMomentProducts

@@ -25,7 +25,7 @@ from nnspectra.curvature.dense import hessian, hessian_decomposition
 from nnspectra.curvature.eigen import bottom_eigenpairs, eigvalsh_dense, top_eigenpairs
 from nnspectra.curvature.memory import check_dense_fits
 from nnspectra.curvature.operators import TorchOperator
-from nnspectra.curvature.products import GaussNewtonProducts, GradientMomentProducts, HessianProducts
+from nnspectra.curvature.products import GaussNewtonProducts, GradientMomentProducts, HessianProducts, ModelOperator
 from nnspectra.curvature.reduced import reduced_hessian_eigenvalues, reduced_size
 from nnspectra.errors import ConfigError
 
@@ -38,9 +38,9 @@ OPERATORS = {"hessian": HessianProducts, "gauss_newton": GaussNewtonProducts, "g
 
 
 def curvature_operator(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, *,
-                       dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> TorchOperator:
+                       dtype: torch.dtype = torch.float64, device: torch.device | str | None = None) -> ModelOperator:
     """The operator of ``kind`` (``hessian``, ``gauss_newton`` or ``gradient_moment``) of the mean loss
-    ``loss_fn(model(x), y)``: products, ``.dense(strategy)``, ``.to_scipy()``."""
+    ``loss_fn(model(x), y)``: products, ``.dense(strategy)`` / ``.dense_with_builder(strategy)``, ``.to_scipy()``."""
     if kind not in OPERATORS:
         raise ValueError(f"curvature kind must be one of {sorted(OPERATORS)}, got {kind!r}")
     return OPERATORS[kind](model, loss_fn, x, y, dtype=dtype, device=device)

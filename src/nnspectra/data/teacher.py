@@ -79,6 +79,23 @@ def single_index_teacher(n_train: int, n_test: int, dim: int, noise_std: float =
     return RegressionData(x_train, y_train, x_test, y_test, beta, "single-index teacher")
 
 
+@dataclass(frozen=True)
+class TeacherSettings:
+    """The single-index teacher draw of a Wang et al. section (SPEC §3.1): ``n_train`` / ``n_test`` samples in
+    dimension ``dim`` with label noise ``noise_std``. ``evolution.datasets.<name>.data`` and
+    ``evolution.ht_examples`` derive from it, so these keys and their defaults have one home."""
+
+    n_train: int = 2000
+    n_test: int = 2000
+    dim: int = 1000
+    noise_std: float = 0.3
+
+    def teacher(self, seed: int, scale: float = 1.0) -> RegressionData:
+        """:func:`single_index_teacher` of these settings and ``seed``, with n and d multiplied by ``scale``."""
+        return single_index_teacher(round(self.n_train * scale), round(self.n_test * scale), round(self.dim * scale),
+                                    float(self.noise_std), seed=int(seed))
+
+
 def _balanced_per_class(labels: np.ndarray, n: int, seed: int, name: str = "MNIST") -> np.ndarray:
     """Indices of ``n`` examples, equally many of every class (n must divide evenly)."""
     n_classes = np.unique(labels).size

@@ -31,6 +31,7 @@ Images come back as float32 tensors in [0, 1] of shape (N, C, H, W) with int64 l
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +143,17 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 # -- the class-balanced subsets of Sagun et al. (2018) §4 ---------------------------------------------
+
+@dataclass(frozen=True)
+class MnistSubset:
+    """The class-balanced MNIST training subset (:func:`mnist_subset`): ``per_class`` images of each digit drawn
+    with ``subset_seed``, at ``image_size`` pixels a side. ``realdata.<section>.data`` and ``predecessor.mnist``
+    derive from it, so these keys and their defaults have one home."""
+
+    per_class: int = 100
+    subset_seed: int = 0
+    image_size: int = 28
+
 
 def mnist_subset(root: str | os.PathLike[str], download: bool, per_class: int, subset_seed: int,
                  image_size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:

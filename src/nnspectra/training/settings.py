@@ -2,9 +2,10 @@
 
 Each section that trains (``blobs.train``, ``realdata.mnist.train``, ``realdata.lbsb.train``,
 ``realdata.cifar.train``, ``predecessor.train``, ``analyze.studies.<name>.train``) is read into a frozen
-dataclass deriving from :class:`TrainSettings` (the step size) or :class:`GuardedTrainSettings` (the step
-size and the divergence check), so these keys have one home; a section adds only what is its own and
-overrides a default where its schema says another. :meth:`nnspectra.training.TrainConfig.from_settings`
+dataclass deriving from :class:`TrainSettings` (the step size), :class:`GuardedTrainSettings` (the step
+size and the divergence check) or :class:`BatchRegimeSettings` (those and the large-batch / small-batch pair of
+Sagun et al. 2018 §4), so these keys have one home; a section adds only what is its own and overrides a
+default where its schema says another. :meth:`nnspectra.training.TrainConfig.from_settings`
 turns any of them into the loop's :class:`~nnspectra.training.TrainConfig`.
 """
 
@@ -31,3 +32,23 @@ class GuardedTrainSettings(TrainSettings):
 
     divergence_factor: float | None = 10.0
     divergence_steps: int = 20
+
+
+#: the two batch regimes of Sagun et al. (2018) §4: large batch, small batch
+REGIMES = ("lb", "sb")
+
+
+@dataclass(frozen=True)
+class BatchRegimeSettings(GuardedTrainSettings):
+    """A section that trains one lr with a large batch (``batch_lb``) and a small batch (``batch_sb``) drawn by
+    ``schedule`` (``realdata.lbsb.train``: two runs from one init; ``realdata.cifar.train``: Part I then Part II)."""
+
+    batch_lb: int = 512
+    batch_sb: int = 10
+    schedule: str = "shuffle"
+
+    def batch_size(self, regime: str) -> int:
+        """The batch size of ``regime`` (``lb`` or ``sb``, :data:`REGIMES`)."""
+        if regime not in REGIMES:
+            raise ValueError(f"batch regime must be one of {REGIMES}, got {regime!r}")
+        return int(self.batch_lb if regime == "lb" else self.batch_sb)

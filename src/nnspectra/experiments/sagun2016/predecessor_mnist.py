@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from nnspectra.curvature import eigvalsh_dense
+from nnspectra.data.vision import MnistSubset
 from nnspectra.errors import ConfigError
 from nnspectra.experiments.sagun2016.predecessor import full_grad_norm, hessian_matrix, spectrum
 from nnspectra.experiments.sagun2016.predecessor_training import P0Train, as_tensors, build_net, full_loss, train_gd
@@ -21,13 +22,11 @@ from nnspectra.models.mlp import mlp_parameter_count
 
 
 @dataclass(frozen=True)
-class P0Mnist:
-    """Config ``predecessor.mnist``: the MNIST subset (per class, seed, side), the random inputs that replace it,
-    the GD cap of Figs 1-2, the heatmap side, and the nets of Fig 1 and Fig 2 (read by the workflow's rules)."""
+class P0Mnist(MnistSubset):
+    """Config ``predecessor.mnist``: the MNIST subset (:class:`MnistSubset`: per class, seed, side), the random
+    inputs that replace it, the GD cap of Figs 1-2, the heatmap side, and the nets of Fig 1 and Fig 2 (read by
+    the workflow's rules)."""
 
-    per_class: int = 100
-    subset_seed: int = 0
-    image_size: int = 28
     random_distribution: str = "gaussian"
     random_seed_offset: int = 500
     max_iterations: int = 100_000

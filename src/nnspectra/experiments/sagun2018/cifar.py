@@ -24,7 +24,7 @@ from nnspectra.models.convnets import make_bare_alexnet
 from nnspectra.training import TrainConfig, train
 from nnspectra.training.evaluate import classification_evaluator, cross_entropy
 from nnspectra.training.interpolation import barrier_height, line_scan, max_monotonicity_violation
-from nnspectra.training.settings import GuardedTrainSettings
+from nnspectra.training.settings import REGIMES, BatchRegimeSettings
 
 
 @dataclass(frozen=True)
@@ -46,22 +46,24 @@ class AlexNetModel:
 
 
 @dataclass(frozen=True)
-class CifarTrain(GuardedTrainSettings):
-    """Config ``realdata.cifar.train``: constant lr, the two batch sizes, steps per part, recording."""
+class CifarTrain(BatchRegimeSettings):
+    """Config ``realdata.cifar.train``: constant lr, the two batch sizes (Part I large, Part II small), steps per
+    part, recording."""
 
     lr: float = 0.01
     batch_lb: int = 1000
     batch_sb: int = 32
     steps_per_part: int = 25_000
     record_every: int = 100
-    schedule: str = "shuffle"
     eval_batch: int = 1000
     checkpoint_every: int | None = 1000
     memory_format: str = "channels_last"
 
-    def batch_size(self, part: int) -> int:
-        """Part I uses the large batch, Part II the small one."""
-        return int(self.batch_lb if part == 1 else self.batch_sb)
+    def part_batch_size(self, part: int) -> int:
+        """Part I (``part`` 1) trains with the large batch, Part II (2) with the small one."""
+        if part not in (1, 2):
+            raise ValueError(f"CIFAR-10 part must be 1 or 2, got {part!r}")
+        return self.batch_size(REGIMES[part - 1])
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def train_cifar_part(data: Mapping[str, torch.Tensor], model: nn.Module, part: i
     on_device = {k: v.to(device) for k, v in data.items()}
     on_device["x_train"] = on_device["x_train"].contiguous(memory_format=layout)  # mini-batches keep the layout
     model.to(device=device, memory_format=layout)
-    batch, steps = settings.batch_size(part), int(settings.steps_per_part)
+    batch, steps = settings.part_batch_size(part), int(settings.steps_per_part)
     cfg = TrainConfig.from_settings(settings, batch_size=batch, grad_norm_tol=None, seed=seed + 1000 * part,
                                     checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
                                     # Part II continues Part I: its divergence reference is at least the loss the

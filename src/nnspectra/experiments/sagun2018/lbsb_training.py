@@ -11,14 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nnspectra.training.settings import GuardedTrainSettings
+from nnspectra.training.settings import REGIMES, BatchRegimeSettings
 
 if TYPE_CHECKING:
     import pandas as pd
     import torch
     from torch import nn
 
-REGIMES = ("lb", "sb")
+__all__ = ["REGIMES", "ConvnetModel", "LbsbTrain", "build_convnet", "train_lbsb_convnet"]
 
 
 @dataclass(frozen=True)
@@ -31,19 +31,12 @@ class ConvnetModel:
 
 
 @dataclass(frozen=True)
-class LbsbTrain(GuardedTrainSettings):
-    """Config ``realdata.lbsb.train``: one lr and iteration count for both batch sizes."""
+class LbsbTrain(BatchRegimeSettings):
+    """Config ``realdata.lbsb.train``: one lr and iteration count for both batch sizes (two runs from one init)."""
 
     lr: float = 0.05
     iterations: int = 10_000
-    batch_lb: int = 512
-    batch_sb: int = 10
-    schedule: str = "shuffle"
     log_every: int = 500
-
-    def batch_size(self, regime: str) -> int:
-        """The batch size of ``regime`` (``lb`` or ``sb``)."""
-        return int(self.batch_lb if regime == "lb" else self.batch_sb)
 
 
 def build_convnet(image_size: int, model: ConvnetModel, seed: int) -> nn.Sequential:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from nnspectra.data.vision import MnistSubset
 from nnspectra.training.settings import GuardedTrainSettings
 
 if TYPE_CHECKING:
@@ -18,13 +19,8 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-@dataclass(frozen=True)
-class MnistData:
-    """Config ``realdata.<section>.data``: ``per_class`` images of each digit drawn with ``subset_seed``."""
-
-    per_class: int = 100
-    subset_seed: int = 0
-    image_size: int = 28
+#: config ``realdata.<section>.data`` (``mnist``, ``lbsb``): the class-balanced MNIST subset
+MnistData = MnistSubset
 
 
 @dataclass(frozen=True)

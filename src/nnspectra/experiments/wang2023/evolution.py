@@ -19,13 +19,13 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import torch
 
-from nnspectra.data.teacher import RegressionData, cifar10_regression, mnist_regression, single_index_teacher
+from nnspectra.data.teacher import RegressionData, TeacherSettings, cifar10_regression, mnist_regression
 from nnspectra.errors import ConfigError, DivergenceError, NnspectraError
 from nnspectra.experiments.wang2023.evolution_spectra import MATRICES, EvoAnalysis, analyse_checkpoint, matrices_at, outputs, spectra_of
 from nnspectra.models.linear_width import LinearWidthMLP
@@ -40,15 +40,12 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)
-class EvoData:
+class EvoData(TeacherSettings):
     """Config ``evolution.datasets.<name>.data``: ``teacher`` (x ~ N(0, I_d), y = softplus(<beta, x>) + noise),
-    ``mnist`` or ``cifar10`` (class-balanced, flattened, standardised, scalar ``target``; SPEC §3.3)."""
+    ``mnist`` or ``cifar10`` (class-balanced, flattened, standardised, scalar ``target``; SPEC §3.3); the
+    sizes and the teacher's ``dim`` and ``noise_std`` are the :class:`TeacherSettings` fragment."""
 
-    kind: str
-    n_train: int = 2000
-    n_test: int = 2000
-    dim: int = 1000
-    noise_std: float = 0.3
+    kind: str = field(kw_only=True)
     target: str = "parity"
     image_size: int = 32
 
@@ -97,13 +94,11 @@ def make_dataset(data: EvoData, seed: int, data_dir: str | None = None, scale: f
                  download: bool = False) -> RegressionData:
     """The dataset of one config entry (``kind: teacher | mnist | cifar10``); ``scale`` multiplies n and d;
     ``download`` lets torchvision fetch missing MNIST/CIFAR-10 files (config ``download``)."""
-    n_train = int(round(data.n_train * scale))
-    n_test = int(round(data.n_test * scale))
     if data.kind == "teacher":
-        dim = int(round(data.dim * scale))
-        return single_index_teacher(n_train, n_test, dim, data.noise_std, seed=seed)
+        return data.teacher(seed, scale)
     if data.kind in ("mnist", "cifar10") and scale != 1.0:
         raise ConfigError(f"the {data.kind} variant has a fixed input dimension and cannot be rescaled")
+    n_train, n_test = int(data.n_train), int(data.n_test)
     if data.kind == "mnist":
         return mnist_regression(n_train, n_test, data_dir=data_dir, target=data.target, seed=seed, download=download)
     if data.kind == "cifar10":

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nnspectra.data.teacher import single_index_teacher
+from nnspectra.data.teacher import TeacherSettings
 from nnspectra.errors import ConfigError
 from nnspectra.curvature.kernels import features, weight_gram
 from nnspectra.spectra.powerlaw import fit_power_law
@@ -46,16 +46,13 @@ LABELS = {
 
 
 @dataclass(frozen=True)
-class HtExamples:
-    """Config ``evolution.ht_examples``: sizes, teacher noise, activation, ridge penalties, the spike scale and
-    the Pareto exponent of the heavy-tailed first layers (SPEC §3.2, our reconstruction)."""
+class HtExamples(TeacherSettings):
+    """Config ``evolution.ht_examples``: the teacher (:class:`TeacherSettings`: sizes, dimension, label noise)
+    and its seeds, the width and activation, ridge penalties, the spike scale and the Pareto exponent of the
+    heavy-tailed first layers (SPEC §3.2, our reconstruction)."""
 
     seeds: tuple[int, ...] = (0, 1, 2)
-    n_train: int = 2000
-    n_test: int = 2000
-    dim: int = 1000
     width: int = 1500
-    noise_std: float = 0.3
     activation: str = "tanh"
     ridges: tuple[float, ...] = (0.01, 0.1, 1.0)
     spike_scale: float = 2.0
@@ -160,8 +157,7 @@ def run_examples(cfg: HtExamples, seeds: Sequence[int]) -> tuple[pd.DataFrame, d
     the ``W^T W / h`` eigenvalues of the first seed's matrices (for the figure)."""
     rows, spectra = [], {}
     for seed in seeds:
-        data = single_index_teacher(int(cfg.n_train), int(cfg.n_test), int(cfg.dim),
-                                    float(cfg.noise_std), seed=int(seed))
+        data = cfg.teacher(int(seed))
         for i, kind in enumerate(MATRICES):
             rng = np.random.default_rng([int(seed), i, 32])  # one stream per (seed, matrix)
             rows_here, eigvals = evaluate_example(kind, data, cfg, rng)
