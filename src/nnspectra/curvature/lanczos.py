@@ -196,7 +196,8 @@ def _omega_step(omega: torch.Tensor, omega_prev: torch.Tensor, alpha: torch.Tens
                 a_j: torch.Tensor, b_prev: torch.Tensor, b_j: torch.Tensor, j: int, eps1: torch.Tensor) -> torch.Tensor:
     """Simon's (1984) omega recurrence: estimates of q_{j+1} . q_k (k <= j) from those of q_j and q_{j-1}
     and the tridiagonal entries only (no vector work). All (b, .) CPU float64; ``alpha`` / ``beta`` hold
-    steps 0..j-1, ``a_j`` / ``b_j`` step j, ``b_prev`` beta_{j-1}; ``eps1`` (b,) the rounding term."""
+    steps 0..j-1, ``a_j`` / ``b_j`` step j, ``b_prev`` beta_{j-1}; ``eps1`` (b,) the rounding term of one
+    step, sqrt(P) eps / 2 x ||A||_est (PROPACK's choice, Larsen 1998)."""
     new = torch.zeros_like(omega)
     if j > 0:
         k = torch.arange(j)
@@ -288,7 +289,8 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
             nrm = torch.linalg.vector_norm(w, dim=1).cpu()
             live = active.cpu() & (nrm > 0)
             scale_j = torch.maximum(scale.cpu(), torch.maximum(a.abs().cpu(), nrm))
-            eps1 = 0.5 * math.sqrt(size) * _EPS * scale_j
+            rounding = 0.5 * math.sqrt(size) * _EPS  # a freshly orthogonalised vector's omega
+            eps1 = rounding * scale_j
             new = _omega_step(omega, omega_prev, alpha, beta, a.cpu(), beta_prev.cpu(),
                               torch.where(live, nrm, torch.ones_like(nrm)), j, eps1)
             lost = new[:, : j + 1].abs().amax(1) > math.sqrt(_EPS)
@@ -296,7 +298,7 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
             for i in torch.nonzero(rows).flatten().tolist():
                 coef = _project_out_(w[i], basis[i, : j + 1])
                 a[i] = a[i] + coef[j]
-                new[i, : j + 1] = eps1[i]  # orthogonal to rounding again
+                new[i, : j + 1] = rounding  # orthogonal to rounding again
             n_reorth += rows
             again = rows & lost & ~again
             omega_prev, omega = omega, new
