@@ -181,6 +181,9 @@ def test_cuda_basis_stays_on_the_device():
     np.testing.assert_allclose(res.values.numpy(), exact[::-1][:5], rtol=1e-10)
     tri = lanczos_tridiagonal(DenseOperator(torch.from_numpy(a).cuda()), torch.ones(2, 300), 10)
     assert tri.alpha.shape == (2, 10)
+    on_cpu = lanczos_tridiagonal(torch.from_numpy(a), torch.ones(2, 300), 10, reorth="partial")
+    part = lanczos_tridiagonal(DenseOperator(torch.from_numpy(a).cuda()), torch.ones(2, 300), 10, reorth="partial")
+    torch.testing.assert_close(part.alpha, on_cpu.alpha, rtol=1e-10, atol=1e-12)
 
 
 # -- the one front-end (eigen.eigenpairs) on torch product operators ----------------------------------
