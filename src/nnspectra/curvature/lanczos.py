@@ -259,8 +259,9 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     # every row is written (a stopped run writes zeros) before it is read: no zero-fill of b x steps x P
     basis = torch.empty(b, steps, size, dtype=torch.float64, device=device) if mode != "none" else None
     q_prev = torch.zeros_like(q)
-    w, tmp = torch.empty_like(q), torch.empty_like(q)  # own buffers, written in place: a fresh (b, P)
-    # temporary per operation costs more than the operation (page faults), 3-8x per step at P = 55,660
+    # own buffers written in place (the same arithmetic, the same bytes): a fresh (b, P) temporary per
+    # operation can cost more than the operation (page faults: 4-11x in isolation at b = 10, P = 55,660)
+    w, tmp = torch.empty_like(q), torch.empty_like(q)
     beta_prev = torch.zeros(b, dtype=torch.float64, device=device)
     scale = torch.zeros(b, dtype=torch.float64, device=device)
     n_reorth = torch.zeros(b, dtype=torch.long)
@@ -269,9 +270,11 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
         omega[:, 0] = 1.0
         omega_prev = torch.zeros_like(omega)
         again = torch.zeros(b, dtype=torch.bool)  # reorthogonalise the next vector too (Simon's pairs)
+    filled = 0
     for j in range(steps):
         if basis is not None:
             basis[:, j] = q
+            filled = j + 1
         w_op = op.matmat(q.to(op.dtype)).to(torch.float64)
         a = torch.mul(w_op, q, out=tmp).sum(1)
         torch.sub(w_op, torch.mul(q, a[:, None], out=tmp), out=w)  # w = A q - a q - beta_prev q_prev
@@ -321,5 +324,7 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
         beta_prev = torch.where(active, nrm, torch.zeros_like(nrm))
         if not bool(active.any()):
             break
+    if keep_basis and basis is not None:
+        basis[:, filled:] = 0.0  # rows never reached (every run stopped early)
     return Tridiagonal(alpha=alpha, beta=beta, steps=valid, reorthogonalised=n_reorth,
                        basis=basis if keep_basis else None)
