@@ -350,3 +350,18 @@ def test_a_checkpointed_batch_norm_model_is_analysed_with_its_own_running_statis
     model = model.to(F64).eval()
     _, arrays, _ = analyze_curvature(model, cross_entropy, data.x.to(F64), data.y, 10, _settings(method="dense"))
     np.testing.assert_allclose(result.arrays["H_eigenvalues"], arrays["H_eigenvalues"], rtol=1e-10, atol=1e-13)
+
+
+def test_slq_reorth_is_checked_and_partial_keeps_the_density():
+    """analysis.slq_reorth: partial (opt-in) gives the default's densities to rounding; a typo is refused."""
+    with pytest.raises(ConfigError, match="slq_reorth"):
+        _settings(slq_reorth="sometimes")
+    with pytest.raises(ConfigError):
+        _study(analysis={"slq_reorth": "sometimes"})
+    model, x, y, c = _tiny_problem()
+    quick = dict(method="dense", blocks="none", trace_probes=2)
+    _, full, _ = analyze_curvature(model, cross_entropy, x, y, c, _settings(**quick))
+    _, part, _ = analyze_curvature(model, cross_entropy, x, y, c, _settings(**quick, slq_reorth="partial"))
+    for kind in ("H", "GN"):
+        peak = float(full[f"{kind}_density"].max())
+        np.testing.assert_allclose(part[f"{kind}_density"], full[f"{kind}_density"], rtol=0, atol=1e-9 * peak)

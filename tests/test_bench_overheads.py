@@ -34,3 +34,13 @@ def test_quick_rows_are_appended_with_cpu_and_wall(tmp_path):
     assert {r["label"] for r in rows} == {"before", "after"} and all(float(r["cpu_s"]) > 0 for r in rows)
     lanczos = next(r for r in rows if r["row"] == "lanczos_ours")
     assert int(lanczos["products"]) > 0 and lanczos["converged"] == "True"
+
+
+def test_quick_slq_rows_for_each_reorthogonalisation(tmp_path):
+    out = tmp_path / "slq"
+    bench.main(["--quick", "--only", "slq", "--out", str(out)])
+    rows = {r["row"]: r for r in csv.DictReader((tmp_path / "slq.csv").open())}
+    assert [name for name in rows if name.startswith("slq")] == ["slq_ours", "slq_ours_partial", "slq_ours_none"]
+    assert float(rows["slq_ours"]["reorth_steps"]) == 1.0 and float(rows["slq_ours_none"]["reorth_steps"]) == 0.0
+    assert 0.0 <= float(rows["slq_ours_partial"]["reorth_steps"]) < 1.0
+    assert all(float(rows[name]["products_cpu_s"]) > 0 for name in rows if name.startswith("slq"))

@@ -62,6 +62,18 @@ def test_sample_is_seeded_and_settings_are_checked():
     assert sample_images(x, y, None, 0)[1].numel() == 50
     with pytest.raises(ConfigError, match="realdata.cifar.density.dtype"):
         DensitySettings(dtype="float16")
+    with pytest.raises(ConfigError, match="realdata.cifar.density.reorth"):
+        DensitySettings(reorth="selective")
+
+
+def test_partial_reorthogonalisation_gives_the_same_density(tiny_density):
+    """reorth: partial (opt-in) changes the SLQ bytes, not the density: equal to the default's to rounding."""
+    model, x, y = _tiny()
+    settings = DensitySettings(probes=6, lanczos_steps=30, grid_points=2048, n_samples=None, top_k=1, top_tol=1e-2,
+                               hutchinson_probes=2, gauss_newton=False, reorth="partial")
+    out, (full, _) = curvature_density(model, cross_entropy, x, y, settings), tiny_density
+    np.testing.assert_allclose(out["density"], full["density"], rtol=0, atol=1e-9 * float(full["density"].max()))
+    np.testing.assert_allclose(out["slq_trace_mean"], full["slq_trace_mean"], rtol=1e-10)
 
 
 def test_figure_renders(tiny_density, tmp_path: Path):

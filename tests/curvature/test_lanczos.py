@@ -128,6 +128,51 @@ def test_lockstep_tridiagonal_runs_are_independent_lanczos_runs():
                                atol=1e-12)
 
 
+def outlier_matrix(n: int = 600, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """A bulk on [0, 1] and 10 outliers up to 100: Lanczos without reorthogonalisation loses orthogonality
+    within a few dozen steps here (the outliers converge first and come back as ghost copies)."""
+    rng = np.random.default_rng(seed)
+    u, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    lam = np.concatenate([np.linspace(0.0, 1.0, n - 10), [5, 8, 12, 20, 30, 40, 50, 60, 80, 100]])
+    a = (u * lam) @ u.T
+    return torch.from_numpy((a + a.T) / 2), lam
+
+
+def test_partial_reorthogonalisation_agrees_with_full():
+    """Simon's partial reorthogonalisation (reorth="partial") keeps the basis orthogonal to sqrt(eps) while
+    orthogonalising at only some steps, and its Gauss quadrature (nodes, weights) agrees with full
+    reorthogonalisation to 1e-11 (nodes relative to ||A|| = 100); without reorthogonalisation it does not."""
+    from nnspectra.curvature.density import quadrature
+
+    a, lam = outlier_matrix()
+    starts = torch.randn(4, a.shape[0], generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    steps = 120
+    runs = {mode: lanczos_tridiagonal(a, starts, steps, reorth=mode, keep_basis=True)
+            for mode in ("full", "partial", "none")}
+    full, part = runs["full"], runs["partial"]
+    assert full.reorthogonalised.tolist() == [steps] * 4 and runs["none"].reorthogonalised.tolist() == [0] * 4
+    assert runs["none"].basis is None
+    assert all(0 < int(n) < 0.75 * steps for n in part.reorthogonalised)  # triggered, and only at some steps
+    eye = torch.eye(steps, dtype=torch.float64)
+    loss = (torch.einsum("bip,bjp->bij", part.basis, part.basis) - eye).abs().amax()
+    assert float(loss) <= float(np.sqrt(np.finfo(np.float64).eps))
+    nodes = {mode: quadrature(t.alpha, t.beta, t.steps) for mode, t in runs.items()}
+    np.testing.assert_allclose(nodes["partial"][0], nodes["full"][0], rtol=0, atol=1e-11 * lam.max())
+    np.testing.assert_allclose(nodes["partial"][1], nodes["full"][1], rtol=0, atol=1e-11)
+    assert np.abs(nodes["none"][0] - nodes["full"][0]).max() > 1e-3 * lam.max()  # a case that needs it
+    # the 10 outliers are Ritz values of every probe's run, to rounding
+    np.testing.assert_allclose(nodes["partial"][0][:, -10:], np.tile(lam[-10:], (4, 1)), rtol=1e-12)
+    # True / False are "full" / "none", bit for bit; anything else is refused in one line
+    for flag, mode in ((True, "full"), (False, "none")):
+        same = lanczos_tridiagonal(a, starts, steps, reorth=flag)
+        assert torch.equal(same.alpha, runs[mode].alpha) and torch.equal(same.beta, runs[mode].beta)
+    with pytest.raises(ValueError, match="reorth must be True, False or one of"):
+        lanczos_tridiagonal(a, starts, 5, reorth="selective")
+    diag = torch.diag(torch.tensor([1.0] * 10 + [2.0] * 10 + [5.0] * 10, dtype=torch.float64))
+    short = lanczos_tridiagonal(diag, torch.ones(2, 30, dtype=torch.float64), 8, reorth="partial", keep_basis=True)
+    assert short.steps.tolist() == [3, 3] and float(short.basis[:, 3:].abs().max()) == 0.0
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_basis_stays_on_the_device():
     a, exact = spiked_matrix(300, seed=8)
@@ -136,6 +181,9 @@ def test_cuda_basis_stays_on_the_device():
     np.testing.assert_allclose(res.values.numpy(), exact[::-1][:5], rtol=1e-10)
     tri = lanczos_tridiagonal(DenseOperator(torch.from_numpy(a).cuda()), torch.ones(2, 300), 10)
     assert tri.alpha.shape == (2, 10)
+    on_cpu = lanczos_tridiagonal(torch.from_numpy(a), torch.ones(2, 300), 10, reorth="partial")
+    part = lanczos_tridiagonal(DenseOperator(torch.from_numpy(a).cuda()), torch.ones(2, 300), 10, reorth="partial")
+    torch.testing.assert_close(part.alpha, on_cpu.alpha, rtol=1e-10, atol=1e-12)
 
 
 # -- the one front-end (eigen.eigenpairs) on torch product operators ----------------------------------

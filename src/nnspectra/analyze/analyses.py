@@ -43,6 +43,7 @@ from nnspectra.curvature import (
     top_eigenpairs,
 )
 from nnspectra.curvature.dense import batch_coupled
+from nnspectra.curvature.lanczos import REORTH
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 from nnspectra.curvature.spectrum import DTYPES
 from nnspectra.errors import ConfigError
@@ -75,8 +76,11 @@ class AnalysisSettings:
     powerlaw_min_tail: int = 10
     snapshot_tol: float = 1e-4
     gradient_moment: bool = False
+    slq_reorth: str = "full"
 
     def __post_init__(self) -> None:
+        if self.slq_reorth not in REORTH:
+            raise ConfigError(f"analysis slq_reorth '{self.slq_reorth}' is not one of {list(REORTH)}")
         if self.method not in METHODS:
             raise ConfigError(f"analysis method '{self.method}' is not one of {METHODS}")
         if self.blocks not in BLOCKINGS:
@@ -220,7 +224,7 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
                      trace=tr.mean, trace_stderr=_stderr(tr.std, settings.trace_probes),
                      trace_probes=settings.trace_probes)
         arrays[f"{kind}_trace_samples"] = tr.samples
-        density = slq(op, settings.slq_probes, settings.slq_steps, seed=seed, block=1)
+        density = slq(op, settings.slq_probes, settings.slq_steps, seed=seed, block=1, reorth=settings.slq_reorth)
         arrays[f"{kind}_grid"], arrays[f"{kind}_density"] = density.grid, density.density
         arrays[f"{kind}_density_per_probe"] = density.density_per_probe
         entry["slq"] = {"probes": settings.slq_probes, "steps": density.n_steps, "sigma": density.sigma,

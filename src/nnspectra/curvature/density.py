@@ -100,14 +100,17 @@ def smooth_density(nodes: np.ndarray, weights: np.ndarray, grid: np.ndarray, sig
 
 
 def slq(op: TorchOperator | torch.Tensor, n_probes: int = 10, n_steps: int = 100, *, seed: int = 0,
-        probe: str = "rademacher", reorth: bool = True, block: int | None = None, grid_points: int = 1024,
+        probe: str = "rademacher", reorth: bool | str = True, block: int | None = None, grid_points: int = 1024,
         sigma: float | None = None, kappa: float = 3.0, margin: float = 0.05,
         bounds: tuple[float, float] | None = None, starts: torch.Tensor | None = None) -> SpectralDensity:
     """Spectral density of a symmetric operator by stochastic Lanczos quadrature (see module docstring).
 
     ``n_probes`` random probes (``probe``: rademacher | gaussian; or explicit ``starts`` (n_probes, P)),
     ``n_steps`` Lanczos steps each (products: n_probes * n_steps), ``block`` probes per lockstep run
-    (default all; the reorthogonalisation basis takes block * n_steps * P float64). The grid spans
+    (default all; the reorthogonalisation basis takes block * n_steps * P float64). ``reorth``: "full" (True,
+    the default), "partial" (Simon's partial reorthogonalisation: the same quadrature to rounding-level
+    differences, new bytes, a fraction of the Krylov work) or "none" (False); see
+    :func:`nnspectra.curvature.lanczos.lanczos_tridiagonal`. The grid spans
     ``bounds`` (default: the extreme nodes, which converge to the extreme eigenvalues first) padded by
     ``margin``; ``sigma`` defaults to :func:`default_sigma` (``kappa``).
     """

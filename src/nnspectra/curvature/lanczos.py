@@ -14,7 +14,8 @@ to the CPU. Arithmetic is float64 (the basis is float64 even when the operator c
   |Ritz value| seen); the eigenvalue error is then at most that residual (and ~ residual^2 / gap).
 * :func:`lanczos_tridiagonal` -- b independent Lanczos runs from the rows of a (b, P) block, in
   lockstep so each step is ONE block product (k = b vectors); returns the tridiagonal matrices.
-  Used by stochastic Lanczos quadrature (:mod:`nnspectra.curvature.density`).
+  Used by stochastic Lanczos quadrature (:mod:`nnspectra.curvature.density`). Reorthogonalisation
+  ``reorth``: "full" (default), "partial" (Simon's omega recurrence decides when) or "none".
 """
 
 from __future__ import annotations
@@ -163,25 +164,88 @@ def lanczos_eigsh(op: TorchOperator | torch.Tensor, k: int, which: str = "LA", *
 @dataclass
 class Tridiagonal:
     """b Lanczos tridiagonal matrices: ``alpha`` (b, m) diagonals, ``beta`` (b, m - 1) off-diagonals, and
-    ``steps`` (b,) the number of valid steps of each run (< m where a run found an invariant subspace)."""
+    ``steps`` (b,) the number of valid steps of each run (< m where a run found an invariant subspace).
+    ``reorthogonalised`` (b,): steps at which each run's new vector was orthogonalised against its basis
+    (every step for "full", none for "none"); ``basis`` (b, m, P): the Lanczos vectors, when asked for."""
 
     alpha: torch.Tensor
     beta: torch.Tensor
     steps: torch.Tensor
+    reorthogonalised: torch.Tensor | None = None
+    basis: torch.Tensor | None = None
 
     def matrices(self) -> torch.Tensor:
         """The (b, m, m) tridiagonal matrices (float64, CPU)."""
         return torch.diag_embed(self.alpha) + torch.diag_embed(self.beta, 1) + torch.diag_embed(self.beta, -1)
 
 
+REORTH = ("full", "partial", "none")
+_EPS = float(torch.finfo(torch.float64).eps)
+
+
+def reorth_mode(reorth: bool | str) -> str:
+    """``reorth`` as one of :data:`REORTH` (True means "full", False "none"); ValueError otherwise."""
+    if isinstance(reorth, bool):
+        return "full" if reorth else "none"
+    if reorth not in REORTH:
+        raise ValueError(f"reorth must be True, False or one of {REORTH}, got {reorth!r}")
+    return str(reorth)
+
+
+def _omega_step(omega: torch.Tensor, omega_prev: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,
+                a_j: torch.Tensor, b_prev: torch.Tensor, b_j: torch.Tensor, j: int, eps1: torch.Tensor) -> torch.Tensor:
+    """Simon's (1984) omega recurrence: estimates of q_{j+1} . q_k (k <= j) from those of q_j and q_{j-1}
+    and the tridiagonal entries only (no vector work). All (b, .) CPU float64; ``alpha`` / ``beta`` hold
+    steps 0..j-1, ``a_j`` / ``b_j`` step j, ``b_prev`` beta_{j-1}; ``eps1`` (b,) the rounding term of one
+    step, sqrt(P) eps / 2 x ||A||_est (PROPACK's choice, Larsen 1998)."""
+    new = torch.zeros_like(omega)
+    if j > 0:
+        k = torch.arange(j)
+        up = beta[:, :j] * omega[:, 1 : j + 1]  # beta_k omega_{j,k+1}
+        down = torch.zeros_like(up)
+        down[:, 1:] = beta[:, : j - 1] * omega[:, : j - 1]  # beta_{k-1} omega_{j,k-1}
+        t = up + (alpha[:, k] - a_j[:, None]) * omega[:, :j] + down - b_prev[:, None] * omega_prev[:, :j]
+        new[:, :j] = (t + torch.sign(t) * eps1[:, None]) / b_j[:, None]
+    new[:, j] = eps1 / b_j  # local orthogonality to q_j (the recurrence enforces it up to rounding)
+    new[:, j + 1] = 1.0
+    return new
+
+
+def _project_out_(w: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """In place: one run's w (P,) minus its projection on ``basis`` (j, P), classical Gram-Schmidt with a
+    second pass when the first removed more than 1 - 1/sqrt(2) of the norm (DGKS); returns the summed
+    coefficients."""
+    before = torch.linalg.vector_norm(w)
+    coef = torch.mv(basis, w)
+    w.addmv_(basis.T, coef, alpha=-1.0)
+    if torch.linalg.vector_norm(w) < _DGKS * before:
+        more = torch.mv(basis, w)
+        w.addmv_(basis.T, more, alpha=-1.0)
+        coef = coef + more
+    return coef
+
+
 def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, steps: int, *,
-                        reorth: bool = True) -> Tridiagonal:
+                        reorth: bool | str = True, keep_basis: bool = False) -> Tridiagonal:
     """Run ``steps`` Lanczos steps from each row of ``starts`` (b, P) in lockstep: one (b, P) block product
-    per step. ``reorth``: full reorthogonalisation of each run against its own basis (float64, b x steps x P
-    memory); without it the three-term recurrence only (Papyan 2020 Alg. 2; spurious copies of converged
-    Ritz values appear, which the quadrature weights mostly absorb). A run that finds an invariant
-    subspace (beta ~ 0) stops there; its remaining entries are zero and ``steps`` says where it stopped.
+    per step. ``reorth`` (float64 basis, b x steps x P memory except for "none"):
+
+    * ``"full"`` / True (default): every step, one classical Gram-Schmidt pass of each run against its
+      whole basis, and a second pass for all runs when any one needs it (DGKS).
+    * ``"partial"``: Simon's partial reorthogonalisation (Math. Comp. 42, 1984; Larsen 1998): the omega
+      recurrence (:func:`_omega_step`) estimates each run's loss of orthogonality from the tridiagonal
+      entries; where an estimate exceeds sqrt(eps), that run's new vector and the next one are
+      orthogonalised against its whole basis (per run, DGKS). The basis stays orthogonal to ~sqrt(eps)
+      (semi-orthogonality), enough for the tridiagonal to be, to working precision, the projection of the
+      operator on an orthonormal basis (Simon 1984), so Ritz values and quadrature agree with "full" to
+      rounding-level differences (tests/curvature/test_lanczos.py); the bytes differ from "full".
+    * ``"none"`` / False: the three-term recurrence only (Papyan 2020 Alg. 2; spurious copies of converged
+      Ritz values appear, which the quadrature weights mostly absorb).
+
+    A run that finds an invariant subspace (beta ~ 0) stops there; its remaining entries are zero and
+    ``steps`` says where it stopped. ``keep_basis``: also return the basis (not for "none").
     """
+    mode = reorth_mode(reorth)
     op = as_torch_operator(op)
     device = op.device
     q = starts.to(device=device, dtype=torch.float64)
@@ -192,24 +256,55 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     beta = torch.zeros(b, max(steps - 1, 0), dtype=torch.float64)
     valid = torch.full((b,), steps, dtype=torch.long)
     active = torch.ones(b, dtype=torch.bool, device=device)
-    basis = torch.zeros(b, steps, size, dtype=torch.float64, device=device) if reorth else None
+    # every row is written (a stopped run writes zeros) before it is read: no zero-fill of b x steps x P
+    basis = torch.empty(b, steps, size, dtype=torch.float64, device=device) if mode != "none" else None
     q_prev = torch.zeros_like(q)
+    # own buffers written in place (the same arithmetic, the same bytes): a fresh (b, P) temporary per
+    # operation can cost more than the operation (page faults: 4-11x in isolation at b = 10, P = 55,660)
+    w, tmp = torch.empty_like(q), torch.empty_like(q)
     beta_prev = torch.zeros(b, dtype=torch.float64, device=device)
     scale = torch.zeros(b, dtype=torch.float64, device=device)
+    n_reorth = torch.zeros(b, dtype=torch.long)
+    if mode == "partial":  # omega estimates (CPU): row j of the recurrence, and the one before it
+        omega = torch.zeros(b, steps + 1, dtype=torch.float64)
+        omega[:, 0] = 1.0
+        omega_prev = torch.zeros_like(omega)
+        again = torch.zeros(b, dtype=torch.bool)  # reorthogonalise the next vector too (Simon's pairs)
+    filled = 0
     for j in range(steps):
         if basis is not None:
             basis[:, j] = q
-        w = op.matmat(q.to(op.dtype)).to(torch.float64)
-        a = (w * q).sum(1)
-        w = w - a[:, None] * q - beta_prev[:, None] * q_prev
-        if basis is not None:  # one classical Gram-Schmidt pass, a second where it removed much (DGKS)
+            filled = j + 1
+        w_op = op.matmat(q.to(op.dtype)).to(torch.float64)
+        a = torch.mul(w_op, q, out=tmp).sum(1)
+        torch.sub(w_op, torch.mul(q, a[:, None], out=tmp), out=w)  # w = A q - a q - beta_prev q_prev
+        w.sub_(torch.mul(q_prev, beta_prev[:, None], out=tmp))
+        if mode == "full":  # one classical Gram-Schmidt pass, a second where it removed much (DGKS)
+            n_reorth += active.cpu()
             for _ in range(2):
                 before = torch.linalg.vector_norm(w, dim=1)
                 coef = torch.einsum("bjp,bp->bj", basis[:, : j + 1], w)
-                w = w - torch.einsum("bj,bjp->bp", coef, basis[:, : j + 1])
+                w.sub_(torch.bmm(coef.unsqueeze(1), basis[:, : j + 1], out=tmp.unsqueeze(1)).squeeze(1))
                 a = a + coef[:, j]
                 if not bool((torch.linalg.vector_norm(w, dim=1) < _DGKS * before).any()):
                     break
+        elif mode == "partial" and j < steps - 1:
+            nrm = torch.linalg.vector_norm(w, dim=1).cpu()
+            live = active.cpu() & (nrm > 0)
+            scale_j = torch.maximum(scale.cpu(), torch.maximum(a.abs().cpu(), nrm))
+            rounding = 0.5 * math.sqrt(size) * _EPS  # a freshly orthogonalised vector's omega
+            eps1 = rounding * scale_j
+            new = _omega_step(omega, omega_prev, alpha, beta, a.cpu(), beta_prev.cpu(),
+                              torch.where(live, nrm, torch.ones_like(nrm)), j, eps1)
+            lost = new[:, : j + 1].abs().amax(1) > math.sqrt(_EPS)
+            rows = live & (lost | again)
+            for i in torch.nonzero(rows).flatten().tolist():
+                coef = _project_out_(w[i], basis[i, : j + 1])
+                a[i] = a[i] + coef[j]
+                new[i, : j + 1] = rounding  # orthogonal to rounding again
+            n_reorth += rows
+            again = rows & lost & ~again
+            omega_prev, omega = omega, new
         a = torch.where(active, a, torch.zeros_like(a))
         alpha[:, j] = a.cpu()
         if j == steps - 1:
@@ -222,8 +317,14 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
         active = active & ~stop
         nrm = torch.where(active, nrm, torch.ones_like(nrm))
         beta[:, j] = torch.where(active, nrm, torch.zeros_like(nrm)).cpu()
-        q_prev, q = q, torch.where(active[:, None], w / nrm[:, None], torch.zeros_like(w))
+        q_next = torch.div(w, nrm[:, None], out=q_prev)  # q_prev's buffer is free now
+        if not bool(active.all()):
+            q_next[~active] = 0.0
+        q_prev, q = q, q_next
         beta_prev = torch.where(active, nrm, torch.zeros_like(nrm))
         if not bool(active.any()):
             break
-    return Tridiagonal(alpha=alpha, beta=beta, steps=valid)
+    if keep_basis and basis is not None:
+        basis[:, filled:] = 0.0  # rows never reached (every run stopped early)
+    return Tridiagonal(alpha=alpha, beta=beta, steps=valid, reorthogonalised=n_reorth,
+                       basis=basis if keep_basis else None)

@@ -23,6 +23,7 @@ import torch
 
 from nnspectra.curvature.density import hutchinson_trace, slq
 from nnspectra.curvature.eigen import top_eigenpairs
+from nnspectra.curvature.lanczos import REORTH
 from nnspectra.curvature.spectrum import curvature_operator
 from nnspectra.errors import ConfigError
 
@@ -38,7 +39,9 @@ class DensitySettings:
     range), ``n_samples`` training images (seeded class-agnostic sample; None = the whole training set),
     ``seed`` of the sample and the probes, ``top_k`` top eigenvalues by Lanczos (to ``top_tol``, at most
     ``top_restarts`` restarts), ``hutchinson_probes`` for the trace, ``gauss_newton`` adds the G density,
-    ``dtype`` of the products (the Lanczos basis is float64 either way)."""
+    ``dtype`` of the products (the Lanczos basis is float64 either way), ``reorth`` the SLQ
+    reorthogonalisation ("full", the default; "partial": the same quadrature to rounding, new bytes, a
+    fraction of the Krylov work, see :func:`nnspectra.curvature.lanczos.lanczos_tridiagonal`; "none")."""
 
     probes: int = 10
     lanczos_steps: int = 100
@@ -52,8 +55,11 @@ class DensitySettings:
     hutchinson_probes: int = 100
     gauss_newton: bool = True
     dtype: str = "float64"
+    reorth: str = "full"
 
     def __post_init__(self) -> None:
+        if self.reorth not in REORTH:
+            raise ConfigError(f"realdata.cifar.density.reorth '{self.reorth}' is not one of {list(REORTH)}")
         if self.dtype not in DTYPES:
             raise ConfigError(f"realdata.cifar.density.dtype '{self.dtype}' is not one of {sorted(DTYPES)}")
         if self.probes < 2 or self.hutchinson_probes < 2:
@@ -86,7 +92,7 @@ def curvature_density(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
     log.info("Hessian density: P = %d, N = %d, %d probes x %d Lanczos steps (%s, %s)", p, len(y), settings.probes,
              settings.lanczos_steps, settings.dtype, device)
     dens = slq(op, settings.probes, settings.lanczos_steps, seed=settings.seed, grid_points=settings.grid_points,
-               sigma=settings.sigma)
+               sigma=settings.sigma, reorth=settings.reorth)
     log.info("SLQ done: %d products, %.1f s; support [%.4g, %.4g]", dens.n_products, dens.seconds,
              float(dens.nodes[dens.weights > 0].min()), float(dens.nodes[dens.weights > 0].max()))
     trace = hutchinson_trace(op, settings.hutchinson_probes, seed=settings.seed + 1)
@@ -107,7 +113,7 @@ def curvature_density(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
     if settings.gauss_newton:
         gn_op = curvature_operator("gauss_newton", model, loss_fn, x, y, dtype=dtype, device=device)
         gn = slq(gn_op, settings.probes, settings.lanczos_steps, seed=settings.seed, grid_points=settings.grid_points,
-                 sigma=settings.sigma)
+                 sigma=settings.sigma, reorth=settings.reorth)
         log.info("Gauss-Newton SLQ done: %d products, %.1f s", gn.n_products, gn.seconds)
         out.update(gn_grid=gn.grid, gn_density=gn.density, gn_density_std=gn.density_per_probe.std(0),
                    gn_trace_mean=np.asarray(gn.trace_mean), gn_trace_std=np.asarray(gn.trace_std))
