@@ -117,12 +117,11 @@ class _ModelProducts(TorchOperator):
         support their torch.func transforms (e.g. an ``autograd.Function`` without ``setup_context``) from
         products instead, logged with the layer's name (exact too: double backward through any autograd layer)."""
         if strategy == "products":
-            return super().dense("products", block=block), PRODUCTS_BUILDER
+            return self._from_products(block, budget_gb), PRODUCTS_BUILDER
         if strategy != "auto":
             return self._exact(strategy, budget_gb, chunk), EXACT_BUILDER
         if batch_coupled(self.model):
-            check_dense_fits(self.size, self.size, self.dtype, budget_gb, device=self.device)
-            return (super().dense("products", block=block),
+            return (self._from_products(block, budget_gb),
                     f"{PRODUCTS_BUILDER}: batch norm on batch statistics couples the samples")
         trace = LayerTrace(self.model)
         try:
@@ -136,8 +135,13 @@ class _ModelProducts(TorchOperator):
             trace.remove()
         log.warning("dense %s: layer %s does not support the exact builder's torch.func transforms; fallback: %s",
                     self.kind, layer, PRODUCTS_BUILDER)
-        return (super().dense("products", block=block),
+        return (self._from_products(block, budget_gb),
                 f"{PRODUCTS_BUILDER}: fallback, the exact dense builder does not support layer {layer} ({why})")
+
+    def _from_products(self, block: int, budget_gb: float | None) -> torch.Tensor:
+        """The dense matrix from products with the identity, within ``budget_gb`` (every products route)."""
+        check_dense_fits(self.size, self.size, self.dtype, budget_gb, device=self.device)
+        return super().dense("products", block=block)
 
     def _exact(self, method: str, budget_gb: float | None, chunk: int | None) -> torch.Tensor:
         return dense_curvature(self.kind, self.model, self.loss_fn, self.inputs, self.targets, dtype=self.dtype,
