@@ -19,6 +19,9 @@ made on any time. Rows (784-70-10 MLP, N = 1,000, float64, P = 55,660, as in doc
   measured by a timing wrapper: ``krylov_share`` = (total - products) / products; ``slq_ours_partial`` /
   ``slq_ours_none`` -- the same with ``reorth="partial"`` / ``"none"``; ``reorth_steps`` = the fraction of
   (probe, step) pairs that were reorthogonalised.
+* The product and Hutchinson rows are timed interleaved (every variant once per round, the order rotating):
+  ``ratio_to_ours`` is the median over rounds of the row's CPU time / ours in the same round
+  (``ratio_q25`` / ``ratio_q75`` its quartiles), the figure the machine's changing load cannot skew.
 * ``lanczos_ours`` -- top-k thick-restart Lanczos; ``per_product_bound`` = CPU time per product inside
   Lanczos / the flop bound, beside ``hvp_ours`` / bound alone.
 """
@@ -73,6 +76,37 @@ def clock(fn, reps: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     return sorted(cpus)[len(cpus) // 2], sorted(walls)[len(walls) // 2]
 
 
+def _quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
+
+
+def interleaved(fns: dict[str, Any], reps: int) -> dict[str, dict[str, Any]]:
+    """Each callable once to warm up, then ``reps`` rounds calling every one in turn (the order rotates each
+    round), so a change of load on the shared machine falls on all of them alike. Per name: median CPU and
+    wall seconds, and the per-round CPU ratio to the first name (median and quartiles): a ratio from the same
+    round is what the load cannot skew."""
+    for fn in fns.values():
+        fn()
+    names = list(fns)
+    cpus: dict[str, list[float]] = {name: [] for name in names}
+    walls: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(reps):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            c0, w0 = time.process_time(), time.perf_counter()
+            fns[name]()
+            cpus[name].append(time.process_time() - c0)
+            walls[name].append(time.perf_counter() - w0)
+    first = cpus[names[0]]
+    out = {}
+    for name in names:
+        ratios = [c / f for c, f in zip(cpus[name], first)]
+        out[name] = {"cpu": _quantile(cpus[name], 0.5), "wall": _quantile(walls[name], 0.5),
+                     "ratio": _quantile(ratios, 0.5), "ratio_q25": _quantile(ratios, 0.25),
+                     "ratio_q75": _quantile(ratios, 0.75)}
+    return out
+
+
 def gemm_rate(size: int = 1500) -> float:
     """float64 GEMM flop/s on this thread (CPU time)."""
     a = torch.randn(size, size, dtype=torch.float64)
@@ -108,40 +142,44 @@ def main(argv: list[str] | None = None) -> None:
     op = HessianProducts(model, loss_fn, x, y)
     v = torch.randn(p, dtype=torch.float64)
     hvp_cpu = None
-    if "hvp" in groups:
-        cpu, wall = clock(lambda: op.matvec(v), reps)
-        hvp_cpu = cpu
-        add("hvp_ours", cpu, wall, over_bound=cpu / bound)
+    if "hvp" in groups:  # ours, PyHessian's and curvlinops' products interleaved round by round
         params = list(model.parameters())
         loss = loss_fn(model(x), y)
         grads = torch.autograd.grad(loss, params, create_graph=True)
         v_list = [piece.view_as(q) for piece, q in zip(v.split([q.numel() for q in params]), params)]
-        cpu, wall = clock(lambda: torch.autograd.grad(grads, params, grad_outputs=v_list, only_inputs=True,
-                                                      retain_graph=True), reps)
-        add("hvp_pyhessian", cpu, wall, over_bound=cpu / bound, note="PyHessian hessian_vector_product")
+        fns = {"hvp_ours": lambda: op.matvec(v),
+               "hvp_pyhessian": lambda: torch.autograd.grad(grads, params, grad_outputs=v_list, only_inputs=True,
+                                                            retain_graph=True)}
         try:
             from curvlinops import HessianLinearOperator
 
             cl = HessianLinearOperator(model, nn.CrossEntropyLoss(), params, [(x, y)], check_deterministic=False)
-            cpu, wall = clock(lambda: cl @ v, reps)
-            add("hvp_curvlinops", cpu, wall, over_bound=cpu / bound)
+            fns["hvp_curvlinops"] = lambda: cl @ v
         except ImportError as err:
             print(f"curvlinops missing: {err}")
-    if "hutchinson" in groups:
+        notes = {"hvp_pyhessian": "PyHessian hessian_vector_product"}
+        for name, t in interleaved(fns, reps).items():
+            add(name, t["cpu"], t["wall"], over_bound=t["cpu"] / bound, ratio_to_ours=t["ratio"],
+                ratio_q25=t["ratio_q25"], ratio_q75=t["ratio_q75"], note=notes.get(name, ""))
+        hvp_cpu = next(float(r["cpu_s"]) for r in rows if r["row"] == "hvp_ours")
+    if "hutchinson" in groups:  # the same probes, interleaved round by round
         probes = 16 if args.quick else 64
+        fns = {}
         for batched in (False, True):
             hop = HessianProducts(model, loss_fn, x, y, batched=batched)
-            cpu, wall = clock(lambda: hutchinson_trace(hop, probes, seed=0, block=16), 3)
-            add("hutchinson_ours_batched" if batched else "hutchinson_ours", cpu, wall, probes=probes)
+            fns["hutchinson_ours_batched" if batched else "hutchinson_ours"] = (
+                lambda hop=hop: hutchinson_trace(hop, probes, seed=0, block=16))
         try:
             from curvlinops import HessianLinearOperator, hutchinson_trace as cl_hutchinson
 
             cl = HessianLinearOperator(model, nn.CrossEntropyLoss(), list(model.parameters()), [(x, y)],
                                        check_deterministic=False)
-            cpu, wall = clock(lambda: cl_hutchinson(cl, probes), 3)
-            add("hutchinson_curvlinops", cpu, wall, probes=probes)
+            fns["hutchinson_curvlinops"] = lambda: cl_hutchinson(cl, probes)
         except ImportError as err:
             print(f"curvlinops missing: {err}")
+        for name, t in interleaved(fns, 3 if args.quick else 7).items():
+            add(name, t["cpu"], t["wall"], probes=probes, ratio_to_ours=t["ratio"], ratio_q25=t["ratio_q25"],
+                ratio_q75=t["ratio_q75"])
     if "slq" in groups:
         import nnspectra.curvature.density as density
 
@@ -175,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out + ".csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["label", "row", "P", "N", "cpu_s", "wall_s", "over_bound", "probes", "steps", "products",
-              "products_cpu_s", "krylov_share", "reorth_steps", "per_product_cpu_s", "per_product_bound", "alone_bound", "converged",
+              "products_cpu_s", "krylov_share", "reorth_steps", "ratio_to_ours", "ratio_q25", "ratio_q75",
+              "per_product_cpu_s", "per_product_bound", "alone_bound", "converged",
               "note"]
     new = not out.exists()
     with out.open("a", newline="") as fh:
