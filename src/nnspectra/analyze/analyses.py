@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -42,6 +42,7 @@ from nnspectra.curvature import (
     slq,
     top_eigenpairs,
 )
+from nnspectra.curvature.choose import EdgeSettings
 from nnspectra.curvature.dense import batch_coupled
 from nnspectra.curvature.lanczos import REORTH
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
@@ -57,15 +58,19 @@ BLOCKINGS = ("parameter", "module", "top", "none")
 
 
 @dataclass(frozen=True)
-class AnalysisSettings:
-    """What to compute (config ``analyze.studies.<name>.analysis``); see the schema for each key."""
+class AnalysisSettings(EdgeSettings):
+    """What to compute (config ``analyze.studies.<name>.analysis``): the shared keys of
+    :class:`~nnspectra.curvature.choose.EdgeSettings` (with this section's defaults) and the estimators';
+    see the schema for each key."""
 
-    method: str = "auto"
-    max_dense_params: int = 5000
+    methods: ClassVar[tuple[str, ...]] = METHODS
+    section: ClassVar[str] = "analysis"
+
     top_k: int = 20
     bottom_k: int = 5
-    lanczos_tol: float = 1e-6
+    max_dense_params: int = 5000
     lanczos_maxiter: int = 200
+    slq_reorth: str = "full"
     slq_probes: int = 5
     slq_steps: int = 60
     trace_probes: int = 50
@@ -76,13 +81,11 @@ class AnalysisSettings:
     powerlaw_min_tail: int = 10
     snapshot_tol: float = 1e-4
     gradient_moment: bool = False
-    slq_reorth: str = "full"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.slq_reorth not in REORTH:
             raise ConfigError(f"analysis slq_reorth '{self.slq_reorth}' is not one of {list(REORTH)}")
-        if self.method not in METHODS:
-            raise ConfigError(f"analysis method '{self.method}' is not one of {METHODS}")
         if self.blocks not in BLOCKINGS:
             raise ConfigError(f"analysis blocks '{self.blocks}' is not one of {BLOCKINGS}")
 

@@ -18,10 +18,11 @@ bytes, plus the workspace of the blocks of columns that build it (a fraction
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 
-from nnspectra.errors import MemoryBudgetError
+from nnspectra.errors import ConfigError, MemoryBudgetError
 from nnspectra.resources import DEFAULT_FRACTION, GIB, memory_limit_bytes
 from nnspectra.curvature.reduced import REDUCED_COPIES
 
@@ -113,3 +114,27 @@ def decide_method(method: str, n_params: int, dtype: torch.dtype = torch.float64
                 "raise memory_budget_gb")
         return "dense", f"method: dense (configured; {choice.reason})"
     return method, f"method: {method} (configured)"
+
+
+@dataclass(frozen=True)
+class EdgeSettings:
+    """The keys every spectrum section shares, read by :func:`decide_method` and the Lanczos edges:
+    ``method`` (one of the class's ``methods``) and ``max_dense_params`` (dense vs Lanczos under ``auto``),
+    the windows ``top_k`` (largest) and ``bottom_k`` (smallest), the Lanczos relative tolerance
+    ``lanczos_tol`` and restart cap ``lanczos_maxiter``. Each section's class extends it with its own keys
+    and sets its own defaults (:class:`nnspectra.curvature.spectrum.SpectrumSettings`,
+    :class:`nnspectra.analyze.AnalysisSettings`)."""
+
+    methods: ClassVar[tuple[str, ...]] = METHODS
+    section: ClassVar[str] = "curvature"  # how an error names the section's key
+
+    method: str = "auto"
+    top_k: int = 120
+    bottom_k: int = 1000
+    max_dense_params: int = 30_000
+    lanczos_tol: float = 1e-6
+    lanczos_maxiter: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.method not in self.methods:
+            raise ConfigError(f"{self.section} method '{self.method}' is not one of {self.methods}")

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnspectra.curvature.choose import DENSE_COPIES, METHODS, decide_method
+from nnspectra.curvature.choose import DENSE_COPIES, EdgeSettings, decide_method
 from nnspectra.curvature.dense import hessian, hessian_decomposition
 from nnspectra.curvature.eigen import bottom_eigenpairs, eigvalsh_dense, top_eigenpairs
 from nnspectra.curvature.memory import check_dense_fits
@@ -47,8 +47,9 @@ def curvature_operator(kind: str, model: torch.nn.Module, loss_fn: LossFn, x: to
 
 
 @dataclass(frozen=True)
-class SpectrumSettings:
-    """How to compute a Hessian spectrum (config ``realdata.<section>.curvature``).
+class SpectrumSettings(EdgeSettings):
+    """How to compute a Hessian spectrum (config ``realdata.<section>.curvature``): the shared keys of
+    :class:`~nnspectra.curvature.choose.EdgeSettings` and the arithmetic.
 
     ``method``: ``dense`` (every eigenvalue), ``lanczos`` (the ``top_k`` largest and ``bottom_k``
     smallest), ``reduced`` (every eigenvalue of a one-hidden-layer ReLU net under cross-entropy from the
@@ -60,18 +61,11 @@ class SpectrumSettings:
     (the torch thick-restart Lanczos of :func:`lanczos_edges`).
     """
 
-    method: str = "auto"
     dtype: str = "float64"
-    top_k: int = 120
-    bottom_k: int = 1000
-    max_dense_params: int = 30_000
     chunk: int = 256
-    lanczos_tol: float = 1e-6
-    lanczos_maxiter: int = 1000
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"curvature method '{self.method}' is not one of {METHODS}")
+        super().__post_init__()
         if self.dtype not in DTYPES:
             raise ConfigError(f"curvature dtype '{self.dtype}' is not one of {sorted(DTYPES)}")
 
