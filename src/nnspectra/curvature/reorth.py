@@ -7,7 +7,7 @@ orthogonalised against the basis vectors in the intervals around the large estim
 while |omega_k| > eta = eps^(3/4)), and the next vector against the same intervals (Simon's pairs); the
 estimates inside the intervals go back to rounding, the others keep evolving. This is "PRO with
 intervals" of Larsen's PROPACK (1998; ``compute_int`` / ``set_mu``); ``eta = 0`` takes the whole basis
-every time (Simon's original variant). Semi-orthogonality (every |q_i . q_k| <= sqrt(eps)) is what the
+every time (as PROPACK does for eta = 0). Semi-orthogonality (every |q_i . q_k| <= sqrt(eps)) is what the
 tridiagonal needs to be, to working precision, the projection of the operator on an orthonormal basis.
 """
 
