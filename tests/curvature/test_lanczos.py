@@ -173,6 +173,39 @@ def test_partial_reorthogonalisation_agrees_with_full():
     assert short.steps.tolist() == [3, 3] and float(short.basis[:, 3:].abs().max()) == 0.0
 
 
+def test_partial_intervals_read_fewer_basis_rows_than_the_whole_basis():
+    """The interval variant of partial reorthogonalisation (PROPACK's compute_int: the runs of |omega_k| >
+    eps^(3/4) around estimates above sqrt(eps)) keeps the basis semi-orthogonal and the quadrature of full
+    reorthogonalisation while reading fewer basis rows than the whole-basis variant (eta=0); counted, not
+    timed."""
+    from nnspectra.curvature.density import quadrature
+    from nnspectra.curvature.reorth import ETA, intervals
+
+    omega = torch.tensor([1e-13, 1e-11, 1e-7, 1e-11, 1e-14, 1e-10, 1e-13, 1e-6, 1e-10], dtype=torch.float64)
+    assert intervals(omega) == [(1, 4), (7, 9)]  # index 5 is above eta, but no estimate near it passes sqrt(eps)
+    assert intervals(-omega) == [(1, 4), (7, 9)]
+    assert intervals(omega, eta=0.0) == [(0, 9)]
+    assert intervals(torch.full((5,), 1e-12, dtype=torch.float64)) == []
+    a, lam = outlier_matrix()
+    starts = torch.randn(4, a.shape[0], generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    steps = 120
+    full = lanczos_tridiagonal(a, starts, steps, reorth="full")
+    assert all(int(n) >= steps * (steps + 1) // 2 for n in full.rows_read)  # every step, the whole basis
+    assert lanczos_tridiagonal(a, starts, steps, reorth="none").rows_read.tolist() == [0] * 4
+    ref = quadrature(full.alpha, full.beta, full.steps)
+    eye = torch.eye(steps, dtype=torch.float64)
+    runs = {eta: lanczos_tridiagonal(a, starts, steps, reorth="partial", keep_basis=True, eta=eta) for eta in (ETA, 0.0)}
+    for run in runs.values():
+        loss = (torch.einsum("bip,bjp->bij", run.basis, run.basis) - eye).abs().amax()
+        assert float(loss) <= float(np.sqrt(np.finfo(np.float64).eps))
+        nodes, weights = quadrature(run.alpha, run.beta, run.steps)
+        np.testing.assert_allclose(nodes, ref[0], rtol=0, atol=1e-11 * lam.max())
+        np.testing.assert_allclose(weights, ref[1], rtol=0, atol=1e-11)
+        assert all(0 < int(n) < 0.75 * steps for n in run.reorthogonalised)
+    assert bool((runs[ETA].rows_read < runs[0.0].rows_read).all())
+    assert bool((runs[0.0].rows_read < full.rows_read).all())
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_basis_stays_on_the_device():
     a, exact = spiked_matrix(300, seed=8)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
+from nnspectra.curvature.reorth import ETA, PartialReorth
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
@@ -165,14 +166,16 @@ def lanczos_eigsh(op: TorchOperator | torch.Tensor, k: int, which: str = "LA", *
 class Tridiagonal:
     """b Lanczos tridiagonal matrices: ``alpha`` (b, m) diagonals, ``beta`` (b, m - 1) off-diagonals, and
     ``steps`` (b,) the number of valid steps of each run (< m where a run found an invariant subspace).
-    ``reorthogonalised`` (b,): steps at which each run's new vector was orthogonalised against its basis
-    (every step for "full", none for "none"); ``basis`` (b, m, P): the Lanczos vectors, when asked for."""
+    ``reorthogonalised`` (b,): steps at which each run's new vector was orthogonalised against (part of) its
+    basis (every step for "full", none for "none"); ``rows_read`` (b,): basis rows those orthogonalisations
+    read, summed over passes and steps; ``basis`` (b, m, P): the Lanczos vectors, when asked for."""
 
     alpha: torch.Tensor
     beta: torch.Tensor
     steps: torch.Tensor
     reorthogonalised: torch.Tensor | None = None
     basis: torch.Tensor | None = None
+    rows_read: torch.Tensor | None = None
 
     def matrices(self) -> torch.Tensor:
         """The (b, m, m) tridiagonal matrices (float64, CPU)."""
@@ -180,7 +183,6 @@ class Tridiagonal:
 
 
 REORTH = ("full", "partial", "none")
-_EPS = float(torch.finfo(torch.float64).eps)
 
 
 def reorth_mode(reorth: bool | str) -> str:
@@ -192,58 +194,28 @@ def reorth_mode(reorth: bool | str) -> str:
     return str(reorth)
 
 
-def _omega_step(omega: torch.Tensor, omega_prev: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,
-                a_j: torch.Tensor, b_prev: torch.Tensor, b_j: torch.Tensor, j: int, eps1: torch.Tensor) -> torch.Tensor:
-    """Simon's (1984) omega recurrence: estimates of q_{j+1} . q_k (k <= j) from those of q_j and q_{j-1}
-    and the tridiagonal entries only (no vector work). All (b, .) CPU float64; ``alpha`` / ``beta`` hold
-    steps 0..j-1, ``a_j`` / ``b_j`` step j, ``b_prev`` beta_{j-1}; ``eps1`` (b,) the rounding term of one
-    step, sqrt(P) eps / 2 x ||A||_est (PROPACK's choice, Larsen 1998)."""
-    new = torch.zeros_like(omega)
-    if j > 0:
-        k = torch.arange(j)
-        up = beta[:, :j] * omega[:, 1 : j + 1]  # beta_k omega_{j,k+1}
-        down = torch.zeros_like(up)
-        down[:, 1:] = beta[:, : j - 1] * omega[:, : j - 1]  # beta_{k-1} omega_{j,k-1}
-        t = up + (alpha[:, k] - a_j[:, None]) * omega[:, :j] + down - b_prev[:, None] * omega_prev[:, :j]
-        new[:, :j] = (t + torch.sign(t) * eps1[:, None]) / b_j[:, None]
-    new[:, j] = eps1 / b_j  # local orthogonality to q_j (the recurrence enforces it up to rounding)
-    new[:, j + 1] = 1.0
-    return new
-
-
-def _project_out_(w: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
-    """In place: one run's w (P,) minus its projection on ``basis`` (j, P), classical Gram-Schmidt with a
-    second pass when the first removed more than 1 - 1/sqrt(2) of the norm (DGKS); returns the summed
-    coefficients."""
-    before = torch.linalg.vector_norm(w)
-    coef = torch.mv(basis, w)
-    w.addmv_(basis.T, coef, alpha=-1.0)
-    if torch.linalg.vector_norm(w) < _DGKS * before:
-        more = torch.mv(basis, w)
-        w.addmv_(basis.T, more, alpha=-1.0)
-        coef = coef + more
-    return coef
-
-
 def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, steps: int, *,
-                        reorth: bool | str = True, keep_basis: bool = False) -> Tridiagonal:
+                        reorth: bool | str = True, keep_basis: bool = False, eta: float = ETA) -> Tridiagonal:
     """Run ``steps`` Lanczos steps from each row of ``starts`` (b, P) in lockstep: one (b, P) block product
     per step. ``reorth`` (float64 basis, b x steps x P memory except for "none"):
 
     * ``"full"`` / True (default): every step, one classical Gram-Schmidt pass of each run against its
       whole basis, and a second pass for all runs when any one needs it (DGKS).
-    * ``"partial"``: Simon's partial reorthogonalisation (Math. Comp. 42, 1984; Larsen 1998): the omega
-      recurrence (:func:`_omega_step`) estimates each run's loss of orthogonality from the tridiagonal
-      entries; where an estimate exceeds sqrt(eps), that run's new vector and the next one are
-      orthogonalised against its whole basis (per run, DGKS). The basis stays orthogonal to ~sqrt(eps)
+    * ``"partial"``: Simon's partial reorthogonalisation with intervals (Math. Comp. 42, 1984; Larsen
+      1998; :mod:`nnspectra.curvature.reorth`): the omega recurrence estimates each run's loss of
+      orthogonality from the tridiagonal entries; where an estimate exceeds sqrt(eps), that run's new
+      vector and the next one are orthogonalised (per run, DGKS) against the basis vectors around the large
+      estimates (those above ``eta``; ``eta=0``: the whole basis). The basis stays orthogonal to ~sqrt(eps)
       (semi-orthogonality), enough for the tridiagonal to be, to working precision, the projection of the
       operator on an orthonormal basis (Simon 1984), so Ritz values and quadrature agree with "full" to
       rounding-level differences (tests/curvature/test_lanczos.py); the bytes differ from "full".
     * ``"none"`` / False: the three-term recurrence only (Papyan 2020 Alg. 2; spurious copies of converged
       Ritz values appear, which the quadrature weights mostly absorb).
 
-    A run that finds an invariant subspace (beta ~ 0) stops there; its remaining entries are zero and
-    ``steps`` says where it stopped. ``keep_basis``: also return the basis (not for "none").
+    "partial" and "none" fuse the recurrence's vector updates (fewer passes over the (b, P) blocks, other
+    rounding); "full" keeps its arithmetic. A run that finds an invariant subspace (beta ~ 0) stops there;
+    its remaining entries are zero and ``steps`` says where it stopped. ``keep_basis``: also return the
+    basis (not for "none").
     """
     mode = reorth_mode(reorth)
     op = as_torch_operator(op)
@@ -257,59 +229,55 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     valid = torch.full((b,), steps, dtype=torch.long)
     active = torch.ones(b, dtype=torch.bool, device=device)
     # every row is written (a stopped run writes zeros) before it is read: no zero-fill of b x steps x P
-    basis = torch.empty(b, steps, size, dtype=torch.float64, device=device) if mode != "none" else None
+    basis = torch.empty(b, steps, size, dtype=torch.float64, device=device) if mode == "full" else None
     q_prev = torch.zeros_like(q)
     # own buffers written in place (the same arithmetic, the same bytes): a fresh (b, P) temporary per
     # operation can cost more than the operation (page faults: 4-11x in isolation at b = 10, P = 55,660)
     w, tmp = torch.empty_like(q), torch.empty_like(q)
     beta_prev = torch.zeros(b, dtype=torch.float64, device=device)
     scale = torch.zeros(b, dtype=torch.float64, device=device)
-    n_reorth = torch.zeros(b, dtype=torch.long)
-    if mode == "partial":  # omega estimates (CPU): row j of the recurrence, and the one before it
-        omega = torch.zeros(b, steps + 1, dtype=torch.float64)
-        omega[:, 0] = 1.0
-        omega_prev = torch.zeros_like(omega)
-        again = torch.zeros(b, dtype=torch.bool)  # reorthogonalise the next vector too (Simon's pairs)
-    filled = 0
+    n_reorth, rows_read = torch.zeros(b, dtype=torch.long), torch.zeros(b, dtype=torch.long)
+    partial = PartialReorth(b, steps, size, eta) if mode == "partial" else None
+    if partial is not None:  # step-major storage: each new vector is one contiguous (b, P) block, q a view of it
+        basis = torch.empty(steps, b, size, dtype=torch.float64, device=device).transpose(0, 1)
+        basis[:, 0] = q
+        q = basis[:, 0]
+    filled = 1 if partial is not None else 0
     for j in range(steps):
-        if basis is not None:
+        if mode == "full":
             basis[:, j] = q
             filled = j + 1
         w_op = op.matmat(q.to(op.dtype)).to(torch.float64)
-        a = torch.mul(w_op, q, out=tmp).sum(1)
-        torch.sub(w_op, torch.mul(q, a[:, None], out=tmp), out=w)  # w = A q - a q - beta_prev q_prev
-        w.sub_(torch.mul(q_prev, beta_prev[:, None], out=tmp))
-        if mode == "full":  # one classical Gram-Schmidt pass, a second where it removed much (DGKS)
+        nrm = None
+        if mode == "full":
+            a = torch.mul(w_op, q, out=tmp).sum(1)
+            torch.sub(w_op, torch.mul(q, a[:, None], out=tmp), out=w)  # w = A q - a q - beta_prev q_prev
+            w.sub_(torch.mul(q_prev, beta_prev[:, None], out=tmp))
             n_reorth += active.cpu()
-            for _ in range(2):
+            for _ in range(2):  # one classical Gram-Schmidt pass, a second where it removed much (DGKS)
                 before = torch.linalg.vector_norm(w, dim=1)
                 coef = torch.einsum("bjp,bp->bj", basis[:, : j + 1], w)
                 w.sub_(torch.bmm(coef.unsqueeze(1), basis[:, : j + 1], out=tmp.unsqueeze(1)).squeeze(1))
                 a = a + coef[:, j]
+                rows_read += active.cpu() * (j + 1)
                 if not bool((torch.linalg.vector_norm(w, dim=1) < _DGKS * before).any()):
                     break
-        elif mode == "partial" and j < steps - 1:
-            nrm = torch.linalg.vector_norm(w, dim=1).cpu()
-            live = active.cpu() & (nrm > 0)
-            scale_j = torch.maximum(scale.cpu(), torch.maximum(a.abs().cpu(), nrm))
-            rounding = 0.5 * math.sqrt(size) * _EPS  # a freshly orthogonalised vector's omega
-            eps1 = rounding * scale_j
-            new = _omega_step(omega, omega_prev, alpha, beta, a.cpu(), beta_prev.cpu(),
-                              torch.where(live, nrm, torch.ones_like(nrm)), j, eps1)
-            lost = new[:, : j + 1].abs().amax(1) > math.sqrt(_EPS)
-            rows = live & (lost | again)
-            for i in torch.nonzero(rows).flatten().tolist():
-                coef = _project_out_(w[i], basis[i, : j + 1])
-                a[i] = a[i] + coef[j]
-                new[i, : j + 1] = rounding  # orthogonal to rounding again
-            n_reorth += rows
-            again = rows & lost & ~again
-            omega_prev, omega = omega, new
+        else:  # the same recurrence in three passes over the blocks, no temporaries (other rounding)
+            a = torch.empty(b, dtype=torch.float64, device=device)
+            for i in range(b):  # one dot per row: linalg.vecdot makes a (b, P) temporary, 2x slower here
+                torch.dot(w_op[i], q[i], out=a[i])
+            torch.addcmul(w_op, q, -a[:, None], out=w)
+            if j > 0:
+                w.addcmul_(q_prev, -beta_prev[:, None])
+            if partial is not None and j < steps - 1:
+                nrm = partial.step(w, a, torch.linalg.vector_norm(w, dim=1), basis, j, alpha, beta, beta_prev,
+                                   scale, active)
         a = torch.where(active, a, torch.zeros_like(a))
         alpha[:, j] = a.cpu()
         if j == steps - 1:
             break
-        nrm = torch.linalg.vector_norm(w, dim=1)
+        if nrm is None:
+            nrm = torch.linalg.vector_norm(w, dim=1)
         scale = torch.maximum(scale, torch.maximum(a.abs(), nrm))
         stop = active & (nrm <= 1e-13 * scale.clamp_min(1e-300))
         for i in torch.nonzero(stop).flatten().tolist():
@@ -317,14 +285,19 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
         active = active & ~stop
         nrm = torch.where(active, nrm, torch.ones_like(nrm))
         beta[:, j] = torch.where(active, nrm, torch.zeros_like(nrm)).cpu()
-        q_next = torch.div(w, nrm[:, None], out=q_prev)  # q_prev's buffer is free now
+        # the next vector goes straight into the basis ("partial") or into q_prev's buffer, free now
+        q_next = torch.div(w, nrm[:, None], out=basis[:, j + 1] if partial is not None else q_prev)
         if not bool(active.all()):
             q_next[~active] = 0.0
+        if partial is not None:
+            filled = j + 2
         q_prev, q = q, q_next
         beta_prev = torch.where(active, nrm, torch.zeros_like(nrm))
         if not bool(active.any()):
             break
+    if partial is not None:
+        n_reorth, rows_read = partial.steps, partial.rows
     if keep_basis and basis is not None:
         basis[:, filled:] = 0.0  # rows never reached (every run stopped early)
     return Tridiagonal(alpha=alpha, beta=beta, steps=valid, reorthogonalised=n_reorth,
-                       basis=basis if keep_basis else None)
+                       basis=basis if keep_basis else None, rows_read=rows_read)
