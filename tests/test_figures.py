@@ -507,3 +507,34 @@ def test_no_shorthand_a_reader_cannot_decode(all_figures: dict[str, tuple[Any, s
             words += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), *ax.get_legend_handles_labels()[1]]
         text = " ".join(words)
         assert "lam =" not in text and "ell/d" not in text and " lam " not in text, name
+
+
+def test_median_curves_over_seeds_that_stopped_early() -> None:
+    """A diverged seed stops recording: later steps are medians over the seeds that reached them (the cpu run's
+    CIFAR-10 lr = eta* runs diverged in 4 of 5 seeds and stopped the realdata figure before this)."""
+    from nnspectra.plotting.wang2023.evolution_runs import diverged_note, median_curve
+
+    full = {"rows": [{"step": 0, "test_mse": 1.0}, {"step": 1, "test_mse": 2.0}, {"step": 10, "test_mse": 3.0}]}
+    stopped = {"rows": [{"step": 0, "test_mse": 5.0}, {"step": 1, "test_mse": None}], "diverged": "training diverged"}
+    steps, med, low, high = median_curve([full, stopped, full], "test_mse")
+    np.testing.assert_array_equal(steps, [0.0, 1.0, 10.0])
+    np.testing.assert_array_equal(med, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(low, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(high, [5.0, 2.0, 3.0])
+    assert diverged_note([full, stopped, full]) == "; diverged in 1 of 3 seeds" and diverged_note([full]) == ""
+
+
+def test_evolution_realdata_draws_runs_with_diverged_seeds(evo: dict[str, Any], tmp_path: Path, keep_figures) -> None:
+    grouped = {run: [dict(s, dataset="CIFAR-10 vehicle", hidden_layers=2) for s in seeds * 2]
+               for run, seeds in evo["grouped"]["teacher"].items()}
+    run = next(iter(grouped))
+    cut = dict(grouped[run][1], rows=grouped[run][1]["rows"][:2], diverged="training diverged at step 1")
+    grouped[run] = [grouped[run][0], cut]
+    from nnspectra.plotting.wang2023.evolution import plot_figure
+
+    plot_figure("evolution_realdata", {"cifar10": grouped}, {"cifar10": evo["spectra"]}, EvoPlot(**PLOT_CFG),
+                EvoModel(**MODEL_CFG), EvoClaims(**{**CLAIMS, "real_dataset": "cifar10"}), EvoAnalysis(**ANALYSIS_CFG),
+                tmp_path / "evolution_realdata.png")
+    (fig,) = keep_figures()
+    labels = [label for ax in fig.axes for label in ax.get_legend_handles_labels()[1]]
+    assert sum("diverged in 1 of 2 seeds" in label for label in labels) == 1, labels

@@ -31,6 +31,7 @@ from nnspectra.plotting.esd import draw_esd, draw_mp, draw_tail, stored_fit
 from nnspectra.plotting.wang2023.evolution_runs import (
     EvoPlot,
     final_step,
+    diverged_note,
     median_curve,
     dataset_title,
     real_datasets,
@@ -220,7 +221,7 @@ def mse_panel(ax: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]], title: s
         colour, marker = styles[run]
         steps, med, _, _ = median_curve(seeds, "test_mse")
         ax.plot(np.maximum(steps, 0.5), med, marker=marker, ms=4, color=colour, alpha=0.85,
-                label=run_label(seeds[0]))
+                label=run_label(seeds[0]) + diverged_note(seeds))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(STEP_AXIS)

@@ -3,6 +3,7 @@ median curve over seeds, and one colour and marker per run shared by every panel
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,9 +69,23 @@ def run_styles(runs: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
 
 
 def median_curve(seeds: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    steps = np.array([r["step"] for r in seeds[0]["rows"]], dtype=float)
-    values = np.array([[r[key] for r in s["rows"]] for s in seeds], dtype=float)
-    return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
+    """(steps, median, min, max) of ``key`` over the seeds at every step any seed recorded. A run that stopped
+    early (training diverged) has no rows after its last one: later steps are over the seeds that reached them."""
+    steps = sorted({float(r["step"]) for s in seeds for r in s["rows"]})
+    column = {step: i for i, step in enumerate(steps)}
+    values = np.full((len(seeds), len(steps)), np.nan)
+    for i, s in enumerate(seeds):
+        for r in s["rows"]:
+            values[i, column[float(r["step"])]] = np.nan if r[key] is None else r[key]
+    with warnings.catch_warnings():  # a step where every seed's value is missing stays NaN (not drawn)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(steps), np.nanmedian(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+
+
+def diverged_note(seeds: Sequence[Mapping[str, Any]]) -> str:
+    """``"; diverged in k of n seeds"`` where training stopped early in some seeds (their summaries say why), else ``""``."""
+    k = sum(1 for s in seeds if s.get("diverged"))
+    return f"; diverged in {k} of {len(seeds)} seeds" if k else ""
 
 
 def real_datasets(grouped: Mapping[str, Any], claims: Any) -> list[str]:
