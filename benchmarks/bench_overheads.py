@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -76,11 +77,6 @@ def clock(fn, reps: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     return sorted(cpus)[len(cpus) // 2], sorted(walls)[len(walls) // 2]
 
 
-def _quantile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
-
-
 def interleaved(fns: dict[str, Any], reps: int) -> dict[str, dict[str, Any]]:
     """Each callable once to warm up, then ``reps`` rounds calling every one in turn (the order rotates each
     round), so a change of load on the shared machine falls on all of them alike. Per name: median CPU and
@@ -101,9 +97,9 @@ def interleaved(fns: dict[str, Any], reps: int) -> dict[str, dict[str, Any]]:
     out = {}
     for name in names:
         ratios = [c / f for c, f in zip(cpus[name], first)]
-        out[name] = {"cpu": _quantile(cpus[name], 0.5), "wall": _quantile(walls[name], 0.5),
-                     "ratio": _quantile(ratios, 0.5), "ratio_q25": _quantile(ratios, 0.25),
-                     "ratio_q75": _quantile(ratios, 0.75)}
+        q25, _, q75 = statistics.quantiles(ratios, n=4)
+        out[name] = {"cpu": statistics.median(cpus[name]), "wall": statistics.median(walls[name]),
+                     "ratio": statistics.median(ratios), "ratio_q25": q25, "ratio_q75": q75}
     return out
 
 
@@ -158,10 +154,11 @@ def main(argv: list[str] | None = None) -> None:
         except ImportError as err:
             print(f"curvlinops missing: {err}")
         notes = {"hvp_pyhessian": "PyHessian hessian_vector_product"}
-        for name, t in interleaved(fns, reps).items():
+        timings = interleaved(fns, reps)
+        for name, t in timings.items():
             add(name, t["cpu"], t["wall"], over_bound=t["cpu"] / bound, ratio_to_ours=t["ratio"],
                 ratio_q25=t["ratio_q25"], ratio_q75=t["ratio_q75"], note=notes.get(name, ""))
-        hvp_cpu = next(float(r["cpu_s"]) for r in rows if r["row"] == "hvp_ours")
+        hvp_cpu = timings["hvp_ours"]["cpu"]
     if "hutchinson" in groups:  # the same probes, interleaved round by round
         probes = 16 if args.quick else 64
         fns = {}

@@ -21,18 +21,16 @@ to the CPU. Arithmetic is float64 (the basis is float64 even when the operator c
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 
 import torch
 
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
-from nnspectra.curvature.reorth import ETA, PartialReorth
+from nnspectra.curvature.reorth import DGKS, ETA, PartialReorth
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
-_DGKS = 1.0 / math.sqrt(2.0)
 
 
 @dataclass
@@ -57,7 +55,7 @@ def _orthogonalize(w: torch.Tensor, basis: torch.Tensor) -> tuple[torch.Tensor, 
     norm0 = torch.linalg.vector_norm(w)
     coef = basis @ w
     w = w - coef @ basis
-    if torch.linalg.vector_norm(w) < _DGKS * norm0:
+    if torch.linalg.vector_norm(w) < DGKS * norm0:
         more = basis @ w
         w = w - more @ basis
         coef = coef + more
@@ -260,7 +258,7 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
                 w.sub_(torch.bmm(coef.unsqueeze(1), basis[:, : j + 1], out=tmp.unsqueeze(1)).squeeze(1))
                 a = a + coef[:, j]
                 rows_read += active.cpu() * (j + 1)
-                if not bool((torch.linalg.vector_norm(w, dim=1) < _DGKS * before).any()):
+                if not bool((torch.linalg.vector_norm(w, dim=1) < DGKS * before).any()):
                     break
         else:  # the same recurrence in three passes over the blocks, no temporaries (other rounding)
             a = torch.empty(b, dtype=torch.float64, device=device)

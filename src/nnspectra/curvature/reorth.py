@@ -20,7 +20,7 @@ import torch
 EPS = float(torch.finfo(torch.float64).eps)
 DELTA = math.sqrt(EPS)  # an estimate above this triggers a reorthogonalisation
 ETA = EPS**0.75  # intervals extend over the neighbours whose estimate is above this
-_DGKS = 1.0 / math.sqrt(2.0)
+DGKS = 1.0 / math.sqrt(2.0)  # a second Gram-Schmidt pass when the first kept less than this of the norm
 
 
 def omega_step(omega: torch.Tensor, omega_prev: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,
@@ -72,7 +72,7 @@ def project_out_(w: torch.Tensor, basis: torch.Tensor, spans: list[tuple[int, in
             w.addmv_(basis[lo:hi].T, part, alpha=-1.0)
             coef[lo:hi] += part
             rows += hi - lo
-        if sweep == 1 or torch.linalg.vector_norm(w) >= _DGKS * before:
+        if sweep == 1 or torch.linalg.vector_norm(w) >= DGKS * before:
             break
     return coef, rows
 
