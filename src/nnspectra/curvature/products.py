@@ -3,7 +3,9 @@ little work per product (any ``nn.Module``, any device), and their dense and sci
 
 The operators build the autograd graph of the gradient ONCE (``create_graph=True``, on the first product)
 and keep it; each product is then a single backward pass through that graph (Pearlmutter's R-operator as
-double backward), so the primal forward/backward is not repeated. Measured at P = 55,660 (784-70-10 MLP,
+double backward), so the primal forward/backward is not repeated. The parameters are views of one flat
+leaf (P,), so the gradient and every product come out of autograd as flat vectors: no per-parameter split
+of the vector, zero-fill or concatenation in Python. Measured at P = 55,660 (784-70-10 MLP,
 N = 1,000, float64, one CPU thread): 6.4 ms per Hessian-vector product against 26 ms for ``jvp(grad)`` and
 a flop bound 8 N P / GEMM rate of 7.7 ms (see benchmarks/bench_gpu_paths.py).
 
@@ -33,10 +35,9 @@ graph per product instead, trading about 2x time for the graph memory.
 
 from __future__ import annotations
 
+import logging
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
-
-import logging
 
 import torch
 
@@ -75,12 +76,16 @@ class _ModelProducts(TorchOperator):
                  sample_chunk: int | None = None, cache_graph: bool = True, batched: bool = False):
         self.model, self.inputs, self.targets = prepare(model, inputs, targets, dtype, device)
         self.loss_fn = loss_fn
-        self.names = [name for name, _ in self.model.named_parameters()]
-        self.params = [p.detach().clone().requires_grad_(True) for p in self.model.parameters()]
+        named = list(self.model.named_parameters())
+        self.names = [name for name, _ in named]
+        self.shapes = [p.shape for _, p in named]
+        self.numels = [p.numel() for _, p in named]
+        # one flat leaf; the model sees views of it, so every product comes out of autograd as one (P,) vector
+        self.theta = torch.cat([p.detach().reshape(-1) for _, p in named]).requires_grad_(True)
         self.buffers = dict(self.model.named_buffers())
-        self.size = sum(p.numel() for p in self.params)
+        self.size = self.theta.numel()
         self.dtype = dtype
-        self.device = self.params[0].device
+        self.device = self.theta.device
         self.n = int(self.inputs.shape[0])
         self.slices = list(_chunks(self.n, sample_chunk))
         self.cache_graph = bool(cache_graph)
@@ -150,7 +155,9 @@ class _ModelProducts(TorchOperator):
     def _outputs(self, sl: slice) -> torch.Tensor:
         from torch.func import functional_call
 
-        return functional_call(self.model, (dict(zip(self.names, self.params)), self.buffers), (self.inputs[sl],))
+        views = {name: piece.view(shape)
+                 for name, piece, shape in zip(self.names, self.theta.split(self.numels), self.shapes)}
+        return functional_call(self.model, (views, self.buffers), (self.inputs[sl],))
 
     def _build_counted(self, sl: slice) -> tuple:
         seen: dict[tuple[int, int], int] = {}
@@ -179,38 +186,26 @@ class _ModelProducts(TorchOperator):
     def _apply_graph(self, graph: tuple, vecs: torch.Tensor, retain: bool) -> torch.Tensor:
         """Products (k, P) of one chunk's matrix with the rows of ``vecs``."""
 
-    def _split(self, vec: torch.Tensor) -> list[torch.Tensor]:
-        """A flat vector (P,) or a block of rows (k, P) as per-parameter pieces ((k,) + shape)."""
-        sizes = [p.numel() for p in self.params]
-        lead = tuple(vec.shape[:-1])
-        return [piece.reshape(*lead, *p.shape) for piece, p in zip(vec.split(sizes, dim=-1), self.params)]
-
-    def _grad_rows(self, outputs: torch.Tensor | list[torch.Tensor], inputs: list[torch.Tensor],
-                   vecs: torch.Tensor, retain: bool, split: Callable[[torch.Tensor], list[torch.Tensor]] | None,
+    def _grad_rows(self, outputs: torch.Tensor, inputs: torch.Tensor, vecs: torch.Tensor, retain: bool,
                    ) -> torch.Tensor:
-        """Rows of vector-Jacobian products of ``outputs`` (flat) with each row of ``vecs``: (k, sum inputs)."""
-        def flat(grads: tuple[torch.Tensor | None, ...], out: torch.Tensor) -> None:
-            torch.cat([(torch.zeros_like(x) if g is None else g).reshape(-1) for g, x in zip(grads, inputs)], out=out)
-
-        outs = outputs if isinstance(outputs, list) else [outputs]
-        live = [i for i, o in enumerate(outs) if o.requires_grad]  # outputs that depend on the inputs at all
-        k = vecs.shape[0]
-        if not live:
-            return torch.zeros(k, sum(x.numel() for x in inputs), dtype=vecs.dtype, device=vecs.device)
-        outs = [outs[i] for i in live]
+        """Rows (k, inputs.numel()) of vector-Jacobian products of ``outputs`` with each row of ``vecs``
+        (k, outputs.numel()): one backward pass per row, or one vmapped pass for all with ``batched``."""
+        k, width = vecs.shape[0], inputs.numel()
+        if not outputs.requires_grad:  # the outputs do not depend on the inputs at all
+            return torch.zeros(k, width, dtype=vecs.dtype, device=vecs.device)
         if self.batched and k > 1:
-            grad_out = split(vecs) if split is not None else [vecs]
-            grads = torch.autograd.grad(outs, inputs, [grad_out[i] for i in live], retain_graph=retain,
-                                        is_grads_batched=True, allow_unused=True)
-            return torch.cat([(torch.zeros(k, x.numel(), dtype=vecs.dtype, device=vecs.device) if g is None
-                               else g.reshape(k, -1)) for g, x in zip(grads, inputs)], dim=1)
-        rows = torch.empty(k, sum(x.numel() for x in inputs), dtype=vecs.dtype, device=vecs.device)
-        for i in range(k):  # each row written in place (no stack of k copies afterwards)
-            grad_out = split(vecs[i]) if split is not None else [vecs[i]]
-            keep = retain or i < k - 1
-            flat(torch.autograd.grad(outs, inputs, [grad_out[j] for j in live], retain_graph=keep,
-                                     allow_unused=True), rows[i])
-        return rows
+            (grad,) = torch.autograd.grad(outputs, inputs, vecs.reshape(k, *outputs.shape), retain_graph=retain,
+                                          is_grads_batched=True, allow_unused=True)
+            return torch.zeros(k, width, dtype=vecs.dtype, device=vecs.device) if grad is None else grad.reshape(k, width)
+        rows = None if k == 1 else torch.empty(k, width, dtype=vecs.dtype, device=vecs.device)
+        for i in range(k):
+            (grad,) = torch.autograd.grad(outputs, inputs, vecs[i].reshape(outputs.shape),
+                                          retain_graph=retain or i < k - 1, allow_unused=True)
+            row = torch.zeros(width, dtype=vecs.dtype, device=vecs.device) if grad is None else grad.reshape(width)
+            if rows is None:  # one vector: autograd's own output, no copy
+                return row.reshape(1, width)
+            rows[i] = row  # each row written in place (no stack of k copies afterwards)
+        return rows  # type: ignore[return-value]
 
     def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
         total = None
@@ -236,12 +231,12 @@ class HessianProducts(_ModelProducts):
 
     def _build(self, sl: slice) -> tuple:
         loss = self.loss_fn(self._outputs(sl), self.targets[sl]) * self._weight(sl)
-        grads = torch.autograd.grad(loss, self.params, create_graph=True, allow_unused=True)
-        return ([torch.zeros_like(p) if g is None else g for g, p in zip(grads, self.params)],)
+        (grad,) = torch.autograd.grad(loss, self.theta, create_graph=True, allow_unused=True)
+        return (torch.zeros_like(self.theta) if grad is None else grad,)
 
     def _apply_graph(self, graph: tuple, vecs: torch.Tensor, retain: bool) -> torch.Tensor:
-        (grads,) = graph
-        return self._grad_rows(grads, self.params, vecs, retain, self._split)
+        (grad,) = graph
+        return self._grad_rows(grad, self.theta, vecs, retain)
 
 
 class _OuterProducts(_ModelProducts):
@@ -262,16 +257,14 @@ class _OuterProducts(_ModelProducts):
         out = self._outputs(sl)
         blocks = self._chunk_blocks[self.slices.index(sl)]
         dummy = torch.zeros_like(out, requires_grad=True)
-        jt_u = torch.autograd.grad(out, self.params, dummy, create_graph=True, allow_unused=True)
-        return out, dummy, [torch.zeros_like(p) if g is None else g for g, p in zip(jt_u, self.params)], blocks
+        (jt_u,) = torch.autograd.grad(out, self.theta, dummy, create_graph=True, allow_unused=True)
+        return out, dummy, (torch.zeros_like(self.theta) if jt_u is None else jt_u), blocks
 
     def _apply_graph(self, graph: tuple, vecs: torch.Tensor, retain: bool) -> torch.Tensor:
         out, dummy, jt_u, blocks = graph
-        jv = self._grad_rows(jt_u, [dummy], vecs, True, self._split)  # (k, N*C)
-        jv = jv.reshape(vecs.shape[0], *out.shape)
+        jv = self._grad_rows(jt_u, dummy, vecs, True).reshape(vecs.shape[0], *out.shape)  # J v: (k, N, C)
         bjv = torch.einsum("icd,kid->kic", blocks, jv)
-        return self._grad_rows(out, self.params, bjv.reshape(vecs.shape[0], -1), retain,
-                               lambda r: [r.reshape(out.shape)] if r.ndim == 1 else [r.reshape(-1, *out.shape)])
+        return self._grad_rows(out, self.theta, bjv.reshape(vecs.shape[0], -1), retain)
 
 
 class GaussNewtonProducts(_OuterProducts):
