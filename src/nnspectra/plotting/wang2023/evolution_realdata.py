@@ -20,7 +20,9 @@ from nnspectra.plotting.wang2023.evolution import STEP_AXIS, mse_panel, tail_pan
 from nnspectra.plotting.wang2023.evolution_runs import (
     EvoPlot,
     dataset_title,
+    diverged_note,
     final_step,
+    median_curve,
     real_datasets,
     run_label,
     run_styles,
@@ -36,14 +38,10 @@ def architecture(summary: Mapping[str, Any], model_cfg: Any) -> str:
 
 
 def _top_over_edge(seeds: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Steps and the median / min / max over seeds of max_l lambda_max(W_l^T W_l/h) / its MP edge (seeds whose
-    run stopped early, a recorded divergence, are left out)."""
-    full = max(len(s["rows"]) for s in seeds)
-    kept = [s for s in seeds if len(s["rows"]) == full]
-    mats = [k[:-len("_mp_edge")] for k in kept[0]["rows"][0] if k.endswith("_mp_edge")]
-    values = np.array([[max(r[f"{m}_lmax"] / r[f"{m}_mp_edge"] for m in mats) for r in s["rows"]] for s in kept])
-    steps = np.array([r["step"] for r in kept[0]["rows"]], dtype=float)
-    return steps, np.median(values, axis=0), values.min(axis=0), values.max(axis=0)
+    """Steps and the median / min / max over seeds of max_l lambda_max(W_l^T W_l/h) / its MP edge, at each step
+    over the seeds that reached it (:func:`median_curve`; a run that diverged stops recording)."""
+    mats = [k[:-len("_mp_edge")] for k in seeds[0]["rows"][0] if k.endswith("_mp_edge")]
+    return median_curve(seeds, lambda r: max(r[f"{m}_lmax"] / r[f"{m}_mp_edge"] for m in mats))
 
 
 def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
@@ -82,7 +80,8 @@ def _realdata_row(axes: Any, runs: Mapping[str, Sequence[Mapping[str, Any]]],
         colour, marker = styles[run]
         steps, med, low, high = _top_over_edge(runs[run])
         ax.fill_between(np.maximum(steps, 0.5), low, high, color=colour, alpha=0.2)
-        ax.plot(np.maximum(steps, 0.5), med, marker=marker, ms=4, color=colour, label=run_label(picked[run]))
+        ax.plot(np.maximum(steps, 0.5), med, marker=marker, ms=4, color=colour,
+                label=run_label(picked[run]) + diverged_note(runs[run]))
     factor = float(outlier_factor)
     ax.axhline(factor, color="k", ls="--", lw=0.8, label=f"{factor:g} (claim 37 threshold)")
     ax.set_xscale("log")

@@ -4,7 +4,7 @@ median curve over seeds, and one colour and marker per run shared by every panel
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,15 +68,19 @@ def run_styles(runs: Mapping[str, Any]) -> dict[str, tuple[Any, str]]:
     return dict(zip(runs, series_styles(len(runs))))
 
 
-def median_curve(seeds: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(steps, median, min, max) of ``key`` over the seeds at every step any seed recorded. A run that stopped
-    early (training diverged) has no rows after its last one: later steps are over the seeds that reached them."""
+def median_curve(seeds: Sequence[Mapping[str, Any]], key: str | Callable[[Mapping[str, Any]], float | None],
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(steps, median, min, max) of ``key`` (a row's column, or a function of the row) over the seeds at every
+    step any seed recorded. A run that stopped early (training diverged) has no rows after its last one: later
+    steps are over the seeds that reached them."""
+    value = (lambda r: r[key]) if isinstance(key, str) else key
     steps = sorted({float(r["step"]) for s in seeds for r in s["rows"]})
     column = {step: i for i, step in enumerate(steps)}
     values = np.full((len(seeds), len(steps)), np.nan)
     for i, s in enumerate(seeds):
         for r in s["rows"]:
-            values[i, column[float(r["step"])]] = np.nan if r[key] is None else r[key]
+            v = value(r)
+            values[i, column[float(r["step"])]] = np.nan if v is None else v
     with warnings.catch_warnings():  # a step where every seed's value is missing stays NaN (not drawn)
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.asarray(steps), np.nanmedian(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
