@@ -53,6 +53,7 @@ from nnspectra.curvature.memory import check_dense_fits
 from nnspectra.curvature.mlp import output_hessian_blocks
 from nnspectra.curvature.operators import TorchOperator
 from nnspectra.errors import NnspectraError
+from nnspectra.models.flat import flat_parameters, unflatten
 
 log = logging.getLogger(__name__)
 
@@ -76,12 +77,8 @@ class _ModelProducts(TorchOperator):
                  sample_chunk: int | None = None, cache_graph: bool = True, batched: bool = False):
         self.model, self.inputs, self.targets = prepare(model, inputs, targets, dtype, device)
         self.loss_fn = loss_fn
-        named = list(self.model.named_parameters())
-        self.names = [name for name, _ in named]
-        self.shapes = [p.shape for _, p in named]
-        self.numels = [p.numel() for _, p in named]
         # one flat leaf; the model sees views of it, so every product comes out of autograd as one (P,) vector
-        self.theta = torch.cat([p.detach().reshape(-1) for _, p in named]).requires_grad_(True)
+        self.theta = flat_parameters(self.model).requires_grad_(True)
         self.buffers = dict(self.model.named_buffers())
         self.size = self.theta.numel()
         self.dtype = dtype
@@ -155,9 +152,7 @@ class _ModelProducts(TorchOperator):
     def _outputs(self, sl: slice) -> torch.Tensor:
         from torch.func import functional_call
 
-        views = {name: piece.view(shape)
-                 for name, piece, shape in zip(self.names, self.theta.split(self.numels), self.shapes)}
-        return functional_call(self.model, (views, self.buffers), (self.inputs[sl],))
+        return functional_call(self.model, (unflatten(self.model, self.theta), self.buffers), (self.inputs[sl],))
 
     def _build_counted(self, sl: slice) -> tuple:
         seen: dict[tuple[int, int], int] = {}

@@ -21,12 +21,12 @@ def flat_parameters(model: torch.nn.Module, dtype: torch.dtype | None = None) ->
 
 
 def unflatten(model: torch.nn.Module, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The flat vector theta (P,) as ``{name: view}`` in ``model.named_parameters()`` order (no copy)."""
-    params, offset = {}, 0
-    for name, p in model.named_parameters():
-        params[name] = theta[offset : offset + p.numel()].view_as(p)
-        offset += p.numel()
-    return params
+    """The flat vector theta (P,) as ``{name: view}`` in ``model.named_parameters()`` order (no copy). One
+    split, so a gradient with respect to theta is assembled by one concatenation in autograd (a slice per
+    parameter would add a zero-filled (P,) tensor per parameter)."""
+    named = list(model.named_parameters())
+    pieces = theta.split([p.numel() for _, p in named])
+    return {name: piece.view_as(p) for (name, p), piece in zip(named, pieces)}
 
 
 def loss_of_flat_params(model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor,
