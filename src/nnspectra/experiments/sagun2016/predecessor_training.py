@@ -30,8 +30,8 @@ from nnspectra.training.settings import TrainSettings
 # ------------------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
 class P0Model(SeededSettings):
-    """Config ``predecessor.model``: the init scheme (``torch`` or ``normal`` with ``init_scale``), drawn with
-    seed :meth:`~SeededSettings.seed_for` (``seed_offset`` + run seed)."""
+    """Config ``predecessor.model``: the init scheme (``torch`` or ``normal`` with ``init_scale``) and the
+    offset added to a seed to draw it."""
 
     seed_offset: int = 1000
     init: str = "torch"
@@ -49,8 +49,7 @@ class P0Train(TrainSettings):
 
 @dataclass(frozen=True)
 class P0Blobs(SeededSettings):
-    """Config ``predecessor.blobs``: the two Gaussian blobs of P0 Fig 3 (points per blob, std), drawn with seed
-    :meth:`~SeededSettings.seed_for` (``seed_offset`` + run seed)."""
+    """Config ``predecessor.blobs``: the two Gaussian blobs of P0 Fig 3 (points per blob, std, seed offset)."""
 
     n_per_blob: int = 100
     std: float = 0.1

@@ -16,8 +16,7 @@ from nnspectra.experiments.settings import SeededSettings
 
 @dataclass(frozen=True)
 class BlobData(SeededSettings):
-    """Config ``blobs.data``: training points N and input dimension, drawn with seed
-    :meth:`~SeededSettings.seed_for` (``seed_offset`` + run seed)."""
+    """Config ``blobs.data``: training points N, input dimension, seed offset of the draw."""
 
     n_train: int = 100
     input_dim: int = 100

@@ -28,8 +28,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class BlobModel(SeededSettings):
-    """Config ``blobs.model``: hidden widths (paper 30, 30), init N(0, init_scale^2) drawn with seed
-    :meth:`~SeededSettings.seed_for` (``seed_offset`` + run seed, independent of the data seed)."""
+    """Config ``blobs.model``: hidden widths (paper 30, 30), init N(0, init_scale^2), init seed offset."""
 
     seed_offset: int = 1000
     hidden: tuple[int, ...] = (30, 30)
