@@ -220,7 +220,8 @@ def test_line_losses_end_points_and_flat_profile() -> None:
 
 def test_interpolation_profiles_shapes_and_same_start() -> None:
     x, y = two_blobs(10, 0.1, 0)
-    out = p0t.interpolation_profiles(x, y, 3, seed_a=0, seed_b=1, lr=0.5, batch_size=5, steps=12, record_every=4)
+    fig8 = p0t.P0Fig8(width=3, batch_size=5, steps=12, record_every=4)
+    out = p0t.interpolation_profiles(x, y, fig8, p0t.P0Train(lr=0.5), p0t.P0Model(seed_offset=0), seed=0)
     assert out["steps"].tolist() == [0, 4, 8, 12] and out["gd_sgd"].shape == (4, 21)
     assert np.ptp(out["gd_sgd"][0]) < 1e-14  # step 0: GD and SGD start from the same init
     assert np.ptp(out["sgd_sgd"][0]) > 0  # two different inits

@@ -8,5 +8,5 @@ from nnspectra.pipeline.step import Step
 with Step.from_namespace(snakemake) as step:  # noqa: F821
     w, data_cfg = step.wildcards, settings(BlobData, step.params["cfg"]["blobs.data"])
     data = blob_dataset(int(data_cfg.n_train), int(data_cfg.input_dim), int(w["k"]), float(w["cov"]),
-                        int(data_cfg.seed_offset) + int(w["seed"]))
+                        data_cfg.seed_for(int(w["seed"])))
     save_arrays(step.output["data"], **data.as_arrays())

@@ -10,9 +10,9 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed, width = step.params["cfg"], int(step.wildcards["seed"]), int(step.wildcards["width"])
     data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
     train = settings(P0Train, cfg["predecessor.train"])
-    x, y = two_blobs(int(data.n_per_blob), float(data.std), int(data.seed_offset) + seed)
+    x, y = two_blobs(int(data.n_per_blob), float(data.std), data.seed_for(seed))
     step.set_device("cpu")
-    run = blob_width_run(x, y, width, seed=int(model.seed_offset) + seed, init=model.init,
+    run = blob_width_run(x, y, width, seed=model.seed_for(seed), init=model.init,
                          init_scale=float(model.init_scale), lr=float(train.lr),
                          grad_norm_tol=float(train.grad_norm_tol), max_iterations=int(train.max_iterations))
     arrays = {k: run[k] for k in ("hessian_final", "eig_init", "eig_final")}

@@ -1,6 +1,4 @@
 """P0 Fig 8: loss on the straight line between simultaneous GD/SGD iterates, at every recorded step."""
-import numpy as np
-
 from nnspectra.data.p0 import two_blobs
 from nnspectra.experiments.sagun2016.predecessor_training import (
     P0Blobs,
@@ -19,11 +17,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
     train, fig8 = settings(P0Train, cfg["predecessor.train"]), settings(P0Fig8, cfg["predecessor.fig8"])
     seed = int(settings(P0Plot, cfg["predecessor.plot"]).seed)
-    x, y = two_blobs(int(data.n_per_blob), float(data.std), int(data.seed_offset) + seed)
+    x, y = two_blobs(int(data.n_per_blob), float(data.std), data.seed_for(seed))
     step.set_device("cpu")
-    out = interpolation_profiles(x, y, int(fig8.width), seed_a=int(model.seed_offset) + seed,
-                                 seed_b=int(model.seed_offset) + seed + int(fig8.second_seed_offset),
-                                 lr=float(train.lr), batch_size=int(fig8.batch_size), steps=int(fig8.steps),
-                                 record_every=int(fig8.record_every), alphas=np.linspace(0, 1, int(fig8.n_alphas)),
-                                 init=model.init, init_scale=float(model.init_scale))
+    out = interpolation_profiles(x, y, fig8, train, model, seed)
     save_arrays(step.output["profiles"], seed=seed, **out)

@@ -18,11 +18,11 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
         x, y = mnist_examples(resolve_data_dir(cfg["data_dir"]), per_class, int(mnist.subset_seed), side,
                               download=bool(cfg["download"]))
     else:
-        x, y = random_patterns(10 * per_class, side * side, 10, seed=int(mnist.random_seed_offset) + seed,
+        x, y = random_patterns(10 * per_class, side * side, 10, seed=mnist.random_seed(seed),
                                distribution=mnist.random_distribution)
     device = resolve_device(cfg["device"])
     step.set_device(device)
-    out = trained_spectra(x, y, [x.shape[1], *parse_hidden(w["hidden"]), 10], seed=int(model.seed_offset) + seed,
+    out = trained_spectra(x, y, [x.shape[1], *parse_hidden(w["hidden"]), 10], seed=model.seed_for(seed),
                           init=model.init, init_scale=float(model.init_scale), lr=float(train.lr),
                           grad_norm_tol=float(train.grad_norm_tol), max_iterations=int(mnist.max_iterations),
                           heatmap_side=int(mnist.heatmap_side), train=w["point"] == "trained", device=device)

@@ -11,7 +11,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed = step.params["cfg"], int(step.wildcards["seed"])
     data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
     train, fig6 = settings(P0Train, cfg["predecessor.train"]), settings(P0Fig6, cfg["predecessor.fig6"])
-    x, y = two_blobs(int(data.n_per_blob), float(data.std), int(data.seed_offset) + seed)
+    x, y = two_blobs(int(data.n_per_blob), float(data.std), data.seed_for(seed))
     device = resolve_device(cfg["device"])
     step.set_device(device)
     out = sphere_lambda_max(x, y, int(fig6.width), int(fig6.n_inits), seed=seed, radius=fig6.radius,

@@ -16,6 +16,7 @@ import torch
 from nnspectra.curvature import eigvalsh_dense
 from nnspectra.data.vision import MnistSubset
 from nnspectra.errors import ConfigError
+from nnspectra.experiments.settings import offset_seed
 from nnspectra.experiments.sagun2016.predecessor import full_grad_norm, hessian_matrix, spectrum
 from nnspectra.experiments.sagun2016.predecessor_training import P0Train, as_tensors, build_net, full_loss, train_gd
 from nnspectra.models.mlp import mlp_parameter_count
@@ -33,6 +34,10 @@ class P0Mnist(MnistSubset):
     heatmap_side: int = 400
     fig1: Mapping[str, Any] = field(default_factory=lambda: {"widths": [10, 30, 50, 70], "hidden_layers": [1, 2]})
     fig2: Mapping[str, Any] = field(default_factory=lambda: {"hidden": [10, 10]})
+
+    def random_seed(self, seed: int) -> int:
+        """The seed of the random inputs of run seed ``seed`` (``random_seed_offset`` + seed)."""
+        return offset_seed(self.random_seed_offset, seed)
 
 
 def coarse_grain(mat: np.ndarray | torch.Tensor, max_side: int = 400) -> np.ndarray:

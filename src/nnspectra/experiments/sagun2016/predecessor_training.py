@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
 import numpy as np
@@ -19,6 +19,7 @@ from torch import nn
 
 from nnspectra.models.flat import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
+from nnspectra.experiments.settings import SeededSettings, offset_seed
 from nnspectra.models.mlp import make_mlp, mlp_parameter_count
 from nnspectra.training import TrainConfig, TrainResult, train
 from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss
@@ -28,13 +29,13 @@ from nnspectra.training.settings import TrainSettings
 
 # ------------------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
-class P0Model:
+class P0Model(SeededSettings):
     """Config ``predecessor.model``: the init scheme (``torch`` or ``normal`` with ``init_scale``) and the
     offset added to a seed to draw it."""
 
+    seed_offset: int = 1000
     init: str = "torch"
     init_scale: float = 0.1
-    seed_offset: int = 1000
 
 
 @dataclass(frozen=True)
@@ -47,18 +48,18 @@ class P0Train(TrainSettings):
 
 
 @dataclass(frozen=True)
-class P0Blobs:
+class P0Blobs(SeededSettings):
     """Config ``predecessor.blobs``: the two Gaussian blobs of P0 Fig 3 (points per blob, std, seed offset)."""
 
     n_per_blob: int = 100
     std: float = 0.1
-    seed_offset: int = 0
 
 
 @dataclass(frozen=True)
 class P0Fig8:
-    """Config ``predecessor.fig8``: net width, SGD batch, steps, recording interval, points on the line and
-    the seed offset of the second SGD run."""
+    """Config ``predecessor.fig8``: net width, SGD batch, steps, recording interval (the loop reads these three
+    through :meth:`TrainConfig.from_settings <nnspectra.training.TrainConfig.from_settings>`), points on the line
+    and the second SGD run's seed offset."""
 
     width: int = 10
     batch_size: int = 10
@@ -66,6 +67,10 @@ class P0Fig8:
     record_every: int = 1
     n_alphas: int = 21
     second_seed_offset: int = 1
+
+    def second_seed(self, seed: int) -> int:
+        """The run seed of the second SGD run of run seed ``seed`` (its init and shuffle are drawn from it)."""
+        return offset_seed(self.second_seed_offset, seed)
 
 
 @dataclass(frozen=True)
@@ -162,46 +167,50 @@ def full_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 # ---------------------------------------------------------------------------------------- Fig 8
-def _trajectory(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr: float, steps: int,
-                batch_size: int | None, seed: int, record_every: int) -> np.ndarray:
-    """Flat parameters (T, P) at steps 0, record_every, ... of a fixed-length GD/SGD run (train())."""
+def _trajectory(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig) -> np.ndarray:
+    """Flat parameters (T, P) at steps 0, log_every, ... of a fixed-length run (:func:`training.train`)."""
     rows: list[np.ndarray] = []
 
     def on_log(step: int, m: nn.Module) -> None:
         rows.append(flat_parameters(m).numpy().copy())
 
-    train_gd(model, x, y, P0Train(lr=lr, grad_norm_tol=None, max_iterations=steps), batch_size=batch_size,
-             schedule="shuffle", seed=seed, log_every=record_every, on_log=on_log, desc="p0 fig8")
+    train(model, cross_entropy, x, y, cfg, on_log=on_log, desc="p0 fig8")
     return np.stack(rows)
 
 
-def interpolation_profiles(x: np.ndarray, y: np.ndarray, width: int, *, seed_a: int, seed_b: int, lr: float = 0.1,
-                           batch_size: int = 10, steps: int = 2000, record_every: int = 1,
-                           alphas: Sequence[float] | None = None, init: str = "torch", init_scale: float = 0.1,
-                           hidden_layers: int = 2) -> dict[str, np.ndarray]:
+def interpolation_profiles(x: np.ndarray, y: np.ndarray, fig8: P0Fig8, train_settings: P0Train, model: P0Model,
+                           seed: int) -> dict[str, np.ndarray]:
     """P0 Fig 8: loss on the straight line between simultaneous iterates, at every recorded step.
 
-    * ``gd_sgd`` (T, A): GD and SGD (batch ``batch_size``, shuffled, seed_a) from the same init (seed_a);
-    * ``sgd_sgd`` (T, A): SGD from init seed_a (shuffle seed_a) and SGD from init seed_b (shuffle seed_b).
-    alpha = 0 is the first run, 1 the second; ``steps`` (T,) are the recorded step numbers. Also returns
-    ``barrier_gd_sgd``/``barrier_sgd_sgd`` (T,): max loss over alpha in [0, 1] minus the larger end value.
+    Every run takes ``fig8.steps`` steps at ``train_settings.lr`` (no gradient-norm stop), recording every
+    ``fig8.record_every``; the run of seed s starts from init ``model.seed_for(s)`` and shuffles with that seed.
+    * ``gd_sgd`` (T, A): GD and SGD (batch ``fig8.batch_size``, shuffled) of run ``seed`` from the same init;
+    * ``sgd_sgd`` (T, A): SGD of run ``seed`` and SGD of run ``fig8.second_seed(seed)``.
+    alpha = 0 is the first run, 1 the second, ``fig8.n_alphas`` points; ``steps`` (T,) are the recorded step
+    numbers. Also returns ``barrier_gd_sgd``/``barrier_sgd_sgd`` (T,): max loss over alpha in [0, 1] minus the
+    larger end value.
     """
-    al = np.linspace(0.0, 1.0, 21) if alphas is None else np.asarray(alphas, dtype=np.float64)
-    sizes = blob_sizes(width, hidden_layers)
+    al = np.linspace(0.0, 1.0, int(fig8.n_alphas))
+    sizes = blob_sizes(int(fig8.width))
     xt, yt = as_tensors(x, y)
+    sgd = TrainConfig.from_settings(fig8, lr=train_settings.lr, grad_norm_tol=None, schedule="shuffle",
+                                    progress=False, config_key="predecessor.train")
 
-    def run(init_seed: int, bs: int | None, shuffle_seed: int) -> np.ndarray:
-        model = build_net(sizes, seed=init_seed, init=init, init_scale=init_scale)
-        return _trajectory(model, xt, yt, lr=lr, steps=steps, batch_size=bs, seed=shuffle_seed,
-                           record_every=record_every)
+    def run(run_seed: int, cfg: TrainConfig) -> np.ndarray:
+        init_seed = model.seed_for(run_seed)
+        net = build_net(sizes, seed=init_seed, init=model.init, init_scale=float(model.init_scale))
+        return _trajectory(net, xt, yt, replace(cfg, seed=init_seed))
 
-    gd_a, sgd_a, sgd_b = run(seed_a, None, seed_a), run(seed_a, batch_size, seed_a), run(seed_b, batch_size, seed_b)
-    f = loss_of_flat_params(build_net(sizes, seed=seed_a), cross_entropy, xt, yt)
+    gd_a, sgd_a = run(seed, replace(sgd, batch_size=None)), run(seed, sgd)
+    sgd_b = run(fig8.second_seed(seed), sgd)
+    f = loss_of_flat_params(build_net(sizes, seed=model.seed_for(seed)), cross_entropy, xt, yt)
     prof_same = line_losses(gd_a, sgd_a, al, f)
     prof_diff = line_losses(sgd_a, sgd_b, al, f)
+
     def barrier(prof: np.ndarray) -> np.ndarray:
         return np.array([barrier_height(al, row) for row in prof])
 
+    steps, record_every = int(fig8.steps), int(fig8.record_every)
     recorded = np.arange(0, steps + 1, record_every)
     if recorded[-1] != steps:
         recorded = np.append(recorded, steps)

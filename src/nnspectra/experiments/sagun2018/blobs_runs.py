@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from nnspectra.errors import ConfigError
+from nnspectra.experiments.settings import SeededSettings
 
 
 @dataclass(frozen=True)
-class BlobData:
+class BlobData(SeededSettings):
     """Config ``blobs.data``: training points N, input dimension, seed offset of the draw."""
 
     n_train: int = 100
     input_dim: int = 100
-    seed_offset: int = 0
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from nnspectra.errors import ConfigError
+from nnspectra.experiments.settings import SeededSettings
 from nnspectra.models.sizes import mlp_parameter_count
 from nnspectra.training.settings import GuardedTrainSettings
 
@@ -26,13 +27,13 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class BlobModel:
+class BlobModel(SeededSettings):
     """Config ``blobs.model``: hidden widths (paper 30, 30), init N(0, init_scale^2), init seed offset."""
 
+    seed_offset: int = 1000
     hidden: tuple[int, ...] = (30, 30)
     init: str = "normal"
     init_scale: float = 0.1
-    seed_offset: int = 1000
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def build_model(model: BlobModel, input_dim: int, k: int, act: str, seed: int) -
     from nnspectra.models.mlp import make_mlp
 
     return make_mlp(layer_sizes(model, input_dim, k), act, init=model.init,
-                    init_scale=float(model.init_scale), seed=int(model.seed_offset) + int(seed),
+                    init_scale=float(model.init_scale), seed=model.seed_for(seed),
                     dtype=torch.float64)
 
 
