@@ -123,7 +123,8 @@ def test_most_of_the_first_fill_failing_is_the_lr() -> None:
 
 
 def _sphere_kw() -> dict:
-    return dict(seed=0, init="torch", lr=0.1, grad_norm_tol=1e-3, max_iterations=200, snapshot_tols=[1e-2], group=4)
+    return dict(train_settings=p0t.P0Train(lr=0.1, grad_norm_tol=1e-3, max_iterations=200), model=p0t.P0Model(),
+                seed=0, snapshot_tols=[1e-2], group=4)
 
 
 def test_sphere_deadline_stops_at_a_checkpoint_and_resumes_bitwise(tmp_path: Path,

@@ -205,14 +205,15 @@ def test_nonfinite_parameters_stop_naming_the_lr() -> None:
 def test_batched_gd_collapse_or_blow_up_stops_naming_the_lr() -> None:
     from nnspectra.data.p0 import two_blobs
     from nnspectra.experiments.sagun2016.predecessor_sphere import sphere_lambda_max
+    from nnspectra.experiments.sagun2016.predecessor_training import P0Model, P0Train
 
     x, y = two_blobs(30, 1.0, 0)
     for lr in (1e8, 1e300):
         with pytest.raises(DivergenceError, match=r"batched GD: [5-8] of 8 nets diverged or collapsed .*lower "
                                                   r"predecessor.train.lr in the config") as info:
-            sphere_lambda_max(x, y, 6, 8, seed=0, lr=lr, max_iterations=300, snapshot_tols=[])
+            sphere_lambda_max(x, y, 6, 8, P0Train(lr=lr, max_iterations=300), P0Model(), 0, snapshot_tols=[])
         _one_line(info.value)
-    ok = sphere_lambda_max(x, y, 6, 8, seed=0, lr=0.1, max_iterations=300, snapshot_tols=[])
+    ok = sphere_lambda_max(x, y, 6, 8, P0Train(lr=0.1, max_iterations=300), P0Model(), 0, snapshot_tols=[])
     assert not ok["diverged"].any() and (ok["lambda_max"] > 0).all()
 
 

@@ -178,7 +178,8 @@ def test_hessian_of_tiny_net_matches_torch_func_and_finite_differences() -> None
 
 def test_blob_width_run_outputs_are_consistent() -> None:
     x, y = two_blobs(15, 0.1, 0)
-    run = p0.blob_width_run(x, y, 3, seed=2, init_scale=0.5, lr=0.5, grad_norm_tol=1e-3, max_iterations=300)
+    run = p0.blob_width_run(x, y, 3, p0t.P0Train(lr=0.5, grad_norm_tol=1e-3, max_iterations=300),
+                            p0t.P0Model(seed_offset=0, init_scale=0.5), 2)
     h = run["hessian_final"]
     assert h.shape == (29, 29) and np.allclose(h, h.T, atol=1e-14)
     np.testing.assert_allclose(np.linalg.eigvalsh(h), run["eig_final"], atol=1e-12)
@@ -187,14 +188,28 @@ def test_blob_width_run_outputs_are_consistent() -> None:
     assert run["converged"] == (run["final_grad_norm"] <= 1e-3)
 
 
+def test_blob_runs_read_their_settings() -> None:
+    """The run seed draws the init through ``model.seed_for`` and the data through ``data.seed_for``; Fig 7's
+    sweep is the width run of each std; MNIST's section caps GD with its own ``max_iterations``."""
+    train = p0t.P0Train(lr=0.5, grad_norm_tol=1e-3, max_iterations=40)
+    data, fig7 = p0t.P0Blobs(seed_offset=7, n_per_blob=10), p0.P0Fig7(stds=(0.3,), width=3)
+    sweep = p0.blob_std_sweep(data, fig7, train, p0t.P0Model(seed_offset=2), 1)
+    x, y = two_blobs(10, 0.3, 8)
+    run = p0.blob_width_run(x, y, 3, train, p0t.P0Model(seed_offset=0), 3)
+    assert sweep["eig_final"][0].tobytes() == run["eig_final"].tobytes() and sweep["iterations"][0] == run["iterations"]
+    capped = p0m.P0Mnist(max_iterations=5).train_settings(train)
+    assert capped == p0t.P0Train(lr=0.5, grad_norm_tol=1e-3, max_iterations=5)
+
+
 def test_mnist_random_spectra_share_the_init() -> None:
     xm, ym = random_patterns(20, 16, 2, seed=0, distribution="uniform")
     xr, yr = random_patterns(20, 16, 2, seed=1)
-    out = p0m.mnist_random_spectra(xm, ym, xr, yr, [3], seed=5, n_classes=2, max_iterations=5, heatmap_side=10)
+    train, model = p0t.P0Train(max_iterations=5), p0t.P0Model(seed_offset=0)
+    out = p0m.mnist_random_spectra(xm, ym, xr, yr, [3], train, model, 5, n_classes=2, heatmap_side=10)
     assert out["mnist"]["n_params"] == out["random"]["n_params"] == 17 * 3 + 4 * 2
     assert out["mnist"]["heatmap_final"].shape == (9, 9)  # P = 59: blocks of 6
     with pytest.raises(ConfigError, match="n_features"):
-        p0m.mnist_random_spectra(xm, ym, xr[:, :8], yr, [3], seed=0, n_classes=2)
+        p0m.mnist_random_spectra(xm, ym, xr[:, :8], yr, [3], train, model, 0, n_classes=2)
 
 
 def test_coarse_grain_block_means() -> None:

@@ -146,9 +146,11 @@ def test_p0_fig6_pool_resumes_after_max_hours(tmp_path: Path, monkeypatch: pytes
     from nnspectra.data.p0 import two_blobs
     from nnspectra.errors import TimeBudgetReached
     from nnspectra.experiments.sagun2016 import predecessor_sphere as ps
+    from nnspectra.experiments.sagun2016.predecessor_training import P0Model, P0Train
 
     x, y = two_blobs(10, 0.5, 0)
-    kw = dict(seed=0, init="torch", lr=0.1, grad_norm_tol=1e-3, max_iterations=200, snapshot_tols=[1e-2], group=4)
+    kw = dict(train_settings=P0Train(lr=0.1, grad_norm_tol=1e-3, max_iterations=200), model=P0Model(), seed=0,
+              snapshot_tols=[1e-2], group=4)
     full = ps.sphere_lambda_max(x, y, 3, 12, **kw)
     folder = tmp_path / "seed0.pool"
     clock = iter([0.0] * 150 + [10.0])  # the deadline check after pool step 151 stops it

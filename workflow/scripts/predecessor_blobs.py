@@ -12,9 +12,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     train = settings(P0Train, cfg["predecessor.train"])
     x, y = two_blobs(int(data.n_per_blob), float(data.std), data.seed_for(seed))
     step.set_device("cpu")
-    run = blob_width_run(x, y, width, seed=model.seed_for(seed), init=model.init,
-                         init_scale=float(model.init_scale), lr=float(train.lr),
-                         grad_norm_tol=float(train.grad_norm_tol), max_iterations=int(train.max_iterations))
+    run = blob_width_run(x, y, width, train, model, seed)
     arrays = {k: run[k] for k in ("hessian_final", "eig_init", "eig_final")}
     save_arrays(step.output["run"], seed=seed, width=width, **arrays)
     summary = {k: v for k, v in run.items() if k not in arrays}

@@ -22,10 +22,8 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
                                distribution=mnist.random_distribution)
     device = resolve_device(cfg["device"])
     step.set_device(device)
-    out = trained_spectra(x, y, [x.shape[1], *parse_hidden(w["hidden"]), 10], seed=model.seed_for(seed),
-                          init=model.init, init_scale=float(model.init_scale), lr=float(train.lr),
-                          grad_norm_tol=float(train.grad_norm_tol), max_iterations=int(mnist.max_iterations),
-                          heatmap_side=int(mnist.heatmap_side), train=w["point"] == "trained", device=device)
+    out = trained_spectra(x, y, [x.shape[1], *parse_hidden(w["hidden"]), 10], mnist.train_settings(train), model,
+                          seed, heatmap_side=int(mnist.heatmap_side), train=w["point"] == "trained", device=device)
     # the training time varies with the load: the sidecar keeps it, the result file holds only what the seed fixes
     step.extra.update(n_params=out["n_params"], iterations=out.get("iterations", 0),
                       train_seconds=out.pop("train_seconds", None))

@@ -14,9 +14,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     x, y = two_blobs(int(data.n_per_blob), float(data.std), data.seed_for(seed))
     device = resolve_device(cfg["device"])
     step.set_device(device)
-    out = sphere_lambda_max(x, y, int(fig6.width), int(fig6.n_inits), seed=seed, radius=fig6.radius,
-                            init=model.init, init_scale=float(model.init_scale), lr=float(train.lr),
-                            grad_norm_tol=float(train.grad_norm_tol), max_iterations=int(train.max_iterations),
+    out = sphere_lambda_max(x, y, int(fig6.width), int(fig6.n_inits), train, model, seed, radius=fig6.radius,
                             snapshot_tols=[float(t) for t in fig6.snapshot_tols], chunk=int(fig6.chunk),
                             device=device, group=fig6.group, checkpoint_dir=step.params.get("checkpoint"),
                             deadline=run_deadline())

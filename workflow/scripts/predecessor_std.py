@@ -10,8 +10,5 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
     train, fig7 = settings(P0Train, cfg["predecessor.train"]), settings(P0Fig7, cfg["predecessor.fig7"])
     step.set_device("cpu")
-    out = blob_std_sweep([float(s) for s in fig7.stds], int(fig7.width), seed=model.seed_for(seed),
-                         data_seed=data.seed_for(seed), n_per_blob=int(data.n_per_blob),
-                         init=model.init, init_scale=float(model.init_scale), lr=float(train.lr),
-                         grad_norm_tol=float(train.grad_norm_tol), max_iterations=int(train.max_iterations))
+    out = blob_std_sweep(data, fig7, train, model, seed)
     save_arrays(step.output["run"], seed=seed, **out)

@@ -35,7 +35,16 @@ from torch import nn
 from nnspectra.curvature import eigvalsh_dense, hessian
 from nnspectra.models.flat import flat_parameters, loss_of_flat_params
 from nnspectra.errors import ConfigError
-from nnspectra.experiments.sagun2016.predecessor_training import P0Train, as_tensors, blob_sizes, build_net, full_loss, train_gd
+from nnspectra.experiments.sagun2016.predecessor_training import (
+    P0Blobs,
+    P0Model,
+    P0Train,
+    as_tensors,
+    blob_sizes,
+    build_net,
+    full_loss,
+    train_gd,
+)
 from nnspectra.models.mlp import mlp_parameter_count
 from nnspectra.spectra.outliers import count_gap, isolated_eigenvalues
 from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss
@@ -98,50 +107,51 @@ def spectrum(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.d
 
 
 # --------------------------------------------------------------------------------- Figs 4 and 5
-def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, *, seed: int, init: str = "torch",
-                   init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
-                   max_iterations: int = 200_000, hidden_layers: int = 2) -> dict[str, Any]:
-    """P0 Figs 4-5: train the 2-n-n-2 net on the blobs by GD to ``grad_norm_tol``; exact final Hessian.
+def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, train_settings: P0Train, model: P0Model, seed: int,
+                   *, hidden_layers: int = 2) -> dict[str, Any]:
+    """P0 Figs 4-5: train the 2-n-n-2 net on the blobs by GD to ``train_settings.grad_norm_tol``; exact final Hessian.
 
-    Returns ``hessian_final`` (P, P), ``eig_init``/``eig_final`` (P,) ascending, the isolated-eigenvalue
-    reading of claim 20 (``n_isolated``, ``rest_within``, ``isolated_pair``), the largest-gap count
-    (:func:`nnspectra.spectra.outliers.count_gap`, a cross-check) and the training facts.
+    The net of run seed ``seed`` starts from init ``model.seed_for(seed)`` (scheme ``model.init``) and GD runs
+    with ``train_settings`` (lr, tolerance, step cap). Returns ``hessian_final`` (P, P), ``eig_init``/``eig_final``
+    (P,) ascending, the isolated-eigenvalue reading of claim 20 (``n_isolated``, ``rest_within``,
+    ``isolated_pair``), the largest-gap count (:func:`nnspectra.spectra.outliers.count_gap`, a cross-check) and
+    the training facts.
     """
     sizes = blob_sizes(width, hidden_layers)
     xt, yt = as_tensors(x, y)
-    model = build_net(sizes, seed=seed, init=init, init_scale=init_scale)
-    eig_init = spectrum(model, xt, yt)
-    settings = P0Train(lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations)
-    result = train_gd(model, xt, yt, settings, seed=seed, desc=f"p0 blobs n={width}")
-    h = hessian_matrix(model, xt, yt)
+    init_seed = model.seed_for(seed)
+    net = build_net(sizes, seed=init_seed, init=model.init, init_scale=float(model.init_scale))
+    eig_init = spectrum(net, xt, yt)
+    result = train_gd(net, xt, yt, train_settings, seed=init_seed, desc=f"p0 blobs n={width}")
+    h = hessian_matrix(net, xt, yt)
     eig = eigvalsh_dense(h)
     iso = isolated_eigenvalues(eig)
     return {"width": int(width), "n_params": mlp_parameter_count(sizes), "hessian_final": h.numpy(),
             "eig_init": eig_init, "eig_final": eig, "n_isolated": iso.count, "rest_within": iso.rest_within,
             "isolated_pair": iso.is_isolated_pair, "gap_count": count_gap(eig, top=min(120, eig.size)).count,
             "lambda_max": iso.lambda_max, "iterations": result.iterations, "converged": result.converged,
-            "final_grad_norm": full_grad_norm(model, xt, yt), "loss_final": full_loss(model, xt, yt)}
+            "final_grad_norm": full_grad_norm(net, xt, yt), "loss_final": full_loss(net, xt, yt)}
 
 
 # ---------------------------------------------------------------------------------------- Fig 6
 # ---------------------------------------------------------------------------------------- Fig 7
-def blob_std_sweep(stds: Sequence[float], width: int, *, seed: int, data_seed: int, n_per_blob: int = 100,
-                   init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
-                   max_iterations: int = 200_000, hidden_layers: int = 2) -> dict[str, np.ndarray]:
+def blob_std_sweep(data: P0Blobs, fig7: P0Fig7, train_settings: P0Train, model: P0Model, seed: int,
+                   *, hidden_layers: int = 2) -> dict[str, np.ndarray]:
     """P0 Fig 7: the same net and init trained by GD on two blobs of each std; final Hessian spectra.
 
-    Blob data for every std share ``data_seed`` (the same standard-normal draws, scaled by the std).
-    Returns ``stds`` (S,), ``eig_final`` (S, P) ascending, ``lambda_max``, ``iterations``, ``converged``,
-    ``final_grad_norm``, ``loss_final`` (S,).
+    For each of ``fig7.stds`` (in place of ``data.std``): ``data.n_per_blob`` points per blob drawn with
+    ``data.seed_for(seed)`` (the same standard-normal draws for every std, scaled by it), then
+    :func:`blob_width_run` of width ``fig7.width`` and run seed ``seed``. Returns ``stds`` (S,), ``eig_final``
+    (S, P) ascending, ``lambda_max``, ``iterations``, ``converged``, ``final_grad_norm``, ``loss_final`` (S,).
     """
     from nnspectra.data.p0 import two_blobs
 
     rows: dict[str, list[Any]] = {k: [] for k in ("eig_final", "lambda_max", "iterations", "converged",
                                                   "final_grad_norm", "loss_final")}
+    stds = [float(s) for s in fig7.stds]
     for std in stds:
-        x, y = two_blobs(n_per_blob, float(std), data_seed)
-        run = blob_width_run(x, y, width, seed=seed, init=init, init_scale=init_scale, lr=lr,
-                             grad_norm_tol=grad_norm_tol, max_iterations=max_iterations, hidden_layers=hidden_layers)
+        x, y = two_blobs(int(data.n_per_blob), std, data.seed_for(seed))
+        run = blob_width_run(x, y, int(fig7.width), train_settings, model, seed, hidden_layers=hidden_layers)
         for key, values in rows.items():
             values.append(run[key])
     return {"stds": np.asarray(stds, dtype=np.float64), **{k: np.asarray(v) for k, v in rows.items()}}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,14 @@ from nnspectra.data.vision import MnistSubset
 from nnspectra.errors import ConfigError
 from nnspectra.experiments.settings import offset_seed
 from nnspectra.experiments.sagun2016.predecessor import full_grad_norm, hessian_matrix, spectrum
-from nnspectra.experiments.sagun2016.predecessor_training import P0Train, as_tensors, build_net, full_loss, train_gd
+from nnspectra.experiments.sagun2016.predecessor_training import (
+    P0Model,
+    P0Train,
+    as_tensors,
+    build_net,
+    full_loss,
+    train_gd,
+)
 from nnspectra.models.mlp import mlp_parameter_count
 
 
@@ -34,6 +41,10 @@ class P0Mnist(MnistSubset):
     heatmap_side: int = 400
     fig1: Mapping[str, Any] = field(default_factory=lambda: {"widths": [10, 30, 50, 70], "hidden_layers": [1, 2]})
     fig2: Mapping[str, Any] = field(default_factory=lambda: {"hidden": [10, 10]})
+
+    def train_settings(self, train: P0Train) -> P0Train:
+        """``predecessor.train`` with this section's GD cap ``max_iterations`` (the blob nets' cap is not Figs 1-2's)."""
+        return replace(train, max_iterations=self.max_iterations)
 
     def random_seed(self, seed: int) -> int:
         """The seed of the random inputs of run seed ``seed`` (``random_seed_offset`` + seed)."""
@@ -53,35 +64,36 @@ def coarse_grain(mat: np.ndarray | torch.Tensor, max_side: int = 400) -> np.ndar
     return a[:m, :m].reshape(m // block, block, m // block, block).mean(axis=(1, 3))
 
 
-def trained_spectra(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, sizes: Sequence[int], *, seed: int,
-                    init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
-                    max_iterations: int = 100_000, heatmap_side: int = 0, train: bool = True,
+def trained_spectra(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, sizes: Sequence[int],
+                    train_settings: P0Train, model: P0Model, seed: int, *, heatmap_side: int = 0, train: bool = True,
                     device: torch.device | str | None = None) -> dict[str, Any]:
-    """Hessian spectrum of one net at its random init and after GD to ``grad_norm_tol`` (P0 Figs 1-2).
+    """Hessian spectrum of one net at its random init and after GD to ``train_settings.grad_norm_tol`` (P0 Figs 1-2).
 
-    Returns ``eig_init``, ``eig_final`` (P,) ascending, training facts (iterations, converged, final
-    loss and gradient norm) and, with ``heatmap_side`` > 0, ``heatmap_final``: the final Hessian block-
-    averaged to at most that side (P0 Fig 1 left panel). ``train=False`` stops after the init spectrum
-    (claim 23 needs only that). Training and Hessians run on ``device`` (default CPU).
+    The net of run seed ``seed`` starts from init ``model.seed_for(seed)`` (scheme ``model.init``); GD runs with
+    ``train_settings`` (Figs 1-2 cap it by :meth:`P0Mnist.train_settings`). Returns ``eig_init``, ``eig_final``
+    (P,) ascending, training facts (iterations, converged, final loss and gradient norm) and, with
+    ``heatmap_side`` > 0, ``heatmap_final``: the final Hessian block-averaged to at most that side (P0 Fig 1 left
+    panel). ``train=False`` stops after the init spectrum (claim 23 needs only that). Training and Hessians run on
+    ``device`` (default CPU).
     """
     dev = torch.device(device) if device is not None else torch.device("cpu")
     xt, yt = (t.to(dev) for t in as_tensors(x, y))
-    model = build_net(sizes, seed=seed, init=init, init_scale=init_scale).to(dev)
-    eig_init = spectrum(model, xt, yt)
-    loss_init = full_loss(model, xt, yt)
+    init_seed = model.seed_for(seed)
+    net = build_net(sizes, seed=init_seed, init=model.init, init_scale=float(model.init_scale)).to(dev)
+    eig_init = spectrum(net, xt, yt)
+    loss_init = full_loss(net, xt, yt)
     if not train:
         return {"eig_init": eig_init, "n_params": mlp_parameter_count(sizes), "sizes": np.asarray(sizes),
                 "loss_init": loss_init}
     t0 = time.perf_counter()
-    result = train_gd(model, xt, yt, P0Train(lr=lr, grad_norm_tol=grad_norm_tol, max_iterations=max_iterations),
-                      seed=seed, desc=f"p0 {sizes}")
+    result = train_gd(net, xt, yt, train_settings, seed=init_seed, desc=f"p0 {sizes}")
     train_s = time.perf_counter() - t0
-    h = hessian_matrix(model, xt, yt)
+    h = hessian_matrix(net, xt, yt)
     out: dict[str, Any] = {
         "eig_init": eig_init, "eig_final": eigvalsh_dense(h), "n_params": mlp_parameter_count(sizes),
         "sizes": np.asarray(sizes), "iterations": result.iterations, "converged": result.converged,
-        "final_grad_norm": full_grad_norm(model, xt, yt), "loss_init": loss_init,
-        "loss_final": full_loss(model, xt, yt), "train_seconds": train_s,
+        "final_grad_norm": full_grad_norm(net, xt, yt), "loss_init": loss_init,
+        "loss_final": full_loss(net, xt, yt), "train_seconds": train_s,
     }
     if heatmap_side:
         out["heatmap_final"] = coarse_grain(h, heatmap_side)
@@ -89,20 +101,20 @@ def trained_spectra(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, 
 
 
 def mnist_random_spectra(x_mnist: np.ndarray, y_mnist: np.ndarray, x_random: np.ndarray, y_random: np.ndarray,
-                         hidden: Sequence[int], *, seed: int, n_classes: int = 10, **train_kw: Any,
-                         ) -> dict[str, dict[str, Any]]:
+                         hidden: Sequence[int], train_settings: P0Train, model: P0Model, seed: int, *,
+                         n_classes: int = 10, **kw: Any) -> dict[str, dict[str, Any]]:
     """P0 Fig 2: the same net and the SAME init trained on MNIST and on random inputs.
 
     ``hidden`` are the hidden widths (P0 says "two hidden layers" but its MNIST parameter counts fit
     one; SPEC §1.12 runs both readings). Returns {"mnist": ..., "random": ...}, each as
-    :func:`trained_spectra`. Claim 23 compares the two ``eig_init`` spectra.
+    :func:`trained_spectra` (``kw``: its keyword arguments). Claim 23 compares the two ``eig_init`` spectra.
     """
     if x_mnist.shape[1] != x_random.shape[1]:
         raise ConfigError(f"MNIST inputs have {x_mnist.shape[1]} features but the random inputs "
                           f"{x_random.shape[1]}; generate random_patterns with n_features={x_mnist.shape[1]}")
     sizes = [int(x_mnist.shape[1]), *[int(h) for h in hidden], int(n_classes)]
-    return {"mnist": trained_spectra(x_mnist, y_mnist, sizes, seed=seed, **train_kw),
-            "random": trained_spectra(x_random, y_random, sizes, seed=seed, **train_kw)}
+    return {"mnist": trained_spectra(x_mnist, y_mnist, sizes, train_settings, model, seed, **kw),
+            "random": trained_spectra(x_random, y_random, sizes, train_settings, model, seed, **kw)}
 
 
 def spectral_width(eigs: np.ndarray) -> float:

@@ -21,6 +21,8 @@ from nnspectra.curvature.batched import batched_hessian_eigvalsh
 from nnspectra.models.flat import loss_of_flat_params
 from nnspectra.errors import DivergenceError, TimeBudgetReached
 from nnspectra.experiments.sagun2016.predecessor_training import (
+    P0Model,
+    P0Train,
     as_tensors,
     blob_sizes,
     build_net,
@@ -52,15 +54,17 @@ class P0Fig6:
     group: int | None = 250
 
 
-def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *, seed: int, radius: float | None = None,
-                      init: str = "torch", init_scale: float = 0.1, lr: float = 0.1, grad_norm_tol: float = 1e-4,
-                      max_iterations: int = 200_000, snapshot_tols: Sequence[float] = (1e-2, 1e-3),
-                      hidden_layers: int = 2, chunk: int = 256, device: torch.device | str | None = None,
-                      group: int | None = None, checkpoint_dir: str | Path | None = None,
-                      deadline: float | None = None, save_seconds: float = 300.0) -> dict[str, Any]:
-    """P0 Fig 6: ``n_inits`` random inits on a sphere of fixed radius, GD to ``grad_norm_tol``, final λ_max.
+def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, train_settings: P0Train,
+                      model: P0Model, seed: int, *, radius: float | None = None,
+                      snapshot_tols: Sequence[float] = (1e-2, 1e-3), hidden_layers: int = 2, chunk: int = 256,
+                      device: torch.device | str | None = None, group: int | None = None,
+                      checkpoint_dir: str | Path | None = None, deadline: float | None = None,
+                      save_seconds: float = 300.0) -> dict[str, Any]:
+    """P0 Fig 6: ``n_inits`` random inits on a sphere of fixed radius, GD with ``train_settings`` (lr, step cap)
+    to ``train_settings.grad_norm_tol``, final λ_max.
 
-    ``radius`` default: :func:`init_radius` of the ``init`` scheme. The inits are trained by
+    The inits are drawn with the run seed ``seed`` itself (Fig 6's own draw: ``model.seed_offset`` is not
+    added); ``radius`` default: :func:`init_radius` of the ``model.init`` scheme. The inits are trained by
     :func:`nnspectra.training.batched_pool.pool_gd`: a pool of ``group`` nets (all at once when None) whose
     freed slots are refilled in init order, so the few slow nets never run alone. With ``checkpoint_dir`` the
     whole pool state is kept there (``pool.ckpt``: an .npz with the fingerprint of the settings, inits and data,
@@ -76,7 +80,9 @@ def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, *,
     """
     sizes = blob_sizes(width, hidden_layers)
     p = mlp_parameter_count(sizes)
-    r = init_radius(sizes, init, init_scale) if radius is None else float(radius)
+    lr, grad_norm_tol = float(train_settings.lr), float(train_settings.grad_norm_tol)
+    max_iterations = int(train_settings.max_iterations)
+    r = init_radius(sizes, model.init, float(model.init_scale)) if radius is None else float(radius)
     dev = torch.device(device) if device is not None else torch.device("cpu")
     xt, yt = (t.to(dev) for t in as_tensors(x, y))
     template = build_net(sizes, seed=seed).to(dev)
