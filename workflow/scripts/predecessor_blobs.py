@@ -1,5 +1,4 @@
 """P0 Figs 4-5: train one 2-n-n-2 net on the two blobs by GD; exact final Hessian and its isolated eigenvalues."""
-from nnspectra.data.p0 import two_blobs
 from nnspectra.experiments.sagun2016.predecessor import blob_width_run
 from nnspectra.experiments.sagun2016.predecessor_training import P0Blobs, P0Model, P0Train
 from nnspectra.pipeline.config import settings
@@ -10,7 +9,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed, width = step.params["cfg"], int(step.wildcards["seed"]), int(step.wildcards["width"])
     data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
     train = settings(P0Train, cfg["predecessor.train"])
-    x, y = two_blobs(int(data.n_per_blob), float(data.std), data.seed_for(seed))
+    x, y = data.draw(seed)
     step.set_device("cpu")
     run = blob_width_run(x, y, width, train, model, seed)
     arrays = {k: run[k] for k in ("hessian_final", "eig_init", "eig_final")}

@@ -1,5 +1,4 @@
 """P0 Fig 8: loss on the straight line between simultaneous GD/SGD iterates, at every recorded step."""
-from nnspectra.data.p0 import two_blobs
 from nnspectra.experiments.sagun2016.predecessor_training import (
     P0Blobs,
     P0Fig8,
@@ -17,7 +16,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
     train, fig8 = settings(P0Train, cfg["predecessor.train"]), settings(P0Fig8, cfg["predecessor.fig8"])
     seed = int(settings(P0Plot, cfg["predecessor.plot"]).seed)
-    x, y = two_blobs(int(data.n_per_blob), float(data.std), data.seed_for(seed))
+    x, y = data.draw(seed)
     step.set_device("cpu")
     out = interpolation_profiles(x, y, fig8, train, model, seed)
     save_arrays(step.output["profiles"], seed=seed, **out)

@@ -1,5 +1,4 @@
 """P0 Fig 6: one batch of random inits on a sphere trained together by GD (vmapped); final lambda_max of each."""
-from nnspectra.data.p0 import two_blobs
 from nnspectra.experiments.sagun2016.predecessor_sphere import P0Fig6, sphere_lambda_max
 from nnspectra.experiments.sagun2016.predecessor_training import P0Blobs, P0Model, P0Train
 from nnspectra.pipeline.config import settings
@@ -11,7 +10,7 @@ with Step.from_namespace(snakemake) as step:  # noqa: F821
     cfg, seed = step.params["cfg"], int(step.wildcards["seed"])
     data, model = settings(P0Blobs, cfg["predecessor.blobs"]), settings(P0Model, cfg["predecessor.model"])
     train, fig6 = settings(P0Train, cfg["predecessor.train"]), settings(P0Fig6, cfg["predecessor.fig6"])
-    x, y = two_blobs(int(data.n_per_blob), float(data.std), data.seed_for(seed))
+    x, y = data.draw(seed)
     device = resolve_device(cfg["device"])
     step.set_device(device)
     out = sphere_lambda_max(x, y, int(fig6.width), int(fig6.n_inits), train, model, seed, radius=fig6.radius,

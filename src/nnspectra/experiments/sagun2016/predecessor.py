@@ -41,7 +41,6 @@ from nnspectra.experiments.sagun2016.predecessor_training import (
     P0Train,
     as_tensors,
     blob_sizes,
-    build_net,
     full_loss,
     train_gd,
 )
@@ -119,10 +118,9 @@ def blob_width_run(x: np.ndarray, y: np.ndarray, width: int, train_settings: P0T
     """
     sizes = blob_sizes(width, hidden_layers)
     xt, yt = as_tensors(x, y)
-    init_seed = model.seed_for(seed)
-    net = build_net(sizes, seed=init_seed, init=model.init, init_scale=float(model.init_scale))
+    net = model.net(sizes, seed)
     eig_init = spectrum(net, xt, yt)
-    result = train_gd(net, xt, yt, train_settings, seed=init_seed, desc=f"p0 blobs n={width}")
+    result = train_gd(net, xt, yt, train_settings, seed=model.seed_for(seed), desc=f"p0 blobs n={width}")
     h = hessian_matrix(net, xt, yt)
     eig = eigvalsh_dense(h)
     iso = isolated_eigenvalues(eig)
@@ -144,13 +142,11 @@ def blob_std_sweep(data: P0Blobs, fig7: P0Fig7, train_settings: P0Train, model: 
     :func:`blob_width_run` of width ``fig7.width`` and run seed ``seed``. Returns ``stds`` (S,), ``eig_final``
     (S, P) ascending, ``lambda_max``, ``iterations``, ``converged``, ``final_grad_norm``, ``loss_final`` (S,).
     """
-    from nnspectra.data.p0 import two_blobs
-
     rows: dict[str, list[Any]] = {k: [] for k in ("eig_final", "lambda_max", "iterations", "converged",
                                                   "final_grad_norm", "loss_final")}
     stds = [float(s) for s in fig7.stds]
     for std in stds:
-        x, y = two_blobs(int(data.n_per_blob), std, data.seed_for(seed))
+        x, y = data.draw(seed, std)
         run = blob_width_run(x, y, int(fig7.width), train_settings, model, seed, hidden_layers=hidden_layers)
         for key, values in rows.items():
             values.append(run[key])

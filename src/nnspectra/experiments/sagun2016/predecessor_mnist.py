@@ -22,7 +22,6 @@ from nnspectra.experiments.sagun2016.predecessor_training import (
     P0Model,
     P0Train,
     as_tensors,
-    build_net,
     full_loss,
     train_gd,
 )
@@ -78,15 +77,14 @@ def trained_spectra(x: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor, 
     """
     dev = torch.device(device) if device is not None else torch.device("cpu")
     xt, yt = (t.to(dev) for t in as_tensors(x, y))
-    init_seed = model.seed_for(seed)
-    net = build_net(sizes, seed=init_seed, init=model.init, init_scale=float(model.init_scale)).to(dev)
+    net = model.net(sizes, seed).to(dev)
     eig_init = spectrum(net, xt, yt)
     loss_init = full_loss(net, xt, yt)
     if not train:
         return {"eig_init": eig_init, "n_params": mlp_parameter_count(sizes), "sizes": np.asarray(sizes),
                 "loss_init": loss_init}
     t0 = time.perf_counter()
-    result = train_gd(net, xt, yt, train_settings, seed=init_seed, desc=f"p0 {sizes}")
+    result = train_gd(net, xt, yt, train_settings, seed=model.seed_for(seed), desc=f"p0 {sizes}")
     train_s = time.perf_counter() - t0
     h = hessian_matrix(net, xt, yt)
     out: dict[str, Any] = {

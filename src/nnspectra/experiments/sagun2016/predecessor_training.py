@@ -37,6 +37,11 @@ class P0Model(SeededSettings):
     init: str = "torch"
     init_scale: float = 0.1
 
+    def net(self, sizes: Sequence[int], seed: int) -> nn.Sequential:
+        """The net of run seed ``seed`` at its initial point: :func:`build_net` with this section's scheme,
+        drawn with :meth:`seed_for` (which its training also shuffles with)."""
+        return build_net(sizes, seed=self.seed_for(seed), init=self.init, init_scale=float(self.init_scale))
+
 
 @dataclass(frozen=True)
 class P0Train(TrainSettings):
@@ -53,6 +58,13 @@ class P0Blobs(SeededSettings):
 
     n_per_blob: int = 100
     std: float = 0.1
+
+    def draw(self, seed: int, std: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The blobs (x, y) of run seed ``seed``, drawn with :meth:`seed_for`; ``std`` in place of this
+        section's (P0 Fig 7's sweep: the same standard-normal draws for every std, scaled by it)."""
+        from nnspectra.data.p0 import two_blobs
+
+        return two_blobs(int(self.n_per_blob), float(self.std if std is None else std), self.seed_for(seed))
 
 
 @dataclass(frozen=True)
@@ -197,9 +209,7 @@ def interpolation_profiles(x: np.ndarray, y: np.ndarray, fig8: P0Fig8, train_set
                                     progress=False, config_key="predecessor.train")
 
     def run(run_seed: int, cfg: TrainConfig) -> np.ndarray:
-        init_seed = model.seed_for(run_seed)
-        net = build_net(sizes, seed=init_seed, init=model.init, init_scale=float(model.init_scale))
-        return _trajectory(net, xt, yt, replace(cfg, seed=init_seed))
+        return _trajectory(model.net(sizes, run_seed), xt, yt, replace(cfg, seed=model.seed_for(run_seed)))
 
     gd_a, sgd_a = run(seed, replace(sgd, batch_size=None)), run(seed, sgd)
     sgd_b = run(fig8.second_seed(seed), sgd)
