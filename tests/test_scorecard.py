@@ -235,6 +235,16 @@ def test_diagnosis_quotes_the_rows_own_numbers(tmp_path: Path) -> None:
                                 "down from 14.5 after GD (seeds 3; (not measured))")
 
 
+def test_diagnosis_quotes_never_reached_as_inf_not_nan(tmp_path: Path) -> None:
+    """Claim 29's spread is inf where A never reaches 0.9 at some d; its diagnosis says "inf = never reached", so
+    the values it quotes must read inf (they read nan before), and a NaN stays nan."""
+    claim = _claim(op="<=", value=0.3, metric="demo.spread", diagnosis="spread {values} per seed (median {median})")
+    claims = _write_claims(tmp_path / "claims", "demo.yaml", [claim])
+    metrics = _write_metrics(tmp_path / "metrics", "demo", {"spread": [math.inf, math.nan, 0.5]})
+    row = build_scorecard([metrics], claim_files=[claims]).frame.iloc[0]
+    assert row["status"] == "fail" and row["diagnosis"] == "spread inf, nan, 0.5 per seed (median 0.5)"
+
+
 def test_diagnosis_written_for_one_run_is_shown_only_on_that_runs_rows(tmp_path: Path) -> None:
     claim = _claim(diagnosis="setup: the paper run's under-training (50 % accuracy)", diagnosis_run="paper")
     claims = _write_claims(tmp_path / "claims", "demo.yaml", [claim])
