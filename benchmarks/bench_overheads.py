@@ -10,7 +10,8 @@ made on any time. Rows (784-70-10 MLP, N = 1,000, float64, P = 55,660, as in doc
 
 * ``hvp_ours`` -- one ``HessianProducts.matvec``; ``hvp_pyhessian`` -- PyHessian's
   ``hessian_vector_product`` on the same kept graph (``autograd.grad(grads, params, v_list)``, no flat
-  vector: what a wrapper around the bare double backward costs); ``hvp_curvlinops`` -- curvlinops'
+  vector: what a wrapper around the bare double backward costs); ``hvp_pyhessian_flat`` -- the same made one
+  (P,) vector by ``torch.cat`` (the form every solver here takes); ``hvp_curvlinops`` -- curvlinops'
   ``HessianLinearOperator @ v``; ``bound`` -- 8 N P flops at the float64 GEMM rate measured here.
 * ``hutchinson_ours`` (the default ``batched=False`` products), ``hutchinson_ours_batched``
   (``batched=True``: one vmapped backward per block), ``hutchinson_curvlinops`` -- the same number of
@@ -18,7 +19,9 @@ made on any time. Rows (784-70-10 MLP, N = 1,000, float64, P = 55,660, as in doc
 * ``slq_ours`` -- SLQ (probes x steps, full reorthogonalisation, the default) with the time inside products
   measured by a timing wrapper: ``krylov_share`` = (total - products) / products; ``slq_ours_partial`` /
   ``slq_ours_none`` -- the same with ``reorth="partial"`` / ``"none"``; ``reorth_steps`` = the fraction of
-  (probe, step) pairs that were reorthogonalised.
+  (probe, step) pairs that were reorthogonalised, ``rows_read`` the basis rows they read; ``krylov_floor`` =
+  the fewest bytes that mode's vector work must move (:func:`krylov_bytes`) at this thread's read rate
+  (row ``stream_rate``) / products' time: the share no implementation on this machine could go below.
 * The product and Hutchinson rows are timed interleaved (every variant once per round, the order rotating):
   ``ratio_to_ours`` is the median over rounds of the row's CPU time / ours in the same round
   (``ratio_q25`` / ``ratio_q75`` its quartiles), the figure the machine's changing load cannot skew.
@@ -110,6 +113,24 @@ def gemm_rate(size: int = 1500) -> float:
     return 2 * size**3 / cpu
 
 
+def stream_rate(mib: int = 256) -> float:
+    """Bytes per CPU second this thread reads from memory (``torch.dot`` of two vectors of ``mib`` MiB each,
+    far beyond the caches): the rate every Krylov vector operation here is bound by."""
+    a = torch.randn(mib * 2**17, dtype=torch.float64)
+    b = torch.randn_like(a)
+    cpu, _ = clock(lambda: torch.dot(a, b), 5)
+    return 2 * a.numel() * 8 / cpu
+
+
+def krylov_bytes(size: int, probe_steps: int, rows_read: int) -> int:
+    """The fewest bytes SLQ's vector work outside the products must move, whatever its kernels: per (probe,
+    step) the recurrence reads A q, q and q_prev and writes the next vector once (4 vectors, fused), and each
+    basis row a reorthogonalisation uses is read once (``rows_read``; a fused modified Gram-Schmidt would).
+    Divided by :func:`stream_rate` and the products' time, it is the ``krylov_floor`` no implementation on
+    this machine can go below."""
+    return 8 * size * (4 * probe_steps + rows_read)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/benchmarks/overheads")
@@ -143,9 +164,11 @@ def main(argv: list[str] | None = None) -> None:
         loss = loss_fn(model(x), y)
         grads = torch.autograd.grad(loss, params, create_graph=True)
         v_list = [piece.view_as(q) for piece, q in zip(v.split([q.numel() for q in params]), params)]
-        fns = {"hvp_ours": lambda: op.matvec(v),
-               "hvp_pyhessian": lambda: torch.autograd.grad(grads, params, grad_outputs=v_list, only_inputs=True,
-                                                            retain_graph=True)}
+        def pyhessian() -> tuple[torch.Tensor, ...]:
+            return torch.autograd.grad(grads, params, grad_outputs=v_list, only_inputs=True, retain_graph=True)
+
+        fns = {"hvp_ours": lambda: op.matvec(v), "hvp_pyhessian": pyhessian,
+               "hvp_pyhessian_flat": lambda: torch.cat([t.reshape(-1) for t in pyhessian()])}
         try:
             from curvlinops import HessianLinearOperator
 
@@ -153,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
             fns["hvp_curvlinops"] = lambda: cl @ v
         except ImportError as err:
             print(f"curvlinops missing: {err}")
-        notes = {"hvp_pyhessian": "PyHessian hessian_vector_product"}
+        notes = {"hvp_pyhessian": "PyHessian hessian_vector_product",
+                 "hvp_pyhessian_flat": "PyHessian's product made one (P,) vector by torch.cat"}
         timings = interleaved(fns, reps)
         for name, t in timings.items():
             add(name, t["cpu"], t["wall"], over_bound=t["cpu"] / bound, ratio_to_ours=t["ratio"],
@@ -180,6 +204,9 @@ def main(argv: list[str] | None = None) -> None:
     if "slq" in groups:
         import nnspectra.curvature.density as density
 
+        rate = stream_rate(32 if args.quick else 256)
+        add("stream_rate", float("nan"), float("nan"), note=f"{rate / 1e9:.1f} GB/s read by torch.dot on this thread")
+
         n_probes, steps = (4, 30) if args.quick else (10, 100)
         runs: list = []
         tridiagonal = density.lanczos_tridiagonal
@@ -192,8 +219,10 @@ def main(argv: list[str] | None = None) -> None:
             slq(timed, n_probes, steps, seed=0, reorth=reorth)
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
             share = float(runs[-1].reorthogonalised.sum()) / (n_probes * steps)
+            floor = krylov_bytes(p, n_probes * steps, int(runs[-1].rows_read.sum())) / rate
             add("slq_ours" if reorth == "full" else f"slq_ours_{reorth}", cpu, wall, products_cpu_s=timed.cpu,
-                krylov_share=(cpu - timed.cpu) / timed.cpu, probes=n_probes, steps=steps, reorth_steps=share)
+                krylov_share=(cpu - timed.cpu) / timed.cpu, krylov_floor=floor / timed.cpu, probes=n_probes,
+                steps=steps, reorth_steps=share, rows_read=int(runs[-1].rows_read.sum()))
         density.lanczos_tridiagonal = tridiagonal
     if "lanczos" in groups:
         k = 5 if args.quick else 20
@@ -210,9 +239,16 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out + ".csv")
     out.parent.mkdir(parents=True, exist_ok=True)
     fields = ["label", "row", "P", "N", "cpu_s", "wall_s", "over_bound", "probes", "steps", "products",
-              "products_cpu_s", "krylov_share", "reorth_steps", "ratio_to_ours", "ratio_q25", "ratio_q75",
+              "products_cpu_s", "krylov_share", "krylov_floor", "reorth_steps", "rows_read", "ratio_to_ours",
+              "ratio_q25", "ratio_q75",
               "per_product_cpu_s", "per_product_bound", "alone_bound", "converged",
               "note"]
+    if out.exists():  # a file from an older version of this script: its rows kept under today's columns
+        with out.open(newline="") as fh:
+            reader = csv.DictReader(fh)
+            if reader.fieldnames != fields:
+                rows = [*reader, *rows]
+                out.unlink()
     new = not out.exists()
     with out.open("a", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
