@@ -140,3 +140,65 @@ def test_a_training_rule_hashes_no_spectra_counting_or_plotting_code(rule: str) 
         banned += ["nnspectra.spectra", "nnspectra.curvature"]
     found = [m for m in modules if any(m == b or m.startswith(b + ".") for b in banned)]
     assert not found, f"rule {rule} ({TRAINING_RULES[rule]}) hashes {found}: cut the import"
+
+
+# -- lazy package exports: a step hashes the curvature code it runs, not the whole package --------------------
+
+#: scripts whose steps use closed forms or batched Hessians only: none of the operator / Lanczos / SLQ code
+NO_OPERATOR_CODE = {"predecessor_sphere.py": ["batched"], "evolution_run.py": ["deep_kernels", "kernels"]}
+
+
+@pytest.mark.parametrize("script", sorted(NO_OPERATOR_CODE))
+def test_a_step_hashes_only_the_curvature_submodules_it_imports(script: str) -> None:
+    """curvature/__init__.py imports its public names on first use (LAZY_EXPORTS), so an edit to SLQ or the
+    product operators no longer reruns P0 Fig 6 or the Wang runs, which import none of that."""
+    modules = code_version(f"workflow/scripts/{script}")["modules"]
+    used = sorted(m.removeprefix("nnspectra.curvature.") for m in modules if m.startswith("nnspectra.curvature."))
+    assert used == NO_OPERATOR_CODE[script]
+
+
+def test_lazy_exports_are_read_from_the_package_without_importing_it() -> None:
+    from nnspectra import curvature
+
+    table = provenance.lazy_exports("nnspectra.curvature")
+    assert table == curvature.LAZY_EXPORTS and sorted(table) == curvature.__all__
+    for name, module in table.items():  # each name is defined where the table says
+        assert getattr(curvature, name).__module__ == module, name
+    assert provenance.lazy_exports("nnspectra.spectra") == {} and provenance.lazy_exports("nnspectra.errors") == {}
+
+
+@pytest.mark.parametrize(("source", "expected", "absent"), [
+    ("from nnspectra.curvature import hessian\n", {"nnspectra.curvature.dense"}, {"nnspectra.curvature.density"}),
+    ("from nnspectra.curvature import slq, HessianProducts\n",
+     {"nnspectra.curvature.density", "nnspectra.curvature.products"}, set()),
+    ("from nnspectra.curvature.batched import batched_hessian_eigvalsh\n", {"nnspectra.curvature.batched"},
+     {"nnspectra.curvature.dense", "nnspectra.curvature.products"}),
+    # the package bound to a name: any export may be used through it, so all count
+    ("import nnspectra.curvature as c\n", {"nnspectra.curvature.density", "nnspectra.curvature.dense"}, set()),
+    ("from nnspectra import curvature\n", {"nnspectra.curvature.density", "nnspectra.curvature.dense"}, set()),
+    ("def f():\n    from nnspectra.curvature import top_eigenpairs\n", {"nnspectra.curvature.eigen"},
+     {"nnspectra.curvature.density"}),
+])
+def test_the_closure_resolves_lazy_names_to_their_submodules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             source: str, expected: set[str], absent: set[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "workflow" / "scripts").mkdir(parents=True)
+    (tmp_path / "workflow" / "scripts" / "x.py").write_text(source)
+    modules = set(code_version("workflow/scripts/x.py")["modules"])
+    assert expected <= modules and not absent & modules, sorted(modules)
+
+
+@pytest.mark.parametrize("entry", ["nnspectra.experiments.sagun2016.predecessor_sphere",
+                                   "nnspectra.experiments.benarous2024.alignment",
+                                   "nnspectra.experiments.wang2023.evolution", "nnspectra.curvature.spectrum"])
+def test_the_closure_covers_every_module_python_loads(entry: str) -> None:
+    """Soundness: importing ``entry`` in a fresh interpreter loads no nnspectra module its closure misses (the
+    closure may hold more: imports inside functions count before they run)."""
+    import subprocess
+    import sys
+
+    probe = f"import sys, {entry}; print(' '.join(m for m in sys.modules if m.startswith('nnspectra')))"
+    loaded = set(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                                cwd=REPO).stdout.split())
+    assert entry in loaded
+    assert loaded - set(provenance.module_closure([entry])) == set()

@@ -22,21 +22,40 @@ docs/performance.md):
   :func:`choose_spectrum_method` / :func:`decide_method` -- the one dense-or-iterative rule.
 """
 
-from nnspectra.curvature.dense import (
-    gauss_newton,
-    gradient_moment,
-    hessian,
-    hessian_decomposition,
-)
-from nnspectra.curvature.choose import choose_spectrum_method, decide_method
-from nnspectra.curvature.density import SpectralDensity, hutchinson_trace, slq
-from nnspectra.curvature.eigen import bottom_eigenpairs, eigenpairs, eigh_dense, eigvalsh_dense, top_eigenpairs
-from nnspectra.curvature.lanczos import LanczosResult, lanczos_eigsh
-from nnspectra.curvature.memory import check_dense_fits
-from nnspectra.curvature.operators import TorchOperator
-from nnspectra.curvature.products import GaussNewtonProducts, GradientMomentProducts, HessianProducts
+from __future__ import annotations
 
-__all__ = [
+import importlib
+from typing import Any
+
+#: public name -> the submodule that defines it, imported on first use (PEP 562). Importing one submodule (e.g.
+#: ``nnspectra.curvature.batched``) therefore loads only what that submodule imports, and a pipeline step's code
+#: hash (:func:`nnspectra.pipeline.provenance.module_closure`, which reads this table) covers only the curvature
+#: code the step runs: an edit to SLQ no longer reruns the Ben Arous or Wang runs, which use none of it.
+LAZY_EXPORTS: dict[str, str] = {
+    "GaussNewtonProducts": "nnspectra.curvature.products",
+    "GradientMomentProducts": "nnspectra.curvature.products",
+    "HessianProducts": "nnspectra.curvature.products",
+    "LanczosResult": "nnspectra.curvature.lanczos",
+    "SpectralDensity": "nnspectra.curvature.density",
+    "TorchOperator": "nnspectra.curvature.operators",
+    "bottom_eigenpairs": "nnspectra.curvature.eigen",
+    "check_dense_fits": "nnspectra.curvature.memory",
+    "choose_spectrum_method": "nnspectra.curvature.choose",
+    "decide_method": "nnspectra.curvature.choose",
+    "eigenpairs": "nnspectra.curvature.eigen",
+    "eigh_dense": "nnspectra.curvature.eigen",
+    "eigvalsh_dense": "nnspectra.curvature.eigen",
+    "gauss_newton": "nnspectra.curvature.dense",
+    "gradient_moment": "nnspectra.curvature.dense",
+    "hessian": "nnspectra.curvature.dense",
+    "hessian_decomposition": "nnspectra.curvature.dense",
+    "hutchinson_trace": "nnspectra.curvature.density",
+    "lanczos_eigsh": "nnspectra.curvature.lanczos",
+    "slq": "nnspectra.curvature.density",
+    "top_eigenpairs": "nnspectra.curvature.eigen",
+}
+
+__all__ = [  # the names of LAZY_EXPORTS, written out for static tools (tests/test_code_hash.py checks they agree)
     "GaussNewtonProducts",
     "GradientMomentProducts",
     "HessianProducts",
@@ -59,3 +78,16 @@ __all__ = [
     "slq",
     "top_eigenpairs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = LAZY_EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nnspectra.curvature' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next access is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *LAZY_EXPORTS})

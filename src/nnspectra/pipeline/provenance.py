@@ -59,15 +59,33 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
+def lazy_exports(package: str) -> dict[str, str]:
+    """A package's table of names it imports on first use (``LAZY_EXPORTS`` in its ``__init__.py``, PEP 562:
+    name -> defining submodule), read without importing it; empty when it has none."""
+    path = _module_file(package)
+    if path is None or path.name != "__init__.py":
+        return {}
+    for node in ast.parse(path.read_text(), filename=str(path)).body:
+        target = node.target if isinstance(node, ast.AnnAssign) else (
+            node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None)
+        if isinstance(target, ast.Name) and target.id == "LAZY_EXPORTS" and isinstance(node.value, ast.Dict):
+            return {k.value: v.value for k, v in zip(node.value.keys, node.value.values)
+                    if isinstance(k, ast.Constant) and isinstance(v, ast.Constant)}
+    return {}
+
+
 def _imports_of(name: str, path: Path) -> set[str]:
-    """Names of nnspectra modules imported by the module ``name`` stored at ``path``."""
+    """Names of nnspectra modules imported by the module ``name`` stored at ``path``. A name taken from a
+    package's :func:`lazy_exports` counts as its defining submodule; the package imported whole (``import
+    pkg``, ``from parent import pkg``) counts as all of them, since any may then be used."""
     tree = ast.parse(path.read_text(), filename=str(path))
     is_package = path.name == "__init__.py"
     package = name if is_package else name.rpartition(".")[0]
     found: set[str] = set()
+    whole: set[str] = set()  # modules bound to a name: any of their lazy exports may be used through it
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            whole.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base_parts = package.split(".")
@@ -77,7 +95,15 @@ def _imports_of(name: str, path: Path) -> set[str]:
             else:
                 module = node.module or ""
             found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)
+            lazy = lazy_exports(module)
+            for alias in node.names:
+                if alias.name in lazy:
+                    found.add(lazy[alias.name])
+                else:
+                    whole.add(f"{module}.{alias.name}")
+    for module in whole:
+        found.add(module)
+        found.update(lazy_exports(module).values())
     return {m for m in found if _module_file(m) is not None}
 
 
