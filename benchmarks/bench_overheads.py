@@ -219,10 +219,11 @@ def main(argv: list[str] | None = None) -> None:
             slq(timed, n_probes, steps, seed=0, reorth=reorth)
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
             share = float(runs[-1].reorthogonalised.sum()) / (n_probes * steps)
-            floor = krylov_bytes(p, n_probes * steps, int(runs[-1].rows_read.sum())) / rate
+            rows_read = int(runs[-1].rows_read.sum())
+            floor = krylov_bytes(p, n_probes * steps, rows_read) / rate
             add("slq_ours" if reorth == "full" else f"slq_ours_{reorth}", cpu, wall, products_cpu_s=timed.cpu,
                 krylov_share=(cpu - timed.cpu) / timed.cpu, krylov_floor=floor / timed.cpu, probes=n_probes,
-                steps=steps, reorth_steps=share, rows_read=int(runs[-1].rows_read.sum()))
+                steps=steps, reorth_steps=share, rows_read=rows_read)
         density.lanczos_tridiagonal = tridiagonal
     if "lanczos" in groups:
         k = 5 if args.quick else 20
