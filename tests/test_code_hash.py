@@ -145,7 +145,7 @@ def test_a_training_rule_hashes_no_spectra_counting_or_plotting_code(rule: str) 
 # -- lazy package exports: a step hashes the curvature code it runs, not the whole package --------------------
 
 #: scripts whose steps use closed forms or batched Hessians only: none of the operator / Lanczos / SLQ code
-NO_OPERATOR_CODE = {"predecessor_sphere.py": ["batched"], "evolution_run.py": ["deep_kernels", "kernels"]}
+NO_OPERATOR_CODE = {"predecessor_sphere.py": ["batched", "mlp"], "evolution_run.py": ["deep_kernels", "kernels"]}
 
 
 @pytest.mark.parametrize("script", sorted(NO_OPERATOR_CODE))

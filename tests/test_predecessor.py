@@ -17,7 +17,7 @@ from nnspectra.experiments.sagun2016 import predecessor as p0
 from nnspectra.experiments.sagun2016 import predecessor_training as p0t
 from nnspectra.experiments.sagun2016 import predecessor_metrics as pm
 from nnspectra.experiments.sagun2016 import predecessor_mnist as p0m
-from nnspectra.curvature.batched import batched_hessian_eigvalsh
+from nnspectra.curvature.batched import batched_hessian_eigvalsh, mlp_hessians_eigvalsh
 from nnspectra.training.batched import batched_gd
 from nnspectra.training.interpolation import line_losses
 from nnspectra.models.mlp import mlp_parameter_count
@@ -174,6 +174,27 @@ def test_hessian_of_tiny_net_matches_torch_func_and_finite_differences() -> None
     np.testing.assert_allclose(batched[0], p0.eigvalsh_dense(h), atol=1e-12)
     p0t.set_flat_parameters(model, 0.5 * theta)
     np.testing.assert_allclose(batched[1], p0.spectrum(model, x, y), atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_mlp_hessians_eigvalsh_equal_the_vmapped_torch_func_hessians(activation: str) -> None:
+    """The MLP engine (P0 Fig 6's final Hessians) against vmap(torch.func.hessian), net by net, NaN rows kept."""
+    from nnspectra.models.mlp import make_mlp
+
+    x, y = (torch.as_tensor(a) for a in two_blobs(12, 0.3, 1))
+    model = make_mlp([2, 4, 3, 2], activation, init="torch", seed=5, dtype=torch.float64)
+    theta0 = torch.cat([q.detach().reshape(-1) for q in model.parameters()])
+    gen = torch.Generator().manual_seed(2)
+    theta = theta0 + 0.5 * torch.randn(5, theta0.numel(), generator=gen, dtype=torch.float64)
+    theta[3] = float("nan")
+    f = loss_of_flat_params(model, p0.cross_entropy, x, y)
+    ref = batched_hessian_eigvalsh(theta, f, chunk=2)
+    ours = mlp_hessians_eigvalsh(theta, model, p0.cross_entropy, x, y, chunk=2)
+    assert np.isnan(ours[3]).all() and np.isfinite(np.delete(ours, 3, axis=0)).all()
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-12)
+    torch.testing.assert_close(torch.cat([q.detach().reshape(-1) for q in model.parameters()]), theta0)  # unchanged
+    with pytest.raises(ValueError, match="needs an MLP"):
+        mlp_hessians_eigvalsh(theta, torch.nn.Sequential(torch.nn.Conv1d(1, 1, 1)), p0.cross_entropy, x, y)
 
 
 def test_blob_width_run_outputs_are_consistent() -> None:

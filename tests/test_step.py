@@ -30,8 +30,59 @@ def test_success_writes_output_sidecar_and_log(tmp_path: Path) -> None:
     assert record.step == "demo" and record.seed == 4
     assert record.params == {"cfg": {"demo.a": 1}}
     assert record.code["hash"] == "abc"
+    assert record.extra["malloc_reuse"] is (sys.platform == "linux" and _glibc())
     assert "hello from the step" in Path(ns.log[0]).read_text()
     assert sys.stdout is sys.__stdout__
+
+
+def _glibc() -> bool:
+    import platform
+
+    return platform.libc_ver()[0] == "glibc"
+
+
+FAULTS = """
+import resource, sys
+import numpy as np
+if sys.argv[1] == "reuse":
+    from nnspectra.pipeline.runtime import reuse_freed_memory
+    assert reuse_freed_memory()
+x = np.ones(500_000)  # 4 MB: the size of a training step's temporaries
+def work():
+    a = x * 2.0
+    b = a + x
+    return float(np.exp(b)[0])
+for _ in range(5):
+    work()
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(50):
+    work()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0) / 50)
+"""
+
+
+def test_reuse_freed_memory_stops_the_page_faults_of_repeated_temporaries() -> None:
+    """With the step's allocator setting a loop of same-sized 4 MB temporaries faults in no new pages (glibc's
+    default maps and unmaps them: ~2,900 faults per iteration here), the premise of benchmarks/bench_allocator.py."""
+    import pytest
+
+    if not (sys.platform == "linux" and _glibc()):
+        pytest.skip("mallopt is glibc's")
+    faults = float(subprocess.run([sys.executable, "-c", FAULTS, "reuse"], capture_output=True, text=True,
+                                  check=True).stdout)
+    assert faults < 5
+
+
+def test_reuse_freed_memory_is_a_no_op_without_mallopt(monkeypatch) -> None:
+    import ctypes
+
+    from nnspectra.pipeline import runtime
+
+    def no_libc(*args, **kwargs):
+        raise OSError("no such library")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_libc)
+    assert runtime.reuse_freed_memory() is False
 
 
 SCRIPT = """

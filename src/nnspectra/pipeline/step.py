@@ -90,7 +90,7 @@ class Step:
 
     # -- context management -------------------------------------------------------------------
     def __enter__(self) -> "Step":
-        from nnspectra.pipeline.runtime import configure_threads, request_determinism
+        from nnspectra.pipeline.runtime import configure_threads, request_determinism, reuse_freed_memory
 
         self._setup_logging()
         self._verify_inputs()
@@ -104,6 +104,7 @@ class Step:
             if self._gpu_claim is not None:
                 self.extra["gpu_claim"] = {"index": self._gpu_claim.index, "lock": str(self._gpu_claim.lock_path)}
         configure_threads(self.threads)
+        self.extra["malloc_reuse"] = reuse_freed_memory()
         if "torch" in sys.modules:  # scripts import their (torch) library code before entering the step
             self.extra["determinism"] = request_determinism()
         for path in self.output.values():

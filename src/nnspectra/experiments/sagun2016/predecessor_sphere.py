@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nnspectra.curvature.batched import batched_hessian_eigvalsh
+from nnspectra.curvature.batched import mlp_hessians_eigvalsh
 from nnspectra.models.flat import loss_of_flat_params
 from nnspectra.errors import DivergenceError, TimeBudgetReached
 from nnspectra.experiments.sagun2016.predecessor_training import (
@@ -114,8 +114,11 @@ def sphere_lambda_max(x: np.ndarray, y: np.ndarray, width: int, n_inits: int, tr
                               f"{LR_KEY} in the config")
     t0, c0 = time.perf_counter(), time.process_time()
     res = state.result(snapshot_tols)
-    eig = batched_hessian_eigvalsh(res.theta, f, chunk)
-    at_tol = np.stack([batched_hessian_eigvalsh(res.snapshots[float(t)], f, chunk)[:, -1] for t in snapshot_tols]) \
+    def eigvalsh(theta: torch.Tensor) -> np.ndarray:
+        return mlp_hessians_eigvalsh(theta, template, cross_entropy, xt, yt, chunk)
+
+    eig = eigvalsh(res.theta)
+    at_tol = np.stack([eigvalsh(res.snapshots[float(t)])[:, -1] for t in snapshot_tols]) \
         if snapshot_tols else np.zeros((0, n_inits))
     wall = state.wall_seconds + time.perf_counter() - t0
     cpu = state.cpu_seconds + time.process_time() - c0
