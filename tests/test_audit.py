@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from nnspectra.pipeline.audit import audit, config_differences
-from nnspectra.pipeline.config import config_subset
+from nnspectra.pipeline.config import SEED_LISTS, config_subset
 from nnspectra.pipeline.provenance import build_record, code_version, sidecar_path, write_sidecar
 from nnspectra.pipeline.sidecar import read_sidecar
 from nnspectra.pipeline.step import Step
@@ -163,6 +163,24 @@ def test_config_differences_compare_after_json_round_trip() -> None:
     assert config_differences({"gone.key": 1}, current) == ["gone.key: no longer in the config"]
     current["demo"]["train"]["extra"] = True
     assert config_differences(recorded, current) == ["demo.train.extra: '<absent>' -> True"]
+
+
+def test_a_job_of_one_seed_records_its_sections_without_the_seed_list() -> None:
+    """Adding a seed changes neither a per-seed job's params (Snakemake's rerun trigger) nor its audit verdict;
+    any other value it used still does."""
+    config = {"demo": {"train": {"lr": 0.1, "seeds": [0, 1]}}, "device": "cpu"}
+    recorded = config_subset(config, "demo.train", "device", drop=SEED_LISTS)
+    assert recorded == {"demo.train": {"lr": 0.1}, "device": "cpu"}
+    assert config["demo"]["train"]["seeds"] == [0, 1]  # the config itself is untouched
+    more = {"demo": {"train": {"lr": 0.1, "seeds": [0, 1, 2]}}, "device": "cpu"}
+    assert config_subset(more, "demo.train", "device", drop=SEED_LISTS) == recorded
+    assert config_differences(recorded, more) == []
+    more["demo"]["train"]["lr"] = 0.2
+    assert config_differences(recorded, more) == ["demo.train.lr: 0.1 -> 0.2"]
+    # a job over all seeds records the list, and a changed list is a difference for it
+    everything = config_subset(config, "demo.train")
+    assert config_differences(everything, {"demo": {"train": {"lr": 0.1, "seeds": [0, 1, 2]}}}) == [
+        "demo.train.seeds: [0, 1] -> [0, 1, 2]"]
 
 
 def test_missing_results_dir_and_json(tmp_path: Path, tree: Path) -> None:

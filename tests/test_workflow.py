@@ -135,6 +135,40 @@ def test_rerun_is_a_no_op(smoke_run: Path) -> None:
     assert "Nothing to be done" in dry.stdout, dry.stdout[-3000:]
 
 
+def _seed_lists(node: object, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Paths of every ``seeds`` list in a config."""
+    if not isinstance(node, dict):
+        return []
+    found = [path + (key,) for key, value in node.items() if key == "seeds" and isinstance(value, list)]
+    return found + [p for key, value in node.items() for p in _seed_lists(value, path + (key,))]
+
+
+def test_adding_a_seed_plans_only_that_seeds_jobs(smoke_run: Path, tmp_path: Path) -> None:
+    """A job of one seed does not depend on which other seeds run: with seed 97 added to every seed list of the
+    smoke preset, no job of an existing seed is planned again (P0 and Appendix B used to rerun them all)."""
+    import yaml
+
+    from nnspectra.pipeline.config import load_config_files
+
+    work = Path(shutil.copytree(smoke_run, tmp_path / "more_seeds", symlinks=True))
+    config = load_config_files([work / "config" / "config.yaml", work / "config" / "smoke.yaml"])
+    extra: dict = {}
+    for path in _seed_lists(config):
+        node, target = config, extra
+        for key in path[:-1]:
+            node, target = node[key], target.setdefault(key, {})
+        target["seeds"] = [*node["seeds"], 97]
+    assert {"predecessor", "realdata", "evolution"} <= set(extra), extra
+    (work / "more_seeds.yaml").write_text(yaml.safe_dump(extra))
+    dry = run_snakemake(work, "-n", "--cores", "2", "--configfile", "config/smoke.yaml", "more_seeds.yaml")
+    assert dry.returncode == 0, dry.stdout[-3000:]
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", dry.stdout, flags=re.M)
+    seeded = [(rule, wc) for rule, wc in jobs if re.search(r"\bseed=", wc)]
+    assert seeded, dry.stdout[-3000:]
+    again = [(rule, wc) for rule, wc in seeded if not re.search(r"\bseed=97\b", wc)]
+    assert not again, f"adding a seed reruns jobs of existing seeds: {again[:10]}"
+
+
 def test_lint_is_clean(tmp_path: Path, copy_workflow) -> None:
     work = copy_workflow(tmp_path / "work")
     lint = run_snakemake(work, "--lint")

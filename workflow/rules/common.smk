@@ -3,7 +3,7 @@
 
 import os
 
-from nnspectra.pipeline.config import config_subset
+from nnspectra.pipeline.config import SEED_LISTS, config_subset
 from nnspectra.pipeline.provenance import code_version
 from nnspectra.pipeline.runtime import gpu_present, holds_gpu, set_run_deadline
 
@@ -47,9 +47,11 @@ def benchfile(rule_name: str, pattern: str = "") -> str:
     return f"{RESULTS}/logs/{rule_name}/{pattern or 'run'}.bench.tsv"
 
 
-def cfg(*dotted_keys: str) -> dict:
-    """The config entries a step uses, keyed by dotted path (a ``params:`` entry: changing them reruns it)."""
-    return config_subset(config, *dotted_keys)
+def cfg(*dotted_keys: str, per_seed: bool = False) -> dict:
+    """The config entries a step uses, keyed by dotted path (a ``params:`` entry: changing them reruns it).
+    ``per_seed``: a job of one seed (a ``seed`` wildcard) leaves each section's ``seeds`` list out, so adding a
+    seed runs only the new seed's jobs."""
+    return config_subset(config, *dotted_keys, drop=SEED_LISTS if per_seed else ())
 
 
 def code(script: str) -> dict:

@@ -14,7 +14,8 @@ wildcard_constraints:
 for _fig in (1, 2, 4, 5, 6, 7, 8):
     TARGETS[f"p0_fig{_fig}"] = [result(f"figures/p0_fig{_fig}.png")]
 METRICS.append(result("metrics/p0.json"))
-P0_KEYS = ("predecessor.seeds", "predecessor.model", "predecessor.train", "predecessor.blobs")
+# what every P0 run of one seed reads (not the seed list: adding a seed runs only the new seed's jobs)
+P0_KEYS = ("predecessor.model", "predecessor.train", "predecessor.blobs")
 
 
 rule predecessor_blobs:
@@ -75,7 +76,7 @@ rule predecessor_sphere:
         mem_mb=4000,
         runtime=600,
     params:
-        cfg=cfg(*P0_KEYS, "predecessor.fig6", "device"),
+        cfg=cfg(*P0_KEYS, "predecessor.fig6", "device", per_seed=True),
         code=code("predecessor_sphere.py"),
         seed=seed_of,
         # the pool state of the refilled batched GD (resume after max_hours or a kill, bit-identically); not an

@@ -18,7 +18,7 @@ rule realdata_mp:
         mem_mb=2000,
         runtime=60,
     params:
-        cfg=cfg("realdata.mp"),
+        cfg=cfg("realdata.mp", per_seed=True),
         code=code("realdata_mp.py"),
         seed=seed_of,
     script:

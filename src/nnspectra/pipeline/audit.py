@@ -36,6 +36,7 @@ import pandas as pd
 
 from nnspectra.pipeline.audit_sources import (
     CodeHashes, Hasher, data_changes, leftover_temporary, propagate, snakemake_incomplete)
+from nnspectra.pipeline.config import SEED_LISTS
 from nnspectra.pipeline.provenance import SIDECAR_SUFFIX
 from nnspectra.pipeline.sidecar import SidecarError, output_of, read_sidecar
 
@@ -184,10 +185,14 @@ def _first_difference(old: Any, new: Any, path: str) -> str:
 
 
 def config_differences(recorded: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
-    """Where the recorded config entries differ from ``config`` (empty when all match)."""
+    """Where the recorded config entries differ from ``config`` (empty when all match). A section recorded
+    without its seed list (a job of one seed: :data:`~nnspectra.pipeline.config.SEED_LISTS`) is compared
+    without it."""
     diffs = []
     for dotted, old in sorted(recorded.items()):
         new = _lookup(config, dotted)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            new = {key: value for key, value in new.items() if key in old or key not in SEED_LISTS}
         if new is _MISSING:
             diffs.append(f"{dotted}: no longer in the config")
         elif _canonical(old) != _canonical(new):

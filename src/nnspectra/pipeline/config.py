@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import difflib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -270,14 +270,27 @@ def section(config: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def config_subset(config: Mapping[str, Any], *dotted_keys: str) -> dict[str, Any]:
+#: the keys a job of one seed leaves out of the sections it records (``config_subset(..., drop=SEED_LISTS)``)
+SEED_LISTS = ("seeds",)
+
+
+def config_subset(config: Mapping[str, Any], *dotted_keys: str, drop: Sequence[str] = ()) -> dict[str, Any]:
     """The config entries a step uses, keyed by dotted path (``{"blobs.train": {...}}``).
 
     Rules pass this as ``params: cfg=config_subset(config, "blobs.train", ...)``: Snakemake reruns
     the step when any of these values changes, and the provenance sidecar records them under their
-    dotted paths so ``nnspectra audit`` can compare them with the current config.
+    dotted paths so ``nnspectra audit`` can compare them with the current config (a section's keys as
+    recorded). ``drop`` leaves those keys out of every section: a job of one seed passes ``("seeds",)``, since
+    it does not depend on which other seeds run, so adding a seed runs only the new seed's jobs.
     """
-    return {key: copy.deepcopy(section(config, key)) for key in dotted_keys}
+    out = {}
+    for key in dotted_keys:
+        value = copy.deepcopy(section(config, key))
+        if isinstance(value, dict):
+            for name in drop:
+                value.pop(name, None)
+        out[key] = value
+    return out
 
 
 T = TypeVar("T")
