@@ -20,8 +20,13 @@ from nnspectra.spectra.outliers import (
 )
 
 
-def planted(k: int, seed: int, n_bulk: int = 400, lo: float = 5.0, hi: float = 10.0, negative: bool = True) -> np.ndarray:
-    """A bulk in [0, 1] (plus a near-zero negative part) and k outliers in [lo, hi], shuffled."""
+def planted(k: int, seed: int, n_bulk: int = 400, lo: float = 5.0, hi: float = 8.0, negative: bool = True) -> np.ndarray:
+    """A bulk in [0, 1] (plus a near-zero negative part) and k outliers in [lo, hi], shuffled.
+
+    Every gap between two outliers (at most hi - lo = 3) is smaller than the gap from the bulk to the lowest
+    outlier (at least lo - 1 = 4), so k is the one right answer of every rule. (With hi = 10 a draw such as
+    k = 3, seed = 814924 put two outliers near 9.5 and one near 5: the largest gap then lies inside the
+    outliers, and the gap rule rightly counted 2.)"""
     rng = np.random.default_rng(seed)
     parts = [rng.uniform(0.0, 1.0, n_bulk), rng.uniform(lo, hi, k)]
     if negative:
