@@ -19,7 +19,8 @@ def test_quick_run_appends_one_row_per_workload_and_allocator(tmp_path: Path) ->
     for label in ("a", "b"):
         subprocess.run([sys.executable, str(PATH), "--quick", "--workloads", "p0_hessian_mlp",
                         "--out", str(out), "--label", label], check=True, capture_output=True, text=True)
-    rows = list(csv.DictReader(open(out.with_suffix(".csv"))))
+    with open(out.with_suffix(".csv")) as handle:
+        rows = list(csv.DictReader(handle))
     assert [(r["label"], r["workload"], r["allocator"]) for r in rows] == [
         (label, "p0_hessian_mlp", a) for label in "ab" for a in ("default", "reuse")]
     assert all(float(r["cpu_ms"]) > 0 and float(r["wall_ms"]) > 0 and float(r["faults"]) >= 0 for r in rows)

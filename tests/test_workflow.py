@@ -162,7 +162,7 @@ def test_adding_a_seed_plans_only_that_seeds_jobs(smoke_run: Path, tmp_path: Pat
     (work / "more_seeds.yaml").write_text(yaml.safe_dump(extra))
     dry = run_snakemake(work, "-n", "--cores", "2", "--configfile", "config/smoke.yaml", "more_seeds.yaml")
     assert dry.returncode == 0, dry.stdout[-3000:]
-    jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", dry.stdout, flags=re.M)
+    jobs = re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    wildcards: (.*)$", dry.stdout, flags=re.MULTILINE)
     seeded = [(rule, wc) for rule, wc in jobs if re.search(r"\bseed=", wc)]
     assert seeded, dry.stdout[-3000:]
     again = [(rule, wc) for rule, wc in seeded if not re.search(r"\bseed=97\b", wc)]
