@@ -22,7 +22,8 @@ made on any time. Rows (784-70-10 MLP, N = 1,000, float64, P = 55,660, as in doc
   (probe, step) pairs that were reorthogonalised, ``rows_read`` the basis rows they read; ``krylov_floor`` =
   the fewest bytes that mode's vector work must move (:func:`krylov_bytes`) at this thread's read rate
   (row ``stream_rate``) / products' time: the share no implementation on this machine could go below.
-* The product and Hutchinson rows are timed interleaved (every variant once per round, the order rotating):
+* The product and Hutchinson rows are timed interleaved (every variant once per round, in a seeded shuffled
+  order, each timed call right after an untimed call of the same variant):
   ``ratio_to_ours`` is the median over rounds of the row's CPU time / ours in the same round
   (``ratio_q25`` / ``ratio_q75`` its quartiles), the figure the machine's changing load cannot skew.
 * ``lanczos_ours`` -- top-k thick-restart Lanczos; ``per_product_bound`` = CPU time per product inside
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import random
 import statistics
 import sys
 import time
@@ -80,18 +82,22 @@ def clock(fn, reps: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     return sorted(cpus)[len(cpus) // 2], sorted(walls)[len(walls) // 2]
 
 
-def interleaved(fns: dict[str, Any], reps: int) -> dict[str, dict[str, Any]]:
-    """Each callable once to warm up, then ``reps`` rounds calling every one in turn (the order rotates each
-    round), so a change of load on the shared machine falls on all of them alike. Per name: median CPU and
-    wall seconds, and the per-round CPU ratio to the first name (median and quartiles): a ratio from the same
-    round is what the load cannot skew."""
+def interleaved(fns: dict[str, Any], reps: int, seed: int = 0) -> dict[str, dict[str, Any]]:
+    """Each callable once to warm up, then ``reps`` rounds calling every one in a shuffled order (seeded), so a
+    change of load on the shared machine falls on all of them alike. Each timed call comes right after an
+    untimed call of the same callable, as in a solver's loop of products: a fixed rotation let one variant
+    follow another's cache-evicting call in most rounds (ours followed curvlinops' in 3 of 4 and paid ~5 %).
+    Per name: median CPU and wall seconds, and the per-round CPU ratio to the first name (median and
+    quartiles): a ratio from the same round is what the load cannot skew."""
     for fn in fns.values():
         fn()
     names = list(fns)
+    order = random.Random(seed)
     cpus: dict[str, list[float]] = {name: [] for name in names}
     walls: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(reps):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+    for _ in range(reps):
+        for name in order.sample(names, len(names)):
+            fns[name]()
             c0, w0 = time.process_time(), time.perf_counter()
             fns[name]()
             cpus[name].append(time.process_time() - c0)

@@ -24,7 +24,7 @@ def batched_hessian_eigvalsh(theta: torch.Tensor, loss_of_theta: Callable[[torch
     :func:`mlp_hessians_eigvalsh` is ~13x faster.
     """
     hess_fn = vmap(torch.func.hessian(loss_of_theta))
-    return _eigvalsh_in_chunks(theta, lambda rows: hess_fn(rows), chunk)
+    return _eigvalsh_in_chunks(theta, hess_fn, chunk)
 
 
 def mlp_hessians_eigvalsh(theta: torch.Tensor, model: nn.Module, loss_fn: LossFn, inputs: torch.Tensor,

@@ -41,6 +41,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 
+from nnspectra.curvature.activations import first_order_relu
 from nnspectra.curvature.dense import (
     EXACT_BUILDER,
     PRODUCTS_BUILDER,
@@ -225,7 +226,8 @@ class HessianProducts(_ModelProducts):
     kind = "hessian"
 
     def _build(self, sl: slice) -> tuple:
-        loss = self.loss_fn(self._outputs(sl), self.targets[sl]) * self._weight(sl)
+        with first_order_relu():  # ReLU's zero second derivative stays out of the graph (same products)
+            loss = self.loss_fn(self._outputs(sl), self.targets[sl]) * self._weight(sl)
         (grad,) = torch.autograd.grad(loss, self.theta, create_graph=True, allow_unused=True)
         return (torch.zeros_like(self.theta) if grad is None else grad,)
 

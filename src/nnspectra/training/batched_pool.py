@@ -119,7 +119,9 @@ def pool_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], torch.
             divergence_factor: float | None = 10.0, divergence_steps: int = 20, lr_key: str | None = None,
             state: PoolState | None = None, save: Callable[[PoolState], None] | None = None,
             save_seconds: float = 300.0, should_stop: Callable[[], bool] | None = None,
-            progress_seconds: float = 60.0, label: str = "pool GD") -> tuple[PoolState, bool]:
+            progress_seconds: float = 60.0, label: str = "pool GD",
+            step: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = None,
+            ) -> tuple[PoolState, bool]:
     """Full-batch GD on the n rows of ``theta0``, at most ``pool`` at a time, refilling freed slots in init order.
 
     Per net exactly :func:`nnspectra.training.batched.batched_gd`: at its step t the full gradient g is computed;
@@ -137,6 +139,10 @@ def pool_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], torch.
     ``save(state)`` is called every ``save_seconds`` of wall time, when ``should_stop()`` (asked after every
     step) turns true, and at the end. Returns (state, stopped early). Progress is logged every
     ``progress_seconds`` (nets done, running, CPU-based time left).
+
+    ``step(theta (A, P)) -> (gradients (A, P), losses (A,))`` replaces the vmapped autograd step of
+    ``loss_of_theta`` (e.g. :func:`nnspectra.training.fast_mlp.pooled_mlp_step` for MLPs); it must treat every
+    row on its own.
     """
     n = theta0.shape[0]
     tols = sorted((float(t) for t in snapshot_tols), reverse=True)
@@ -145,7 +151,7 @@ def pool_gd(theta0: torch.Tensor, loss_of_theta: Callable[[torch.Tensor], torch.
     if pool < 1:
         raise ConfigError(f"pool size {pool} must be >= 1")
     s = PoolState.fresh(theta0, len(tols)) if state is None else state
-    step_fn = vmap(grad_and_value(loss_of_theta))
+    step_fn = step if step is not None else vmap(grad_and_value(loss_of_theta))
     first_fill = min(pool, n)
     clock = [time.perf_counter(), time.process_time()]
     last_save = last_log = clock[0]

@@ -4,7 +4,8 @@ Each section that trains (``blobs.train``, ``realdata.mnist.train``, ``realdata.
 ``realdata.cifar.train``, ``predecessor.train``, ``analyze.studies.<name>.train``) is read into a frozen
 dataclass deriving from :class:`TrainSettings` (the step size), :class:`GuardedTrainSettings` (the step
 size and the divergence check) or :class:`BatchRegimeSettings` (those and the large-batch / small-batch pair of
-Sagun et al. 2018 §4), so these keys have one home; a section adds only what is its own and overrides a
+Sagun et al. 2018 §4); a section that runs a fixed number of SGD steps beside its own training (``predecessor.fig8``)
+takes :class:`FixedStepsSettings`. So these keys have one home; a section adds only what is its own and overrides a
 default where its schema says another. :meth:`nnspectra.training.TrainConfig.from_settings`
 turns any of them into the loop's :class:`~nnspectra.training.TrainConfig`.
 """
@@ -52,3 +53,13 @@ class BatchRegimeSettings(GuardedTrainSettings):
         if regime not in REGIMES:
             raise ValueError(f"batch regime must be one of {REGIMES}, got {regime!r}")
         return int(self.batch_lb if regime == "lb" else self.batch_sb)
+
+
+@dataclass(frozen=True)
+class FixedStepsSettings:
+    """A run of exactly ``steps`` steps (no gradient-norm stop) with batches of ``batch_size``, its trajectory
+    recorded every ``record_every`` steps (the loop's ``max_iterations``, ``batch_size`` and ``log_every``)."""
+
+    batch_size: int = 10
+    steps: int = 5000
+    record_every: int = 1

@@ -24,7 +24,7 @@ from nnspectra.models.mlp import make_mlp, mlp_parameter_count
 from nnspectra.training import TrainConfig, TrainResult, train
 from nnspectra.training.evaluate import cross_entropy  # softmax + mean NLL, P0's loss
 from nnspectra.training.interpolation import barrier_height, line_losses
-from nnspectra.training.settings import TrainSettings
+from nnspectra.training.settings import FixedStepsSettings, TrainSettings
 
 
 # ------------------------------------------------------------------------------------- settings
@@ -68,15 +68,12 @@ class P0Blobs(SeededSettings):
 
 
 @dataclass(frozen=True)
-class P0Fig8:
-    """Config ``predecessor.fig8``: net width, SGD batch, steps, recording interval (the loop reads these three
-    through :meth:`TrainConfig.from_settings <nnspectra.training.TrainConfig.from_settings>`), points on the line
-    and the second SGD run's seed offset."""
+class P0Fig8(FixedStepsSettings):
+    """Config ``predecessor.fig8``: the SGD runs' batch, steps and recording interval (the shared fragment, read by
+    :meth:`TrainConfig.from_settings <nnspectra.training.TrainConfig.from_settings>`), the net width, points on the
+    line and the second SGD run's seed offset."""
 
     width: int = 10
-    batch_size: int = 10
-    steps: int = 5000
-    record_every: int = 1
     n_alphas: int = 21
     second_seed_offset: int = 1
 
