@@ -2,15 +2,15 @@
 
 A Hessian-vector product by double backward differentiates the gradient's graph. For ``torch.relu`` that graph
 holds ``threshold_backward(grad, relu_output, 0)``, and autograd's formula for its derivative with respect to
-``relu_output`` is ``zeros_like(grad)``: every product materialises that zero tensor, sends it back through the
-ReLU's own backward (a second ``threshold_backward``) and adds it into the pre-activation's gradient. The
-second derivative of ReLU is zero almost everywhere, so nothing of it reaches the product.
+``relu_output`` is ``zeros_like(grad)``: every product materialises that zero tensor and adds it into the
+gradient that flows back through the ReLU. The second derivative of ReLU is zero almost everywhere, so
+nothing of it reaches the product.
 
 :func:`first_order_relu` records each out-of-place ReLU called while it is active (``nn.ReLU``,
 ``F.relu``, ``torch.relu``, ``Tensor.relu``) as :class:`_FirstOrderReLU`: the same forward kernel, the same
-backward kernel, with the output a constant of the backward. The products are bit-identical and each ReLU
-costs one ``threshold_backward`` per product instead of two plus a fill and an add
-(tests/curvature/test_activations.py; timings in docs/performance.md). In-place ReLUs are left to autograd.
+backward kernel, with the output a constant of the backward. The products are bit-identical, and each ReLU
+costs one zero tensor and one add less per product (the ``mm`` and ``threshold_backward`` work is the same;
+tests/curvature/test_activations.py; timings in docs/performance.md). In-place ReLUs are left to autograd.
 """
 
 from __future__ import annotations
