@@ -86,7 +86,8 @@ def interleaved(fns: dict[str, Any], reps: int, seed: int = 0) -> dict[str, dict
     """Each callable once to warm up, then ``reps`` rounds calling every one in a shuffled order (seeded), so a
     change of load on the shared machine falls on all of them alike. Each timed call comes right after an
     untimed call of the same callable, as in a solver's loop of products: a fixed rotation let one variant
-    follow another's cache-evicting call in most rounds (ours followed curvlinops' in 3 of 4 and paid ~5 %).
+    follow another's cache-evicting call in most rounds (ours followed curvlinops' in 3 of 4: part of the ~5 % gap
+    measured that way).
     Per name: median CPU and wall seconds, and the per-round CPU ratio to the first name (median and
     quartiles): a ratio from the same round is what the load cannot skew."""
     for fn in fns.values():
