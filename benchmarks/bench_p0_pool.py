@@ -7,10 +7,11 @@ pipeline's).
 One thread; process CPU seconds beside wall time (the machine may be shared: CPU is the number to read).
 Paper settings otherwise (config predecessor.fig6 / predecessor.train / predecessor.blobs defaults: width 10,
 P = 162, 2 x 100 points of std 0.1, lr 0.1, grad_norm_tol 1e-4, radius = the torch-init norm, seed 0);
-training only (the Hessians afterwards cost the same in both). Both paths give each net the same trajectory
-(tests/test_batched_pool.py); this measures only their cost, and also reports how many net-steps each ran
-and the mean batch size per step (the straggler effect: group-at-a-time ends each group with a few nets alone),
-and ``us_per_net_step`` (CPU microseconds per net and step).
+training only (the Hessians afterwards cost the same in all). The paths give each net the same trajectory
+(tests/test_batched_pool.py; the batched MLP step to rounding, tests/test_pooled_step.py); this measures only
+their cost, and also reports how many net-steps each ran and the mean batch size per step (the straggler effect:
+group-at-a-time ends each group with a few nets alone), and ``us_per_net_step`` (CPU microseconds per net and
+step).
 """
 
 from __future__ import annotations
@@ -50,10 +51,10 @@ def main() -> None:
     sizes = p0t.blob_sizes(10)
     p = p0t.blob_parameter_count(10)
     theta0 = torch.as_tensor(p0t.sphere_parameters(args.inits, p, p0t.init_radius(sizes, "torch", 0.1), seed=0))
-    f = loss_of_flat_params(p0t.build_net(sizes, seed=0), p0.cross_entropy, x, y)
+    model = p0t.build_net(sizes, seed=0)
+    f = loss_of_flat_params(model, p0.cross_entropy, x, y)
     kw = dict(lr=0.1, grad_norm_tol=1e-4, max_iterations=args.max_iterations, snapshot_tols=[1e-2, 3e-3, 1e-3])
     rows = []
-    model = p0t.build_net(sizes, seed=0)
     for path in NAMES if args.only is None else args.only.split(","):
         w0, c0 = time.perf_counter(), time.process_time()
         if path == "groups":
