@@ -128,6 +128,20 @@ def test_lockstep_tridiagonal_runs_are_independent_lanczos_runs():
                                atol=1e-12)
 
 
+def test_full_reorthogonalisation_second_pass_is_per_run():
+    """Full reorthogonalisation's second Gram-Schmidt pass (DGKS) runs only for the run whose first pass
+    removed much: here run 0 starts in a 3-dimensional invariant subspace, so its third vector is rounding
+    noise and takes a second pass, while run 1 in the same block reads its basis once per step (counted)."""
+    diag = torch.diag(torch.arange(1, 31, dtype=torch.float64))
+    starts = torch.zeros(2, 30, dtype=torch.float64)
+    starts[0, [0, 5, 9]] = 1.0
+    starts[1] = torch.randn(30, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    tri = lanczos_tridiagonal(diag, starts, 12, reorth="full")
+    assert tri.steps.tolist() == [3, 12] and tri.reorthogonalised.tolist() == [3, 12]
+    assert int(tri.rows_read[0]) > 1 + 2 + 3  # the second pass, run 0 only
+    assert int(tri.rows_read[1]) == 12 * 13 // 2  # one pass per step over the basis so far
+
+
 def outlier_matrix(n: int = 600, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """A bulk on [0, 1] and 10 outliers up to 100: Lanczos without reorthogonalisation loses orthogonality
     within a few dozen steps here (the outliers converge first and come back as ghost copies)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
-from nnspectra.curvature.reorth import DGKS, ETA, PartialReorth
+from nnspectra.curvature.reorth import DGKS, ETA, PartialReorth, project_out_
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
@@ -198,7 +198,7 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     per step. ``reorth`` (float64 basis, b x steps x P memory except for "none"):
 
     * ``"full"`` / True (default): every step, one classical Gram-Schmidt pass of each run against its
-      whole basis, and a second pass for all runs when any one needs it (DGKS).
+      whole basis, and a second pass for the runs whose first pass removed much (DGKS).
     * ``"partial"``: Simon's partial reorthogonalisation with intervals (Math. Comp. 42, 1984; Larsen
       1998; :mod:`nnspectra.curvature.reorth`): the omega recurrence estimates each run's loss of
       orthogonality from the tridiagonal entries; where an estimate exceeds sqrt(eps), that run's new
@@ -210,8 +210,9 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     * ``"none"`` / False: the three-term recurrence only (Papyan 2020 Alg. 2; spurious copies of converged
       Ritz values appear, which the quadrature weights mostly absorb).
 
-    "partial" and "none" fuse the recurrence's vector updates (fewer passes over the (b, P) blocks, other
-    rounding); "full" keeps its arithmetic. A run that finds an invariant subspace (beta ~ 0) stops there;
+    Every mode runs the same three-term recurrence (three passes over the (b, P) blocks) and keeps the basis
+    step-major, so each new vector is written once, straight into it; each run's reorthogonalisation is one
+    GEMV pair on its own basis. A run that finds an invariant subspace (beta ~ 0) stops there;
     its remaining entries are zero and ``steps`` says where it stopped. ``keep_basis``: also return the
     basis (not for "none").
     """
@@ -226,50 +227,41 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     beta = torch.zeros(b, max(steps - 1, 0), dtype=torch.float64)
     valid = torch.full((b,), steps, dtype=torch.long)
     active = torch.ones(b, dtype=torch.bool, device=device)
-    # every row is written (a stopped run writes zeros) before it is read: no zero-fill of b x steps x P
-    basis = torch.empty(b, steps, size, dtype=torch.float64, device=device) if mode == "full" else None
     q_prev = torch.zeros_like(q)
-    # own buffers written in place (the same arithmetic, the same bytes): a fresh (b, P) temporary per
-    # operation can cost more than the operation (page faults: 4-11x in isolation at b = 10, P = 55,660)
-    w, tmp = torch.empty_like(q), torch.empty_like(q)
+    # own buffer written in place: a fresh (b, P) temporary per operation can cost more than the operation
+    # (page faults: 4-11x in isolation at b = 10, P = 55,660)
+    w = torch.empty_like(q)
     beta_prev = torch.zeros(b, dtype=torch.float64, device=device)
     scale = torch.zeros(b, dtype=torch.float64, device=device)
     n_reorth, rows_read = torch.zeros(b, dtype=torch.long), torch.zeros(b, dtype=torch.long)
     partial = PartialReorth(b, steps, size, eta) if mode == "partial" else None
-    if partial is not None:  # step-major storage: each new vector is one contiguous (b, P) block, q a view of it
+    basis = None
+    if mode != "none":  # step-major storage: each new vector is one contiguous (b, P) block, q a view of it;
+        # every row is written (a stopped run writes zeros) before it is read: no zero-fill of b x steps x P
         basis = torch.empty(steps, b, size, dtype=torch.float64, device=device).transpose(0, 1)
         basis[:, 0] = q
         q = basis[:, 0]
-    filled = 1 if partial is not None else 0
+    filled = 1 if basis is not None else 0
     for j in range(steps):
-        if mode == "full":
-            basis[:, j] = q
-            filled = j + 1
         w_op = op.matmat(q.to(op.dtype)).to(torch.float64)
         nrm = None
-        if mode == "full":
-            a = torch.mul(w_op, q, out=tmp).sum(1)
-            torch.sub(w_op, torch.mul(q, a[:, None], out=tmp), out=w)  # w = A q - a q - beta_prev q_prev
-            w.sub_(torch.mul(q_prev, beta_prev[:, None], out=tmp))
+        # the three-term recurrence in three passes over the blocks, no temporaries
+        a = torch.empty(b, dtype=torch.float64, device=device)
+        for i in range(b):  # one dot per row: linalg.vecdot makes a (b, P) temporary, 2x slower here
+            torch.dot(w_op[i], q[i], out=a[i])
+        torch.addcmul(w_op, q, -a[:, None], out=w)
+        if j > 0:
+            w.addcmul_(q_prev, -beta_prev[:, None])
+        if mode == "full":  # per run: one classical Gram-Schmidt pass against its whole basis, a second
+            # where it removed much (DGKS); a GEMV per run reads the basis ~3x faster than one batched product
             n_reorth += active.cpu()
-            for _ in range(2):  # one classical Gram-Schmidt pass, a second where it removed much (DGKS)
-                before = torch.linalg.vector_norm(w, dim=1)
-                coef = torch.einsum("bjp,bp->bj", basis[:, : j + 1], w)
-                w.sub_(torch.bmm(coef.unsqueeze(1), basis[:, : j + 1], out=tmp.unsqueeze(1)).squeeze(1))
-                a = a + coef[:, j]
-                rows_read += active.cpu() * (j + 1)
-                if not bool((torch.linalg.vector_norm(w, dim=1) < DGKS * before).any()):
-                    break
-        else:  # the same recurrence in three passes over the blocks, no temporaries (other rounding)
-            a = torch.empty(b, dtype=torch.float64, device=device)
-            for i in range(b):  # one dot per row: linalg.vecdot makes a (b, P) temporary, 2x slower here
-                torch.dot(w_op[i], q[i], out=a[i])
-            torch.addcmul(w_op, q, -a[:, None], out=w)
-            if j > 0:
-                w.addcmul_(q_prev, -beta_prev[:, None])
-            if partial is not None and j < steps - 1:
-                nrm = partial.step(w, a, torch.linalg.vector_norm(w, dim=1), basis, j, alpha, beta, beta_prev,
-                                   scale, active)
+            for i in torch.nonzero(active.cpu()).flatten().tolist():
+                coef, read = project_out_(w[i], basis[i, : j + 1], [(0, j + 1)])  # type: ignore[index]
+                a[i] += coef[j]
+                rows_read[i] += read
+        elif partial is not None and j < steps - 1:
+            nrm = partial.step(w, a, torch.linalg.vector_norm(w, dim=1), basis, j, alpha, beta, beta_prev,
+                               scale, active)
         a = torch.where(active, a, torch.zeros_like(a))
         alpha[:, j] = a.cpu()
         if j == steps - 1:
@@ -283,11 +275,11 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
         active = active & ~stop
         nrm = torch.where(active, nrm, torch.ones_like(nrm))
         beta[:, j] = torch.where(active, nrm, torch.zeros_like(nrm)).cpu()
-        # the next vector goes straight into the basis ("partial") or into q_prev's buffer, free now
-        q_next = torch.div(w, nrm[:, None], out=basis[:, j + 1] if partial is not None else q_prev)
+        # the next vector goes straight into the basis ("full", "partial") or into q_prev's buffer, free now
+        q_next = torch.div(w, nrm[:, None], out=basis[:, j + 1] if basis is not None else q_prev)
         if not bool(active.all()):
             q_next[~active] = 0.0
-        if partial is not None:
+        if basis is not None:
             filled = j + 2
         q_prev, q = q, q_next
         beta_prev = torch.where(active, nrm, torch.zeros_like(nrm))
