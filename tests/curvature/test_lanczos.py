@@ -131,7 +131,8 @@ def test_lockstep_tridiagonal_runs_are_independent_lanczos_runs():
 class _LeakyFirstRun(TorchOperator):
     """diag(1..30), except that run 0's products also carry a large multiple of a fixed vector ``u``: its new
     vectors have a large component in its own basis (which holds ``u`` from the start), so the first
-    Gram-Schmidt pass removes most of their norm and the second pass (DGKS) is due every step, for run 0 only."""
+    Gram-Schmidt pass removes most of their norm and the second pass (DGKS) is due at every step after the
+    first, for run 0 only."""
 
     def __init__(self, u: torch.Tensor):
         self.u, self.size, self.dtype, self.device = u, 30, torch.float64, torch.device("cpu")
