@@ -204,6 +204,44 @@ def test_partial_reorthogonalisation_agrees_with_full():
     assert short.steps.tolist() == [3, 3] and float(short.basis[:, 3:].abs().max()) == 0.0
 
 
+def test_partial_reorthogonalisation_follows_the_operators_rounding():
+    """A float32 operator's products round at float32's eps, and that, not the float64 basis's eps, drives
+    the loss of orthogonality: partial reorthogonalisation with float32 products keeps the basis orthogonal
+    to sqrt(eps32) and the quadrature of full reorthogonalisation to float32 rounding. (With float64's eps in
+    the omega recurrence it reorthogonalised at 4-8 of 120 steps, the basis lost orthogonality entirely and
+    the nodes left the spectrum, by 557 on this [0, 100] matrix.)"""
+    from nnspectra.curvature.density import quadrature
+    from nnspectra.curvature.reorth import unit_roundoff
+
+    eps32 = float(np.finfo(np.float32).eps)
+    assert unit_roundoff(torch.float32) == eps32 and unit_roundoff(torch.float64) == np.finfo(np.float64).eps
+    assert unit_roundoff(torch.bfloat16) > eps32
+    tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:  # float32 on CUDA rounds at TensorFloat-32's eps where torch allows it (no device needed to ask)
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = True, False
+        assert unit_roundoff(torch.float32, "cuda") == 2.0**-10 and unit_roundoff(torch.float32, "cpu") == eps32
+        assert unit_roundoff(torch.float64, "cuda") == np.finfo(np.float64).eps
+        torch.backends.cudnn.allow_tf32 = False
+        assert unit_roundoff(torch.float32, torch.device("cuda", 0)) == eps32
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
+    a, lam = outlier_matrix()
+    starts = torch.randn(4, a.shape[0], generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    steps = 120
+    single = DenseOperator(a.to(torch.float32))
+    full = lanczos_tridiagonal(single, starts, steps, reorth="full")
+    part = lanczos_tridiagonal(single, starts, steps, reorth="partial", keep_basis=True)
+    double = lanczos_tridiagonal(a, starts, steps, reorth="partial")
+    assert bool((part.reorthogonalised > double.reorthogonalised).all())  # float32 rounding: more often
+    loss = (torch.einsum("bip,bjp->bij", part.basis, part.basis) - torch.eye(steps, dtype=torch.float64)).abs().amax()
+    assert float(loss) <= np.sqrt(eps32)
+    nodes, weights = quadrature(part.alpha, part.beta, part.steps)
+    ref_nodes, ref_weights = quadrature(full.alpha, full.beta, full.steps)
+    assert float(np.abs(nodes).max()) <= lam.max() * (1 + 1e-5)  # inside the spectrum
+    np.testing.assert_allclose(nodes, ref_nodes, rtol=0, atol=100 * eps32 * lam.max())
+    np.testing.assert_allclose(weights, ref_weights, rtol=0, atol=1e-4)
+
+
 def test_partial_intervals_read_fewer_basis_rows_than_the_whole_basis():
     """The interval variant of partial reorthogonalisation (PROPACK's compute_int: the runs of |omega_k| >
     eps^(3/4) around estimates above sqrt(eps)) keeps the basis semi-orthogonal and the quadrature of full

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
-from nnspectra.curvature.reorth import DGKS, ETA, PartialReorth, project_out_
+from nnspectra.curvature.reorth import DGKS, PartialReorth, project_out_, unit_roundoff
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
@@ -193,7 +193,7 @@ def reorth_mode(reorth: bool | str) -> str:
 
 
 def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, steps: int, *,
-                        reorth: bool | str = True, keep_basis: bool = False, eta: float = ETA) -> Tridiagonal:
+                        reorth: bool | str = True, keep_basis: bool = False, eta: float | None = None) -> Tridiagonal:
     """Run ``steps`` Lanczos steps from each row of ``starts`` (b, P) in lockstep: one (b, P) block product
     per step. ``reorth`` (float64 basis, b x steps x P memory except for "none"):
 
@@ -203,7 +203,9 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
       1998; :mod:`nnspectra.curvature.reorth`): the omega recurrence estimates each run's loss of
       orthogonality from the tridiagonal entries; where an estimate exceeds sqrt(eps), that run's new
       vector and the next one are orthogonalised (per run, DGKS) against the basis vectors around the large
-      estimates (those above ``eta``; ``eta=0``: the whole basis). The basis stays orthogonal to ~sqrt(eps)
+      estimates (those above ``eta``, default eps^(3/4); ``eta=0``: the whole basis). eps is the rounding
+      unit of the operator's products (:func:`~nnspectra.curvature.reorth.unit_roundoff`: float32's eps for
+      float32 products, TensorFloat-32's on CUDA where torch allows it). The basis stays orthogonal to ~sqrt(eps)
       (semi-orthogonality), enough for the tridiagonal to be, to working precision, the projection of the
       operator on an orthonormal basis (Simon 1984), so Ritz values and quadrature agree with "full" to
       rounding-level differences (tests/curvature/test_lanczos.py); the bytes differ from "full".
@@ -234,7 +236,7 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     beta_prev = torch.zeros(b, dtype=torch.float64, device=device)
     scale = torch.zeros(b, dtype=torch.float64, device=device)
     n_reorth, rows_read = torch.zeros(b, dtype=torch.long), torch.zeros(b, dtype=torch.long)
-    partial = PartialReorth(b, steps, size, eta) if mode == "partial" else None
+    partial = PartialReorth(b, steps, size, eta, unit_roundoff(op.dtype, device)) if mode == "partial" else None
     basis = None
     if mode != "none":  # step-major storage: each new vector is one contiguous (b, P) block, q a view of it;
         # every row is written (a stopped run writes zeros) before it is read: no zero-fill of b x steps x P

@@ -9,6 +9,11 @@ estimates inside the intervals go back to rounding, the others keep evolving. Th
 intervals" of Larsen's PROPACK (1998; ``compute_int`` / ``set_mu``); ``eta = 0`` takes the whole basis
 every time (as PROPACK does for eta = 0). Semi-orthogonality (every |q_i . q_k| <= sqrt(eps)) is what the
 tridiagonal needs to be, to working precision, the projection of the operator on an orthonormal basis.
+
+eps is the unit roundoff of the PRODUCTS (:func:`unit_roundoff` of the operator's dtype), not of the float64
+basis: each product's rounding error is what drives the loss of orthogonality, so an operator that computes
+in float32 loses it ~1e9 times faster than float64's eps predicts (with float64's eps here, a float32
+operator's basis lost orthogonality completely within 120 steps and the nodes left the spectrum).
 """
 
 from __future__ import annotations
@@ -18,9 +23,26 @@ import math
 import torch
 
 EPS = float(torch.finfo(torch.float64).eps)
-DELTA = math.sqrt(EPS)  # an estimate above this triggers a reorthogonalisation
-ETA = EPS**0.75  # intervals extend over the neighbours whose estimate is above this
+DELTA = math.sqrt(EPS)  # an estimate above this triggers a reorthogonalisation (float64 products)
+ETA = EPS**0.75  # intervals extend over the neighbours whose estimate is above this (float64 products)
 DGKS = 1.0 / math.sqrt(2.0)  # a second Gram-Schmidt pass when the first kept less than this of the norm
+
+
+TF32_EPS = 2.0**-10  # TensorFloat-32 keeps 10 mantissa bits
+
+
+def unit_roundoff(dtype: torch.dtype, device: torch.device | str | None = None) -> float:
+    """The rounding unit of products computed in ``dtype`` on ``device``, as the omega recurrence must use it:
+    that dtype's eps, never below float64's (the recurrence and the basis are float64); float32 on CUDA where
+    torch allows TensorFloat-32 (``torch.backends.cudnn.allow_tf32``, on by default for convolutions, or
+    ``torch.backends.cuda.matmul.allow_tf32``) rounds at TF32's eps."""
+    if not dtype.is_floating_point:
+        return EPS
+    eps = max(EPS, float(torch.finfo(dtype).eps))
+    if dtype == torch.float32 and device is not None and torch.device(device).type == "cuda" and (
+            torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32):
+        eps = max(eps, TF32_EPS)
+    return eps
 
 
 def omega_step(omega: torch.Tensor, omega_prev: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,
@@ -78,18 +100,20 @@ def project_out_(w: torch.Tensor, basis: torch.Tensor, spans: list[tuple[int, in
 
 
 class PartialReorth:
-    """The omega estimates of b lockstep runs (CPU float64) and what they decide at each step;
-    ``eta`` = 0 orthogonalises against the whole basis. Counts, per run, the steps reorthogonalised
+    """The omega estimates of b lockstep runs (CPU float64) and what they decide at each step, for products
+    with rounding unit ``eps`` (:func:`unit_roundoff`): reorthogonalise above sqrt(eps), intervals over the
+    estimates above ``eta`` (default eps^(3/4); 0 orthogonalises against the whole basis). Counts, per run, the steps reorthogonalised
     (``steps``) and the basis rows read (``rows``)."""
 
-    def __init__(self, b: int, steps: int, size: int, eta: float = ETA):
+    def __init__(self, b: int, steps: int, size: int, eta: float | None = None, eps: float = EPS):
         self.omega = torch.zeros(b, steps + 1, dtype=torch.float64)
         self.omega[:, 0] = 1.0
         self.omega_prev = torch.zeros_like(self.omega)
         self.forced = torch.zeros(b, dtype=torch.bool)  # reorthogonalise the next vector too (Simon's pairs)
         self.spans: list[list[tuple[int, int]]] = [[] for _ in range(b)]
-        self.rounding = 0.5 * math.sqrt(size) * EPS  # a freshly orthogonalised vector's omega
-        self.eta = eta
+        self.rounding = 0.5 * math.sqrt(size) * eps  # a freshly orthogonalised vector's omega
+        self.delta = math.sqrt(eps)
+        self.eta = eps**0.75 if eta is None else eta
         self.steps = torch.zeros(b, dtype=torch.long)
         self.rows = torch.zeros(b, dtype=torch.long)
 
@@ -104,13 +128,13 @@ class PartialReorth:
         eps1 = self.rounding * torch.maximum(scale.cpu(), torch.maximum(a.abs().cpu(), nrm_cpu))
         new = omega_step(self.omega, self.omega_prev, alpha, beta, a.cpu(), beta_prev.cpu(),
                          torch.where(live, nrm_cpu, torch.ones_like(nrm_cpu)), j, eps1)
-        lost = new[:, : j + 1].abs().amax(1) > DELTA
+        lost = new[:, : j + 1].abs().amax(1) > self.delta
         rows = live & (lost | self.forced)
         if bool(rows.any()):
             nrm = nrm.clone()
         for i in torch.nonzero(rows).flatten().tolist():
             if not self.forced[i] or self.eta <= 0:  # the pair's second vector keeps the first one's intervals
-                self.spans[i] = intervals(new[i, : j + 1], DELTA, self.eta)
+                self.spans[i] = intervals(new[i, : j + 1], self.delta, self.eta)
             coef, read = project_out_(w[i], basis[i, : j + 1], self.spans[i])
             a[i] = a[i] + coef[j]
             nrm[i] = torch.linalg.vector_norm(w[i])
