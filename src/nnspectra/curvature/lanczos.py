@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
-from nnspectra.curvature.reorth import DGKS, PartialReorth, project_out_, unit_roundoff
+from nnspectra.curvature.reorth import PartialReorth, project_out_, unit_roundoff
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
@@ -50,15 +50,9 @@ class LanczosResult:
 
 
 def _orthogonalize(w: torch.Tensor, basis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """w minus its projection on the (orthonormal) rows of ``basis``; second pass when needed (DGKS).
-    Returns (w, coefficients), the coefficients summed over the passes."""
-    norm0 = torch.linalg.vector_norm(w)
-    coef = basis @ w
-    w = w - coef @ basis
-    if torch.linalg.vector_norm(w) < DGKS * norm0:
-        more = basis @ w
-        w = w - more @ basis
-        coef = coef + more
+    """w, in place, minus its projection on the (orthonormal) rows of ``basis`` (classical Gram-Schmidt, a
+    second pass when needed: :func:`~nnspectra.curvature.reorth.project_out_`). Returns (w, coefficients)."""
+    coef, _ = project_out_(w, basis, [(0, basis.shape[0])])
     return w, coef
 
 
@@ -111,8 +105,9 @@ def lanczos_eigsh(op: TorchOperator | torch.Tensor, k: int, which: str = "LA", *
                 w, coef = _orthogonalize(w, basis[: j + 1])
                 alpha = float(alpha + coef[j])
                 proj[j, j - 1] = proj[j - 1, j] = beta
-            else:  # first step of a cycle: w has components on every kept Ritz vector (the arrowhead)
-                w, coef = _orthogonalize(w, basis[: j + 1])
+            else:  # first step of a cycle: w has components on every kept Ritz vector (the arrowhead);
+                # a copy, as the operator's own output may share memory with its input (an identity)
+                w, coef = _orthogonalize(w.clone(), basis[: j + 1])
                 alpha = float(coef[j])
             proj[j, j] = alpha
             beta = float(torch.linalg.vector_norm(w))
