@@ -139,6 +139,20 @@ def test_smoothing_and_blocks():
         slq(a, 0, 3)
 
 
+def test_density_records_its_probes_and_measured_overlap():
+    """``probe`` says which probes were drawn ("given" only for explicit starts; it was "given" always), also in
+    ``arrays()``; with "partial" reorthogonalisation ``meta["overlap"]`` holds the measured overlap of the last
+    Lanczos vectors (within semi-orthogonality here), and nothing for "full"."""
+    a = torch.diag(torch.linspace(-1, 2, 50, dtype=torch.float64))
+    assert slq(a, 3, 10).probe == "rademacher" and str(slq(a, 3, 10).arrays()["probe"]) == "rademacher"
+    assert slq(a, 3, 10, probe="gaussian").probe == "gaussian"
+    assert slq(a, 3, 10, starts=torch.ones(2, 50, dtype=torch.float64)).probe == "given"
+    assert slq(a, 3, 10).meta == {}
+    part = slq(a, 3, 30, reorth="partial", block=2)
+    assert 0.0 <= part.meta["overlap"] <= math.sqrt(np.finfo(np.float64).eps)
+    assert "overlap" not in part.arrays()  # the .npz arrays are unchanged
+
+
 curvlinops = pytest.importorskip("curvlinops", reason="curvlinops-for-pytorch not installed")
 
 

@@ -242,6 +242,28 @@ def test_partial_reorthogonalisation_follows_the_operators_rounding():
     np.testing.assert_allclose(weights, ref_weights, rtol=0, atol=1e-4)
 
 
+def test_partial_reorthogonalisation_reports_a_lost_semi_orthogonality(monkeypatch, caplog):
+    """Each partial run measures its last vector against its basis (``overlap``, one GEMV per run), so a wrong
+    rounding model cannot pass silently: with float64's eps for a float32 operator (the bug fixed above) the
+    overlap is reported and logged; with the right one it stays below sqrt(eps32)."""
+    import nnspectra.curvature.lanczos as lanczos_module
+
+    a, _lam = outlier_matrix()
+    single = DenseOperator(a.to(torch.float32))
+    starts = torch.randn(3, a.shape[0], generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    steps = 120
+    run = lanczos_tridiagonal(single, starts, steps, reorth="partial", keep_basis=True)
+    last = torch.einsum("bkp,bp->bk", run.basis[:, : steps - 1], run.basis[:, steps - 1]).abs().amax(1)
+    torch.testing.assert_close(run.overlap, last, rtol=0, atol=1e-15)
+    assert float(run.overlap.max()) <= np.sqrt(np.finfo(np.float32).eps)
+    assert lanczos_tridiagonal(a, starts, 10, reorth="full").overlap is None
+    monkeypatch.setattr(lanczos_module, "unit_roundoff", lambda dtype, device=None: float(np.finfo(np.float64).eps))
+    with caplog.at_level(logging.WARNING, logger="nnspectra.curvature.lanczos"):
+        broken = lanczos_tridiagonal(single, starts, steps, reorth="partial")
+    assert float(broken.overlap.max()) > np.sqrt(np.finfo(np.float32).eps)
+    assert "lost semi-orthogonality" in caplog.text and "reorth='full'" in caplog.text
+
+
 def test_partial_intervals_read_fewer_basis_rows_than_the_whole_basis():
     """The interval variant of partial reorthogonalisation (PROPACK's compute_int: the runs of |omega_k| >
     eps^(3/4) around estimates above sqrt(eps)) keeps the basis semi-orthogonal and the quadrature of full

@@ -38,7 +38,9 @@ class SpectralDensity:
     ``density_per_probe`` (n_probes, G), ``nodes`` / ``weights`` (n_probes, m) with weights summing to 1
     per probe (zero weight for the unused steps of a run that found an invariant subspace). ``trace_mean``
     / ``trace_std`` are the SLQ trace estimate P * sum_j w_j theta_j over probes (std across probes; the
-    standard error is std / sqrt(n_probes)). ``sigma``: kernel width (eigenvalue units)."""
+    standard error is std / sqrt(n_probes)). ``sigma``: kernel width (eigenvalue units). ``meta["overlap"]``
+    ("partial" reorthogonalisation only): the largest measured |q_last . q_k| of any run (see
+    :class:`~nnspectra.curvature.lanczos.Tridiagonal`)."""
 
     grid: np.ndarray
     density: np.ndarray
@@ -122,17 +124,20 @@ def slq(op: TorchOperator | torch.Tensor, n_probes: int = 10, n_steps: int = 100
     start = time.perf_counter()
     products0 = op.n_products
     gen = torch.Generator().manual_seed(seed)
+    given = starts is not None
     if starts is None:
         starts = _probes(op.size, n_probes, probe, gen)
     else:
         n_probes = int(starts.shape[0])
     block = n_probes if block is None else max(1, int(block))
-    alphas, betas, steps = [], [], []
+    alphas, betas, steps, overlaps = [], [], [], []
     for b0 in range(0, n_probes, block):
         tri = lanczos_tridiagonal(op, starts[b0 : b0 + block], n_steps, reorth=reorth)
         alphas.append(tri.alpha)
         betas.append(tri.beta)
         steps.append(tri.steps)
+        if tri.overlap is not None:
+            overlaps.append(tri.overlap)
     nodes, weights = quadrature(torch.cat(alphas), torch.cat(betas), torch.cat(steps))
     used = weights > 0
     lo, hi = (float(nodes[used].min()), float(nodes[used].max())) if bounds is None else map(float, bounds)
@@ -148,7 +153,8 @@ def slq(op: TorchOperator | torch.Tensor, n_probes: int = 10, n_steps: int = 100
                            weights=weights, trace_per_probe=traces, trace_mean=float(traces.mean()),
                            trace_std=float(traces.std(ddof=1)) if n_probes > 1 else float("nan"), sigma=sig,
                            n_params=op.size, n_steps=int(nodes.shape[1]), n_products=op.n_products - products0,
-                           seconds=time.perf_counter() - start, probe=probe if starts is None else "given")
+                           seconds=time.perf_counter() - start, probe="given" if given else probe,
+                           meta={"overlap": float(torch.cat(overlaps).max())} if overlaps else {})
 
 
 @dataclass

@@ -27,7 +27,12 @@ from dataclasses import dataclass
 import torch
 
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
-from nnspectra.curvature.reorth import PartialReorth, project_out_, unit_roundoff
+from nnspectra.curvature.reorth import (
+    PartialReorth,
+    last_vector_overlap,
+    project_out_,
+    unit_roundoff,
+)
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
@@ -161,7 +166,9 @@ class Tridiagonal:
     ``steps`` (b,) the number of valid steps of each run (< m where a run found an invariant subspace).
     ``reorthogonalised`` (b,): steps at which each run's new vector was orthogonalised against (part of) its
     basis (every step for "full", none for "none"); ``rows_read`` (b,): basis rows those orthogonalisations
-    read, summed over passes and steps; ``basis`` (b, m, P): the Lanczos vectors, when asked for."""
+    read, summed over passes and steps; ``basis`` (b, m, P): the Lanczos vectors, when asked for;
+    ``overlap`` (b,), "partial" only: max |q_last . q_k| of each run's last vector against its earlier ones,
+    measured (semi-orthogonality promises <= sqrt(eps))."""
 
     alpha: torch.Tensor
     beta: torch.Tensor
@@ -169,6 +176,7 @@ class Tridiagonal:
     reorthogonalised: torch.Tensor | None = None
     basis: torch.Tensor | None = None
     rows_read: torch.Tensor | None = None
+    overlap: torch.Tensor | None = None
 
     def matrices(self) -> torch.Tensor:
         """The (b, m, m) tridiagonal matrices (float64, CPU)."""
@@ -282,9 +290,15 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
         beta_prev = torch.where(active, nrm, torch.zeros_like(nrm))
         if not bool(active.any()):
             break
+    overlap = None
     if partial is not None:
         n_reorth, rows_read = partial.steps, partial.rows
+        overlap = last_vector_overlap(basis, valid)  # type: ignore[arg-type]
+        if float(overlap.max()) > partial.delta:  # the omega estimates missed a loss of orthogonality
+            log.warning("partial reorthogonalisation lost semi-orthogonality: last Lanczos vector overlaps an "
+                        "earlier one by %.2g > sqrt(eps) = %.2g (operator dtype %s); use reorth='full'",
+                        float(overlap.max()), partial.delta, op.dtype)
     if keep_basis and basis is not None:
         basis[:, filled:] = 0.0  # rows never reached (every run stopped early)
     return Tridiagonal(alpha=alpha, beta=beta, steps=valid, reorthogonalised=n_reorth,
-                       basis=basis if keep_basis else None, rows_read=rows_read)
+                       basis=basis if keep_basis else None, rows_read=rows_read, overlap=overlap)

@@ -99,6 +99,17 @@ def project_out_(w: torch.Tensor, basis: torch.Tensor, spans: list[tuple[int, in
     return coef, rows
 
 
+def last_vector_overlap(basis: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    """Per run, max_k |q_last . q_k| over the earlier vectors of its basis (b, >= counts, P), ``counts`` (b,) the
+    vectors each run holds: one GEMV per run, a spot check of the semi-orthogonality partial
+    reorthogonalisation promises (the last vector is where its loss shows first). (b,) float64, CPU."""
+    out = torch.zeros(basis.shape[0], dtype=torch.float64)
+    for i, count in enumerate(counts.tolist()):
+        if count > 1:
+            out[i] = torch.mv(basis[i, : count - 1], basis[i, count - 1]).abs().max().cpu()
+    return out
+
+
 class PartialReorth:
     """The omega estimates of b lockstep runs (CPU float64) and what they decide at each step, for products
     with rounding unit ``eps`` (:func:`unit_roundoff`): reorthogonalise above sqrt(eps), intervals over the
