@@ -264,6 +264,26 @@ def test_partial_reorthogonalisation_reports_a_lost_semi_orthogonality(monkeypat
     assert "lost semi-orthogonality" in caplog.text and "reorth='full'" in caplog.text
 
 
+def test_basis_beyond_the_memory_budget_stops_before_the_first_product():
+    """The b x steps x P float64 basis is allocated lazily: one too large for the budget is refused in one line
+    that says how many runs at a time fit, before any product; "none" keeps no basis and runs."""
+    from nnspectra.curvature.density import slq
+    from nnspectra.errors import MemoryBudgetError
+
+    a, _lam = outlier_matrix(200)
+    op = DenseOperator(a)
+    starts = torch.ones(4, 200, dtype=torch.float64)
+    budget_gb = 2.5 * 30 * 200 * 8 / 2**30  # room for the basis of 2 runs of 30 steps
+    for mode in ("full", "partial"):
+        with pytest.raises(MemoryBudgetError, match=r"basis of 4 runs x 30 steps x P = 200 .*slq block=2 fits"):
+            lanczos_tridiagonal(op, starts, 30, reorth=mode, budget_gb=budget_gb)
+    assert op.n_products == 0
+    assert lanczos_tridiagonal(op, starts, 30, reorth="none", budget_gb=budget_gb).steps.tolist() == [30] * 4
+    assert slq(op, 4, 30, block=2, budget_gb=budget_gb).n_products == 4 * 30
+    with pytest.raises(MemoryBudgetError, match="slq block=2 fits"):
+        slq(op, 4, 30, budget_gb=budget_gb)
+
+
 def test_partial_intervals_read_fewer_basis_rows_than_the_whole_basis():
     """The interval variant of partial reorthogonalisation (PROPACK's compute_int: the runs of |omega_k| >
     eps^(3/4) around estimates above sqrt(eps)) keeps the basis semi-orthogonal and the quadrature of full

@@ -104,7 +104,8 @@ def smooth_density(nodes: np.ndarray, weights: np.ndarray, grid: np.ndarray, sig
 def slq(op: TorchOperator | torch.Tensor, n_probes: int = 10, n_steps: int = 100, *, seed: int = 0,
         probe: str = "rademacher", reorth: bool | str = True, block: int | None = None, grid_points: int = 1024,
         sigma: float | None = None, kappa: float = 3.0, margin: float = 0.05,
-        bounds: tuple[float, float] | None = None, starts: torch.Tensor | None = None) -> SpectralDensity:
+        bounds: tuple[float, float] | None = None, starts: torch.Tensor | None = None,
+        budget_gb: float | None = None) -> SpectralDensity:
     """Spectral density of a symmetric operator by stochastic Lanczos quadrature (see module docstring).
 
     ``n_probes`` random probes (``probe``: rademacher | gaussian; or explicit ``starts`` (n_probes, P)),
@@ -114,7 +115,8 @@ def slq(op: TorchOperator | torch.Tensor, n_probes: int = 10, n_steps: int = 100
     differences, new bytes, a fraction of the Krylov work) or "none" (False); see
     :func:`nnspectra.curvature.lanczos.lanczos_tridiagonal`. The grid spans
     ``bounds`` (default: the extreme nodes, which converge to the extreme eigenvalues first) padded by
-    ``margin``; ``sigma`` defaults to :func:`default_sigma` (``kappa``).
+    ``margin``; ``sigma`` defaults to :func:`default_sigma` (``kappa``). A basis beyond ``budget_gb`` (default
+    80% of the job's memory limit) stops before the first product with one line that says what fits.
     """
     import time
 
@@ -132,7 +134,7 @@ def slq(op: TorchOperator | torch.Tensor, n_probes: int = 10, n_steps: int = 100
     block = n_probes if block is None else max(1, int(block))
     alphas, betas, steps, overlaps = [], [], [], []
     for b0 in range(0, n_probes, block):
-        tri = lanczos_tridiagonal(op, starts[b0 : b0 + block], n_steps, reorth=reorth)
+        tri = lanczos_tridiagonal(op, starts[b0 : b0 + block], n_steps, reorth=reorth, budget_gb=budget_gb)
         alphas.append(tri.alpha)
         betas.append(tri.beta)
         steps.append(tri.steps)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import torch
 
+from nnspectra.curvature.memory import GIB, dense_bytes, usable_bytes
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 from nnspectra.curvature.reorth import (
     PartialReorth,
@@ -33,6 +34,7 @@ from nnspectra.curvature.reorth import (
     project_out_,
     unit_roundoff,
 )
+from nnspectra.errors import MemoryBudgetError
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
@@ -186,6 +188,23 @@ class Tridiagonal:
 REORTH = ("full", "partial", "none")
 
 
+def check_basis_fits(runs: int, steps: int, size: int, device: torch.device | str | None = None,
+                     budget_gb: float | None = None) -> None:
+    """Raise :class:`~nnspectra.errors.MemoryBudgetError` (one line, with what fits) unless the float64 basis
+    of ``runs`` lockstep Lanczos runs fits the budget and the memory available now: it is allocated lazily, so
+    without this a run too large would be killed after hours of products, not refused before the first."""
+    need = dense_bytes(runs * steps, size)
+    budget, source = usable_bytes(need, budget_gb, device)
+    if need > budget:
+        fits = budget // dense_bytes(steps, size)
+        dev = torch.device(device).type if device is not None else "cpu"
+        raise MemoryBudgetError(
+            f"the Lanczos basis of {runs} runs x {steps} steps x P = {size:,} (float64) needs {need / GIB:.2f} GiB "
+            f"but only {budget / GIB:.2f} GiB may be used on {dev} ({source}); alternatives: fewer runs at a time "
+            f"(slq block={fits} fits{', or fewer steps' if fits == 0 else ''}), fewer Lanczos steps, reorth='none' "
+            f"(no basis), or raise 'memory_budget_gb'")
+
+
 def reorth_mode(reorth: bool | str) -> str:
     """``reorth`` as one of :data:`REORTH` (True means "full", False "none"); ValueError otherwise."""
     if isinstance(reorth, bool):
@@ -196,7 +215,8 @@ def reorth_mode(reorth: bool | str) -> str:
 
 
 def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, steps: int, *,
-                        reorth: bool | str = True, keep_basis: bool = False, eta: float | None = None) -> Tridiagonal:
+                        reorth: bool | str = True, keep_basis: bool = False, eta: float | None = None,
+                        budget_gb: float | None = None) -> Tridiagonal:
     """Run ``steps`` Lanczos steps from each row of ``starts`` (b, P) in lockstep: one (b, P) block product
     per step. ``reorth`` (float64 basis, b x steps x P memory except for "none"):
 
@@ -219,7 +239,8 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     step-major, so each new vector is written once, straight into it; each run's reorthogonalisation is one
     GEMV pair on its own basis. A run that finds an invariant subspace (beta ~ 0) stops there;
     its remaining entries are zero and ``steps`` says where it stopped. ``keep_basis``: also return the
-    basis (not for "none").
+    basis (not for "none"). A basis that would not fit ``budget_gb`` (default: 80% of the job's memory limit)
+    or the memory available now stops before the first product with one line (:func:`check_basis_fits`).
     """
     mode = reorth_mode(reorth)
     op = as_torch_operator(op)
@@ -243,6 +264,7 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     basis = None
     if mode != "none":  # step-major storage: each new vector is one contiguous (b, P) block, q a view of it;
         # every row is written (a stopped run writes zeros) before it is read: no zero-fill of b x steps x P
+        check_basis_fits(b, steps, size, device, budget_gb)
         basis = torch.empty(steps, b, size, dtype=torch.float64, device=device).transpose(0, 1)
         basis[:, 0] = q
         q = basis[:, 0]
