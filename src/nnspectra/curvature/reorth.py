@@ -26,8 +26,6 @@ EPS = float(torch.finfo(torch.float64).eps)
 DELTA = math.sqrt(EPS)  # an estimate above this triggers a reorthogonalisation (float64 products)
 ETA = EPS**0.75  # intervals extend over the neighbours whose estimate is above this (float64 products)
 DGKS = 1.0 / math.sqrt(2.0)  # a second Gram-Schmidt pass when the first kept less than this of the norm
-
-
 TF32_EPS = 2.0**-10  # TensorFloat-32 keeps 10 mantissa bits
 
 
@@ -113,8 +111,8 @@ def last_vector_overlap(basis: torch.Tensor, counts: torch.Tensor) -> torch.Tens
 class PartialReorth:
     """The omega estimates of b lockstep runs (CPU float64) and what they decide at each step, for products
     with rounding unit ``eps`` (:func:`unit_roundoff`): reorthogonalise above sqrt(eps), intervals over the
-    estimates above ``eta`` (default eps^(3/4); 0 orthogonalises against the whole basis). Counts, per run, the steps reorthogonalised
-    (``steps``) and the basis rows read (``rows``)."""
+    estimates above ``eta`` (default eps^(3/4); 0 orthogonalises against the whole basis). Counts, per run,
+    the steps reorthogonalised (``steps``) and the basis rows read (``rows``)."""
 
     def __init__(self, b: int, steps: int, size: int, eta: float | None = None, eps: float = EPS):
         self.omega = torch.zeros(b, steps + 1, dtype=torch.float64)
