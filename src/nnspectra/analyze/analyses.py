@@ -227,7 +227,8 @@ def analyze_curvature(model: torch.nn.Module, loss_fn: LossFn, x: torch.Tensor, 
                      trace=tr.mean, trace_stderr=_stderr(tr.std, settings.trace_probes),
                      trace_probes=settings.trace_probes)
         arrays[f"{kind}_trace_samples"] = tr.samples
-        density = slq(op, settings.slq_probes, settings.slq_steps, seed=seed, block=1, reorth=settings.slq_reorth)
+        density = slq(op, settings.slq_probes, settings.slq_steps, seed=seed, block=1, reorth=settings.slq_reorth,
+                      budget_gb=budget_gb)
         arrays[f"{kind}_grid"], arrays[f"{kind}_density"] = density.grid, density.density
         arrays[f"{kind}_density_per_probe"] = density.density_per_probe
         entry["slq"] = {"probes": settings.slq_probes, "steps": density.n_steps, "sigma": density.sigma,
