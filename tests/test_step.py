@@ -120,6 +120,8 @@ def test_sidecar_records_determinism_switches(tmp_path: Path) -> None:
             Path(step.output["out"]).write_text("1")
         det = read_sidecar(ns.output["out"]).extra["determinism"]
         assert det["deterministic_algorithms"] is True and det["cudnn_benchmark"] is False
+        assert det["cudnn_allow_tf32"] is torch.backends.cudnn.allow_tf32  # recorded as torch has it
+        assert isinstance(det["cuda_matmul_allow_tf32"], bool)
         assert det["torch_threads"] == 1
     finally:
         torch.use_deterministic_algorithms(before)

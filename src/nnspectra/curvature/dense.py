@@ -26,6 +26,7 @@ from torch.func import functional_call, vmap
 
 from nnspectra.curvature.memory import check_dense_fits, dense_bytes, memory_budget_bytes
 from nnspectra.curvature.mlp import mlp_curvature, mlp_layers, output_hessian_blocks
+from nnspectra.curvature.precision import ieee_float32
 from nnspectra.models.flat import LossFn, flat_parameters, outputs_of_flat_params, unflatten
 
 METHODS = ("auto", "mlp", "hvp", "jacobian")
@@ -132,12 +133,14 @@ def _outer_curvature_jacobian(model: torch.nn.Module, loss_fn: LossFn, inputs: t
     return out
 
 
+@ieee_float32()
 def dense_curvature(kind: str, model: torch.nn.Module, loss_fn: LossFn, inputs: torch.Tensor, targets: torch.Tensor, *,
            dtype: torch.dtype, method: str, budget_gb: float | None, device: torch.device | str | None,
            chunk: int | None = None) -> torch.Tensor:
     """The dense P x P ``kind`` ("hessian", "gauss_newton" or "gradient_moment") by ``method`` (module
     docstring): the one dense chain behind :func:`hessian`, :func:`gauss_newton`, :func:`gradient_moment` and
-    the operators' ``.dense()`` (:mod:`nnspectra.curvature.products`)."""
+    the operators' ``.dense()`` (:mod:`nnspectra.curvature.products`). At IEEE float32 precision on CUDA, never
+    TensorFloat-32 (:func:`nnspectra.curvature.precision.ieee_float32`)."""
     model, inputs, targets = prepare(model, inputs, targets, dtype, device)
     dev = next(model.parameters()).device
     p = _n_params(model)

@@ -28,12 +28,8 @@ import torch
 
 from nnspectra.curvature.memory import GIB, dense_bytes, usable_bytes
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
-from nnspectra.curvature.reorth import (
-    PartialReorth,
-    last_vector_overlap,
-    project_out_,
-    unit_roundoff,
-)
+from nnspectra.curvature.precision import unit_roundoff
+from nnspectra.curvature.reorth import PartialReorth, last_vector_overlap, project_out_
 from nnspectra.errors import MemoryBudgetError
 
 log = logging.getLogger(__name__)
@@ -227,7 +223,7 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
       orthogonality from the tridiagonal entries; where an estimate exceeds sqrt(eps), that run's new
       vector and the next one are orthogonalised (per run, DGKS) against the basis vectors around the large
       estimates (those above ``eta``, default eps^(3/4); ``eta=0``: the whole basis). eps is the rounding
-      unit of the operator's products (:func:`~nnspectra.curvature.reorth.unit_roundoff`: float32's eps for
+      unit of the operator's products (:func:`~nnspectra.curvature.precision.unit_roundoff`: float32's eps for
       float32 products, TensorFloat-32's on CUDA where torch allows it). The basis stays orthogonal to ~sqrt(eps)
       (semi-orthogonality), enough for the tridiagonal to be, to working precision, the projection of the
       operator on an orthonormal basis (Simon 1984), so Ritz values and quadrature agree with "full" to

@@ -9,8 +9,9 @@ of the vector, zero-fill or concatenation in Python. Measured at P = 55,660 (784
 N = 1,000, float64, one CPU thread): 6.4 ms per Hessian-vector product against 26 ms for ``jvp(grad)`` and
 a flop bound 8 N P / GEMM rate of 7.7 ms (see benchmarks/bench_gpu_paths.py).
 
-They follow the protocol of :class:`nnspectra.curvature.operators.TorchOperator` (blocks of row vectors on
-the operator's device; Lanczos and SLQ use only that, so on CUDA the vectors never leave the GPU). Two
+Graphs and products run at IEEE float32 precision on CUDA, never TensorFloat-32
+(:func:`nnspectra.curvature.precision.ieee_float32`). The operators follow the protocol of
+:class:`nnspectra.curvature.operators.TorchOperator` (blocks of row vectors on the operator's device; Lanczos and SLQ use only that, so on CUDA the vectors never leave the GPU). Two
 adaptors:
 
 * ``.dense(strategy)``: the P x P matrix. ``"products"`` from products with the identity (any operator);
@@ -53,6 +54,7 @@ from nnspectra.curvature.dense import (
 from nnspectra.curvature.memory import check_dense_fits
 from nnspectra.curvature.mlp import output_hessian_blocks
 from nnspectra.curvature.operators import TorchOperator
+from nnspectra.curvature.precision import ieee_float32
 from nnspectra.errors import NnspectraError
 from nnspectra.models.flat import flat_parameters, unflatten
 
@@ -91,7 +93,8 @@ class _ModelProducts(TorchOperator):
         self.n_products = 0
         self._graph_bytes = 0
         self._graphs: list[tuple] | None = None  # built on the first product (a dense builder needs none)
-        self._precompute()
+        with ieee_float32():
+            self._precompute()
 
     @property
     def graph_bytes(self) -> int:
@@ -166,7 +169,7 @@ class _ModelProducts(TorchOperator):
                 pass
             return t
 
-        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t), ieee_float32():
             graph = self._build(sl)
         self._graph_bytes += sum(seen.values())
         return graph
@@ -206,7 +209,7 @@ class _ModelProducts(TorchOperator):
     def _matmat(self, vecs: torch.Tensor) -> torch.Tensor:
         total = None
         self._ensure_graphs()
-        with torch.enable_grad():
+        with torch.enable_grad(), ieee_float32():
             for i, sl in enumerate(self.slices):
                 if self._graphs is not None:
                     part = self._apply_graph(self._graphs[i], vecs, retain=True)

@@ -10,9 +10,9 @@ intervals" of Larsen's PROPACK (1998; ``compute_int`` / ``set_mu``); ``eta = 0``
 every time (as PROPACK does for eta = 0). Semi-orthogonality (every |q_i . q_k| <= sqrt(eps)) is what the
 tridiagonal needs to be, to working precision, the projection of the operator on an orthonormal basis.
 
-eps is the unit roundoff of the PRODUCTS (:func:`unit_roundoff` of the operator's dtype), not of the float64
-basis: each product's rounding error is what drives the loss of orthogonality, so an operator that computes
-in float32 loses it ~1e9 times faster than float64's eps predicts (with float64's eps here, a float32
+eps is the unit roundoff of the PRODUCTS (:func:`nnspectra.curvature.precision.unit_roundoff`), not of the
+float64 basis: each product's rounding error is what drives the loss of orthogonality, so an operator that
+computes in float32 loses it ~1e9 times faster than float64's eps predicts (with float64's eps here, a float32
 operator's basis lost orthogonality completely within 120 steps and the nodes left the spectrum).
 """
 
@@ -26,21 +26,6 @@ EPS = float(torch.finfo(torch.float64).eps)
 DELTA = math.sqrt(EPS)  # an estimate above this triggers a reorthogonalisation (float64 products)
 ETA = EPS**0.75  # intervals extend over the neighbours whose estimate is above this (float64 products)
 DGKS = 1.0 / math.sqrt(2.0)  # a second Gram-Schmidt pass when the first kept less than this of the norm
-TF32_EPS = 2.0**-10  # TensorFloat-32 keeps 10 mantissa bits
-
-
-def unit_roundoff(dtype: torch.dtype, device: torch.device | str | None = None) -> float:
-    """The rounding unit of products computed in ``dtype`` on ``device``, as the omega recurrence must use it:
-    that dtype's eps, never below float64's (the recurrence and the basis are float64); float32 on CUDA where
-    torch allows TensorFloat-32 (``torch.backends.cudnn.allow_tf32``, on by default for convolutions, or
-    ``torch.backends.cuda.matmul.allow_tf32``) rounds at TF32's eps."""
-    if not dtype.is_floating_point:
-        return EPS
-    eps = max(EPS, float(torch.finfo(dtype).eps))
-    if dtype == torch.float32 and device is not None and torch.device(device).type == "cuda" and (
-            torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32):
-        eps = max(eps, TF32_EPS)
-    return eps
 
 
 def omega_step(omega: torch.Tensor, omega_prev: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor,
@@ -110,9 +95,9 @@ def last_vector_overlap(basis: torch.Tensor, counts: torch.Tensor) -> torch.Tens
 
 class PartialReorth:
     """The omega estimates of b lockstep runs (CPU float64) and what they decide at each step, for products
-    with rounding unit ``eps`` (:func:`unit_roundoff`): reorthogonalise above sqrt(eps), intervals over the
-    estimates above ``eta`` (default eps^(3/4); 0 orthogonalises against the whole basis). Counts, per run,
-    the steps reorthogonalised (``steps``) and the basis rows read (``rows``)."""
+    with rounding unit ``eps`` (:func:`~nnspectra.curvature.precision.unit_roundoff`): reorthogonalise above
+    sqrt(eps), intervals over the estimates above ``eta`` (default eps^(3/4); 0 orthogonalises against the
+    whole basis). Counts, per run, the steps reorthogonalised (``steps``) and the basis rows read (``rows``)."""
 
     def __init__(self, b: int, steps: int, size: int, eta: float | None = None, eps: float = EPS):
         self.omega = torch.zeros(b, steps + 1, dtype=torch.float64)
