@@ -294,6 +294,20 @@ def test_too_large_for_dense_names_the_alternatives():
     assert method == "lanczos" and "max_dense_params" in reason
 
 
+def test_slq_basis_beyond_the_study_budget_stops_in_one_line():
+    """The study's memory_budget_gb reaches SLQ's basis guard too: a density whose basis (1 run x slq_steps x P
+    float64) does not fit stops in one line, where before it would have allocated past the budget."""
+    model, x, y, c = _tiny_problem()
+    p = sum(t.numel() for t in model.parameters())
+    settings = _settings(method="lanczos", blocks="none", slq_steps=20)
+    with pytest.raises(MemoryBudgetError) as err:
+        analyze_curvature(model, cross_entropy, x, y, c, settings, budget_gb=0.5 * 20 * p * 8 / 2**30)
+    text = _one_line(err)
+    assert "Lanczos basis of 1 runs x 20 steps" in text and "memory_budget_gb" in text
+    record, _, _ = analyze_curvature(model, cross_entropy, x, y, c, settings, budget_gb=2 * 20 * p * 8 / 2**30)
+    assert record["method"] == "lanczos"
+
+
 def test_wrong_output_size_and_unbalanced_subset_are_one_line(user_pkg: str):
     with pytest.raises(ConfigError) as err:
         run_study("mine", _study(model={"name": f"module:{user_pkg}:tiny_mlp", "kwargs": {"classes": 7}}))

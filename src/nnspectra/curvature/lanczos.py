@@ -26,11 +26,10 @@ from dataclasses import dataclass
 
 import torch
 
-from nnspectra.curvature.memory import GIB, dense_bytes, usable_bytes
+from nnspectra.curvature.memory import check_dense_fits, dense_bytes
 from nnspectra.curvature.operators import TorchOperator, as_torch_operator
 from nnspectra.curvature.precision import unit_roundoff
 from nnspectra.curvature.reorth import PartialReorth, last_vector_overlap, project_out_
-from nnspectra.errors import MemoryBudgetError
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 60.0
@@ -50,13 +49,6 @@ class LanczosResult:
     n_products: int
     n_restarts: int
     seconds: float
-
-
-def _orthogonalize(w: torch.Tensor, basis: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """w, in place, minus its projection on the (orthonormal) rows of ``basis`` (classical Gram-Schmidt, a
-    second pass when needed: :func:`~nnspectra.curvature.reorth.project_out_`). Returns (w, coefficients)."""
-    coef, _ = project_out_(w, basis, [(0, basis.shape[0])])
-    return w, coef
 
 
 def _random_unit(size: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -105,19 +97,21 @@ def lanczos_eigsh(op: TorchOperator | torch.Tensor, k: int, which: str = "LA", *
             if j > j0:  # three-term recurrence first, then one pass against the whole basis (rounding only)
                 alpha = torch.dot(w, basis[j])
                 w = w - alpha * basis[j] - beta * basis[j - 1]
-                w, coef = _orthogonalize(w, basis[: j + 1])
+                coef, _ = project_out_(w, basis[: j + 1])
                 alpha = float(alpha + coef[j])
                 proj[j, j - 1] = proj[j - 1, j] = beta
             else:  # first step of a cycle: w has components on every kept Ritz vector (the arrowhead);
                 # a copy, as the operator's own output may share memory with its input (an identity)
-                w, coef = _orthogonalize(w.clone(), basis[: j + 1])
+                w = w.clone()
+                coef, _ = project_out_(w, basis[: j + 1])
                 alpha = float(coef[j])
             proj[j, j] = alpha
             beta = float(torch.linalg.vector_norm(w))
             anorm = max(anorm, abs(alpha), beta)
             if beta <= 1e-13 * max(anorm, 1e-300):  # invariant subspace: continue with a fresh direction
-                w, _ = _orthogonalize(_random_unit(size, gen, device), basis[: j + 1])
-                w, _ = _orthogonalize(w, basis[: j + 1])
+                w = _random_unit(size, gen, device)
+                for _ in range(2):
+                    project_out_(w, basis[: j + 1])
                 basis[j + 1] = w / torch.linalg.vector_norm(w)
                 beta = 0.0
             else:
@@ -186,19 +180,18 @@ REORTH = ("full", "partial", "none")
 
 def check_basis_fits(runs: int, steps: int, size: int, device: torch.device | str | None = None,
                      budget_gb: float | None = None) -> None:
-    """Raise :class:`~nnspectra.errors.MemoryBudgetError` (one line, with what fits) unless the float64 basis
-    of ``runs`` lockstep Lanczos runs fits the budget and the memory available now: it is allocated lazily, so
-    without this a run too large would be killed after hours of products, not refused before the first."""
-    need = dense_bytes(runs * steps, size)
-    budget, source = usable_bytes(need, budget_gb, device)
-    if need > budget:
-        fits = budget // dense_bytes(steps, size)
-        dev = torch.device(device).type if device is not None else "cpu"
-        raise MemoryBudgetError(
-            f"the Lanczos basis of {runs} runs x {steps} steps x P = {size:,} (float64) needs {need / GIB:.2f} GiB "
-            f"but only {budget / GIB:.2f} GiB may be used on {dev} ({source}); alternatives: fewer runs at a time "
-            f"(slq block={fits} fits{', or fewer steps' if fits == 0 else ''}), fewer Lanczos steps, reorth='none' "
-            f"(no basis), or raise 'memory_budget_gb'")
+    """Raise :class:`~nnspectra.errors.MemoryBudgetError` (one line, with how many runs fit) unless the float64
+    basis of ``runs`` lockstep Lanczos runs fits the budget and the memory available now (the dense guard,
+    :func:`~nnspectra.curvature.memory.check_dense_fits`): it is allocated lazily, so without this a run too
+    large would be killed after hours of products, not refused before the first."""
+    def alternatives(usable: int) -> str:
+        fits = usable // dense_bytes(steps, size)
+        return (f"fewer runs at a time (slq block={fits} fits{', or fewer steps' if fits == 0 else ''}), fewer "
+                f"Lanczos steps, reorth='none' (no basis)")
+
+    check_dense_fits(runs * steps, size, torch.float64, budget_gb,
+                     what=f"Lanczos basis of {runs} runs x {steps} steps x P = {size:,}", device=device,
+                     alternatives=alternatives)
 
 
 def reorth_mode(reorth: bool | str) -> str:
@@ -277,9 +270,10 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
             w.addcmul_(q_prev, -beta_prev[:, None])
         if mode == "full":  # per run: one classical Gram-Schmidt pass against its whole basis, a second
             # where it removed much (DGKS); a GEMV per run reads the basis ~3x faster than one batched product
-            n_reorth += active.cpu()
-            for i in torch.nonzero(active.cpu()).flatten().tolist():
-                coef, read = project_out_(w[i], basis[i, : j + 1], [(0, j + 1)])  # type: ignore[index]
+            live = active.cpu()
+            n_reorth += live
+            for i in torch.nonzero(live).flatten().tolist():
+                coef, read = project_out_(w[i], basis[i, : j + 1])  # type: ignore[index]
                 a[i] += coef[j]
                 rows_read[i] += read
         elif partial is not None and j < steps - 1:
@@ -312,10 +306,11 @@ def lanczos_tridiagonal(op: TorchOperator | torch.Tensor, starts: torch.Tensor, 
     if partial is not None:
         n_reorth, rows_read = partial.steps, partial.rows
         overlap = last_vector_overlap(basis, valid)  # type: ignore[arg-type]
-        if float(overlap.max()) > partial.delta:  # the omega estimates missed a loss of orthogonality
+        worst = float(overlap.max())
+        if worst > partial.delta:  # the omega estimates missed a loss of orthogonality
             log.warning("partial reorthogonalisation lost semi-orthogonality: last Lanczos vector overlaps an "
                         "earlier one by %.2g > sqrt(eps) = %.2g (operator dtype %s); use reorth='full'",
-                        float(overlap.max()), partial.delta, op.dtype)
+                        worst, partial.delta, op.dtype)
     if keep_basis and basis is not None:
         basis[:, filled:] = 0.0  # rows never reached (every run stopped early)
     return Tridiagonal(alpha=alpha, beta=beta, steps=valid, reorthogonalised=n_reorth,

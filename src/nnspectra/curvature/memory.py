@@ -9,6 +9,8 @@ A float64 P x P Hessian takes 8 P^2 bytes: 24.8 GB for the widest MNIST net of S
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from nnspectra.errors import MemoryBudgetError
@@ -22,13 +24,19 @@ def dense_bytes(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float64) ->
     return int(n_rows) * int(n_cols) * itemsize
 
 
+DENSE_ALTERNATIVES = ("Lanczos edges (nnspectra.curvature.top_eigenpairs / bottom_eigenpairs on HessianProducts), "
+                      "dtype float32 (half the memory), a GPU with more memory (device: cuda)")
+
+
 def check_dense_fits(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float64, budget_gb: float | None = None,
-                     what: str = "Hessian", device: torch.device | str | None = None, copies: float = 1.0) -> int:
+                     what: str = "Hessian", device: torch.device | str | None = None, copies: float = 1.0,
+                     alternatives: str | Callable[[int], str] = DENSE_ALTERNATIVES) -> int:
     """Raise :class:`MemoryBudgetError` (one line) unless ``copies`` dense matrices of this size fit the
     budget and the memory available now (the cgroup / SLURM limit included).
 
-    ``copies`` counts the P x P buffers the caller holds at its peak (e.g. 3 for H, G and R).
-    Returns the bytes of one matrix.
+    ``copies`` counts the P x P buffers the caller holds at its peak (e.g. 3 for H, G and R);
+    ``alternatives`` what the message offers instead, or a function of the bytes that may be used that says it
+    (e.g. how much of the work fits). Returns the bytes of one matrix.
     """
     one = dense_bytes(n_rows, n_cols, dtype)
     need = int(one * copies)
@@ -38,7 +46,6 @@ def check_dense_fits(n_rows: int, n_cols: int, dtype: torch.dtype = torch.float6
         raise MemoryBudgetError(
             f"a dense {n_rows:,} x {n_cols:,} {str(dtype).replace('torch.', '')} {what}"
             f"{f' (x{copies:g} buffers)' if copies != 1 else ''} needs {need / GIB:.2f} GiB but only "
-            f"{budget / GIB:.2f} GiB may be used on {dev} ({source}); alternatives: Lanczos edges "
-            f"(nnspectra.curvature.top_eigenpairs / bottom_eigenpairs on HessianProducts), dtype float32 "
-            f"(half the memory), a GPU with more memory (device: cuda), or raise 'memory_budget_gb'")
+            f"{budget / GIB:.2f} GiB may be used on {dev} ({source}); alternatives: "
+            f"{alternatives(budget) if callable(alternatives) else alternatives}, or raise 'memory_budget_gb'")
     return one

@@ -63,11 +63,14 @@ def intervals(omega: torch.Tensor, delta: float = DELTA, eta: float = ETA) -> li
     return list(zip(lows[keep].tolist(), highs[keep].tolist()))
 
 
-def project_out_(w: torch.Tensor, basis: torch.Tensor, spans: list[tuple[int, int]]) -> tuple[torch.Tensor, int]:
-    """In place: one run's w (P,) minus its projection on the rows ``spans`` of its (orthonormal) ``basis``
-    (n, P): classical Gram-Schmidt over all spans at once, a second pass when the first removed more than
-    1 - 1/sqrt(2) of the norm (DGKS). Returns the summed coefficients (n,) (zero outside the spans) and the
-    number of basis rows read."""
+def project_out_(w: torch.Tensor, basis: torch.Tensor, spans: list[tuple[int, int]] | None = None,
+                 ) -> tuple[torch.Tensor, int]:
+    """In place: one run's w (P,) minus its projection on the rows ``spans`` (default: all) of its
+    (orthonormal) ``basis`` (n, P): classical Gram-Schmidt over all spans at once, a second pass when the first
+    removed more than 1 - 1/sqrt(2) of the norm (DGKS). Returns the summed coefficients (n,) (zero outside the
+    spans) and the number of basis rows read. The one Gram-Schmidt routine of every Lanczos mode."""
+    if spans is None:
+        spans = [(0, basis.shape[0])]
     coef = torch.zeros(basis.shape[0], dtype=w.dtype, device=w.device)
     before = torch.linalg.vector_norm(w)
     rows = 0
